@@ -1,0 +1,536 @@
+/* Vulkan instance, device choice, queue and the on-disk pipeline cache. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tc_vk_internal.h"
+
+#define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
+
+tc_status tc_vk_check(VkResult r, const char *what, tc_error *err)
+{
+  switch (r) {
+  case VK_SUCCESS:
+    return TC_OK;
+  case VK_ERROR_OUT_OF_HOST_MEMORY:
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of host memory", what);
+  case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of device memory", what);
+  case VK_ERROR_DEVICE_LOST:
+    return tc_error_set(err, TC_ERR_DEVICE_LOST, "%s: the Vulkan device was lost", what);
+  case VK_ERROR_INCOMPATIBLE_DRIVER:
+    return tc_error_set(err, TC_ERR_NO_DEVICE,
+                        "%s: no compatible Vulkan driver (for the CPU device install mesa-vulkan-drivers)", what);
+  case VK_ERROR_LAYER_NOT_PRESENT:
+    return tc_error_set(err, TC_ERR_NO_DEVICE, "%s: the validation layer is not installed "
+                        "(vulkan-validationlayers)", what);
+  default:
+    return tc_error_set(err, TC_ERR_VULKAN, "%s failed (VkResult %d)", what, (int)r);
+  }
+}
+
+static int env_flag(const char *name)
+{
+  const char *v = getenv(name);
+  return v && *v && strcmp(v, "0") != 0;
+}
+
+void tc_context_options_init(tc_context_options *opts)
+{
+  memset(opts, 0, sizeof *opts);
+  opts->validation = -1;
+  opts->profile = -1;
+  opts->family = TC_FAMILY_AUTO;
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                            VkDebugUtilsMessageTypeFlagsEXT type,
+                                                            const VkDebugUtilsMessengerCallbackDataEXT *data,
+                                                            void *user)
+{
+  tc_context *ctx = user;
+  __atomic_add_fetch(&ctx->validation_messages, 1, __ATOMIC_RELAXED);
+  fprintf(stderr, "tokenclip: Vulkan validation %s: %s\n",
+          severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
+          data->pMessage ? data->pMessage : "(no message)");
+  return VK_FALSE;
+}
+
+static bool has_layer(const char *name)
+{
+  uint32_t n = 0;
+  vkEnumerateInstanceLayerProperties(&n, NULL);
+  VkLayerProperties *layers = calloc(n ? n : 1, sizeof *layers);
+  if (!layers)
+    return false;
+  vkEnumerateInstanceLayerProperties(&n, layers);
+  bool found = false;
+  for (uint32_t i = 0; i < n && !found; i++)
+    found = strcmp(layers[i].layerName, name) == 0;
+  free(layers);
+  return found;
+}
+
+static tc_status create_instance(tc_context *ctx, bool validation, tc_error *err)
+{
+  if (validation && !has_layer(VALIDATION_LAYER))
+    return tc_error_set(err, TC_ERR_NO_DEVICE, "Vulkan validation was requested but %s is not installed "
+                        "(apt install vulkan-validationlayers)", VALIDATION_LAYER);
+  VkApplicationInfo app = {
+    .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+    .pApplicationName = "tokenclip",
+    .pEngineName = "libtokenclip",
+    .apiVersion = VK_API_VERSION_1_2,
+  };
+  const char *layers[] = { VALIDATION_LAYER };
+  const char *exts[] = { VK_EXT_DEBUG_UTILS_EXTENSION_NAME };
+  VkDebugUtilsMessengerCreateInfoEXT msg_info = {
+    .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+    .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+    .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT,
+    .pfnUserCallback = on_validation_message,
+    .pUserData = ctx,
+  };
+  VkInstanceCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+    .pNext = validation ? &msg_info : NULL, /* also catches instance creation itself */
+    .pApplicationInfo = &app,
+    .enabledLayerCount = validation ? 1 : 0,
+    .ppEnabledLayerNames = layers,
+    .enabledExtensionCount = validation ? 1 : 0,
+    .ppEnabledExtensionNames = exts,
+  };
+  tc_status st = tc_vk_check(vkCreateInstance(&info, NULL, &ctx->instance), "vkCreateInstance", err);
+  if (st != TC_OK)
+    return st;
+  if (validation) {
+    PFN_vkCreateDebugUtilsMessengerEXT create =
+      (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(ctx->instance, "vkCreateDebugUtilsMessengerEXT");
+    if (!create)
+      return tc_error_set(err, TC_ERR_VULKAN, "vkCreateDebugUtilsMessengerEXT is not available");
+    st = tc_vk_check(create(ctx->instance, &msg_info, NULL, &ctx->messenger), "vkCreateDebugUtilsMessengerEXT", err);
+  }
+  return st;
+}
+
+static int device_rank(VkPhysicalDeviceType type)
+{
+  switch (type) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+  case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+  default: return 0;
+  }
+}
+
+static const char *device_type_name(VkPhysicalDeviceType type)
+{
+  switch (type) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+  default: return "other";
+  }
+}
+
+static bool contains_nocase(const char *hay, const char *needle)
+{
+  size_t n = strlen(needle);
+  for (; *hay; hay++)
+    if (strncasecmp(hay, needle, n) == 0)
+      return true;
+  return n == 0;
+}
+
+static bool all_digits(const char *s)
+{
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (!isdigit((unsigned char)*s))
+      return false;
+  return true;
+}
+
+static int compute_queue_family(VkPhysicalDevice phys)
+{
+  uint32_t n = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(phys, &n, NULL);
+  VkQueueFamilyProperties q[16];
+  if (n > 16)
+    n = 16;
+  vkGetPhysicalDeviceQueueFamilyProperties(phys, &n, q);
+  for (uint32_t i = 0; i < n; i++)
+    if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+      return (int)i;
+  return -1;
+}
+
+static tc_status choose_device(tc_context *ctx, const char *want, tc_error *err)
+{
+  uint32_t n = 0;
+  tc_status st = tc_vk_check(vkEnumeratePhysicalDevices(ctx->instance, &n, NULL), "vkEnumeratePhysicalDevices", err);
+  if (st != TC_OK)
+    return st;
+  if (n == 0)
+    return tc_error_set(err, TC_ERR_NO_DEVICE, "no Vulkan device found (for the CPU device install "
+                        "mesa-vulkan-drivers, or set VK_ICD_FILENAMES to an installed driver)");
+  VkPhysicalDevice devs[32];
+  if (n > 32)
+    n = 32;
+  vkEnumeratePhysicalDevices(ctx->instance, &n, devs);
+
+  int best = -1, best_rank = -1;
+  for (uint32_t i = 0; i < n; i++) {
+    VkPhysicalDeviceProperties p;
+    vkGetPhysicalDeviceProperties(devs[i], &p);
+    bool usable = compute_queue_family(devs[i]) >= 0 && p.apiVersion >= VK_API_VERSION_1_2;
+    if (want && *want) {
+      bool match = all_digits(want) ? (uint32_t)atoi(want) == i : contains_nocase(p.deviceName, want);
+      if (match) {
+        if (!usable)
+          return tc_error_set(err, TC_ERR_NO_DEVICE, "Vulkan device %u (%s) has no compute queue or is older "
+                              "than Vulkan 1.2", i, p.deviceName);
+        best = (int)i;
+        break;
+      }
+    } else if (usable && device_rank(p.deviceType) > best_rank) {
+      best = (int)i;
+      best_rank = device_rank(p.deviceType);
+    }
+  }
+  if (best < 0) {
+    if (want && *want)
+      return tc_error_set(err, TC_ERR_NO_DEVICE, "no Vulkan device matches \"%s\" (%u device%s found; "
+                          "give an index or part of a name, see tokenclip-bench --list-devices)",
+                          want, n, n == 1 ? "" : "s");
+    return tc_error_set(err, TC_ERR_NO_DEVICE, "no Vulkan 1.2 device with a compute queue found");
+  }
+  ctx->phys = devs[best];
+  ctx->queue_family = (uint32_t)compute_queue_family(ctx->phys);
+  return TC_OK;
+}
+
+static bool format_texel_ok(VkPhysicalDevice phys, VkFormat f)
+{
+  VkFormatProperties fp;
+  vkGetPhysicalDeviceFormatProperties(phys, f, &fp);
+  return fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
+}
+
+static int find_memory_type(const VkPhysicalDeviceMemoryProperties *mp, VkMemoryPropertyFlags want)
+{
+  for (uint32_t i = 0; i < mp->memoryTypeCount; i++)
+    if ((mp->memoryTypes[i].propertyFlags & want) == want)
+      return (int)i;
+  return -1;
+}
+
+static tc_status choose_memory(tc_context *ctx, tc_error *err)
+{
+  const VkMemoryPropertyFlags unified = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                        VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  int t = find_memory_type(&ctx->mem_props, unified);
+  /* A discrete GPU may offer a small host-visible window of its memory: not
+   * for weights. Only devices that share memory with the host map buffers. */
+  bool shares_memory = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ||
+                       ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+  if (t >= 0 && shares_memory) {
+    ctx->host_visible = true;
+    ctx->buffer_mem_type = ctx->staging_mem_type = (uint32_t)t;
+    return TC_OK;
+  }
+  int dev = find_memory_type(&ctx->mem_props, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  int stage = find_memory_type(&ctx->mem_props, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+  if (stage < 0)
+    stage = find_memory_type(&ctx->mem_props, host);
+  if (dev < 0 || stage < 0)
+    return tc_error_set(err, TC_ERR_NO_DEVICE, "%s has no usable memory types", ctx->device_name);
+  ctx->host_visible = false;
+  ctx->buffer_mem_type = (uint32_t)dev;
+  ctx->staging_mem_type = (uint32_t)stage;
+  return TC_OK;
+}
+
+static tc_status create_device(tc_context *ctx, tc_error *err)
+{
+  VkPhysicalDeviceVulkan11Features f11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES };
+  VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                           .pNext = &f11 };
+  VkPhysicalDeviceFeatures2 have = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12 };
+  vkGetPhysicalDeviceFeatures2(ctx->phys, &have);
+
+  /* Only what the shaders use: 16-bit storage and fp16 arithmetic where present. */
+  VkPhysicalDeviceVulkan11Features use11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+                                             .storageBuffer16BitAccess = f11.storageBuffer16BitAccess };
+  VkPhysicalDeviceVulkan12Features use12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                             .pNext = &use11, .shaderFloat16 = f12.shaderFloat16 };
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo qinfo = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+    .queueFamilyIndex = ctx->queue_family,
+    .queueCount = 1,
+    .pQueuePriorities = &priority,
+  };
+  VkDeviceCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .pNext = &use12,
+    .queueCreateInfoCount = 1,
+    .pQueueCreateInfos = &qinfo,
+  };
+  tc_status st = tc_vk_check(vkCreateDevice(ctx->phys, &info, NULL, &ctx->device), "vkCreateDevice", err);
+  if (st != TC_OK)
+    return st;
+  vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+
+  uint32_t nq = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, NULL);
+  VkQueueFamilyProperties q[16];
+  if (nq > 16)
+    nq = 16;
+  vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, q);
+  ctx->timestamp_bits = q[ctx->queue_family].timestampValidBits;
+  ctx->timestamps = ctx->timestamp_bits > 0 && ctx->props.limits.timestampComputeAndGraphics;
+  ctx->timestamp_period_ns = ctx->props.limits.timestampPeriod;
+
+  VkCommandPoolCreateInfo pool = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+    .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
+    .queueFamilyIndex = ctx->queue_family,
+  };
+  return tc_vk_check(vkCreateCommandPool(ctx->device, &pool, NULL, &ctx->transfer_pool), "vkCreateCommandPool",
+                     err);
+}
+
+/* ---- pipeline cache on disk ---- */
+
+static int mkdir_p(const char *path)
+{
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+      *p = '/';
+    }
+  }
+  return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static char *cache_file_path(const tc_context *ctx, const char *dir_opt)
+{
+  char dir[4096];
+  if (dir_opt) {
+    if (!*dir_opt)
+      return NULL;
+    snprintf(dir, sizeof dir, "%s", dir_opt);
+  } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
+    snprintf(dir, sizeof dir, "%s/tokenclip", getenv("XDG_CACHE_HOME"));
+  } else if (getenv("HOME") && *getenv("HOME")) {
+    snprintf(dir, sizeof dir, "%s/.cache/tokenclip", getenv("HOME"));
+  } else {
+    return NULL;
+  }
+  if (mkdir_p(dir) != 0)
+    return NULL; /* a cache is an optimisation: no cache, no error */
+  char *path = malloc(strlen(dir) + 64);
+  if (path)
+    sprintf(path, "%s/pipelines-%04x-%04x.bin", dir, ctx->props.vendorID, ctx->props.deviceID);
+  return path;
+}
+
+/* Reads the cache file if its header matches this device and driver. */
+static void *read_cache(const tc_context *ctx, size_t *size)
+{
+  *size = 0;
+  FILE *f = ctx->cache_path ? fopen(ctx->cache_path, "rb") : NULL;
+  if (!f)
+    return NULL;
+  void *data = NULL;
+  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (n >= 16 + VK_UUID_SIZE && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n)) &&
+      fread(data, 1, (size_t)n, f) == (size_t)n) {
+    const uint8_t *h = data;
+    uint32_t vendor, device;
+    memcpy(&vendor, h + 8, 4);
+    memcpy(&device, h + 12, 4);
+    if (vendor == ctx->props.vendorID && device == ctx->props.deviceID &&
+        memcmp(h + 16, ctx->props.pipelineCacheUUID, VK_UUID_SIZE) == 0)
+      *size = (size_t)n;
+  }
+  fclose(f);
+  if (*size == 0) {
+    free(data);
+    return NULL;
+  }
+  return data;
+}
+
+static void write_cache(tc_context *ctx)
+{
+  if (!ctx->cache_path || !ctx->pipeline_cache)
+    return;
+  size_t n = 0;
+  if (vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &n, NULL) != VK_SUCCESS || n == 0)
+    return;
+  void *data = malloc(n);
+  if (!data || vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &n, data) != VK_SUCCESS) {
+    free(data);
+    return;
+  }
+  /* Write beside and rename, so concurrent processes never read half a file. */
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.%ld.tmp", ctx->cache_path, (long)getpid());
+  FILE *f = fopen(tmp, "wb");
+  if (f) {
+    bool ok = fwrite(data, 1, n, f) == n;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, ctx->cache_path) != 0)
+      unlink(tmp);
+  }
+  free(data);
+}
+
+static tc_status create_pipeline_cache(tc_context *ctx, const char *dir, tc_error *err)
+{
+  ctx->cache_path = cache_file_path(ctx, dir);
+  size_t n = 0;
+  void *data = read_cache(ctx, &n);
+  VkPipelineCacheCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
+    .initialDataSize = n,
+    .pInitialData = data,
+  };
+  tc_status st = tc_vk_check(vkCreatePipelineCache(ctx->device, &info, NULL, &ctx->pipeline_cache),
+                             "vkCreatePipelineCache", err);
+  free(data);
+  return st;
+}
+
+tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out, tc_error *err)
+{
+  tc_context_options defaults;
+  tc_context_options_init(&defaults);
+  const tc_context_options *opts = opts_in ? opts_in : &defaults;
+  *out = NULL;
+
+  tc_context *ctx = calloc(1, sizeof *ctx);
+  if (!ctx)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  pthread_mutex_init(&ctx->lock, NULL);
+
+  bool validation = opts->validation < 0 ? env_flag("TOKENCLIP_VALIDATE") : opts->validation > 0;
+  ctx->profile = opts->profile < 0 ? env_flag("TOKENCLIP_PROFILE") : opts->profile > 0;
+  const char *want = opts->device ? opts->device : getenv("TOKENCLIP_DEVICE");
+
+  tc_status st = create_instance(ctx, validation, err);
+  if (st == TC_OK)
+    st = choose_device(ctx, want, err);
+  if (st == TC_OK) {
+    vkGetPhysicalDeviceProperties(ctx->phys, &ctx->props);
+    vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->mem_props);
+    snprintf(ctx->device_name, sizeof ctx->device_name, "%s", ctx->props.deviceName);
+    ctx->texel_f16 = format_texel_ok(ctx->phys, VK_FORMAT_R16G16B16A16_SFLOAT);
+    if (!format_texel_ok(ctx->phys, VK_FORMAT_R32G32B32A32_SFLOAT))
+      st = tc_error_set(err, TC_ERR_NO_DEVICE, "%s cannot read RGBA32F uniform texel buffers", ctx->device_name);
+  }
+  if (st == TC_OK)
+    st = choose_memory(ctx, err);
+  if (st == TC_OK)
+    st = create_device(ctx, err);
+  if (st == TC_OK)
+    st = create_pipeline_cache(ctx, opts->cache_dir, err);
+  if (st != TC_OK) {
+    tc_context_destroy(ctx);
+    return st;
+  }
+
+  ctx->family = opts->family;
+  const char *fam = getenv("TOKENCLIP_KERNELS");
+  if (ctx->family == TC_FAMILY_AUTO && fam && strcmp(fam, "cpu") == 0)
+    ctx->family = TC_FAMILY_CPU;
+  else if (ctx->family == TC_FAMILY_AUTO && fam && strcmp(fam, "gpu") == 0)
+    ctx->family = TC_FAMILY_GPU;
+  else if (ctx->family == TC_FAMILY_AUTO)
+    ctx->family = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? TC_FAMILY_CPU : TC_FAMILY_GPU;
+  *out = ctx;
+  return TC_OK;
+}
+
+void tc_context_destroy(tc_context *ctx)
+{
+  if (!ctx)
+    return;
+  if (ctx->device) {
+    vkDeviceWaitIdle(ctx->device);
+    write_cache(ctx);
+    for (tc_kernel *k = ctx->kernels, *next; k; k = next) {
+      next = k->next;
+      vkDestroyPipeline(ctx->device, k->pipeline, NULL);
+      vkDestroyPipelineLayout(ctx->device, k->layout, NULL);
+      vkDestroyDescriptorSetLayout(ctx->device, k->set_layout, NULL);
+      free(k);
+    }
+    vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
+    vkDestroyCommandPool(ctx->device, ctx->transfer_pool, NULL);
+    vkDestroyDevice(ctx->device, NULL);
+  }
+  if (ctx->messenger) {
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy =
+      (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
+    if (destroy)
+      destroy(ctx->instance, ctx->messenger, NULL);
+  }
+  if (ctx->instance)
+    vkDestroyInstance(ctx->instance, NULL);
+  pthread_mutex_destroy(&ctx->lock);
+  free(ctx->cache_path);
+  free(ctx);
+}
+
+const char *tc_context_device_name(const tc_context *ctx) { return ctx->device_name; }
+tc_kernel_family tc_context_family(const tc_context *ctx) { return ctx->family; }
+int tc_context_profiling(const tc_context *ctx) { return ctx->profile && ctx->timestamps; }
+uint64_t tc_context_max_storage_range(const tc_context *ctx) { return ctx->props.limits.maxStorageBufferRange; }
+
+uint32_t tc_context_validation_messages(const tc_context *ctx)
+{
+  return __atomic_load_n(&ctx->validation_messages, __ATOMIC_RELAXED);
+}
+
+tc_status tc_list_devices(void *out, tc_error *err)
+{
+  FILE *f = out;
+  VkApplicationInfo app = { .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .apiVersion = VK_API_VERSION_1_2 };
+  VkInstanceCreateInfo info = { .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app };
+  VkInstance inst;
+  tc_status st = tc_vk_check(vkCreateInstance(&info, NULL, &inst), "vkCreateInstance", err);
+  if (st != TC_OK)
+    return st;
+  uint32_t n = 0;
+  vkEnumeratePhysicalDevices(inst, &n, NULL);
+  VkPhysicalDevice devs[32];
+  if (n > 32)
+    n = 32;
+  vkEnumeratePhysicalDevices(inst, &n, devs);
+  for (uint32_t i = 0; i < n; i++) {
+    VkPhysicalDeviceProperties p;
+    vkGetPhysicalDeviceProperties(devs[i], &p);
+    fprintf(f, "%u: %s (%s, Vulkan %u.%u)\n", i, p.deviceName, device_type_name(p.deviceType),
+            VK_API_VERSION_MAJOR(p.apiVersion), VK_API_VERSION_MINOR(p.apiVersion));
+  }
+  if (n == 0)
+    fprintf(f, "no Vulkan devices\n");
+  vkDestroyInstance(inst, NULL);
+  return TC_OK;
+}

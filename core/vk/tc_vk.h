@@ -1,0 +1,160 @@
+/* The Vulkan compute core: one context per device, buffers, kernels
+ * (compute pipelines made from the embedded SPIR-V) and command sequences.
+ *
+ * A command sequence (tc_cmd) is recorded once and submitted as often as
+ * needed: the encoder records its whole graph at load time and each frame is
+ * a single submission. Dispatches inside a sequence are separated by a
+ * compute-to-compute memory barrier, so each kernel sees the writes of the
+ * kernels before it. */
+#ifndef TC_VK_H
+#define TC_VK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tc_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tc_context tc_context;
+typedef struct tc_buffer tc_buffer;
+typedef struct tc_kernel tc_kernel;
+typedef struct tc_cmd tc_cmd;
+
+/* Kernel families: the same operation comes in variants tuned for the kind of
+ * device. CPU devices (lavapipe) want texel-buffer loads and large register
+ * tiles with no shared memory; GPUs want shared-memory tiles. */
+typedef enum tc_kernel_family {
+  TC_FAMILY_AUTO = -1, /* from the device type; TOKENCLIP_KERNELS=cpu|gpu overrides */
+  TC_FAMILY_CPU = 0,
+  TC_FAMILY_GPU = 1,
+} tc_kernel_family;
+
+typedef struct tc_context_options {
+  /* NULL or "": best device (discrete GPU > integrated GPU > virtual > CPU);
+   * all digits: device index as listed by tc_list_devices; otherwise a
+   * case-insensitive substring of the device name. TOKENCLIP_DEVICE is used
+   * when this is NULL. */
+  const char *device;
+  /* -1: on when TOKENCLIP_VALIDATE=1; 0 off; 1 on (fails when the layer is absent). */
+  int validation;
+  /* -1: on when TOKENCLIP_PROFILE=1. Profiling records GPU timestamps around
+   * every dispatch and prints them after each submission. */
+  int profile;
+  tc_kernel_family family;
+  /* Directory for the on-disk VkPipelineCache. NULL: $XDG_CACHE_HOME/tokenclip
+   * (or ~/.cache/tokenclip); "": no disk cache. */
+  const char *cache_dir;
+} tc_context_options;
+
+/* Fills opts with the defaults (everything from the environment). */
+void tc_context_options_init(tc_context_options *opts);
+
+tc_status tc_context_create(const tc_context_options *opts, tc_context **out, tc_error *err);
+/* Waits for the device, writes the pipeline cache, frees everything. NULL is fine. */
+void tc_context_destroy(tc_context *ctx);
+
+const char *tc_context_device_name(const tc_context *ctx);
+tc_kernel_family tc_context_family(const tc_context *ctx);
+/* Number of warnings and errors the validation layer reported so far. */
+uint32_t tc_context_validation_messages(const tc_context *ctx);
+int tc_context_profiling(const tc_context *ctx);
+/* Largest storage-buffer binding the device allows, in bytes. */
+uint64_t tc_context_max_storage_range(const tc_context *ctx);
+
+/* Writes one line per Vulkan device ("index: name (type)") to `out`, a FILE*. */
+tc_status tc_list_devices(void *out, tc_error *err);
+
+/* ---- buffers ---------------------------------------------------------- */
+
+typedef enum tc_dtype {
+  TC_F32 = 0,
+  TC_F16 = 1,
+} tc_dtype;
+
+size_t tc_dtype_size(tc_dtype dtype);
+
+/* A device buffer usable as a storage buffer and as a uniform texel buffer.
+ * Where the device memory is host-visible (unified memory, lavapipe) it is
+ * mapped; otherwise uploads and downloads go through a staging buffer. */
+tc_status tc_buffer_create(tc_context *ctx, size_t bytes, tc_buffer **out, tc_error *err);
+void tc_buffer_destroy(tc_buffer *buf);
+size_t tc_buffer_size(const tc_buffer *buf);
+/* The host pointer of a host-visible buffer, NULL otherwise. */
+void *tc_buffer_host_ptr(tc_buffer *buf);
+tc_status tc_buffer_upload(tc_buffer *buf, size_t offset, const void *src, size_t bytes, tc_error *err);
+tc_status tc_buffer_download(tc_buffer *buf, size_t offset, void *dst, size_t bytes, tc_error *err);
+/* Convenience: create and fill in one call. */
+tc_status tc_buffer_create_from(tc_context *ctx, const void *src, size_t bytes, tc_buffer **out,
+                                tc_error *err);
+
+/* ---- kernels ---------------------------------------------------------- */
+
+/* How a kernel sees a buffer bound at binding i. */
+typedef enum tc_binding {
+  TC_BIND_STORAGE = 0,   /* std430 storage buffer */
+  TC_BIND_TEXEL_F32 = 1, /* uniform texel buffer, RGBA32F (samplerBuffer, 4 floats a texel) */
+  TC_BIND_TEXEL_F16 = 2, /* uniform texel buffer, RGBA16F (4 halves a texel, read as floats) */
+} tc_binding;
+
+#define TC_MAX_BINDINGS 8
+#define TC_MAX_SPEC 8
+
+typedef struct tc_kernel_desc {
+  const char *shader;   /* name of the embedded shader (file name without .comp) */
+  uint32_t n_bindings;
+  tc_binding bindings[TC_MAX_BINDINGS];
+  uint32_t push_size;   /* bytes of push constants, at most 128 */
+  uint32_t n_spec;      /* specialization constants, ids 0..n_spec-1 (id 0: local_size_x) */
+  uint32_t spec[TC_MAX_SPEC];
+} tc_kernel_desc;
+
+/* Returns the pipeline for desc, creating it on first use. Pipelines live in
+ * the context (keyed by shader, bindings and constants) until it is destroyed. */
+tc_status tc_kernel_get(tc_context *ctx, const tc_kernel_desc *desc, tc_kernel **out, tc_error *err);
+
+/* ---- command sequences ------------------------------------------------- */
+
+tc_status tc_cmd_create(tc_context *ctx, tc_cmd **out, tc_error *err);
+void tc_cmd_destroy(tc_cmd *cmd);
+tc_context *tc_cmd_context(const tc_cmd *cmd);
+
+/* Starts (re)recording; what was recorded before is dropped. */
+tc_status tc_cmd_begin(tc_cmd *cmd, tc_error *err);
+
+/* Records one dispatch of groups_x * groups_y * groups_z workgroups. bufs has
+ * one buffer per binding of the kernel; push is the kernel's push constants.
+ * label names the dispatch in profiles. */
+tc_status tc_cmd_dispatch(tc_cmd *cmd, tc_kernel *kernel, tc_buffer *const *bufs, const void *push,
+                          uint32_t groups_x, uint32_t groups_y, uint32_t groups_z, const char *label,
+                          tc_error *err);
+
+/* Records a buffer-to-buffer copy, ordered with the dispatches around it. */
+tc_status tc_cmd_copy(tc_cmd *cmd, tc_buffer *src, size_t src_offset, tc_buffer *dst, size_t dst_offset,
+                      size_t bytes, tc_error *err);
+
+tc_status tc_cmd_end(tc_cmd *cmd, tc_error *err);
+
+/* Submits the recorded sequence and returns at once; tc_cmd_wait blocks until it ends. */
+tc_status tc_cmd_submit(tc_cmd *cmd, tc_error *err);
+tc_status tc_cmd_wait(tc_cmd *cmd, tc_error *err);
+/* Submit and wait. */
+tc_status tc_cmd_run(tc_cmd *cmd, tc_error *err);
+
+/* Per-dispatch GPU times of the last finished submission, in milliseconds,
+ * when the context profiles; returns the number of dispatches (0 otherwise). */
+uint32_t tc_cmd_timings(const tc_cmd *cmd, const char *const **labels, const double **ms);
+/* Time between the first and the last timestamp of the last submission, in ms
+ * (profiling only; 0 otherwise). */
+double tc_cmd_total_ms(const tc_cmd *cmd);
+
+/* Ceiling division, for workgroup counts. */
+static inline uint32_t tc_div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,73 @@
+/* Private structures of the Vulkan core, shared by its .c files only. */
+#ifndef TC_VK_INTERNAL_H
+#define TC_VK_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <vulkan/vulkan.h>
+
+#include "tc_vk.h"
+
+struct tc_context {
+  VkInstance instance;
+  VkDebugUtilsMessengerEXT messenger;
+  VkPhysicalDevice phys;
+  VkPhysicalDeviceProperties props;
+  VkPhysicalDeviceMemoryProperties mem_props;
+  VkDevice device;
+  VkQueue queue;
+  uint32_t queue_family;
+  bool timestamps; /* the queue supports timestamp queries */
+  float timestamp_period_ns;
+  uint32_t timestamp_bits;
+
+  /* Buffers are host-visible (unified memory) or device-local with staging. */
+  bool host_visible;
+  uint32_t buffer_mem_type;
+  uint32_t staging_mem_type;
+  bool texel_f16; /* RGBA16F uniform texel buffers are supported */
+
+  tc_kernel_family family;
+  bool profile;
+  uint32_t validation_messages; /* updated from the messenger callback */
+
+  VkPipelineCache pipeline_cache;
+  char *cache_path; /* NULL: no disk cache */
+
+  /* Serialises queue submissions, kernel creation and lazy view creation:
+   * an element may run inference on one thread and blend on another. */
+  pthread_mutex_t lock;
+  tc_kernel *kernels; /* linked list, owned */
+  VkCommandPool transfer_pool; /* one-shot staging copies, under lock */
+  char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+};
+
+struct tc_buffer {
+  tc_context *ctx;
+  VkBuffer buffer;
+  VkDeviceMemory memory;
+  size_t size;
+  void *mapped; /* non-NULL when host-visible */
+  VkBufferView view[2]; /* per tc_dtype, created on first texel binding */
+};
+
+struct tc_kernel {
+  tc_kernel_desc desc;
+  char shader[64];
+  VkDescriptorSetLayout set_layout;
+  VkPipelineLayout layout;
+  VkPipeline pipeline;
+  tc_kernel *next;
+};
+
+/* Maps a VkResult to a status and message naming the call. */
+tc_status tc_vk_check(VkResult r, const char *what, tc_error *err);
+
+/* Runs a one-shot recording on the context's transfer pool and waits. */
+typedef void (*tc_record_fn)(VkCommandBuffer cb, void *user);
+tc_status tc_vk_run_once(tc_context *ctx, tc_record_fn record, void *user, tc_error *err);
+
+/* The texel view of buf for dtype, created on first use. */
+tc_status tc_buffer_texel_view(tc_buffer *buf, tc_dtype dtype, VkBufferView *out, tc_error *err);
+
+#endif
