@@ -1,10 +1,14 @@
 /* Operations: each records one kernel dispatch (the variant for the
  * context's kernel family) into a command sequence. Shapes are explicit;
  * buffers hold row-major fp32 unless a dtype says otherwise. Every op has a
- * plain-C twin in core/ref/tc_ref.h that the tests compare it with. */
+ * plain-C twin in core/ref/tc_ref.h that the tests compare it with.
+ *
+ * Nothing here allocates per call beyond the descriptor set of the dispatch:
+ * graphs record their ops once and resubmit. */
 #ifndef TC_OPS_H
 #define TC_OPS_H
 
+#include "tc_common.h"
 #include "tc_vk.h"
 
 #ifdef __cplusplus
@@ -13,6 +17,56 @@ extern "C" {
 
 /* y[i] = a[i] + b[i] for i < n. y may be a (in-place residual add). */
 tc_status tc_op_add(tc_cmd *cmd, tc_buffer *a, tc_buffer *b, tc_buffer *y, uint32_t n, tc_error *err);
+
+/* Matrix multiply with PyTorch's Linear layout:
+ *   y[M,N] = act(x[M,K] · w[N,K]ᵀ + bias[N]) + residual[M,N]
+ * w is fp32 or fp16 ([out, in] as stored by PyTorch, no repack); bias and
+ * residual are fp32 or NULL; residual may be y (fused residual add). */
+typedef struct tc_matmul {
+  tc_buffer *x;
+  tc_buffer *w;
+  tc_dtype w_dtype;
+  tc_buffer *bias;
+  tc_buffer *residual;
+  tc_buffer *y;
+  uint32_t M, N, K;
+  tc_act act;
+} tc_matmul;
+tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_error *err);
+
+/* y[r,:] = (x[r,:] - mean) / sqrt(var + eps) * gamma + beta, for r < rows.
+ * y may be x. */
+tc_status tc_op_layernorm(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer *beta, tc_buffer *y,
+                          uint32_t rows, uint32_t cols, float eps, const char *label, tc_error *err);
+
+/* y[r,:] = softmax(scale * x[r,:]), for r < rows. y may be x. */
+tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols, float scale,
+                        const char *label, tc_error *err);
+
+/* y[i] = act(x[i]) for i < n. y may be x. */
+tc_status tc_op_activation(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t n, tc_act act, const char *label,
+                           tc_error *err);
+
+/* A column slice of a row-major fp32 matrix: element (row r, column c) is
+ * buf[r * stride + offset + c]. */
+typedef struct tc_slice {
+  tc_buffer *buf;
+  uint32_t offset, stride;
+} tc_slice;
+
+/* Multi-head scaled-dot-product attention, heads side by side in columns:
+ *   out[n, h*hd + j] = sum_m softmax_m(scale * q_h[n]·k_h[m]) v_h[m, j]
+ * with q_h[n] = q[n, h*hd : (h+1)*hd] (same for k, v); out is [tokens,
+ * heads*hd]. causal masks m > n (text encoder). q, k, v may be the same
+ * slice (value-value attention). */
+typedef struct tc_attention {
+  tc_slice q, k, v;
+  tc_buffer *out;
+  uint32_t tokens, heads, head_dim;
+  float scale;
+  int causal;
+} tc_attention;
+tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label, tc_error *err);
 
 #ifdef __cplusplus
 }
