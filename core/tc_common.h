@@ -3,6 +3,7 @@
 #ifndef TC_COMMON_H
 #define TC_COMMON_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -15,6 +16,16 @@ typedef enum tc_act {
   TC_ACT_QUICK_GELU = 1, /* x * sigmoid(1.702 x): OpenAI CLIP weights */
   TC_ACT_GELU = 2,       /* exact erf GELU: open_clip / LAION weights */
 } tc_act;
+
+/* The activation of one value, as the references compute it. */
+static inline float tc_act_f32(float x, tc_act act)
+{
+  switch (act) {
+  case TC_ACT_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
+  case TC_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+  default: return x;
+  }
+}
 
 /* IEEE half -> float, exact for every half including subnormals, inf, NaN. */
 static inline float tc_f16_to_f32(uint16_t h)
