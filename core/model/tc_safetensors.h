@@ -45,12 +45,19 @@ tc_status tc_safetensors_open(const char *path, tc_safetensors **out, tc_error *
 void tc_safetensors_close(tc_safetensors *st);
 
 const char *tc_safetensors_path(const tc_safetensors *st);
+/* The whole byte buffer after the header (every tensor lies inside it), for
+ * callers that upload all weights at once. */
+const void *tc_safetensors_data(const tc_safetensors *st, size_t *size);
 size_t tc_safetensors_count(const tc_safetensors *st);
 const tc_st_tensor *tc_safetensors_at(const tc_safetensors *st, size_t i);
 /* NULL when absent. */
 const tc_st_tensor *tc_safetensors_find(const tc_safetensors *st, const char *name);
 /* A value of "__metadata__", NULL when absent. */
 const char *tc_safetensors_metadata(const tc_safetensors *st, const char *key);
+/* All of "__metadata__", in file order: the key of entry i (NULL past the
+ * end), its value in *value when value is not NULL. */
+size_t tc_safetensors_metadata_count(const tc_safetensors *st);
+const char *tc_safetensors_metadata_at(const tc_safetensors *st, size_t i, const char **value);
 
 /* Finds name and checks its shape: ndim dimensions equal to shape[i], where
  * a negative shape[i] accepts any size. Missing tensor or wrong shape: an
@@ -60,9 +67,16 @@ tc_status tc_safetensors_get(const tc_safetensors *st, const char *name, int ndi
 
 /* Converts the tensor to fp32 into dst (numel floats). F32/F16/BF16 only. */
 tc_status tc_st_tensor_to_f32(const tc_safetensors *st, const tc_st_tensor *t, float *dst, tc_error *err);
+/* Converts the tensor to IEEE halves into dst (numel values), rounding to
+ * nearest even; F16 is copied. A finite value too large for fp16 is an
+ * error (TC_ERR_NUMERIC) naming the tensor, never a silent infinity. */
+tc_status tc_st_tensor_to_f16(const tc_safetensors *st, const tc_st_tensor *t, uint16_t *dst, tc_error *err);
 
-/* Writing, for tools and tests: tensors are fp32 (dtype TC_ST_F32) or fp16
- * (TC_ST_F16, data as uint16_t halves) given by name, shape and data. */
+/* Writing, for tools and tests: tensors are fp32 (dtype TC_ST_F32), fp16
+ * (TC_ST_F16, data as uint16_t halves) or bf16 (TC_ST_BF16, uint16_t) given
+ * by name, shape and data, written in the order given. Names must be unique;
+ * the header is padded so the data starts 8-byte aligned. A failed write
+ * removes the partial file. */
 typedef struct tc_st_write_tensor {
   const char *name;
   tc_st_dtype dtype;
