@@ -1,0 +1,107 @@
+#include "tc_frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tc_frame tc_frame_make(tc_frame_format format, uint32_t width, uint32_t height)
+{
+  return (tc_frame){ .format = format, .width = width, .height = height, .stride = 4 * width };
+}
+
+tc_status tc_frame_check(const tc_frame *f, tc_error *err)
+{
+  if ((unsigned)f->format > TC_FRAME_BGRX)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "frame format %d is not RGBA, BGRA, RGBx or BGRx", (int)f->format);
+  if (f->width == 0 || f->height == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "frame of %ux%u pixels", f->width, f->height);
+  /* the shaders read a pixel as one 32-bit word: rows must start on one */
+  if (f->stride % 4 != 0 || f->stride / 4 < f->width)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT,
+                        "frame stride %u bytes: must be a multiple of 4 and at least 4 * width (%u)", f->stride,
+                        f->width);
+  if ((uint64_t)f->stride * f->height > UINT32_MAX)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "a %ux%u frame with stride %u exceeds 4 GiB", f->width,
+                        f->height, f->stride);
+  return TC_OK;
+}
+
+size_t tc_frame_bytes(const tc_frame *f) { return (size_t)f->stride * f->height; }
+
+int tc_frame_blue_first(tc_frame_format format) { return format == TC_FRAME_BGRA || format == TC_FRAME_BGRX; }
+
+const char *tc_frame_format_name(tc_frame_format format)
+{
+  switch (format) {
+  case TC_FRAME_RGBA: return "RGBA";
+  case TC_FRAME_BGRA: return "BGRA";
+  case TC_FRAME_RGBX: return "RGBx";
+  case TC_FRAME_BGRX: return "BGRx";
+  }
+  return "?";
+}
+
+tc_status tc_frame_check_buffer(const tc_frame *f, tc_buffer *buf, tc_error *err)
+{
+  tc_status st = tc_frame_check(f, err);
+  if (st != TC_OK)
+    return st;
+  if (!buf)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame buffer");
+  if (tc_buffer_size(buf) < tc_frame_bytes(f))
+    return tc_error_set(err, TC_ERR_MISMATCH, "a %zu-byte buffer cannot hold a %ux%u frame with stride %u (%zu bytes)",
+                        tc_buffer_size(buf), f->width, f->height, f->stride, tc_frame_bytes(f));
+  return TC_OK;
+}
+
+tc_status tc_frame_buffer_create(tc_context *ctx, const tc_frame *f, tc_buffer **out, tc_error *err)
+{
+  *out = NULL;
+  tc_status st = tc_frame_check(f, err);
+  return st == TC_OK ? tc_buffer_create(ctx, tc_frame_bytes(f), out, err) : st;
+}
+
+static tc_status copy_rows(tc_buffer *buf, const tc_frame *f, void *host, size_t host_stride, int upload,
+                           tc_error *err)
+{
+  tc_status st = tc_frame_check_buffer(f, buf, err);
+  if (st != TC_OK)
+    return st;
+  size_t row = 4 * (size_t)f->width;
+  if (host_stride < row)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "host stride %zu is less than a %u-pixel row", host_stride,
+                        f->width);
+  /* same stride: one copy, which stops at the last pixel (the host frame may end there) */
+  size_t span = (size_t)(f->height - 1) * f->stride + row;
+  if (host_stride == f->stride)
+    return upload ? tc_buffer_upload(buf, 0, host, span, err) : tc_buffer_download(buf, 0, host, span, err);
+  /* device-local memory: repack into a host copy with the buffer's stride, one staging copy */
+  char *mapped = tc_buffer_host_ptr(buf), *tmp = NULL;
+  if (!mapped) {
+    tmp = calloc(1, tc_frame_bytes(f));
+    if (!tmp)
+      return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %zu-byte frame", tc_frame_bytes(f));
+    if (!upload && (st = tc_buffer_download(buf, 0, tmp, tc_frame_bytes(f), err)) != TC_OK) {
+      free(tmp);
+      return st;
+    }
+  }
+  char *dev = mapped ? mapped : tmp;
+  for (uint32_t y = 0; y < f->height; y++) {
+    char *h = (char *)host + y * host_stride, *d = dev + (size_t)y * f->stride;
+    memcpy(upload ? d : h, upload ? h : d, row);
+  }
+  if (tmp && upload)
+    st = tc_buffer_upload(buf, 0, tmp, tc_frame_bytes(f), err);
+  free(tmp);
+  return st;
+}
+
+tc_status tc_frame_upload(tc_buffer *buf, const tc_frame *f, const void *src, size_t src_stride, tc_error *err)
+{
+  return copy_rows(buf, f, (void *)src, src_stride, 1, err);
+}
+
+tc_status tc_frame_download(tc_buffer *buf, const tc_frame *f, void *dst, size_t dst_stride, tc_error *err)
+{
+  return copy_rows(buf, f, dst, dst_stride, 0, err);
+}

@@ -1,0 +1,201 @@
+#include "tc_resample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A row of the dense resampling matrix: the weight of every input sample for
+ * output o, accumulated into row[0..n_in) (zeroed by the caller). */
+typedef void (*row_fn)(const void *params, uint32_t o, double *row);
+
+/* Dense rows -> banded table: every row's non-zero span fits in `taps`
+ * consecutive inputs; spans that would run past the end start earlier. */
+static tc_status build(uint32_t n_in, uint32_t n_out, row_fn fn, const void *params, tc_resample_table *t,
+                       tc_error *err)
+{
+  memset(t, 0, sizeof *t);
+  double *row = malloc(n_in * sizeof *row);
+  uint32_t *lo = malloc(n_out * sizeof *lo);
+  if (!row || !lo) {
+    free(row), free(lo);
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %ux%u resampling table", n_out, n_in);
+  }
+  uint32_t taps = 1;
+  for (uint32_t o = 0; o < n_out; o++) {
+    memset(row, 0, n_in * sizeof *row);
+    fn(params, o, row);
+    uint32_t a = 0, b = n_in;
+    while (a < n_in && row[a] == 0)
+      a++;
+    while (b > a && row[b - 1] == 0)
+      b--;
+    lo[o] = a < n_in ? a : 0;
+    if (b > a && b - a > taps)
+      taps = b - a;
+  }
+  t->first = malloc(n_out * sizeof *t->first);
+  t->weights = calloc((size_t)n_out * taps, sizeof *t->weights);
+  if (!t->first || !t->weights) {
+    free(row), free(lo);
+    tc_resample_free(t);
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %ux%u resampling table", n_out, n_in);
+  }
+  for (uint32_t o = 0; o < n_out; o++) {
+    memset(row, 0, n_in * sizeof *row);
+    fn(params, o, row);
+    uint32_t first = lo[o] + taps <= n_in ? lo[o] : n_in - taps;
+    t->first[o] = first;
+    for (uint32_t k = 0; k < taps; k++)
+      t->weights[(size_t)o * taps + k] = (float)row[first + k];
+  }
+  free(row), free(lo);
+  t->n_in = n_in;
+  t->n_out = n_out;
+  t->taps = taps;
+  return TC_OK;
+}
+
+/* ---- antialiased interpolation (torch 1.13 _upsample_*_aa, PIL) ---- */
+
+typedef struct {
+  uint32_t n_in, n_out;
+  tc_interp interp;
+} aa_params;
+
+static double bilinear_filter(double x)
+{
+  x = fabs(x);
+  return x < 1 ? 1 - x : 0;
+}
+
+/* Keys' cubic convolution with a = -0.5, as PIL and torch's antialiased
+ * path use (torch's plain bicubic uses a = -0.75). */
+static double bicubic_filter(double x)
+{
+  const double a = -0.5;
+  x = fabs(x);
+  if (x < 1)
+    return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2)
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  return 0;
+}
+
+static void aa_row(const void *params, uint32_t o, double *row)
+{
+  const aa_params *p = params;
+  double scale = (double)p->n_in / p->n_out;
+  double support = (p->interp == TC_INTERP_BICUBIC ? 2.0 : 1.0) * (scale >= 1 ? scale : 1);
+  double invscale = scale >= 1 ? 1 / scale : 1;
+  double center = scale * (o + 0.5);
+  /* truncation, not floor, as torch and PIL write it (the max makes them agree) */
+  long xmin = (long)(center - support + 0.5), xmax = (long)(center + support + 0.5);
+  if (xmin < 0)
+    xmin = 0;
+  if (xmax > (long)p->n_in)
+    xmax = (long)p->n_in;
+  double total = 0;
+  for (long j = xmin; j < xmax; j++) {
+    double w = p->interp == TC_INTERP_BICUBIC ? bicubic_filter((j - center + 0.5) * invscale)
+                                               : bilinear_filter((j - center + 0.5) * invscale);
+    row[j] = w;
+    total += w;
+  }
+  if (total != 0)
+    for (long j = xmin; j < xmax; j++)
+      row[j] /= total;
+}
+
+tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_interp interp, tc_resample_table *t, tc_error *err)
+{
+  memset(t, 0, sizeof *t);
+  if (n_in == 0 || n_out == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
+  if (interp != TC_INTERP_BICUBIC && interp != TC_INTERP_BILINEAR)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown interpolation %d", (int)interp);
+  aa_params p = { n_in, n_out, interp };
+  return build(n_in, n_out, aa_row, &p, t, err);
+}
+
+/* ---- bilinear upsampling, then a Gaussian blur ---- */
+
+typedef struct {
+  uint32_t n_in, n_out, radius;
+  const double *gauss; /* [2 radius + 1], sums to 1 */
+} blur_params;
+
+/* Adds g times the bilinear row of output x (torch's align_corners=False:
+ * source clamped at 0, upper neighbour clamped at the last sample). */
+static void add_bilinear(const blur_params *p, uint32_t x, double g, double *row)
+{
+  double scale = (double)p->n_in / p->n_out;
+  double src = scale * (x + 0.5) - 0.5;
+  if (src < 0)
+    src = 0;
+  uint32_t i0 = (uint32_t)src;
+  if (i0 > p->n_in - 1)
+    i0 = p->n_in - 1;
+  uint32_t i1 = i0 + (i0 < p->n_in - 1 ? 1 : 0);
+  double l1 = src - i0;
+  row[i0] += g * (1 - l1);
+  row[i1] += g * l1;
+}
+
+static void blur_row(const void *params, uint32_t o, double *row)
+{
+  const blur_params *p = params;
+  long r = (long)p->radius, last = (long)p->n_out - 1;
+  for (long k = -r; k <= r; k++) {
+    long x = (long)o + k;
+    x = x < 0 ? 0 : x > last ? last : x; /* replicated edges */
+    add_bilinear(p, (uint32_t)x, p->gauss[k + r], row);
+  }
+}
+
+uint32_t tc_gaussian_radius(float sigma) { return sigma > 0 ? (uint32_t)ceil(3.0 * sigma) : 0; }
+
+tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, tc_resample_table *t, tc_error *err)
+{
+  memset(t, 0, sizeof *t);
+  if (n_in == 0 || n_out == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
+  if (!(sigma >= 0 && sigma <= 1000))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, 1000] pixels", sigma);
+  uint32_t r = tc_gaussian_radius(sigma);
+  double *g = malloc((2 * r + 1) * sizeof *g);
+  if (!g)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  double sum = 0;
+  for (uint32_t i = 0; i <= 2 * r; i++) {
+    double k = (double)i - r;
+    g[i] = r ? exp(-k * k / (2.0 * sigma * sigma)) : 1;
+    sum += g[i];
+  }
+  for (uint32_t i = 0; i <= 2 * r; i++)
+    g[i] /= sum;
+  blur_params p = { n_in, n_out, r, g };
+  tc_status st = build(n_in, n_out, blur_row, &p, t, err);
+  free(g);
+  return st;
+}
+
+void tc_resample_free(tc_resample_table *t)
+{
+  free(t->first);
+  free(t->weights);
+  memset(t, 0, sizeof *t);
+}
+
+tc_status tc_resample_upload(tc_context *ctx, const tc_resample_table *t, tc_buffer **first, tc_buffer **weights,
+                             tc_error *err)
+{
+  *first = *weights = NULL;
+  tc_status st = tc_buffer_create_from(ctx, t->first, t->n_out * sizeof *t->first, first, err);
+  if (st == TC_OK)
+    st = tc_buffer_create_from(ctx, t->weights, (size_t)t->n_out * t->taps * sizeof *t->weights, weights, err);
+  if (st != TC_OK) {
+    tc_buffer_destroy(*first);
+    *first = NULL;
+  }
+  return st;
+}

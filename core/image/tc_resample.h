@@ -1,0 +1,39 @@
+/* Tables for separable resampling: each output sample is a weighted sum of
+ * `taps` consecutive input samples starting at first[o]. Filters with a
+ * short support (a few taps out of thousands of inputs) become small tables
+ * that a shader walks without evaluating any filter; the tables are built in
+ * double precision once, when a stream's sizes are known. */
+#ifndef TC_RESAMPLE_H
+#define TC_RESAMPLE_H
+
+#include "image/tc_preprocess.h"
+
+typedef struct tc_resample_table {
+  uint32_t n_in, n_out, taps;
+  uint32_t *first; /* [n_out]; first[o] + taps <= n_in */
+  float *weights;  /* [n_out][taps]; zero outside the filter's support */
+} tc_resample_table;
+
+/* F.interpolate(mode, align_corners=False, antialias=True) along one axis
+ * (torch 1.13 / PIL): support (bilinear 1, bicubic 2) times max(1, n_in/n_out),
+ * taps outside [0, n_in) dropped, weights renormalised. */
+tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_interp interp, tc_resample_table *t,
+                                tc_error *err);
+
+/* F.interpolate(mode="bilinear", align_corners=False) along one axis (no
+ * antialias: the edges clamp), followed, when sigma > 0, by a Gaussian blur
+ * of the n_out samples with standard deviation sigma, radius ceil(3 sigma)
+ * and replicated edges. Both are linear, so the table is their product. */
+tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, tc_resample_table *t,
+                                    tc_error *err);
+
+void tc_resample_free(tc_resample_table *t);
+
+/* Uploads first[] and weights[] into two new device buffers. */
+tc_status tc_resample_upload(tc_context *ctx, const tc_resample_table *t, tc_buffer **first, tc_buffer **weights,
+                             tc_error *err);
+
+/* The Gaussian radius used for sigma: ceil(3 sigma), 0 when sigma <= 0. */
+uint32_t tc_gaussian_radius(float sigma);
+
+#endif

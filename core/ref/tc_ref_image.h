@@ -1,0 +1,54 @@
+/* Plain-C references of the image stages around the model: preprocess
+ * (frame -> normalised model input) and the anomaly map (grid -> frame size,
+ * blur, colour blend). Straightforward loops in double precision, written
+ * from torch's definitions independently of the kernels' filter tables;
+ * tests/torch/test_ref_image.py checks them against PyTorch. */
+#ifndef TC_REF_IMAGE_H
+#define TC_REF_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/tc_frame.h"
+#include "image/tc_preprocess.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One float plane [in_h][in_w] -> [out_h][out_w], as
+ * F.interpolate(mode, align_corners=False, antialias=True) in torch 1.13. */
+void tc_ref_resize_antialias(const float *in, size_t in_h, size_t in_w, float *out, size_t out_h, size_t out_w,
+                             tc_interp interp);
+
+/* A frame (bytes laid out as `frame` says) -> float [3][size][size], RGB,
+ * resized as above, then (v / 255 - mean) / std with CLIP's constants. */
+void tc_ref_preprocess(const uint8_t *pixels, const tc_frame *frame, size_t size, tc_interp interp, float *out);
+
+/* [in_h][in_w] -> [out_h][out_w] as F.interpolate(mode="bilinear", align_corners=False). */
+void tc_ref_upsample_bilinear(const float *in, size_t in_h, size_t in_w, float *out, size_t out_h, size_t out_w);
+
+/* Separable Gaussian blur of [h][w], standard deviation sigma in samples,
+ * radius ceil(3 sigma), weights normalised to 1, replicated edges (the
+ * sample beyond the border is the border sample). sigma <= 0 copies. out may
+ * not be in. */
+void tc_ref_gaussian_blur(const float *in, float *out, size_t h, size_t w, float sigma);
+
+/* The smoothed anomaly map: scores [grid_h][grid_w] upsampled to [h][w],
+ * blurred with sigma (0: not), and its min and max. */
+void tc_ref_map_smooth(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
+                       float sigma, float *min, float *max);
+
+/* Colour blend of map [h][w] (h, w the frame's) into the frame in place:
+ * t = clamp((v - lo) / (hi - lo), 0, 1) (0 when hi <= lo); where t >= threshold
+ * and alpha > 0, colour = lut_rgb[min(floor(256 t), 255)] (red first) and each
+ * colour byte p becomes floor(p + alpha (colour - p) + 0.5). The fourth byte
+ * and every other pixel are left as they are. */
+void tc_ref_map_blend(const float *map, float lo, float hi, const uint8_t *lut_rgb, float alpha, float threshold,
+                      uint8_t *pixels, const tc_frame *frame);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,184 @@
+/* Preprocess on the device against the C reference (core/ref/tc_ref_image.c,
+ * itself checked against torch by tests/torch/test_ref_image.py): awkward
+ * frame sizes, padded strides, all four byte orders, down- and upscaling,
+ * both interpolations; plus argument errors.
+ *
+ * Tolerance: outputs are about -1.8..2.6; the device sums up to ~40 fp32
+ * products of 0..255 and fp32 weights where the reference sums in double.
+ * Measured worst error 1.0e-6; atol 5e-6 + rtol 2e-6 (an 8-bit step is 0.015
+ * after normalisation). */
+#include "image/tc_preprocess.h"
+#include "tc_ref_image.h"
+#include "tc_test.h"
+
+#define ATOL 5e-6
+#define RTOL 2e-6
+
+/* Random pixels, padding bytes included (they must be ignored). */
+static uint8_t *random_frame(const tc_frame *f)
+{
+  size_t n = tc_frame_bytes(f);
+  uint8_t *px = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    px[i] = (uint8_t)tc_test_uniform(0, 256);
+  return px;
+}
+
+typedef struct {
+  uint32_t w, h, pad; /* pad: extra bytes per row */
+  tc_frame_format format;
+  uint32_t size;
+  tc_interp interp;
+} pp_case;
+
+static void run_case(tc_context *ctx, const pp_case *c)
+{
+  tc_frame f = tc_frame_make(c->format, c->w, c->h);
+  f.stride += c->pad;
+  char what[160];
+  snprintf(what, sizeof what, "preprocess %s %ux%u stride %u -> %u %s", tc_frame_format_name(c->format), c->w, c->h,
+           f.stride, c->size, c->interp == TC_INTERP_BICUBIC ? "bicubic" : "bilinear");
+  size_t n_out = 3 * (size_t)c->size * c->size;
+  uint8_t *px = random_frame(&f);
+  float *got = malloc(n_out * 4), *want = malloc(n_out * 4);
+  tc_error err = { 0 };
+  tc_preprocess *pp = NULL;
+  tc_buffer *frame = NULL, *out = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_preprocess_create(ctx, &f, c->size, c->interp, &pp, &err), &err) &&
+      TC_CHECK_OK(tc_frame_buffer_create(ctx, &f, &frame, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, tc_preprocess_output_bytes(pp), &out, &err), &err) &&
+      TC_CHECK_OK(tc_frame_upload(frame, &f, px, f.stride, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+      TC_CHECK_OK(tc_preprocess_record(pp, cmd, frame, out, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err)) {
+    tc_buffer_download(out, 0, got, n_out * 4, &err);
+    tc_ref_preprocess(px, &f, c->size, c->interp, want);
+    tc_test_close(what, got, want, n_out, ATOL, RTOL);
+
+    /* the same recording on the next frame's pixels */
+    free(px);
+    px = random_frame(&f);
+    if (TC_CHECK_OK(tc_frame_upload(frame, &f, px, f.stride, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_run(cmd, &err), &err)) {
+      tc_buffer_download(out, 0, got, n_out * 4, &err);
+      tc_ref_preprocess(px, &f, c->size, c->interp, want);
+      snprintf(what + strlen(what), sizeof what - strlen(what), ", resubmitted");
+      tc_test_close(what, got, want, n_out, ATOL, RTOL);
+    }
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(out);
+  tc_buffer_destroy(frame);
+  tc_preprocess_destroy(pp);
+  free(px), free(got), free(want);
+}
+
+/* The same picture as RGBA and as BGRx gives the same model input, bit for bit. */
+static void test_byte_orders_agree(tc_context *ctx)
+{
+  const uint32_t w = 53, h = 31, size = 32;
+  tc_frame rgba = tc_frame_make(TC_FRAME_RGBA, w, h), bgrx = tc_frame_make(TC_FRAME_BGRX, w, h);
+  uint8_t *a = random_frame(&rgba), *b = malloc(tc_frame_bytes(&bgrx));
+  for (size_t i = 0; i < (size_t)w * h; i++) {
+    b[4 * i] = a[4 * i + 2];
+    b[4 * i + 1] = a[4 * i + 1];
+    b[4 * i + 2] = a[4 * i];
+    b[4 * i + 3] = (uint8_t)~a[4 * i + 3];
+  }
+  size_t n_out = 3 * size * size;
+  float *out[2] = { malloc(n_out * 4), malloc(n_out * 4) };
+  const tc_frame *fs[2] = { &rgba, &bgrx };
+  uint8_t *pxs[2] = { a, b };
+  tc_error err = { 0 };
+  for (int i = 0; i < 2; i++) {
+    tc_preprocess *pp = NULL;
+    tc_buffer *frame = NULL, *o = NULL;
+    tc_cmd *cmd = NULL;
+    if (TC_CHECK_OK(tc_preprocess_create(ctx, fs[i], size, TC_INTERP_BICUBIC, &pp, &err), &err) &&
+        TC_CHECK_OK(tc_frame_buffer_create(ctx, fs[i], &frame, &err), &err) &&
+        TC_CHECK_OK(tc_frame_upload(frame, fs[i], pxs[i], fs[i]->stride, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_create(ctx, n_out * 4, &o, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+        TC_CHECK_OK(tc_preprocess_record(pp, cmd, frame, o, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err))
+      tc_buffer_download(o, 0, out[i], n_out * 4, &err);
+    tc_cmd_destroy(cmd);
+    tc_buffer_destroy(o);
+    tc_buffer_destroy(frame);
+    tc_preprocess_destroy(pp);
+  }
+  tc_test_close("preprocess RGBA == BGRx of the same picture", out[1], out[0], n_out, 0, 0);
+  free(a), free(b), free(out[0]), free(out[1]);
+}
+
+static void test_errors(tc_context *ctx)
+{
+  tc_error err = { 0 };
+  tc_preprocess *pp = NULL;
+  tc_frame f = tc_frame_make(TC_FRAME_RGBA, 10, 10);
+  f.stride = 42; /* not a multiple of 4 */
+  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT && !pp,
+           "stride 42 accepted");
+  TC_CHECK(strstr(err.message, "stride") != NULL, "message: %s", err.message);
+  tc_error_clear(&err);
+  f.stride = 36; /* less than 4 * width */
+  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
+           "short stride accepted");
+  tc_error_clear(&err);
+  f = tc_frame_make((tc_frame_format)7, 10, 10);
+  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_UNSUPPORTED,
+           "format 7 accepted");
+  TC_CHECK(strstr(err.message, "format") != NULL, "message: %s", err.message);
+  tc_error_clear(&err);
+  f = tc_frame_make(TC_FRAME_RGBA, 10, 10);
+  TC_CHECK(tc_preprocess_create(ctx, &f, 0, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
+           "size 0 accepted");
+  tc_error_clear(&err);
+  TC_CHECK(tc_preprocess_create(ctx, &f, 16, (tc_interp)9, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
+           "interpolation 9 accepted");
+  TC_CHECK(strstr(err.message, "interpolation") != NULL, "message: %s", err.message);
+  tc_error_clear(&err);
+
+  /* buffers too small for the frame or the output are refused when recording */
+  tc_buffer *small = NULL, *out = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_preprocess_create(ctx, &f, 16, TC_INTERP_BICUBIC, &pp, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 64, &small, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, tc_preprocess_output_bytes(pp), &out, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    TC_CHECK(tc_preprocess_record(pp, cmd, small, out, &err) == TC_ERR_MISMATCH, "small frame buffer accepted");
+    TC_CHECK(strstr(err.message, "frame") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    TC_CHECK(tc_preprocess_record(pp, cmd, out, small, &err) == TC_ERR_MISMATCH, "small output accepted");
+    tc_error_clear(&err);
+    tc_cmd_end(cmd, &err);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(small);
+  tc_buffer_destroy(out);
+  tc_preprocess_destroy(pp);
+}
+
+int main(void)
+{
+  tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
+  const pp_case cases[] = {
+    { 641, 479, 12, TC_FRAME_RGBA, 224, TC_INTERP_BICUBIC },  /* odd sizes, padded rows */
+    { 641, 479, 0, TC_FRAME_BGRX, 224, TC_INTERP_BILINEAR },
+    { 1, 1, 0, TC_FRAME_BGRX, 224, TC_INTERP_BICUBIC },       /* one pixel, upscaled */
+    { 1, 1, 4, TC_FRAME_RGBX, 7, TC_INTERP_BILINEAR },
+    { 37, 23, 8, TC_FRAME_BGRA, 224, TC_INTERP_BILINEAR },    /* upscaling */
+    { 37, 23, 0, TC_FRAME_RGBA, 224, TC_INTERP_BICUBIC },
+    { 300, 7, 4, TC_FRAME_RGBX, 64, TC_INTERP_BICUBIC },      /* down in x, up in y */
+    { 5, 333, 0, TC_FRAME_BGRA, 518, TC_INTERP_BICUBIC },     /* up in x, down in y */
+    { 1920, 1080, 0, TC_FRAME_BGRX, 224, TC_INTERP_BICUBIC }, /* the real thing */
+    { 1280, 720, 64, TC_FRAME_RGBA, 518, TC_INTERP_BICUBIC },
+  };
+  tc_test_seed(11);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    run_case(ctx, &cases[i]);
+  test_byte_orders_agree(ctx);
+  test_errors(ctx);
+  return tc_test_finish(ctx);
+}
