@@ -1,0 +1,226 @@
+#include "tc_map.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "image/tc_resample.h"
+
+#define WORKGROUP 64
+#define ROWS_PER_INVOCATION 4 /* map_cols: rows of one column per invocation */
+
+struct tc_map {
+  tc_context *ctx;
+  tc_frame frame;
+  tc_map_params params;
+  uint32_t taps_x, taps_y;
+  tc_buffer *first_x, *weights_x, *first_y, *weights_y;
+  tc_buffer *rows;    /* pass 1: [grid_h][width] */
+  tc_buffer *map;     /* [height][width], the smoothed map */
+  tc_buffer *partial; /* per map_cols workgroup (min, max) */
+  tc_buffer *range;   /* (min, max) of the map */
+  tc_buffer *lut;     /* 256 colours packed in the frame's byte order */
+  uint32_t groups_x, groups_y;
+};
+
+void tc_map_params_init(tc_map_params *p)
+{
+  *p = (tc_map_params){
+    .sigma = 4.0f,
+    .lo = 0.0f,
+    .hi = 1.0f,
+    .colormap = TC_COLORMAP_TURBO,
+    .alpha = 0.5f,
+  };
+}
+
+static tc_status check_params(const tc_map_params *p, tc_error *err)
+{
+  if (p->grid_w == 0 || p->grid_h == 0 || p->grid_w > 4096 || p->grid_h > 4096)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "score grid %ux%u is outside 1..4096", p->grid_w, p->grid_h);
+  if (!(p->sigma >= 0 && p->sigma <= 1000))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, 1000] pixels", p->sigma);
+  if (p->fixed_range && !(isfinite(p->lo) && isfinite(p->hi) && p->hi > p->lo))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "fixed range [%g, %g]: needs finite lo < hi", p->lo, p->hi);
+  if (!(p->alpha >= 0 && p->alpha <= 1))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "alpha %g is outside [0, 1]", p->alpha);
+  if (!(p->threshold >= 0 && p->threshold <= 1))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "threshold %g is outside [0, 1]", p->threshold);
+  if (!tc_colormap_name(p->colormap))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown colormap %d", (int)p->colormap);
+  return TC_OK;
+}
+
+void tc_map_destroy(tc_map *m)
+{
+  if (!m)
+    return;
+  tc_buffer *bufs[] = { m->first_x, m->weights_x, m->first_y, m->weights_y, m->rows,
+                        m->map,     m->partial,   m->range,   m->lut };
+  for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+    tc_buffer_destroy(bufs[i]);
+  free(m);
+}
+
+static tc_status create_lut(tc_map *m, tc_error *err)
+{
+  uint8_t rgb[256 * 3];
+  tc_status st = tc_colormap_lut(m->params.colormap, rgb, err);
+  if (st != TC_OK)
+    return st;
+  uint32_t packed[256];
+  int blue_first = tc_frame_blue_first(m->frame.format);
+  for (int i = 0; i < 256; i++) {
+    uint32_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+    packed[i] = blue_first ? b | g << 8 | r << 16 : r | g << 8 | b << 16;
+  }
+  return tc_buffer_create_from(m->ctx, packed, sizeof packed, &m->lut, err);
+}
+
+static tc_status create_tables(tc_map *m, tc_error *err)
+{
+  tc_resample_table tx, ty;
+  tc_status st = tc_resample_bilinear_blur(m->params.grid_w, m->frame.width, m->params.sigma, &tx, err);
+  if (st != TC_OK)
+    return st;
+  st = tc_resample_bilinear_blur(m->params.grid_h, m->frame.height, m->params.sigma, &ty, err);
+  if (st == TC_OK) {
+    m->taps_x = tx.taps;
+    m->taps_y = ty.taps;
+    st = tc_resample_upload(m->ctx, &tx, &m->first_x, &m->weights_x, err);
+    if (st == TC_OK)
+      st = tc_resample_upload(m->ctx, &ty, &m->first_y, &m->weights_y, err);
+    tc_resample_free(&ty);
+  }
+  tc_resample_free(&tx);
+  return st;
+}
+
+tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_params *params, tc_map **out,
+                        tc_error *err)
+{
+  *out = NULL;
+  tc_status st = tc_frame_check(frame, err);
+  if (st == TC_OK)
+    st = check_params(params, err);
+  if (st != TC_OK)
+    return st;
+  tc_map *m = calloc(1, sizeof *m);
+  if (!m)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  m->ctx = ctx;
+  m->frame = *frame;
+  m->params = *params;
+  m->groups_x = tc_div_up(frame->width, WORKGROUP);
+  m->groups_y = tc_div_up(frame->height, ROWS_PER_INVOCATION);
+  size_t pixels = (size_t)frame->width * frame->height;
+  st = create_tables(m, err);
+  if (st == TC_OK)
+    st = create_lut(m, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, (size_t)params->grid_h * frame->width * sizeof(float), &m->rows, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, pixels * sizeof(float), &m->map, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, (size_t)m->groups_x * m->groups_y * 2 * sizeof(float), &m->partial, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, 2 * sizeof(float), &m->range, err);
+  if (st != TC_OK) {
+    tc_error_prefix(err, "anomaly map %ux%u -> %ux%u", params->grid_w, params->grid_h, frame->width,
+                    frame->height);
+    tc_map_destroy(m);
+    return st;
+  }
+  *out = m;
+  return TC_OK;
+}
+
+static tc_status kernel(tc_context *ctx, const char *shader, uint32_t n_bindings, uint32_t push_size,
+                        uint32_t rows_per_invocation, tc_kernel **k, tc_error *err)
+{
+  tc_kernel_desc d = {
+    .shader = shader,
+    .n_bindings = n_bindings,
+    .push_size = push_size,
+    .n_spec = rows_per_invocation ? 2 : 1,
+    .spec = { WORKGROUP, rows_per_invocation },
+  };
+  for (uint32_t i = 0; i < n_bindings; i++)
+    d.bindings[i] = TC_BIND_STORAGE;
+  return tc_kernel_get(ctx, &d, k, err);
+}
+
+tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_error *err)
+{
+  const tc_map_params *p = &m->params;
+  size_t need = ((size_t)scores_offset + (size_t)p->grid_w * p->grid_h) * sizeof(float);
+  if (!scores || tc_buffer_size(scores) < need)
+    return tc_error_set(err, TC_ERR_MISMATCH, "a %ux%u score grid at offset %u needs %zu bytes, the buffer has %zu",
+                        p->grid_w, p->grid_h, scores_offset, need, scores ? tc_buffer_size(scores) : 0);
+  tc_context *ctx = tc_cmd_context(cmd);
+  tc_kernel *k;
+  tc_status st = kernel(ctx, "map_rows", 4, 5 * sizeof(uint32_t), 0, &k, err);
+  if (st != TC_OK)
+    return st;
+  uint32_t rows_push[5] = { scores_offset, p->grid_w, p->grid_h, m->frame.width, m->taps_x };
+  tc_buffer *rows_bufs[] = { scores, m->first_x, m->weights_x, m->rows };
+  st = tc_cmd_dispatch(cmd, k, rows_bufs, rows_push, m->groups_x, p->grid_h, 1, "map rows", err);
+  if (st != TC_OK)
+    return st;
+
+  if ((st = kernel(ctx, "map_cols", 5, 3 * sizeof(uint32_t), ROWS_PER_INVOCATION, &k, err)) != TC_OK)
+    return st;
+  uint32_t cols_push[3] = { m->frame.width, m->frame.height, m->taps_y };
+  tc_buffer *cols_bufs[] = { m->rows, m->first_y, m->weights_y, m->map, m->partial };
+  st = tc_cmd_dispatch(cmd, k, cols_bufs, cols_push, m->groups_x, m->groups_y, 1, "map cols", err);
+  if (st != TC_OK)
+    return st;
+
+  if ((st = kernel(ctx, "map_range", 2, sizeof(uint32_t), 0, &k, err)) != TC_OK)
+    return st;
+  uint32_t n_partial = m->groups_x * m->groups_y;
+  tc_buffer *range_bufs[] = { m->partial, m->range };
+  return tc_cmd_dispatch(cmd, k, range_bufs, &n_partial, 1, 1, 1, "map range", err);
+}
+
+tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err)
+{
+  tc_status st = tc_frame_check_buffer(&m->frame, frame_buf, err);
+  if (st != TC_OK)
+    return st;
+  tc_kernel *k;
+  if ((st = kernel(tc_cmd_context(cmd), "map_blend", 4, 8 * sizeof(uint32_t), 0, &k, err)) != TC_OK)
+    return st;
+  const tc_map_params *p = &m->params;
+  struct {
+    uint32_t width, height, stride_px, use_range;
+    float lo, hi, alpha, threshold;
+  } push = { m->frame.width, m->frame.height, m->frame.stride / 4, !p->fixed_range,
+             p->lo,          p->hi,           p->alpha,            p->threshold };
+  tc_buffer *bufs[] = { m->map, m->range, m->lut, frame_buf };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, m->groups_x, m->frame.height, 1, "map blend", err);
+}
+
+tc_status tc_map_record(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_buffer *frame_buf,
+                        tc_error *err)
+{
+  tc_status st = tc_map_record_smooth(m, cmd, scores, scores_offset, err);
+  return st == TC_OK ? tc_map_record_blend(m, cmd, frame_buf, err) : st;
+}
+
+tc_status tc_map_read_range(tc_map *m, float *min, float *max, tc_error *err)
+{
+  float r[2];
+  tc_status st = tc_buffer_download(m->range, 0, r, sizeof r, err);
+  if (st == TC_OK && min)
+    *min = r[0];
+  if (st == TC_OK && max)
+    *max = r[1];
+  return st;
+}
+
+tc_buffer *tc_map_buffer(tc_map *m) { return m->map; }
+
+tc_status tc_map_read(tc_map *m, float *dst, tc_error *err)
+{
+  return tc_buffer_download(m->map, 0, dst, (size_t)m->frame.width * m->frame.height * sizeof(float), err);
+}

@@ -1,0 +1,87 @@
+/* The anomaly map: per-token scores on the patch grid -> a heatmap blended
+ * over the video frame.
+ *
+ *   smooth: scores [grid_h][grid_w] (floats in a device buffer, raster order)
+ *           -> frame size, bilinear as F.interpolate(align_corners=False),
+ *           -> optional Gaussian blur (sigma in frame pixels, radius
+ *              ceil(3 sigma), replicated edges),
+ *           -> the map's min and max (the image score blends with the max).
+ *   blend:  normalise (the map's min/max, or a fixed [lo, hi]) -> colormap ->
+ *           alpha blend into the frame in place, where the normalised score
+ *           is >= threshold; the fourth byte (alpha / padding) is left alone.
+ *
+ * Upsampling and blur are both separable and linear, so they are applied as
+ * one precomputed table per axis (a few taps per pixel whatever sigma is):
+ * the full-resolution blur costs no more than the upsampling. */
+#ifndef TC_MAP_H
+#define TC_MAP_H
+
+#include "image/tc_frame.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tc_colormap {
+  TC_COLORMAP_TURBO = 0,   /* Google's Turbo, polynomial approximation (default) */
+  TC_COLORMAP_JET = 1,     /* matplotlib's jet (piecewise linear) */
+  TC_COLORMAP_INFERNO = 2, /* matplotlib's inferno (256-entry table) */
+  TC_COLORMAP_GRAY = 3,
+} tc_colormap;
+
+/* The 256-entry colour table of a colormap, 8-bit RGB, red first: entry i is
+ * the colour of normalised score i / 255, and a score t in [0, 1] takes entry
+ * min(floor(256 t), 255) (as matplotlib's colormaps do). */
+tc_status tc_colormap_lut(tc_colormap colormap, uint8_t rgb[256 * 3], tc_error *err);
+
+/* "turbo", "jet", "inferno", "gray"; NULL for anything else. */
+const char *tc_colormap_name(tc_colormap colormap);
+
+typedef struct tc_map_params {
+  uint32_t grid_w, grid_h; /* the token grid of the scores */
+  float sigma;             /* Gaussian blur in frame pixels; 0: none. Default 4 */
+  int fixed_range;         /* 0: normalise by the map's min and max (default); 1: by [lo, hi] */
+  float lo, hi;            /* the fixed range; hi > lo */
+  tc_colormap colormap;    /* default turbo */
+  float alpha;             /* 0..1, default 0.5; 0 leaves every pixel as it was */
+  float threshold;         /* 0..1 of the normalised score; below it nothing is blended. Default 0 */
+} tc_map_params;
+
+/* The defaults above, with grid_w = grid_h = 0 (the caller sets the grid). */
+void tc_map_params_init(tc_map_params *params);
+
+typedef struct tc_map tc_map;
+
+/* Prepares the map for frames shaped like `frame` (tables, colour table,
+ * the full-resolution map buffer). */
+tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_params *params, tc_map **out,
+                        tc_error *err);
+void tc_map_destroy(tc_map *map);
+
+/* Records the smoothing: scores[scores_offset .. + grid_w * grid_h) (floats)
+ * -> the full-resolution map and its min / max (three dispatches). */
+tc_status tc_map_record_smooth(tc_map *map, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_error *err);
+
+/* Records the colour blend of the smoothed map into frame_buf, in place (one
+ * dispatch). May be recorded without a smoothing before it to blend the last
+ * map over further frames. */
+tc_status tc_map_record_blend(tc_map *map, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err);
+
+/* Both, smoothing then blend. */
+tc_status tc_map_record(tc_map *map, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_buffer *frame_buf,
+                        tc_error *err);
+
+/* After the submission that smoothed has finished: the map's min and max
+ * (either may be NULL). */
+tc_status tc_map_read_range(tc_map *map, float *min, float *max, tc_error *err);
+
+/* The full-resolution smoothed map, float [height][width], for applications;
+ * valid after the submission. tc_map_read copies it to host memory. */
+tc_buffer *tc_map_buffer(tc_map *map);
+tc_status tc_map_read(tc_map *map, float *dst, tc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

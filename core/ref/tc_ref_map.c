@@ -1,0 +1,113 @@
+/* References of the anomaly map: torch's bilinear upsampling
+ * (UpSampleKernel.cpp, align_corners=False), a Gaussian blur with
+ * replicated edges, and the colour blend. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tc_ref_image.h"
+
+/* Source index and weight of the upper neighbour for output o (torch's
+ * area_pixel_compute_source_index: negative sources clamp to 0). */
+static void bilinear_source(size_t n_in, size_t n_out, size_t o, size_t *i0, size_t *i1, double *l1)
+{
+  double src = (double)n_in / n_out * (o + 0.5) - 0.5;
+  if (src < 0)
+    src = 0;
+  *i0 = (size_t)src;
+  if (*i0 > n_in - 1)
+    *i0 = n_in - 1;
+  *i1 = *i0 + (*i0 < n_in - 1 ? 1 : 0);
+  *l1 = src - (double)*i0;
+}
+
+void tc_ref_upsample_bilinear(const float *in, size_t in_h, size_t in_w, float *out, size_t out_h, size_t out_w)
+{
+  for (size_t y = 0; y < out_h; y++) {
+    size_t y0, y1;
+    double ly;
+    bilinear_source(in_h, out_h, y, &y0, &y1, &ly);
+    for (size_t x = 0; x < out_w; x++) {
+      size_t x0, x1;
+      double lx;
+      bilinear_source(in_w, out_w, x, &x0, &x1, &lx);
+      double top = (1 - lx) * in[y0 * in_w + x0] + lx * in[y0 * in_w + x1];
+      double bottom = (1 - lx) * in[y1 * in_w + x0] + lx * in[y1 * in_w + x1];
+      out[y * out_w + x] = (float)((1 - ly) * top + ly * bottom);
+    }
+  }
+}
+
+void tc_ref_gaussian_blur(const float *in, float *out, size_t h, size_t w, float sigma)
+{
+  if (!(sigma > 0)) {
+    memmove(out, in, h * w * sizeof *out);
+    return;
+  }
+  long r = (long)ceil(3.0 * sigma);
+  double *g = malloc((2 * r + 1) * sizeof *g), sum = 0;
+  for (long k = -r; k <= r; k++)
+    sum += g[k + r] = exp(-(double)(k * k) / (2.0 * sigma * sigma));
+  for (long k = -r; k <= r; k++)
+    g[k + r] /= sum;
+  double *mid = malloc(h * w * sizeof *mid); /* blurred along x */
+  for (size_t y = 0; y < h; y++)
+    for (size_t x = 0; x < w; x++) {
+      double acc = 0;
+      for (long k = -r; k <= r; k++) {
+        long xs = (long)x + k;
+        xs = xs < 0 ? 0 : xs >= (long)w ? (long)w - 1 : xs;
+        acc += g[k + r] * in[y * w + (size_t)xs];
+      }
+      mid[y * w + x] = acc;
+    }
+  for (size_t y = 0; y < h; y++)
+    for (size_t x = 0; x < w; x++) {
+      double acc = 0;
+      for (long k = -r; k <= r; k++) {
+        long ys = (long)y + k;
+        ys = ys < 0 ? 0 : ys >= (long)h ? (long)h - 1 : ys;
+        acc += g[k + r] * mid[(size_t)ys * w + x];
+      }
+      out[y * w + x] = (float)acc;
+    }
+  free(g);
+  free(mid);
+}
+
+void tc_ref_map_smooth(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
+                       float sigma, float *min, float *max)
+{
+  float *up = malloc(h * w * sizeof *up);
+  tc_ref_upsample_bilinear(scores, grid_h, grid_w, up, h, w);
+  tc_ref_gaussian_blur(up, map, h, w, sigma);
+  free(up);
+  float mn = map[0], mx = map[0];
+  for (size_t i = 1; i < h * w; i++) {
+    mn = map[i] < mn ? map[i] : mn;
+    mx = map[i] > mx ? map[i] : mx;
+  }
+  *min = mn;
+  *max = mx;
+}
+
+void tc_ref_map_blend(const float *map, float lo, float hi, const uint8_t *lut_rgb, float alpha, float threshold,
+                      uint8_t *pixels, const tc_frame *f)
+{
+  int blue_first = tc_frame_blue_first(f->format);
+  for (size_t y = 0; y < f->height; y++)
+    for (size_t x = 0; x < f->width; x++) {
+      float v = map[y * f->width + x];
+      float t = hi > lo ? (v - lo) / (hi - lo) : 0.0f;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      if (!(alpha > 0) || t < threshold)
+        continue;
+      int idx = (int)(t * 256.0f);
+      idx = idx > 255 ? 255 : idx;
+      uint8_t *p = pixels + y * f->stride + 4 * x;
+      for (int c = 0; c < 3; c++) {
+        float colour = lut_rgb[3 * idx + (blue_first ? 2 - c : c)]; /* the colour of byte c */
+        p[c] = (uint8_t)floorf(p[c] + alpha * (colour - p[c]) + 0.5f);
+      }
+    }
+}

@@ -1,0 +1,391 @@
+/* The anomaly map on the device against the C reference (core/ref/tc_ref_map.c,
+ * checked against torch by tests/torch/test_ref_image.py): awkward frame
+ * sizes, padded strides, all four byte orders, every colormap, blur on and
+ * off, min/max and fixed ranges, thresholds, alpha 0; plus argument errors.
+ *
+ * Tolerances:
+ * - smoothed map: scores in [0, 1]; the device applies fp32 tables (a few
+ *   taps) where the reference upsamples and blurs in double. Measured worst
+ *   error about 2e-7; atol 2e-6.
+ * - range: exactly the min and max of the device's own map; within 2e-6 of
+ *   the reference's.
+ * - blend, from the device's map and range: each colour byte within 1 of the
+ *   reference (fp32 rounding of p + alpha (c - p) + 0.5); the fourth byte and
+ *   the row padding byte-identical; pixels whose normalised score lies within
+ *   1e-5 of the threshold or of a colour-table step may take either side.
+ * - blend end to end (the reference's map and range): the same with 1e-4. */
+#include "map/tc_map.h"
+#include "tc_ref_image.h"
+#include "tc_test.h"
+
+#define MAP_ATOL 2e-6
+
+typedef struct {
+  uint32_t w, h, pad; /* pad: extra bytes per row */
+  tc_frame_format format;
+  uint32_t grid_w, grid_h, offset;
+  float sigma;
+  tc_colormap colormap;
+  float alpha, threshold;
+  int fixed_range;
+  float lo, hi;
+} map_case;
+
+static uint8_t *random_bytes(size_t n)
+{
+  uint8_t *px = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    px[i] = (uint8_t)tc_test_uniform(0, 256);
+  return px;
+}
+
+/* Scores like a head's: a smooth bump plus noise, in [0, 1]. */
+static float *random_scores(uint32_t n_lead, uint32_t gw, uint32_t gh)
+{
+  float *s = malloc((n_lead + (size_t)gw * gh) * sizeof *s);
+  tc_test_fill(s, n_lead, -5, 5); /* not part of the grid: must not be read */
+  float cx = tc_test_uniform(0, (float)gw), cy = tc_test_uniform(0, (float)gh), r = 1 + 0.2f * (float)(gw + gh);
+  for (uint32_t y = 0; y < gh; y++)
+    for (uint32_t x = 0; x < gw; x++) {
+      float d2 = ((float)x - cx) * ((float)x - cx) + ((float)y - cy) * ((float)y - cy);
+      s[n_lead + y * gw + x] = 0.6f * expf(-d2 / (r * r)) + tc_test_uniform(0, 0.4f);
+    }
+  return s;
+}
+
+/* Colour bytes of `orig` blended with colour-table entry idx (-1: none), via the reference. */
+static void blend_one(const uint8_t *orig, int idx, const uint8_t *lut, float alpha, const tc_frame *f, uint8_t *out)
+{
+  memcpy(out, orig, 4);
+  if (idx < 0)
+    return;
+  tc_frame one = tc_frame_make(f->format, 1, 1);
+  float v = ((float)idx + 0.5f) / 256.0f;
+  tc_ref_map_blend(&v, 0, 1, lut, alpha, 0, out, &one);
+}
+
+static bool bytes_close(const uint8_t *a, const uint8_t *b)
+{
+  for (int c = 0; c < 3; c++)
+    if (abs((int)a[c] - (int)b[c]) > 1)
+      return false;
+  return a[3] == b[3];
+}
+
+/* Compares the device's frame with want (see the tolerances above). */
+static void compare_frames(const char *what, const tc_frame *f, const uint8_t *got, const uint8_t *want,
+                           const uint8_t *orig, const float *map, double lo, double hi, const uint8_t *lut,
+                           float alpha, float threshold, double eps)
+{
+  size_t bad = 0, either = 0, blended = 0, first_bad = SIZE_MAX;
+  for (uint32_t y = 0; y < f->height; y++) {
+    const uint8_t *g = got + (size_t)y * f->stride, *w = want + (size_t)y * f->stride, *o = orig + (size_t)y * f->stride;
+    for (uint32_t b = 4 * f->width; b < f->stride; b++) /* row padding */
+      if (g[b] != o[b] && bad++ == 0)
+        first_bad = (size_t)y * f->width;
+    for (uint32_t x = 0; x < f->width; x++) {
+      const uint8_t *gp = g + 4 * x, *wp = w + 4 * x, *op = o + 4 * x;
+      blended += memcmp(gp, op, 4) != 0;
+      if (bytes_close(gp, wp))
+        continue;
+      double t = hi > lo ? ((double)map[(size_t)y * f->width + x] - lo) / (hi - lo) : 0;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      int idx = (int)(t * 256) > 255 ? 255 : (int)(t * 256);
+      bool near_threshold = fabs(t - threshold) < eps, near_step = fabs(t * 256 - floor(t * 256 + 0.5)) < 256 * eps;
+      bool ok = false;
+      if (near_threshold || near_step) {
+        int cands[] = { -1, idx > 0 ? idx - 1 : 0, idx, idx < 255 ? idx + 1 : 255 };
+        for (int k = 0; k < 4 && !ok; k++) {
+          uint8_t cand[4];
+          blend_one(op, alpha > 0 ? cands[k] : -1, lut, alpha, f, cand);
+          ok = bytes_close(gp, cand);
+        }
+      }
+      if (ok) {
+        either++;
+      } else if (bad++ == 0) {
+        first_bad = (size_t)y * f->width + x;
+      }
+    }
+  }
+  if (bad) {
+    size_t i = first_bad;
+    const uint8_t *gp = got + (i / f->width) * f->stride + 4 * (i % f->width);
+    const uint8_t *wp = want + (i / f->width) * f->stride + 4 * (i % f->width);
+    fprintf(stderr, "FAIL %s: %zu pixel(s) differ; first at (%zu, %zu): got %u %u %u %u want %u %u %u %u\n", what, bad,
+            i % f->width, i / f->width, gp[0], gp[1], gp[2], gp[3], wp[0], wp[1], wp[2], wp[3]);
+    tc_test_failures++;
+  } else {
+    printf("ok %s (%zu pixels, %zu blended, %zu on a step or the threshold)\n", what,
+           (size_t)f->width * f->height, blended, either);
+  }
+}
+
+typedef struct {
+  tc_frame frame;
+  tc_map *map;
+  tc_buffer *frame_buf, *scores_buf;
+  tc_cmd *cmd;
+} rig;
+
+static void rig_free(rig *r)
+{
+  tc_cmd_destroy(r->cmd);
+  tc_buffer_destroy(r->scores_buf);
+  tc_buffer_destroy(r->frame_buf);
+  tc_map_destroy(r->map);
+  memset(r, 0, sizeof *r);
+}
+
+/* Creates the map and buffers for c, uploads px and scores, records smooth + blend. */
+static bool rig_make(tc_context *ctx, const map_case *c, const uint8_t *px, const float *scores, rig *r)
+{
+  memset(r, 0, sizeof *r);
+  r->frame = tc_frame_make(c->format, c->w, c->h);
+  r->frame.stride += c->pad;
+  tc_map_params p;
+  tc_map_params_init(&p);
+  p.grid_w = c->grid_w;
+  p.grid_h = c->grid_h;
+  p.sigma = c->sigma;
+  p.colormap = c->colormap;
+  p.alpha = c->alpha;
+  p.threshold = c->threshold;
+  p.fixed_range = c->fixed_range;
+  p.lo = c->lo;
+  p.hi = c->hi;
+  tc_error err = { 0 };
+  size_t n_scores = c->offset + (size_t)c->grid_w * c->grid_h;
+  return TC_CHECK_OK(tc_map_create(ctx, &r->frame, &p, &r->map, &err), &err) &&
+         TC_CHECK_OK(tc_frame_buffer_create(ctx, &r->frame, &r->frame_buf, &err), &err) &&
+         TC_CHECK_OK(tc_buffer_upload(r->frame_buf, 0, px, tc_frame_bytes(&r->frame), &err), &err) &&
+         TC_CHECK_OK(tc_buffer_create_from(ctx, scores, n_scores * 4, &r->scores_buf, &err), &err) &&
+         TC_CHECK_OK(tc_cmd_create(ctx, &r->cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(r->cmd, &err), &err) &&
+         TC_CHECK_OK(tc_map_record(r->map, r->cmd, r->scores_buf, c->offset, r->frame_buf, &err), &err) &&
+         TC_CHECK_OK(tc_cmd_end(r->cmd, &err), &err);
+}
+
+static void run_case(tc_context *ctx, const map_case *c)
+{
+  char what[200];
+  snprintf(what, sizeof what, "map %ux%u -> %s %ux%u +%u, sigma %g, %s, alpha %g, threshold %g, %s", c->grid_w,
+           c->grid_h, tc_frame_format_name(c->format), c->w, c->h, c->pad, c->sigma, tc_colormap_name(c->colormap),
+           c->alpha, c->threshold, c->fixed_range ? "fixed range" : "min/max");
+  rig r;
+  size_t n = (size_t)c->w * c->h, bytes = (size_t)(4 * c->w + c->pad) * c->h;
+  uint8_t *px = random_bytes(bytes), *got_px = malloc(bytes), *want_px = malloc(bytes);
+  float *scores = random_scores(c->offset, c->grid_w, c->grid_h);
+  float *got = malloc(n * 4), *want = malloc(n * 4);
+  uint8_t lut[768];
+  tc_error err = { 0 };
+  if (rig_make(ctx, c, px, scores, &r) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) &&
+      TC_CHECK_OK(tc_colormap_lut(c->colormap, lut, &err), &err)) {
+    float gmin, gmax, rmin, rmax;
+    TC_CHECK_OK(tc_map_read(r.map, got, &err), &err);
+    TC_CHECK_OK(tc_map_read_range(r.map, &gmin, &gmax, &err), &err);
+    TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got_px, bytes, &err), &err);
+    tc_ref_map_smooth(scores + c->offset, c->grid_h, c->grid_w, want, c->h, c->w, c->sigma, &rmin, &rmax);
+    char sub[260];
+    snprintf(sub, sizeof sub, "%s: smoothed map", what);
+    tc_test_close(sub, got, want, n, MAP_ATOL, 0);
+
+    float own_min = got[0], own_max = got[0];
+    for (size_t i = 1; i < n; i++) {
+      own_min = got[i] < own_min ? got[i] : own_min;
+      own_max = got[i] > own_max ? got[i] : own_max;
+    }
+    TC_CHECK(gmin == own_min && gmax == own_max, "%s: range %.9g..%.9g, the map's own %.9g..%.9g", what, gmin, gmax,
+             own_min, own_max);
+    TC_CHECK(fabsf(gmin - rmin) <= MAP_ATOL && fabsf(gmax - rmax) <= MAP_ATOL,
+             "%s: range %.9g..%.9g, reference %.9g..%.9g", what, gmin, gmax, rmin, rmax);
+
+    float lo = c->fixed_range ? c->lo : gmin, hi = c->fixed_range ? c->hi : gmax;
+    memcpy(want_px, px, bytes);
+    tc_ref_map_blend(got, lo, hi, lut, c->alpha, c->threshold, want_px, &r.frame);
+    snprintf(sub, sizeof sub, "%s: blend", what);
+    compare_frames(sub, &r.frame, got_px, want_px, px, got, lo, hi, lut, c->alpha, c->threshold, 1e-5);
+
+    float elo = c->fixed_range ? c->lo : rmin, ehi = c->fixed_range ? c->hi : rmax;
+    memcpy(want_px, px, bytes);
+    tc_ref_map_blend(want, elo, ehi, lut, c->alpha, c->threshold, want_px, &r.frame);
+    snprintf(sub, sizeof sub, "%s: end to end", what);
+    compare_frames(sub, &r.frame, got_px, want_px, px, want, elo, ehi, lut, c->alpha, c->threshold, 1e-4);
+  }
+  rig_free(&r);
+  free(px), free(got_px), free(want_px), free(scores), free(got), free(want);
+}
+
+/* alpha 0 leaves the whole buffer (pixels, fourth bytes, padding) byte-identical. */
+static void test_alpha_zero(tc_context *ctx)
+{
+  map_case c = { 641, 479, 20, TC_FRAME_RGBA, 14, 14, 0, 4, TC_COLORMAP_TURBO, 0.0f, 0.0f, 0, 0, 1 };
+  size_t bytes = (size_t)(4 * c.w + c.pad) * c.h;
+  uint8_t *px = random_bytes(bytes), *got = malloc(bytes);
+  float *scores = random_scores(0, c.grid_w, c.grid_h);
+  rig r;
+  tc_error err = { 0 };
+  if (rig_make(ctx, &c, px, scores, &r) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err)) {
+    TC_CHECK(memcmp(got, px, bytes) == 0, "alpha 0 changed the frame");
+    printf("ok alpha 0 leaves a %ux%u frame byte-identical\n", c.w, c.h);
+  }
+  rig_free(&r);
+  free(px), free(got), free(scores);
+}
+
+/* Threshold 1 on the min/max range blends exactly the pixels at the map's
+ * maximum; threshold 0 blends every pixel. */
+static void test_threshold_extremes(tc_context *ctx)
+{
+  for (int k = 0; k < 2; k++) {
+    float threshold = k == 0 ? 1.0f : 0.0f;
+    map_case c = { 97, 61, 0, TC_FRAME_BGRX, 5, 4, 0, 0, TC_COLORMAP_GRAY, 1.0f, threshold, 0, 0, 1 };
+    size_t n = (size_t)c.w * c.h, bytes = 4 * n;
+    uint8_t *px = random_bytes(bytes), *got = malloc(bytes);
+    float *scores = random_scores(0, c.grid_w, c.grid_h), *map = malloc(n * 4);
+    rig r;
+    tc_error err = { 0 };
+    if (rig_make(ctx, &c, px, scores, &r) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err) &&
+        TC_CHECK_OK(tc_map_read(r.map, map, &err), &err)) {
+      float mx;
+      tc_map_read_range(r.map, NULL, &mx, &err);
+      size_t changed = 0, wrong = 0;
+      for (size_t i = 0; i < n; i++) {
+        bool should = threshold == 0 || map[i] == mx;
+        /* alpha 1, gray: a blended pixel becomes the grey of its score */
+        bool is_blended = got[4 * i] == got[4 * i + 1] && got[4 * i + 1] == got[4 * i + 2] && got[4 * i + 3] == px[4 * i + 3];
+        bool untouched = memcmp(got + 4 * i, px + 4 * i, 4) == 0;
+        changed += !untouched;
+        wrong += should ? !is_blended : !untouched;
+        if (threshold == 1 && should)
+          wrong += got[4 * i] != 255; /* the top of the gray map */
+      }
+      TC_CHECK(wrong == 0, "threshold %g: %zu pixel(s) wrong", threshold, wrong);
+      TC_CHECK(threshold == 0 || (changed >= 1 && changed < n / 10), "threshold 1 changed %zu pixels", changed);
+      printf("ok threshold %g: %zu of %zu pixels blended\n", threshold, changed, n);
+    }
+    rig_free(&r);
+    free(px), free(got), free(scores), free(map);
+  }
+}
+
+/* One recording submitted again on new scores and a new frame; then a
+ * recording of the blend alone reuses the last smoothed map. */
+static void test_resubmit_and_blend_only(tc_context *ctx)
+{
+  map_case c = { 200, 150, 8, TC_FRAME_BGRA, 16, 12, 1, 3, TC_COLORMAP_JET, 0.6f, 0.2f, 0, 0, 1 };
+  size_t n = (size_t)c.w * c.h, bytes = (size_t)(4 * c.w + c.pad) * c.h;
+  uint8_t *px = random_bytes(bytes), *got_px = malloc(bytes), *want_px = malloc(bytes), lut[768];
+  float *scores = random_scores(c.offset, c.grid_w, c.grid_h), *map = malloc(n * 4);
+  rig r;
+  tc_error err = { 0 };
+  tc_cmd *blend = NULL;
+  tc_colormap_lut(c.colormap, lut, &err);
+  if (rig_make(ctx, &c, px, scores, &r) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err)) {
+    free(scores);
+    free(px);
+    scores = random_scores(c.offset, c.grid_w, c.grid_h);
+    px = random_bytes(bytes);
+    float lo, hi;
+    if (TC_CHECK_OK(tc_buffer_upload(r.scores_buf, 0, scores, (c.offset + c.grid_w * c.grid_h) * 4, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px, bytes, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) && TC_CHECK_OK(tc_map_read(r.map, map, &err), &err) &&
+        TC_CHECK_OK(tc_map_read_range(r.map, &lo, &hi, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got_px, bytes, &err), &err)) {
+      float *want = malloc(n * 4), rmin, rmax;
+      tc_ref_map_smooth(scores + c.offset, c.grid_h, c.grid_w, want, c.h, c.w, c.sigma, &rmin, &rmax);
+      tc_test_close("map resubmitted on new scores", map, want, n, MAP_ATOL, 0);
+      free(want);
+      memcpy(want_px, px, bytes);
+      tc_ref_map_blend(map, lo, hi, lut, c.alpha, c.threshold, want_px, &r.frame);
+      compare_frames("blend resubmitted on a new frame", &r.frame, got_px, want_px, px, map, lo, hi, lut, c.alpha,
+                     c.threshold, 1e-5);
+    }
+    /* blend only, over another frame */
+    free(px);
+    px = random_bytes(bytes);
+    if (TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px, bytes, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_create(ctx, &blend, &err), &err) && TC_CHECK_OK(tc_cmd_begin(blend, &err), &err) &&
+        TC_CHECK_OK(tc_map_record_blend(r.map, blend, r.frame_buf, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_end(blend, &err), &err) && TC_CHECK_OK(tc_cmd_run(blend, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got_px, bytes, &err), &err)) {
+      memcpy(want_px, px, bytes);
+      tc_ref_map_blend(map, lo, hi, lut, c.alpha, c.threshold, want_px, &r.frame);
+      compare_frames("blend alone, last map over a new frame", &r.frame, got_px, want_px, px, map, lo, hi, lut,
+                     c.alpha, c.threshold, 1e-5);
+    }
+  }
+  tc_cmd_destroy(blend);
+  rig_free(&r);
+  free(px), free(got_px), free(want_px), free(scores), free(map);
+}
+
+static void expect_refused(tc_context *ctx, const tc_map_params *p, const char *word, const char *what)
+{
+  tc_error err = { 0 };
+  tc_map *m = NULL;
+  tc_frame f = tc_frame_make(TC_FRAME_RGBA, 32, 32);
+  tc_status st = tc_map_create(ctx, &f, p, &m, &err);
+  TC_CHECK(st == TC_ERR_INVALID_ARGUMENT && !m, "%s accepted (%s)", what, tc_status_name(st));
+  TC_CHECK(strstr(err.message, word) != NULL, "%s: message \"%s\" does not say \"%s\"", what, err.message, word);
+  tc_map_destroy(m);
+}
+
+static void test_errors(tc_context *ctx)
+{
+  tc_map_params p, q;
+  tc_map_params_init(&p);
+  p.grid_w = p.grid_h = 14;
+  q = p, q.grid_w = 0, expect_refused(ctx, &q, "grid", "grid 0x14");
+  q = p, q.alpha = 1.5f, expect_refused(ctx, &q, "alpha", "alpha 1.5");
+  q = p, q.alpha = NAN, expect_refused(ctx, &q, "alpha", "alpha NaN");
+  q = p, q.threshold = -0.1f, expect_refused(ctx, &q, "threshold", "threshold -0.1");
+  q = p, q.sigma = -1, expect_refused(ctx, &q, "sigma", "sigma -1");
+  q = p, q.fixed_range = 1, q.lo = 1, q.hi = 1, expect_refused(ctx, &q, "range", "range [1, 1]");
+  q = p, q.colormap = (tc_colormap)9, expect_refused(ctx, &q, "colormap", "colormap 9");
+
+  /* a score buffer shorter than offset + grid, a frame buffer shorter than the frame */
+  tc_error err = { 0 };
+  tc_map *m = NULL;
+  tc_buffer *small = NULL;
+  tc_cmd *cmd = NULL;
+  tc_frame f = tc_frame_make(TC_FRAME_RGBA, 32, 32);
+  if (TC_CHECK_OK(tc_map_create(ctx, &f, &p, &m, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 14 * 14 * 4, &small, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    TC_CHECK(tc_map_record_smooth(m, cmd, small, 1, &err) == TC_ERR_MISMATCH, "short score buffer accepted");
+    TC_CHECK(strstr(err.message, "offset 1") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    TC_CHECK(tc_map_record_blend(m, cmd, small, &err) == TC_ERR_MISMATCH, "short frame buffer accepted");
+    tc_error_clear(&err);
+    tc_cmd_end(cmd, &err);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(small);
+  tc_map_destroy(m);
+}
+
+int main(void)
+{
+  tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
+  /* w, h, pad, format, grid w, h, offset, sigma, colormap, alpha, threshold, fixed, lo, hi */
+  const map_case cases[] = {
+    { 641, 479, 12, TC_FRAME_RGBA, 14, 14, 0, 4, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1 },
+    { 641, 479, 0, TC_FRAME_BGRX, 37, 37, 1, 0, TC_COLORMAP_INFERNO, 0.7f, 0.5f, 0, 0, 1 },
+    { 1, 1, 0, TC_FRAME_BGRX, 37, 37, 0, 2, TC_COLORMAP_JET, 1.0f, 0, 0, 0, 1 },
+    { 1, 1, 8, TC_FRAME_RGBX, 14, 14, 0, 0, TC_COLORMAP_TURBO, 0.5f, 0, 1, 0, 1 },
+    { 100, 37, 4, TC_FRAME_BGRA, 7, 5, 0, 0, TC_COLORMAP_GRAY, 0.35f, 0.25f, 0, 0, 1 },
+    { 333, 250, 0, TC_FRAME_RGBX, 16, 16, 1, 10, TC_COLORMAP_GRAY, 0.3f, 0.25f, 1, 0.2f, 0.8f },
+    { 20, 13, 0, TC_FRAME_RGBA, 37, 37, 0, 3, TC_COLORMAP_INFERNO, 0.8f, 0, 0, 0, 1 }, /* frame smaller than grid */
+    { 1280, 720, 0, TC_FRAME_BGRX, 37, 37, 1, 8, TC_COLORMAP_TURBO, 0.5f, 0.3f, 0, 0, 1 },
+  };
+  tc_test_seed(23);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    run_case(ctx, &cases[i]);
+  test_alpha_zero(ctx);
+  test_threshold_extremes(ctx);
+  test_resubmit_and_blend_only(ctx);
+  test_errors(ctx);
+  return tc_test_finish(ctx);
+}
