@@ -1,0 +1,319 @@
+/* The TokenCLIP head on the device: buffers, kernels and the recording of
+ * its four (five when D % 4 != 0) dispatches. The maths is in the shaders
+ * head_similarity, sinkhorn_log, topk_mask and head_image_score. */
+#include "tc_head.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shared-memory arrays of sinkhorn_log and head_image_score; also keeps
+ * topk_mask's k passes over Q well inside llvmpipe's loop limit. */
+#define HEAD_MAX_Q 128
+/* llvmpipe stops every loop of a shader invocation once all its loops
+ * together have taken 65535 back-edges (LP_MAX_TGSI_LOOP_ITERATIONS); the
+ * loop counts of the kernels are kept below this. */
+#define LOOP_BUDGET 60000u
+
+/* Workgroup and tile shapes of one kernel family. */
+typedef struct head_shape {
+  uint32_t sim_wg, sim_rows, sim_subspaces; /* head_similarity: register tile */
+  uint32_t sinkhorn_wg, rows_wg, image_wg;
+} head_shape;
+
+/* CPU (lavapipe): big register tiles; the one-workgroup kernels small so
+ * their barriers stay cheap (see tools/bench/bench_head.c). GPU: small
+ * tiles, many lanes for the one-workgroup kernels. */
+static const head_shape shape_cpu = { 64, 8, 4, 16, 64, 64 };
+static const head_shape shape_gpu = { 64, 2, 2, 256, 64, 256 };
+
+/* Device result layout, as head_image_score writes it. */
+typedef struct head_result_gpu {
+  uint32_t flags, iterations, converged;
+  float row_error, col_error, global_score, token_score_max;
+} head_result_gpu;
+
+struct tc_head {
+  tc_context *ctx;
+  uint32_t Q, D, D4, N;
+  head_shape shape;
+  tc_buffer *subspaces; /* [2Q, D4], unit rows, zero padded */
+  tc_buffer *padded;    /* [1 + N, D4] when D % 4 != 0 */
+  tc_buffer *probs;     /* [Q][1 + N] */
+  tc_buffer *logk;      /* [Q][N] */
+  tc_buffer *row_bad;   /* [1 + N] uint */
+  tc_buffer *u, *lse;   /* [N] */
+  tc_buffer *v;         /* [Q] */
+  tc_buffer *weights;   /* [Q][N] */
+  tc_buffer *stats;     /* sinkhorn_log's statistics */
+  tc_buffer *result;    /* head_result_gpu */
+  tc_kernel *k_pad, *k_sim, *k_sinkhorn, *k_topk, *k_image;
+  uint32_t sinkhorn_chunk; /* iterations per sinkhorn_log dispatch */
+};
+
+/* Sinkhorn iterations one sinkhorn_log dispatch may run: an upper bound of
+ * the loop back-edges each lane takes (see the shader's loops), fitted in
+ * LOOP_BUDGET. 0 when not even one iteration fits. */
+static uint32_t sinkhorn_chunk(uint32_t N, uint32_t Q, uint32_t wg)
+{
+  uint64_t S = wg / Q > 1 ? wg / Q : 1;             /* lanes per column */
+  uint64_t ct = tc_div_up((uint32_t)(Q * S), wg);     /* columns-pass trips per lane */
+  uint64_t rows_s = tc_div_up(N, (uint32_t)S), rows_l = tc_div_up(N, wg), cq = tc_div_up(Q, wg);
+  uint64_t lse_row = 2 * (uint64_t)Q + 2;
+  uint64_t once = cq + rows_l * (lse_row + 1) + cq                  /* first chunk: v = 0, u */
+                  + ct * (rows_s + 2) + cq * (S + 2) + wg + 2      /* final column error */
+                  + cq + 1;                                        /* handing v on */
+  uint64_t per_iter = ct * (2 * rows_s + 3) + cq * (2 * S + 3) + rows_l * (lse_row + 1) + wg + 1 + rows_l + 2;
+  if (once + per_iter > LOOP_BUDGET)
+    return 0;
+  uint64_t chunk = (LOOP_BUDGET - once) / per_iter;
+  return chunk > UINT32_MAX ? UINT32_MAX : (uint32_t)chunk;
+}
+
+uint32_t tc_head_subspaces(const tc_head *h) { return h->Q; }
+uint32_t tc_head_dim(const tc_head *h) { return h->D; }
+uint32_t tc_head_tokens(const tc_head *h) { return h->N; }
+
+void tc_head_destroy(tc_head *h)
+{
+  if (!h)
+    return;
+  tc_buffer *bufs[] = { h->subspaces, h->padded, h->probs, h->logk, h->row_bad, h->u,
+                        h->lse,       h->v,      h->weights, h->stats, h->result };
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    tc_buffer_destroy(bufs[i]);
+  free(h); /* kernels belong to the context */
+}
+
+static tc_status get_kernel(tc_context *ctx, const char *shader, uint32_t n_bindings, const tc_binding *bindings,
+                            uint32_t push_size, uint32_t n_spec, const uint32_t *spec, tc_kernel **out,
+                            tc_error *err)
+{
+  tc_kernel_desc d = { .shader = shader, .n_bindings = n_bindings, .push_size = push_size, .n_spec = n_spec };
+  memcpy(d.bindings, bindings, n_bindings * sizeof *bindings);
+  memcpy(d.spec, spec, n_spec * sizeof *spec);
+  return tc_kernel_get(ctx, &d, out, err);
+}
+
+static tc_status create_kernels(tc_head *h, tc_error *err)
+{
+  const tc_binding S = TC_BIND_STORAGE, T = TC_BIND_TEXEL_F32;
+  const head_shape *sh = &h->shape;
+  tc_status st = TC_OK;
+  if (h->D4 != h->D)
+    st = get_kernel(h->ctx, "head_pad_rows", 2, (tc_binding[]){ S, S }, 3 * 4, 1, (uint32_t[]){ 64 }, &h->k_pad,
+                    err);
+  if (st == TC_OK)
+    st = get_kernel(h->ctx, "head_similarity", 5, (tc_binding[]){ T, T, S, S, S }, 6 * 4, 3,
+                    (uint32_t[]){ sh->sim_wg, sh->sim_rows, sh->sim_subspaces }, &h->k_sim, err);
+  if (st == TC_OK)
+    st = get_kernel(h->ctx, "sinkhorn_log", 5, (tc_binding[]){ S, S, S, S, S }, 10 * 4, 1,
+                    (uint32_t[]){ sh->sinkhorn_wg }, &h->k_sinkhorn, err);
+  if (st == TC_OK)
+    st = get_kernel(h->ctx, "topk_mask", 5, (tc_binding[]){ S, S, S, S, S }, 4 * 4, 1,
+                    (uint32_t[]){ sh->rows_wg }, &h->k_topk, err);
+  if (st == TC_OK)
+    st = get_kernel(h->ctx, "head_image_score", 6, (tc_binding[]){ S, S, S, S, S, S }, 3 * 4, 1,
+                    (uint32_t[]){ sh->image_wg }, &h->k_image, err);
+  return st;
+}
+
+/* Normalised subspace rows, padded to D4 floats, for upload. */
+static tc_status normalise_subspaces(const float *t, uint32_t Q, uint32_t D, uint32_t D4, float *out, tc_error *err)
+{
+  for (uint32_t j = 0; j < 2 * Q; j++) {
+    const float *row = t + (size_t)j * D;
+    double ss = 0;
+    for (uint32_t d = 0; d < D; d++) {
+      if (!isfinite(row[d]))
+        return tc_error_set(err, TC_ERR_NUMERIC, "head: subspace %u (%s) has a non-finite value at %u", j / 2,
+                            j % 2 ? "abnormal" : "normal", d);
+      ss += (double)row[d] * row[d];
+    }
+    if (!(ss > 0) || !isfinite(ss))
+      return tc_error_set(err, TC_ERR_NUMERIC, "head: subspace %u (%s) has %s norm", j / 2,
+                          j % 2 ? "abnormal" : "normal", ss > 0 ? "an overflowing" : "zero");
+    double inv = 1.0 / sqrt(ss);
+    for (uint32_t d = 0; d < D4; d++)
+      out[(size_t)j * D4 + d] = d < D ? (float)(row[d] * inv) : 0.0f;
+  }
+  return TC_OK;
+}
+
+tc_status tc_head_create(tc_context *ctx, const float *subspaces, uint32_t Q, uint32_t D, uint32_t tokens,
+                         tc_head **out, tc_error *err)
+{
+  *out = NULL;
+  if (Q == 0 || D == 0 || tokens == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "head: %u subspaces of dimension %u for %u tokens", Q, D,
+                        tokens);
+  if (Q > HEAD_MAX_Q)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "head: %u subspaces; at most %u are supported", Q, HEAD_MAX_Q);
+  tc_head *h = calloc(1, sizeof *h);
+  if (!h)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  h->ctx = ctx;
+  h->Q = Q, h->D = D, h->D4 = (D + 3) & ~3u, h->N = tokens;
+  h->shape = tc_context_family(ctx) == TC_FAMILY_GPU ? shape_gpu : shape_cpu;
+  h->sinkhorn_chunk = sinkhorn_chunk(tokens, Q, h->shape.sinkhorn_wg);
+  uint32_t K = h->D4 / 4, tile = h->shape.sim_rows * (2 * h->shape.sim_subspaces + 1) + 2 * h->shape.sim_subspaces;
+  if (h->sinkhorn_chunk == 0 || (uint64_t)K * (tile + 1) > LOOP_BUDGET) {
+    free(h);
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "head: %u tokens x %u subspaces of dimension %u exceed what one "
+                        "workgroup can iterate on this kernel family", tokens, Q, D);
+  }
+  const size_t N = tokens, rows = N + 1, f = sizeof(float);
+
+  float *unit = malloc(2 * (size_t)Q * h->D4 * f);
+  tc_status st = unit ? normalise_subspaces(subspaces, Q, D, h->D4, unit, err)
+                      : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  if (st == TC_OK)
+    st = tc_buffer_create_from(ctx, unit, 2 * (size_t)Q * h->D4 * f, &h->subspaces, err);
+  free(unit);
+  if (st == TC_OK && h->D4 != D)
+    st = tc_buffer_create(ctx, rows * h->D4 * f, &h->padded, err);
+  struct {
+    tc_buffer **buf;
+    size_t bytes;
+  } scratch[] = {
+    { &h->probs, Q * rows * f }, { &h->logk, Q * N * f }, { &h->row_bad, rows * 4 }, { &h->u, N * f },
+    { &h->lse, N * f },          { &h->v, Q * f },        { &h->weights, Q * N * f }, { &h->stats, 5 * 4 },
+    { &h->result, sizeof(head_result_gpu) },
+  };
+  for (size_t i = 0; st == TC_OK && i < sizeof scratch / sizeof scratch[0]; i++)
+    st = tc_buffer_create(ctx, scratch[i].bytes, scratch[i].buf, err);
+  if (st == TC_OK)
+    st = create_kernels(h, err);
+  if (st != TC_OK) {
+    tc_head_destroy(h);
+    return st;
+  }
+  *out = h;
+  return TC_OK;
+}
+
+tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *scores, const tc_head_params *prm,
+                         tc_error *err)
+{
+  tc_status st = tc_head_params_check(prm, h->Q, err);
+  if (st != TC_OK)
+    return st;
+  const uint32_t N = h->N, Q = h->Q, rows = N + 1;
+  if (tc_buffer_size(tokens) < (size_t)rows * h->D * sizeof(float))
+    return tc_error_set(err, TC_ERR_MISMATCH, "head: the tokens buffer holds %zu bytes, not %u rows of %u floats",
+                        tc_buffer_size(tokens), rows, h->D);
+  if (tc_buffer_size(scores) < (size_t)N * sizeof(float))
+    return tc_error_set(err, TC_ERR_MISMATCH, "head: the scores buffer holds %zu bytes, not %u floats",
+                        tc_buffer_size(scores), N);
+  const head_shape *sh = &h->shape;
+
+  tc_buffer *src = tokens;
+  if (h->padded) {
+    uint32_t push[3] = { rows, h->D, h->D4 };
+    st = tc_cmd_dispatch(cmd, h->k_pad, (tc_buffer *[]){ tokens, h->padded }, push, tc_div_up(rows * h->D4, 64), 1,
+                         1, "head_pad_rows", err);
+    src = h->padded;
+  }
+  if (st == TC_OK) {
+    struct {
+      uint32_t rows, Q, K;
+      float inv_tau, inv_eps;
+      uint32_t affinity;
+    } push = { rows, Q, h->D4 / 4, 1.0f / prm->temperature, 1.0f / prm->sinkhorn_eps, (uint32_t)prm->affinity };
+    uint32_t tiles = tc_div_up(rows, sh->sim_rows) * tc_div_up(Q, sh->sim_subspaces);
+    st = tc_cmd_dispatch(cmd, h->k_sim, (tc_buffer *[]){ src, h->subspaces, h->probs, h->logk, h->row_bad }, &push,
+                         tc_div_up(tiles, sh->sim_wg), 1, 1, "head_similarity", err);
+  }
+  if (st == TC_OK && !prm->greedy) {
+    struct {
+      uint32_t N, Q, max_iters, chunk, first;
+      float tol, log_r, log_c, r, c;
+    } push = { N, Q, prm->sinkhorn_iters, h->sinkhorn_chunk, 1, prm->sinkhorn_tol, (float)-log((double)N),
+               (float)-log((double)Q), (float)(1.0 / N), (float)(1.0 / Q) };
+    uint32_t chunks = tc_div_up(prm->sinkhorn_iters, h->sinkhorn_chunk);
+    for (uint32_t i = 0; i < chunks && st == TC_OK; i++, push.first = 0)
+      st = tc_cmd_dispatch(cmd, h->k_sinkhorn, (tc_buffer *[]){ h->logk, h->u, h->lse, h->v, h->stats }, &push, 1,
+                           1, 1, "sinkhorn_log", err);
+  }
+  if (st == TC_OK) {
+    uint32_t k = prm->greedy ? 1 : prm->topk == 0 ? Q : prm->topk;
+    uint32_t push[4] = { N, Q, k, prm->greedy ? 0 : 1 };
+    st = tc_cmd_dispatch(cmd, h->k_topk, (tc_buffer *[]){ h->logk, h->v, h->probs, h->weights, scores }, push,
+                         tc_div_up(N, sh->rows_wg), 1, 1, "topk_mask", err);
+  }
+  if (st == TC_OK) {
+    uint32_t push[3] = { N, Q, prm->greedy ? 1 : 0 };
+    st = tc_cmd_dispatch(cmd, h->k_image,
+                         (tc_buffer *[]){ h->weights, h->probs, scores, h->row_bad, h->stats, h->result }, push, 1,
+                         1, 1, "head_image_score", err);
+  }
+  if (st != TC_OK)
+    tc_error_prefix(err, "recording the head");
+  return st;
+}
+
+tc_status tc_head_read_result(tc_head *h, tc_head_result *out, tc_error *err)
+{
+  head_result_gpu r;
+  tc_status st = tc_buffer_download(h->result, 0, &r, sizeof r, err);
+  if (st != TC_OK)
+    return st;
+  if (r.flags & 1u) {
+    uint32_t *bad = malloc((h->N + 1) * sizeof *bad);
+    uint32_t row = 0;
+    if (bad && tc_buffer_download(h->row_bad, 0, bad, (h->N + 1) * sizeof *bad, err) == TC_OK)
+      while (row < h->N && !bad[row])
+        row++;
+    free(bad);
+    return tc_error_set(err, TC_ERR_NUMERIC, "head: the input tokens have NaN or Inf values (first in row %u, %s)",
+                        row, row == 0 ? "the global token" : "a patch token");
+  }
+  if (r.flags & 2u)
+    return tc_error_set(err, TC_ERR_NUMERIC, "head: the scores came out non-finite (sinkhorn eps too small?)");
+  *out = (tc_head_result){
+    .global_score = r.global_score,
+    .token_score_max = r.token_score_max,
+    .iterations = r.iterations,
+    .converged = (int)r.converged,
+    .row_error = r.row_error,
+    .col_error = r.col_error,
+  };
+  return TC_OK;
+}
+
+/* Downloads a [Q][cols] device matrix as [cols, Q]. */
+static tc_status read_transposed(tc_buffer *buf, uint32_t Q, size_t cols, float *dst, tc_error *err)
+{
+  float *tmp = malloc(Q * cols * sizeof *tmp);
+  if (!tmp)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  tc_status st = tc_buffer_download(buf, 0, tmp, Q * cols * sizeof *tmp, err);
+  if (st == TC_OK)
+    for (size_t c = 0; c < cols; c++)
+      for (uint32_t q = 0; q < Q; q++)
+        dst[c * Q + q] = tmp[q * cols + c];
+  free(tmp);
+  return st;
+}
+
+tc_status tc_head_read_stage(tc_head *h, tc_head_stage stage, float *dst, size_t count, tc_error *err)
+{
+  size_t N = h->N, Q = h->Q, want;
+  switch (stage) {
+  case TC_HEAD_STAGE_PROBS: want = (N + 1) * Q; break;
+  case TC_HEAD_STAGE_LOG_KERNEL:
+  case TC_HEAD_STAGE_WEIGHTS: want = N * Q; break;
+  case TC_HEAD_STAGE_U: want = N; break;
+  case TC_HEAD_STAGE_V: want = Q; break;
+  default: return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "head: unknown stage %d", (int)stage);
+  }
+  if (count != want)
+    return tc_error_set(err, TC_ERR_MISMATCH, "head: stage %d has %zu values, not %zu", (int)stage, want, count);
+  switch (stage) {
+  case TC_HEAD_STAGE_PROBS: return read_transposed(h->probs, h->Q, N + 1, dst, err);
+  case TC_HEAD_STAGE_LOG_KERNEL: return read_transposed(h->logk, h->Q, N, dst, err);
+  case TC_HEAD_STAGE_WEIGHTS: return read_transposed(h->weights, h->Q, N, dst, err);
+  case TC_HEAD_STAGE_U: return tc_buffer_download(h->u, 0, dst, N * sizeof *dst, err);
+  default: return tc_buffer_download(h->v, 0, dst, Q * sizeof *dst, err);
+  }
+}
