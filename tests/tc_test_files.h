@@ -27,23 +27,26 @@ static inline const char *tc_tmp_init(const char *test_name)
   return tc_tmp_dir;
 }
 
-/* A path inside the temporary directory; freed by tc_tmp_cleanup. */
+/* dir/name in memory freed by tc_tmp_cleanup. */
 static char **tc_tmp_paths;
 static size_t tc_tmp_path_count;
-static inline const char *tc_tmp_path(const char *name)
+static inline const char *tc_path_join(const char *dir, const char *name)
 {
-  size_t n = strlen(tc_tmp_dir) + strlen(name) + 2;
+  size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);
   char **list = realloc(tc_tmp_paths, (tc_tmp_path_count + 1) * sizeof *list);
   if (!p || !list) {
-    perror("tc_tmp_path");
+    perror("tc_path_join");
     exit(1);
   }
-  snprintf(p, n, "%s/%s", tc_tmp_dir, name);
+  snprintf(p, n, "%s/%s", dir, name);
   tc_tmp_paths = list;
   tc_tmp_paths[tc_tmp_path_count++] = p;
   return p;
 }
+
+/* A path inside the temporary directory. */
+static inline const char *tc_tmp_path(const char *name) { return tc_path_join(tc_tmp_dir, name); }
 
 /* Removes the files in the temporary directory and the directory itself. */
 static inline void tc_tmp_cleanup(void)
