@@ -449,7 +449,7 @@ static void test_fuzz(int iterations)
       size_t at = 8 + fuzz_next() % (size_t)hlen;
       if (kind < 4) /* a JSON-ish character in the header */
         buf[at] = (unsigned char)tokens[fuzz_next() % (sizeof tokens - 1)];
-      else if (kind < 6) /* any byte anywhere */
+      else if (kind < 6 && len) /* any byte anywhere */
         buf[fuzz_next() % len] = (unsigned char)fuzz_next();
       else if (kind == 6) /* the length field */
         buf[fuzz_next() % 8] = (unsigned char)fuzz_next();

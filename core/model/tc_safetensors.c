@@ -484,7 +484,8 @@ tc_status tc_st_tensor_to_f32(const tc_safetensors *st, const tc_st_tensor *t, f
   const unsigned char *src = t->data;
   switch (t->dtype) {
   case TC_ST_F32:
-    memcpy(dst, src, t->numel * 4);
+    if (t->numel) /* dst may be NULL for an empty tensor */
+      memcpy(dst, src, t->numel * 4);
     return TC_OK;
   case TC_ST_F16:
     for (size_t i = 0; i < t->numel; i++) {
@@ -512,7 +513,8 @@ tc_status tc_st_tensor_to_f16(const tc_safetensors *st, const tc_st_tensor *t, u
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_st_tensor_to_f16: invalid arguments");
   const unsigned char *src = t->data;
   if (t->dtype == TC_ST_F16) {
-    memcpy(dst, src, t->numel * 2);
+    if (t->numel)
+      memcpy(dst, src, t->numel * 2);
     return TC_OK;
   }
   if (t->dtype != TC_ST_F32 && t->dtype != TC_ST_BF16)
