@@ -369,7 +369,7 @@ tc_status tc_cmd_wait(tc_cmd *cmd, tc_error *err)
     st = tc_vk_check(vkResetFences(dev, 1, &cmd->fence), "vkResetFences", err);
   if (st == TC_OK && cmd->queries) {
     read_timings(cmd);
-    if (cmd->ctx->profile)
+    if (cmd->ctx->profile_print)
       print_profile(cmd);
   }
   return st;

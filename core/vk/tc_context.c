@@ -431,6 +431,7 @@ tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out,
 
   bool validation = opts->validation < 0 ? env_flag("TOKENCLIP_VALIDATE") : opts->validation > 0;
   ctx->profile = opts->profile < 0 ? env_flag("TOKENCLIP_PROFILE") : opts->profile > 0;
+  ctx->profile_print = ctx->profile && opts->profile != 2;
   const char *want = opts->device ? opts->device : getenv("TOKENCLIP_DEVICE");
 
   tc_status st = create_instance(ctx, validation, err);

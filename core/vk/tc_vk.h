@@ -41,7 +41,8 @@ typedef struct tc_context_options {
   /* -1: on when TOKENCLIP_VALIDATE=1; 0 off; 1 on (fails when the layer is absent). */
   int validation;
   /* -1: on when TOKENCLIP_PROFILE=1. Profiling records GPU timestamps around
-   * every dispatch and prints them after each submission. */
+   * every dispatch and prints them after each submission; 2 records them
+   * without printing (for callers that read tc_cmd_timings, e.g. benchmarks). */
   int profile;
   tc_kernel_family family;
   /* Directory for the on-disk VkPipelineCache. NULL: $XDG_CACHE_HOME/tokenclip

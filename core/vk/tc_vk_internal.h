@@ -29,6 +29,7 @@ struct tc_context {
 
   tc_kernel_family family;
   bool profile;
+  bool profile_print; /* print timings after each submission */
   uint32_t validation_messages; /* updated from the messenger callback */
 
   VkPipelineCache pipeline_cache;
