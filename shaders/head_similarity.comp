@@ -3,7 +3,8 @@
 // TokenCLIP head, step 1-2: cosines of every token row with the normal and
 // abnormal embedding of every subspace, turned at once into
 //   p[q][row]      = softmax_c(cos / tau)[abnormal]   (all 1 + N rows)
-//   logk[q][row-1] = (a - 1) / eps                    (patch rows only)
+//   logk[q][row-1] = (a - 1) / eps                    (patch rows only; rows of
+//                                                     logk are N4 long, N4 >= N)
 // and a per-row flag for NaN/Inf tokens. Subspaces arrive normalised; token
 // norms are accumulated alongside the dot products.
 //
@@ -19,12 +20,13 @@ layout(constant_id = 2) const uint TP = 4; // subspaces (2 TP columns) per invoc
 layout(binding = 0) uniform samplerBuffer tokens;    // [rows, K] texels
 layout(binding = 1) uniform samplerBuffer subspaces; // [Q, 2, K] texels, unit norm
 layout(std430, binding = 2) writeonly buffer Probs { float probs[]; };   // [Q][rows]
-layout(std430, binding = 3) writeonly buffer LogK { float logk[]; };     // [Q][rows - 1]
+layout(std430, binding = 3) writeonly buffer LogK { float logk[]; };     // [Q][N4]
 layout(std430, binding = 4) writeonly buffer RowBad { uint row_bad[]; }; // [rows]
 layout(push_constant) uniform P {
   uint rows, Q, K; // K: texels per row (D padded to a multiple of 4, / 4)
   float inv_tau, inv_eps;
   uint affinity; // 0 max, 1 mean, 2 abnormal
+  uint N4;       // row length of logk
 } p;
 
 void main()
@@ -64,7 +66,6 @@ void main()
     }
   }
 
-  uint N = p.rows - 1;
   for (uint i = 0; i < TM; i++) {
     uint row = row0 + i;
     if (row >= p.rows)
@@ -82,7 +83,7 @@ void main()
       probs[q * p.rows + row] = 1.0 / (1.0 + exp((c0 - c1) * p.inv_tau));
       if (row > 0) {
         float a = p.affinity == 1u ? 0.5 * (c0 + c1) : p.affinity == 2u ? c1 : max(c0, c1);
-        logk[q * N + row - 1] = (a - 1.0) * p.inv_eps;
+        logk[q * p.N4 + row - 1] = (a - 1.0) * p.inv_eps;
       }
     }
   }

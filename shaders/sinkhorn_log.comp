@@ -14,18 +14,28 @@
 //   repeat: v = log c - LSE_n(logk + u)          -- columns now exact
 //           row error = sum_n |P[n,:]·1 - r|; stop if < tol or at the limit
 //           u = log r - LSE_q(logk + v)
-// Every LSE is max-shifted (two passes), so no eps underflows or overflows.
+// Each LSE is shifted by a bound the previous half-step guarantees
+// (logk + u <= log r - v_old, logk + v <= log c - u), so it takes one pass
+// and every exp argument is <= 0: nothing overflows, whatever eps. A sum
+// that comes out tiny (a column or row with next to no mass: small eps,
+// early iterations) is summed again shifted by its true maximum, found in
+// the same pass, so nothing that matters underflows either.
+//
+// Rows go four at a time: logk is read as vec4 texels of four consecutive
+// rows (texel fetches are the fast loads on lavapipe), its rows padded to a
+// multiple of 4 with -inf; u lives in shared memory.
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-#define MAX_Q 128  // checked by the host
-#define MAX_WG 256 // largest workgroup the host uses
+#define MAX_Q 128    // checked by the host
+#define MAX_G 1024   // row groups of 4: N <= 4096, checked by the host
+#define MAX_WG 256   // largest workgroup the host uses
 #define MAX_PART (MAX_Q > MAX_WG ? MAX_Q : MAX_WG)
 
-layout(std430, binding = 0) readonly buffer LogK { float logk[]; }; // [Q][N]
-layout(std430, binding = 1) buffer U { float u[]; };                // [N]
-layout(std430, binding = 2) buffer Lse { float lse_row[]; };        // [N] scratch
-layout(std430, binding = 3) buffer V { float v_buf[]; };            // [Q], kept between chunks
+layout(binding = 0) uniform samplerBuffer logk;                      // [Q][G] texels
+layout(std430, binding = 1) buffer U { vec4 u_buf[]; };              // [G]
+layout(std430, binding = 2) buffer Lse { vec4 lse_row[]; };          // [G] scratch
+layout(std430, binding = 3) buffer V { float v_buf[]; };             // [Q], kept between chunks
 layout(std430, binding = 4) buffer State {
   uint iterations;
   uint converged;
@@ -34,31 +44,62 @@ layout(std430, binding = 4) buffer State {
   uint done;
 } state;
 layout(push_constant) uniform P {
-  uint N, Q, max_iters, chunk, first;
+  uint N, Q, G, max_iters, chunk, first;
   float tol, log_r, log_c, r, c;
 } p;
 
+shared vec4 u[MAX_G];
 shared float v[MAX_Q];
 shared float part_m[MAX_PART]; // per-lane partial LSEs: max and shifted sum
 shared float part_s[MAX_PART];
+shared float part_r[MAX_PART]; // partial sums of the second pass for tiny columns
 
 const float NEG_INF = -1.0 / 0.0;
+// A one-pass sum below this is redone from its maximum: what flushed to zero
+// (< 1.2e-38 a term, at most 4096 terms) is then < 1e-9 of it.
+const float TINY = 1e-25;
+shared bool any_tiny;
 
-// LSE_q(logk[q][n] + v[q]) for one row.
-float lse_row_of(uint n)
+float max4(vec4 x) { return max(max(x.x, x.y), max(x.z, x.w)); }
+float sum4(vec4 x) { return (x.x + x.y) + (x.z + x.w); }
+bvec4 real_rows(uint g) { return lessThan(uvec4(4 * g) + uvec4(0, 1, 2, 3), uvec4(p.N)); }
+
+// LSE_q(logk[q][n] + v[q]) for the four rows of group g (pad rows: 0).
+vec4 lse_rows(uint g)
 {
-  float m = NEG_INF, s = 0.0;
+  vec4 m = vec4(NEG_INF), s = vec4(0.0);
   for (uint q = 0; q < p.Q; q++)
-    m = max(m, logk[q * p.N + n] + v[q]);
+    m = max(m, texelFetch(logk, int(q * p.G + g)) + v[q]);
   for (uint q = 0; q < p.Q; q++)
-    s += exp(logk[q * p.N + n] + v[q] - m);
-  return m + log(s);
+    s += exp(texelFetch(logk, int(q * p.G + g)) + v[q] - m);
+  return mix(vec4(0.0), m + log(s), real_rows(g));
+}
+
+// The same with the bound shift = log c - u: one pass; rows whose sum is
+// tiny are summed again from their maximum.
+vec4 lse_rows_bounded(uint g, vec4 shift)
+{
+  vec4 m = vec4(NEG_INF), s = vec4(0.0);
+  for (uint q = 0; q < p.Q; q++) {
+    vec4 x = texelFetch(logk, int(q * p.G + g)) + v[q] - shift;
+    m = max(m, x);
+    s += exp(x);
+  }
+  vec4 lse = shift + log(s);
+  bvec4 tiny = lessThan(s, vec4(TINY));
+  if (any(tiny)) { // rare (and the padding rows of the last group)
+    vec4 s2 = vec4(0.0);
+    for (uint q = 0; q < p.Q; q++)
+      s2 += exp(texelFetch(logk, int(q * p.G + g)) + v[q] - shift - m);
+    lse = mix(lse, shift + m + log(s2), tiny);
+  }
+  return mix(vec4(0.0), lse, real_rows(g));
 }
 
 void main()
 {
   const uint lane = gl_LocalInvocationID.x, WG = gl_WorkGroupSize.x;
-  // column work: `slices` lanes per column, each over rows s, s + slices, ...
+  // column work: `slices` lanes per column, each over groups s, s + slices, ...
   const uint slices = max(1u, WG / p.Q);
 
   if (p.first == 0u && state.done != 0u)
@@ -69,49 +110,83 @@ void main()
     for (uint q = lane; q < p.Q; q += WG)
       v[q] = 0.0;
     barrier();
-    for (uint n = lane; n < p.N; n += WG)
-      u[n] = p.log_r - lse_row_of(n);
+    for (uint g = lane; g < p.G; g += WG)
+      u[g] = mix(vec4(0.0), p.log_r - lse_rows(g), real_rows(g));
     if (lane == 0u)
       state.done = 0u;
     it = 0u;
   } else {
     for (uint q = lane; q < p.Q; q += WG)
       v[q] = v_buf[q];
+    for (uint g = lane; g < p.G; g += WG)
+      u[g] = u_buf[g];
     it = state.iterations;
   }
-  memoryBarrierBuffer();
   barrier();
 
   for (uint step = 0u; step < p.chunk; step++) {
-    // columns: per-lane partial LSE over its rows, then merged per column
+    // columns: per-lane partial sums shifted by the bound log r - v_old (and
+    // their maxima), merged per column
+    if (lane == 0u)
+      any_tiny = false;
     for (uint t = lane; t < p.Q * slices; t += WG) {
       uint q = t / slices, s0 = t % slices;
-      float m = NEG_INF, s = 0.0;
-      for (uint n = s0; n < p.N; n += slices)
-        m = max(m, logk[q * p.N + n] + u[n]);
-      for (uint n = s0; n < p.N; n += slices)
-        s += exp(logk[q * p.N + n] + u[n] - m);
-      part_m[t] = m;
-      part_s[t] = s;
+      float shift = p.log_r - v[q];
+      vec4 m = vec4(NEG_INF), s = vec4(0.0);
+      for (uint g = s0; g < p.G; g += slices) {
+        vec4 x = texelFetch(logk, int(q * p.G + g)) + u[g] - shift;
+        m = max(m, x);
+        s += exp(x);
+      }
+      part_m[t] = max4(m);
+      part_s[t] = sum4(s);
     }
     barrier();
     for (uint q = lane; q < p.Q; q += WG) {
       float m = NEG_INF, s = 0.0;
-      for (uint j = 0u; j < slices; j++)
+      for (uint j = 0u; j < slices; j++) {
         m = max(m, part_m[q * slices + j]);
-      for (uint j = 0u; j < slices; j++)
-        s += part_s[q * slices + j] * exp(part_m[q * slices + j] - m);
-      v[q] = p.log_c - (m + log(s));
+        s += part_s[q * slices + j];
+      }
+      if (s < TINY) { // the column's maximum, for the pass below
+        part_m[q * slices] = m;
+        any_tiny = true;
+      } else {
+        v[q] = p.log_c - (p.log_r - v[q] + log(s));
+      }
+      part_s[q * slices] = s;
     }
     barrier();
+    if (any_tiny) { // rare and uniform: columns with tiny sums again, from their maxima
+      for (uint t = lane; t < p.Q * slices; t += WG) {
+        uint q = t / slices, s0 = t % slices;
+        if (part_s[q * slices] >= TINY)
+          continue;
+        float shift = p.log_r - v[q] + part_m[q * slices];
+        vec4 s = vec4(0.0);
+        for (uint g = s0; g < p.G; g += slices)
+          s += exp(texelFetch(logk, int(q * p.G + g)) + u[g] - shift);
+        part_r[t] = sum4(s);
+      }
+      barrier();
+      for (uint q = lane; q < p.Q; q += WG) {
+        if (part_s[q * slices] >= TINY)
+          continue;
+        float s = 0.0;
+        for (uint j = 0u; j < slices; j++)
+          s += part_r[q * slices + j];
+        v[q] = p.log_c - (p.log_r - v[q] + part_m[q * slices] + log(s));
+      }
+      barrier();
+    }
     it++;
 
     // rows: LSE with the new v; the plan (u, v) has exact columns, measure its rows
     float lane_err = 0.0;
-    for (uint n = lane; n < p.N; n += WG) {
-      float lse = lse_row_of(n);
-      lse_row[n] = lse;
-      lane_err += abs(exp(u[n] + lse) - p.r);
+    for (uint g = lane; g < p.G; g += WG) {
+      vec4 lse = lse_rows_bounded(g, p.log_c - u[g]);
+      lse_row[g] = lse;
+      lane_err += sum4(mix(vec4(0.0), abs(exp(u[g] + lse) - p.r), real_rows(g)));
     }
     part_s[lane] = lane_err;
     barrier();
@@ -120,14 +195,14 @@ void main()
       err += part_s[l];
     bool conv = err < p.tol;
     if (conv || it >= p.max_iters) {
-      // final: measured column error of this plan, v for topk_mask
+      // final: measured column error of this plan; u, v out for topk_mask and tests
       barrier(); // all lanes have read part_s
       for (uint t = lane; t < p.Q * slices; t += WG) {
         uint q = t / slices, s0 = t % slices;
-        float s = 0.0;
-        for (uint n = s0; n < p.N; n += slices)
-          s += exp(logk[q * p.N + n] + u[n] + v[q]);
-        part_s[t] = s;
+        vec4 s = vec4(0.0);
+        for (uint g = s0; g < p.G; g += slices)
+          s += exp(texelFetch(logk, int(q * p.G + g)) + u[g] + v[q]);
+        part_s[t] = sum4(s);
       }
       barrier();
       float lane_col = 0.0;
@@ -138,6 +213,8 @@ void main()
         lane_col += abs(s - p.c);
         v_buf[q] = v[q];
       }
+      for (uint g = lane; g < p.G; g += WG)
+        u_buf[g] = u[g];
       barrier();
       part_s[lane] = lane_col;
       barrier();
@@ -153,15 +230,16 @@ void main()
       }
       return;
     }
-    for (uint n = lane; n < p.N; n += WG)
-      u[n] = p.log_r - lse_row[n];
-    memoryBarrierBuffer();
-    barrier(); // also: all lanes have read part_s before the next chunk of writes
+    for (uint g = lane; g < p.G; g += WG) // each lane updates the groups it measured
+      u[g] = mix(vec4(0.0), p.log_r - lse_row[g], real_rows(g));
+    barrier(); // u complete; all lanes have read part_s
   }
 
-  // chunk used up, not finished: hand v and the count to the next dispatch
+  // chunk used up, not finished: hand u, v and the count to the next dispatch
   for (uint q = lane; q < p.Q; q += WG)
     v_buf[q] = v[q];
+  for (uint g = lane; g < p.G; g += WG)
+    u_buf[g] = u[g];
   if (lane == 0u)
     state.iterations = it;
 }

@@ -11,14 +11,14 @@
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer LogK { float logk[]; };   // [Q][N]
+layout(std430, binding = 0) readonly buffer LogK { float logk[]; };   // [Q][N4]
 layout(std430, binding = 1) readonly buffer V { float v[]; };         // [Q]
 layout(std430, binding = 2) readonly buffer Probs { float probs[]; }; // [Q][1 + N]
 layout(std430, binding = 3) writeonly buffer W { float w[]; };        // [Q][N]
 layout(std430, binding = 4) writeonly buffer S { float scores[]; };   // [N]
-layout(push_constant) uniform P { uint N, Q, k, use_v; } p;
+layout(push_constant) uniform P { uint N, N4, Q, k, use_v; } p;
 
-float x_at(uint q, uint n) { return logk[q * p.N + n] + (p.use_v != 0u ? v[q] : 0.0); }
+float x_at(uint q, uint n) { return logk[q * p.N4 + n] + (p.use_v != 0u ? v[q] : 0.0); }
 
 void main()
 {

@@ -10,6 +10,8 @@
 /* Shared-memory arrays of sinkhorn_log and head_image_score; also keeps
  * topk_mask's k passes over Q well inside llvmpipe's loop limit. */
 #define HEAD_MAX_Q 128
+/* sinkhorn_log keeps u in shared memory. */
+#define HEAD_MAX_TOKENS 4096
 /* llvmpipe stops every loop of a shader invocation once all its loops
  * together have taken 65535 back-edges (LP_MAX_TGSI_LOOP_ITERATIONS); the
  * loop counts of the kernels are kept below this. */
@@ -21,11 +23,13 @@ typedef struct head_shape {
   uint32_t sinkhorn_wg, rows_wg, image_wg;
 } head_shape;
 
-/* CPU (lavapipe): big register tiles; the one-workgroup kernels small so
- * their barriers stay cheap (see tools/bench/bench_head.c). GPU: small
- * tiles, many lanes for the one-workgroup kernels. */
-static const head_shape shape_cpu = { 64, 8, 4, 16, 64, 64 };
-static const head_shape shape_gpu = { 64, 2, 2, 256, 64, 256 };
+/* CPU (lavapipe): 16 x 8 register tiles, small workgroups so both worker
+ * threads get a share even when the other core is busy; the Sinkhorn
+ * workgroup small so its barriers stay cheap (measured: 16 lanes beat 32
+ * and 64 at every size). GPU: small tiles, many lanes for the
+ * one-workgroup kernels. */
+static const head_shape shape_cpu = { 32, 16, 8, 16, 64, 64 };
+static const head_shape shape_gpu = { 64, 4, 4, 256, 64, 256 };
 
 /* Device result layout, as head_image_score writes it. */
 typedef struct head_result_gpu {
@@ -35,14 +39,14 @@ typedef struct head_result_gpu {
 
 struct tc_head {
   tc_context *ctx;
-  uint32_t Q, D, D4, N;
+  uint32_t Q, D, D4, N, N4; /* N4: N rounded up to 4, the row length of logk */
   head_shape shape;
   tc_buffer *subspaces; /* [2Q, D4], unit rows, zero padded */
   tc_buffer *padded;    /* [1 + N, D4] when D % 4 != 0 */
   tc_buffer *probs;     /* [Q][1 + N] */
-  tc_buffer *logk;      /* [Q][N] */
+  tc_buffer *logk;      /* [Q][N4], -inf in the padding */
   tc_buffer *row_bad;   /* [1 + N] uint */
-  tc_buffer *u, *lse;   /* [N] */
+  tc_buffer *u, *lse;   /* [N4] */
   tc_buffer *v;         /* [Q] */
   tc_buffer *weights;   /* [Q][N] */
   tc_buffer *stats;     /* sinkhorn_log's statistics */
@@ -52,18 +56,19 @@ struct tc_head {
 };
 
 /* Sinkhorn iterations one sinkhorn_log dispatch may run: an upper bound of
- * the loop back-edges each lane takes (see the shader's loops), fitted in
- * LOOP_BUDGET. 0 when not even one iteration fits. */
+ * the loop back-edges each lane takes (the shader's loops, rows in groups
+ * of 4), fitted in LOOP_BUDGET. 0 when not even one iteration fits. */
 static uint32_t sinkhorn_chunk(uint32_t N, uint32_t Q, uint32_t wg)
 {
-  uint64_t S = wg / Q > 1 ? wg / Q : 1;             /* lanes per column */
-  uint64_t ct = tc_div_up((uint32_t)(Q * S), wg);     /* columns-pass trips per lane */
-  uint64_t rows_s = tc_div_up(N, (uint32_t)S), rows_l = tc_div_up(N, wg), cq = tc_div_up(Q, wg);
-  uint64_t lse_row = 2 * (uint64_t)Q + 2;
-  uint64_t once = cq + rows_l * (lse_row + 1) + cq                  /* first chunk: v = 0, u */
-                  + ct * (rows_s + 2) + cq * (S + 2) + wg + 2      /* final column error */
-                  + cq + 1;                                        /* handing v on */
-  uint64_t per_iter = ct * (2 * rows_s + 3) + cq * (2 * S + 3) + rows_l * (lse_row + 1) + wg + 1 + rows_l + 2;
+  uint64_t G = tc_div_up(N, 4), S = wg / Q > 1 ? wg / Q : 1;   /* row groups; lanes per column */
+  uint64_t ct = tc_div_up((uint32_t)(Q * S), wg);              /* column-pass trips per lane */
+  uint64_t gs = tc_div_up((uint32_t)G, (uint32_t)S), gl = tc_div_up((uint32_t)G, wg), cq = tc_div_up(Q, wg);
+  uint64_t rows = 2 * (uint64_t)Q + 2;                /* a group of rows: one pass, at worst two */
+  uint64_t cols = 2 * ct * (gs + 1) + 2 * cq * (S + 1); /* one pass and merge, at worst two */
+  uint64_t once = cq + gl * (rows + 1) + cq + gl                     /* start: v, u */
+                  + ct * (gs + 1) + cq * (S + 1) + gl + wg + 2       /* final column error */
+                  + cq + gl + 1;                                     /* handing u, v on */
+  uint64_t per_iter = cols + gl * (rows + 1) + wg + 1 + gl + 1;
   if (once + per_iter > LOOP_BUDGET)
     return 0;
   uint64_t chunk = (LOOP_BUDGET - once) / per_iter;
@@ -104,13 +109,13 @@ static tc_status create_kernels(tc_head *h, tc_error *err)
     st = get_kernel(h->ctx, "head_pad_rows", 2, (tc_binding[]){ S, S }, 3 * 4, 1, (uint32_t[]){ 64 }, &h->k_pad,
                     err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "head_similarity", 5, (tc_binding[]){ T, T, S, S, S }, 6 * 4, 3,
+    st = get_kernel(h->ctx, "head_similarity", 5, (tc_binding[]){ T, T, S, S, S }, 7 * 4, 3,
                     (uint32_t[]){ sh->sim_wg, sh->sim_rows, sh->sim_subspaces }, &h->k_sim, err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "sinkhorn_log", 5, (tc_binding[]){ S, S, S, S, S }, 10 * 4, 1,
+    st = get_kernel(h->ctx, "sinkhorn_log", 5, (tc_binding[]){ T, S, S, S, S }, 11 * 4, 1,
                     (uint32_t[]){ sh->sinkhorn_wg }, &h->k_sinkhorn, err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "topk_mask", 5, (tc_binding[]){ S, S, S, S, S }, 4 * 4, 1,
+    st = get_kernel(h->ctx, "topk_mask", 5, (tc_binding[]){ S, S, S, S, S }, 5 * 4, 1,
                     (uint32_t[]){ sh->rows_wg }, &h->k_topk, err);
   if (st == TC_OK)
     st = get_kernel(h->ctx, "head_image_score", 6, (tc_binding[]){ S, S, S, S, S, S }, 3 * 4, 1,
@@ -149,20 +154,28 @@ tc_status tc_head_create(tc_context *ctx, const float *subspaces, uint32_t Q, ui
                         tokens);
   if (Q > HEAD_MAX_Q)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "head: %u subspaces; at most %u are supported", Q, HEAD_MAX_Q);
+  if (tokens > HEAD_MAX_TOKENS)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "head: %u tokens; at most %u are supported", tokens,
+                        HEAD_MAX_TOKENS);
   tc_head *h = calloc(1, sizeof *h);
   if (!h)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   h->ctx = ctx;
-  h->Q = Q, h->D = D, h->D4 = (D + 3) & ~3u, h->N = tokens;
+  h->Q = Q, h->D = D, h->D4 = (D + 3) & ~3u, h->N = tokens, h->N4 = (tokens + 3) & ~3u;
   h->shape = tc_context_family(ctx) == TC_FAMILY_GPU ? shape_gpu : shape_cpu;
+  /* subspace tile no wider than Q needs: 1, 2, 4 or the family's width */
+  while (h->shape.sim_subspaces > 1 && h->shape.sim_subspaces / 2 >= Q)
+    h->shape.sim_subspaces /= 2;
   h->sinkhorn_chunk = sinkhorn_chunk(tokens, Q, h->shape.sinkhorn_wg);
-  uint32_t K = h->D4 / 4, tile = h->shape.sim_rows * (2 * h->shape.sim_subspaces + 1) + 2 * h->shape.sim_subspaces;
-  if (h->sinkhorn_chunk == 0 || (uint64_t)K * (tile + 1) > LOOP_BUDGET) {
+  /* head_similarity loops over D / 4 texels; its tile loops have constant
+   * bounds and are unrolled at pipeline creation (test_head's D = 769 case
+   * would fail if they were not) */
+  if (h->sinkhorn_chunk == 0 || h->D4 / 4 + 2 * h->shape.sim_rows > LOOP_BUDGET) {
     free(h);
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "head: %u tokens x %u subspaces of dimension %u exceed what one "
                         "workgroup can iterate on this kernel family", tokens, Q, D);
   }
-  const size_t N = tokens, rows = N + 1, f = sizeof(float);
+  const size_t N = tokens, N4 = h->N4, rows = N + 1, f = sizeof(float);
 
   float *unit = malloc(2 * (size_t)Q * h->D4 * f);
   tc_status st = unit ? normalise_subspaces(subspaces, Q, D, h->D4, unit, err)
@@ -172,13 +185,22 @@ tc_status tc_head_create(tc_context *ctx, const float *subspaces, uint32_t Q, ui
   free(unit);
   if (st == TC_OK && h->D4 != D)
     st = tc_buffer_create(ctx, rows * h->D4 * f, &h->padded, err);
+  /* logk's padding stays -inf (zero plan entries): head_similarity writes the real rows only */
+  float *neg_inf = st == TC_OK ? malloc(Q * N4 * f) : NULL;
+  if (st == TC_OK && !neg_inf)
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  for (size_t i = 0; neg_inf && i < Q * N4; i++)
+    neg_inf[i] = -INFINITY;
+  if (st == TC_OK)
+    st = tc_buffer_create_from(ctx, neg_inf, Q * N4 * f, &h->logk, err);
+  free(neg_inf);
   struct {
     tc_buffer **buf;
     size_t bytes;
   } scratch[] = {
-    { &h->probs, Q * rows * f }, { &h->logk, Q * N * f }, { &h->row_bad, rows * 4 }, { &h->u, N * f },
-    { &h->lse, N * f },          { &h->v, Q * f },        { &h->weights, Q * N * f }, { &h->stats, 5 * 4 },
-    { &h->result, sizeof(head_result_gpu) },
+    { &h->probs, Q * rows * f }, { &h->row_bad, rows * 4 },  { &h->u, N4 * f },
+    { &h->lse, N4 * f },         { &h->v, Q * f },           { &h->weights, Q * N * f },
+    { &h->stats, 5 * 4 },        { &h->result, sizeof(head_result_gpu) },
   };
   for (size_t i = 0; st == TC_OK && i < sizeof scratch / sizeof scratch[0]; i++)
     st = tc_buffer_create(ctx, scratch[i].bytes, scratch[i].buf, err);
@@ -218,17 +240,18 @@ tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *
     struct {
       uint32_t rows, Q, K;
       float inv_tau, inv_eps;
-      uint32_t affinity;
-    } push = { rows, Q, h->D4 / 4, 1.0f / prm->temperature, 1.0f / prm->sinkhorn_eps, (uint32_t)prm->affinity };
+      uint32_t affinity, N4;
+    } push = { rows, Q, h->D4 / 4, 1.0f / prm->temperature, 1.0f / prm->sinkhorn_eps, (uint32_t)prm->affinity,
+               h->N4 };
     uint32_t tiles = tc_div_up(rows, sh->sim_rows) * tc_div_up(Q, sh->sim_subspaces);
     st = tc_cmd_dispatch(cmd, h->k_sim, (tc_buffer *[]){ src, h->subspaces, h->probs, h->logk, h->row_bad }, &push,
                          tc_div_up(tiles, sh->sim_wg), 1, 1, "head_similarity", err);
   }
   if (st == TC_OK && !prm->greedy) {
     struct {
-      uint32_t N, Q, max_iters, chunk, first;
+      uint32_t N, Q, G, max_iters, chunk, first;
       float tol, log_r, log_c, r, c;
-    } push = { N, Q, prm->sinkhorn_iters, h->sinkhorn_chunk, 1, prm->sinkhorn_tol, (float)-log((double)N),
+    } push = { N, Q, h->N4 / 4, prm->sinkhorn_iters, h->sinkhorn_chunk, 1, prm->sinkhorn_tol, (float)-log((double)N),
                (float)-log((double)Q), (float)(1.0 / N), (float)(1.0 / Q) };
     uint32_t chunks = tc_div_up(prm->sinkhorn_iters, h->sinkhorn_chunk);
     for (uint32_t i = 0; i < chunks && st == TC_OK; i++, push.first = 0)
@@ -237,7 +260,7 @@ tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *
   }
   if (st == TC_OK) {
     uint32_t k = prm->greedy ? 1 : prm->topk == 0 ? Q : prm->topk;
-    uint32_t push[4] = { N, Q, k, prm->greedy ? 0 : 1 };
+    uint32_t push[5] = { N, h->N4, Q, k, prm->greedy ? 0 : 1 };
     st = tc_cmd_dispatch(cmd, h->k_topk, (tc_buffer *[]){ h->logk, h->v, h->probs, h->weights, scores }, push,
                          tc_div_up(N, sh->rows_wg), 1, 1, "topk_mask", err);
   }
@@ -281,17 +304,17 @@ tc_status tc_head_read_result(tc_head *h, tc_head_result *out, tc_error *err)
   return TC_OK;
 }
 
-/* Downloads a [Q][cols] device matrix as [cols, Q]. */
-static tc_status read_transposed(tc_buffer *buf, uint32_t Q, size_t cols, float *dst, tc_error *err)
+/* Downloads a [Q][stride] device matrix as [cols, Q]. */
+static tc_status read_transposed(tc_buffer *buf, uint32_t Q, size_t cols, size_t stride, float *dst, tc_error *err)
 {
-  float *tmp = malloc(Q * cols * sizeof *tmp);
+  float *tmp = malloc(Q * stride * sizeof *tmp);
   if (!tmp)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  tc_status st = tc_buffer_download(buf, 0, tmp, Q * cols * sizeof *tmp, err);
+  tc_status st = tc_buffer_download(buf, 0, tmp, Q * stride * sizeof *tmp, err);
   if (st == TC_OK)
     for (size_t c = 0; c < cols; c++)
       for (uint32_t q = 0; q < Q; q++)
-        dst[c * Q + q] = tmp[q * cols + c];
+        dst[c * Q + q] = tmp[q * stride + c];
   free(tmp);
   return st;
 }
@@ -310,9 +333,9 @@ tc_status tc_head_read_stage(tc_head *h, tc_head_stage stage, float *dst, size_t
   if (count != want)
     return tc_error_set(err, TC_ERR_MISMATCH, "head: stage %d has %zu values, not %zu", (int)stage, want, count);
   switch (stage) {
-  case TC_HEAD_STAGE_PROBS: return read_transposed(h->probs, h->Q, N + 1, dst, err);
-  case TC_HEAD_STAGE_LOG_KERNEL: return read_transposed(h->logk, h->Q, N, dst, err);
-  case TC_HEAD_STAGE_WEIGHTS: return read_transposed(h->weights, h->Q, N, dst, err);
+  case TC_HEAD_STAGE_PROBS: return read_transposed(h->probs, h->Q, N + 1, N + 1, dst, err);
+  case TC_HEAD_STAGE_LOG_KERNEL: return read_transposed(h->logk, h->Q, N, h->N4, dst, err);
+  case TC_HEAD_STAGE_WEIGHTS: return read_transposed(h->weights, h->Q, N, N, dst, err);
   case TC_HEAD_STAGE_U: return tc_buffer_download(h->u, 0, dst, N * sizeof *dst, err);
   default: return tc_buffer_download(h->v, 0, dst, Q * sizeof *dst, err);
   }
