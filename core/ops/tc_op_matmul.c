@@ -1,0 +1,137 @@
+/* tc_op_matmul: picks the kernel variant for the context's family and
+ * records one dispatch.
+ *
+ *   cpu, K % 4 == 0   matmul_texel   texel-buffer loads, 32x8 register tile
+ *                                    (8x8 for activation + in-place residual)
+ *   cpu, other K      matmul_scalar  storage buffers, 8x8 register tile
+ *   gpu               matmul_shared  shared-memory tiles
+ *
+ * A cooperative-matrix variant for GPUs would be one more row here (and a
+ * device feature check); it is left out until a GPU can test it. */
+#include <stdio.h>
+
+#include "tc_ops.h"
+
+enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, N_BINDINGS };
+
+/* Specialization constants shared by all variants (see matmul_epilogue.glsl);
+ * W_F16 tells storage-buffer variants to unpack w as fp16 pairs (texel
+ * variants get that from the view format); ids 5.. are the tile sizes. */
+enum { SPEC_WG, SPEC_ACT, SPEC_HAS_BIAS, SPEC_HAS_RESIDUAL, SPEC_W_F16, SPEC_TILE };
+
+typedef struct matmul_variant {
+  const char *shader;
+  uint32_t wg;        /* invocations per workgroup (1-D) */
+  uint32_t tile[4];   /* spec constants from id SPEC_TILE on */
+  uint32_t n_tile;
+  uint32_t rows, cols; /* rows of y (M) and columns (N) one workgroup covers */
+  int texel;          /* x and w through texel buffers */
+} matmul_variant;
+
+/* CPU variants: each invocation owns TM x TN outputs, a workgroup is a row of
+ * wg invocations along N. The 32x8 tile and 64-wide groups are the lavapipe
+ * probe's best (DESIGN.md). */
+static const matmul_variant texel_variant = {
+  .shader = "matmul_texel", .wg = 64, .tile = { 32, 8 }, .n_tile = 2, .rows = 32, .cols = 64 * 8, .texel = 1,
+};
+static const matmul_variant scalar_variant = {
+  .shader = "matmul_scalar", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8,
+};
+/* GPU: a 64x64 block of y per workgroup of 256, K in steps of 16 through
+ * shared memory, 4x4 outputs per invocation. */
+static const matmul_variant shared_variant = {
+  .shader = "matmul_shared", .wg = 256, .tile = { 64, 64, 16 }, .n_tile = 3, .rows = 64, .cols = 64,
+};
+
+/* An activation followed by an in-place residual is finished unrolled over
+ * the tile (matmul_epilogue.glsl), which compiles for seconds at 32x8: a
+ * smaller tile keeps that rare case (no CLIP layer has it) bearable. */
+static const matmul_variant texel_small_variant = {
+  .shader = "matmul_texel", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8, .texel = 1,
+};
+
+static const matmul_variant *pick_variant(const tc_context *ctx, const tc_matmul *mm)
+{
+  if (tc_context_family(ctx) == TC_FAMILY_GPU)
+    return &shared_variant;
+  if (mm->K % 4 != 0)
+    return &scalar_variant;
+  return mm->act != TC_ACT_NONE && mm->residual == mm->y ? &texel_small_variant : &texel_variant;
+}
+
+static tc_status check_size(const char *label, const char *what, tc_buffer *b, uint64_t need, tc_error *err)
+{
+  if (tc_buffer_size(b) < need)
+    return tc_error_set(err, TC_ERR_MISMATCH, "%s: %s holds %zu bytes, the shape needs %llu", label, what,
+                        tc_buffer_size(b), (unsigned long long)need);
+  return TC_OK;
+}
+
+static tc_status check_args(const tc_matmul *mm, const char *label, tc_error *err)
+{
+  if (!mm->x || !mm->w || !mm->y)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: x, w and y are required", label);
+  if (mm->M == 0 || mm->N == 0 || mm->K == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: empty shape %ux%ux%u (M x N x K)", label, mm->M, mm->N,
+                        mm->K);
+  if (mm->w_dtype != TC_F32 && mm->w_dtype != TC_F16)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: weight dtype %d is neither fp32 nor fp16", label,
+                        (int)mm->w_dtype);
+  if ((unsigned)mm->act > TC_ACT_GELU)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", label, (int)mm->act);
+  if (mm->y == mm->x || mm->y == mm->w || mm->y == mm->bias)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: y may alias only the residual", label);
+  uint64_t M = mm->M, N = mm->N, K = mm->K;
+  tc_status st = check_size(label, "x", mm->x, M * K * 4, err);
+  if (st == TC_OK)
+    st = check_size(label, "w", mm->w, N * K * tc_dtype_size(mm->w_dtype), err);
+  if (st == TC_OK && mm->bias)
+    st = check_size(label, "bias", mm->bias, N * 4, err);
+  if (st == TC_OK && mm->residual)
+    st = check_size(label, "residual", mm->residual, M * N * 4, err);
+  if (st == TC_OK)
+    st = check_size(label, "y", mm->y, M * N * 4, err);
+  return st;
+}
+
+/* RESIDUAL in matmul_epilogue.glsl: none, a buffer of its own, or y itself. */
+static uint32_t residual_mode(const tc_matmul *mm)
+{
+  return !mm->residual ? 0 : mm->residual == mm->y ? 2 : 1;
+}
+
+tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_error *err)
+{
+  if (!label)
+    label = "matmul";
+  tc_status st = check_args(mm, label, err);
+  if (st != TC_OK)
+    return st;
+  const matmul_variant *v = pick_variant(tc_cmd_context(cmd), mm);
+  tc_kernel_desc d = {
+    .shader = v->shader,
+    .n_bindings = N_BINDINGS,
+    .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
+    .push_size = 3 * sizeof(uint32_t),
+    .n_spec = SPEC_TILE + v->n_tile,
+    .spec = { v->wg, (uint32_t)mm->act, mm->bias != NULL, residual_mode(mm), mm->w_dtype == TC_F16 },
+  };
+  if (v->texel) {
+    d.bindings[BIND_X] = TC_BIND_TEXEL_F32;
+    d.bindings[BIND_W] = mm->w_dtype == TC_F16 ? TC_BIND_TEXEL_F16 : TC_BIND_TEXEL_F32;
+  }
+  for (uint32_t i = 0; i < v->n_tile; i++)
+    d.spec[SPEC_TILE + i] = v->tile[i];
+  tc_kernel *k;
+  if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
+    return st;
+  tc_buffer *bufs[N_BINDINGS] = {
+    [BIND_X] = mm->x,
+    [BIND_W] = mm->w,
+    [BIND_BIAS] = mm->bias ? mm->bias : mm->y, /* placeholders, not read */
+    [BIND_RESIDUAL] = mm->residual ? mm->residual : mm->y,
+    [BIND_Y] = mm->y,
+  };
+  uint32_t push[3] = { mm->M, mm->N, mm->K };
+  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, v->rows), 1, label, err);
+}

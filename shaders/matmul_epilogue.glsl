@@ -1,0 +1,86 @@
+// What every matmul variant shares: the bindings after x and w, the push
+// constants and the epilogue y = act(acc + bias) + residual.
+// Binding 0 is x and binding 1 is w, declared by each variant in its own way.
+#ifndef TC_MATMUL_EPILOGUE_GLSL
+#define TC_MATMUL_EPILOGUE_GLSL
+
+#include "act.glsl"
+
+#define TC_RESIDUAL_NONE 0
+#define TC_RESIDUAL_BUFFER 1 // a buffer of its own
+#define TC_RESIDUAL_Y 2      // y itself (in-place residual add)
+
+layout(constant_id = 1) const uint ACT = TC_ACT_NONE;
+layout(constant_id = 2) const bool HAS_BIAS = false;
+layout(constant_id = 3) const uint RESIDUAL = TC_RESIDUAL_NONE;
+
+// Without bias or residual the host binds y in their place; they are never
+// read then.
+layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, binding = 3) readonly buffer Residual { float residual[]; };
+layout(std430, binding = 4) buffer Y { float y[]; };
+
+layout(push_constant) uniform P { uint M, N, K; } p;
+
+// One finished element of y. A residual that is y is read before the write.
+void tc_matmul_store(uint m, uint n, float acc)
+{
+  uint i = m * p.N + n;
+  if (HAS_BIAS)
+    acc += bias[n];
+  acc = tc_act(acc, ACT);
+  if (RESIDUAL != TC_RESIDUAL_NONE)
+    acc += residual[i];
+  y[i] = acc;
+}
+
+// Large register tiles (the CPU variants) start their sums from the bias
+// and finish in two steps, so that little code is unrolled over the tile:
+// each unrolled load or activation made a 32x8 shader compile for seconds
+// longer on lavapipe.
+//   1. tc_matmul_store_sum, unrolled over the tile: the sum into y;
+//   2. tc_matmul_finish_block, a loop with run-time bounds that stays a
+//      loop: y = act(y) + residual.
+// A residual that is y is gone after step 1, so then everything happens in
+// step 1 (an activation as well: slow to compile, but no CLIP layer has an
+// activation before an in-place residual add).
+// (A function, not a spec-constant expression: glslang emits that one with
+// an undefined id.)
+bool tc_matmul_finish_in_loop()
+{
+  return RESIDUAL != TC_RESIDUAL_Y && (ACT != TC_ACT_NONE || RESIDUAL == TC_RESIDUAL_BUFFER);
+}
+
+// The start of the sums of column n: its bias, or 0.
+float tc_matmul_bias(uint n)
+{
+  return HAS_BIAS ? bias[n] : 0.0;
+}
+
+// acc already holds the bias.
+void tc_matmul_store_sum(uint m, uint n, float acc)
+{
+  uint i = m * p.N + n;
+  if (!tc_matmul_finish_in_loop()) {
+    acc = tc_act(acc, ACT);
+    if (RESIDUAL != TC_RESIDUAL_NONE)
+      acc += residual[i];
+  }
+  y[i] = acc;
+}
+
+void tc_matmul_finish_block(uint m0, uint n0, uint rows, uint cols)
+{
+  if (!tc_matmul_finish_in_loop())
+    return;
+  for (uint r = 0; r < rows; r++)
+    for (uint c = 0; c < cols; c++) {
+      uint i = (m0 + r) * p.N + n0 + c;
+      float v = tc_act(y[i], ACT);
+      if (RESIDUAL != TC_RESIDUAL_NONE)
+        v += residual[i];
+      y[i] = v;
+    }
+}
+
+#endif

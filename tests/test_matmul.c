@@ -1,0 +1,191 @@
+/* tc_op_matmul against tc_ref_matmul, both kernel families.
+ *
+ * Tolerances: the reference accumulates in double, the kernels in fp32; with
+ * x in [-1, 1) and w in +-1/sqrt(K) the fp32 rounding error grows about like
+ * sqrt(K), so we allow
+ *   atol = 5e-7 * sqrt(K) (1.4e-5 at K = 768),  rtol = 2e-6,
+ * 5x the largest error seen on lavapipe (3e-6 at K = 768) and far below the
+ * 0.2-0.4 relative error of the miscompilation this test exists to catch
+ * (DESIGN.md). fp16 weights are compared with a reference made from the same
+ * fp16-rounded weights, so the same tolerance applies. The activations are
+ * checked on their own (K = 4, one non-zero weight: the product is exact) to
+ * 3e-7 absolute + 2.5e-7 relative: the GLSL erf is a fit accurate to 1e-7
+ * (largest error seen 2.4e-7 at |y| ~ 8, a quarter of an ulp there). */
+#include "tc_ops.h"
+#include "tc_ref.h"
+#include "tc_test.h"
+
+enum { RES_NONE, RES_BUFFER, RES_IN_PLACE }; /* no residual, its own buffer, y itself */
+
+typedef struct mm_case {
+  uint32_t M, N, K;
+  tc_dtype w_dtype;
+  int bias, residual;
+  tc_act act;
+} mm_case;
+
+static const char *const res_names[] = { "", " residual", " residual-in-place" };
+
+static const char *act_name(tc_act a)
+{
+  return a == TC_ACT_GELU ? "gelu" : a == TC_ACT_QUICK_GELU ? "quick_gelu" : "none";
+}
+
+/* Runs one case on ctx with the given inputs (w is rounded to fp16 in place
+ * for fp16 cases); returns false after recording a failure. */
+static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float *w, const float *bias,
+                       const float *y0, double atol, double rtol)
+{
+  size_t M = c->M, N = c->N, K = c->K;
+  float *want = malloc(M * N * 4), *got = malloc(M * N * 4);
+  uint16_t *w16 = malloc(N * K * 2);
+  if (c->w_dtype == TC_F16)
+    for (size_t i = 0; i < N * K; i++) {
+      w16[i] = tc_f32_to_f16(w[i]);
+      w[i] = tc_f16_to_f32(w16[i]); /* the reference sees what the kernel sees */
+    }
+  tc_ref_matmul(x, w, c->bias ? bias : NULL, c->residual ? y0 : NULL, want, M, N, K, c->act);
+  for (size_t i = 0; i < M * N; i++)
+    got[i] = NAN; /* y's stale content when it is not the residual: every element must be written */
+
+  char what[160];
+  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s act %s", tc_context_family(ctx) ? "gpu" : "cpu", c->M,
+           c->N, c->K, c->w_dtype == TC_F16 ? "f16" : "f32", c->bias ? " bias" : "", res_names[c->residual],
+           act_name(c->act));
+  tc_error err = { 0 };
+  tc_buffer *bx = NULL, *bw = NULL, *bb = NULL, *br = NULL, *by = NULL;
+  tc_cmd *cmd = NULL;
+  bool ok = TC_CHECK_OK(tc_buffer_create_from(ctx, x, M * K * 4, &bx, &err), &err) &&
+            TC_CHECK_OK(c->w_dtype == TC_F16 ? tc_buffer_create_from(ctx, w16, N * K * 2, &bw, &err)
+                                             : tc_buffer_create_from(ctx, w, N * K * 4, &bw, &err),
+                        &err) &&
+            TC_CHECK_OK(tc_buffer_create_from(ctx, bias, N * 4, &bb, &err), &err) &&
+            TC_CHECK_OK(tc_buffer_create_from(ctx, y0, M * N * 4, &br, &err), &err) &&
+            TC_CHECK_OK(c->residual == RES_IN_PLACE ? tc_buffer_create_from(ctx, y0, M * N * 4, &by, &err)
+                                                    : tc_buffer_create_from(ctx, got, M * N * 4, &by, &err),
+                        &err) &&
+            TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err);
+  if (ok) {
+    tc_matmul mm = {
+      .x = bx, .w = bw, .w_dtype = c->w_dtype, .bias = c->bias ? bb : NULL,
+      .residual = c->residual == RES_IN_PLACE ? by : c->residual == RES_BUFFER ? br : NULL, .y = by, .M = c->M, .N = c->N, .K = c->K, .act = c->act,
+    };
+    ok = TC_CHECK_OK(tc_op_matmul(cmd, &mm, "matmul", &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
+         TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
+         TC_CHECK_OK(tc_buffer_download(by, 0, got, M * N * 4, &err), &err);
+    if (ok)
+      ok = tc_test_close(what, got, want, M * N, atol, rtol);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(bx), tc_buffer_destroy(bw), tc_buffer_destroy(bb), tc_buffer_destroy(br), tc_buffer_destroy(by);
+  free(w16), free(want), free(got);
+  return ok;
+}
+
+/* Random x in [-1, 1), w scaled like a trained layer, bias, residual. */
+static bool run_random(tc_context *ctx, const mm_case *c, double atol, double rtol)
+{
+  size_t M = c->M, N = c->N, K = c->K;
+  float *x = malloc(M * K * 4), *w = malloc(N * K * 4), *bias = malloc(N * 4), *y0 = malloc(M * N * 4);
+  tc_test_fill(x, M * K, -1, 1);
+  float ws = 1.0f / sqrtf((float)K);
+  tc_test_fill(w, N * K, -ws, ws);
+  tc_test_fill(bias, N, -0.5f, 0.5f);
+  tc_test_fill(y0, M * N, -1, 1);
+  bool ok = check_case(ctx, c, x, w, bias, y0, atol, rtol);
+  free(x), free(w), free(bias), free(y0);
+  return ok;
+}
+
+static double atol_for(uint32_t K) { return 5e-7 * sqrt((double)K); }
+
+static void test_shapes(tc_context *ctx, bool big)
+{
+  static const uint32_t Ms[] = { 1, 7, 197, 1370 };
+  static const uint32_t Ns[] = { 1, 13, 50, 773 };
+  static const uint32_t Ks[] = { 4, 12, 588, 768, 3, 15, 590 }; /* the last three: K % 4 != 0 */
+  /* Every M, N and K appears with the others in turn rather than as a full
+   * product (which would take minutes on lavapipe); options rotate too. */
+  for (size_t i = 0; i < 16; i++) {
+    mm_case c = {
+      .M = Ms[i % 4], .N = Ns[(i / 4 + i) % 4], .K = Ks[i % 7],
+      .w_dtype = (i / 2) % 2 ? TC_F16 : TC_F32,
+      .bias = i % 4 < 2,
+      .residual = (int)(i % 3), /* none, a buffer of its own, y itself */
+      .act = (tc_act)((i / 3) % 3),
+    };
+    if (!big && (uint64_t)c.M * c.N * c.K > 50000000ull)
+      c.M = 97; /* the shared-memory kernel crawls on lavapipe */
+    run_random(ctx, &c, atol_for(c.K), 2e-6);
+  }
+}
+
+/* Each activation on its own: K = 4 and every row of w is (1, 0, 0, 0), so
+ * the product is exactly x[m][0], which sweeps [-8, 8] where they bend. */
+static void test_activations(tc_context *ctx)
+{
+  enum { M = 4001, N = 3, K = 4 };
+  static float x[M * K], w[N * K], bias[N], y0[M * N];
+  for (int a = 0; a <= TC_ACT_GELU; a++)
+    for (int dt = 0; dt < 2; dt++) { /* dt 1: fp16 weights (1.0 is exact in fp16) */
+      tc_test_fill(x, M * K, -1, 1);
+      for (int m = 0; m < M; m++)
+        x[m * K] = -8.0f + 16.0f * m / (M - 1);
+      memset(w, 0, sizeof w);
+      for (int n = 0; n < N; n++)
+        w[n * K] = 1.0f;
+      mm_case c = { .M = M, .N = N, .K = K, .w_dtype = (tc_dtype)dt, .act = (tc_act)a };
+      check_case(ctx, &c, x, w, bias, y0, 3e-7, 2.5e-7);
+    }
+}
+
+/* Wrong arguments come back as a status and a message naming the problem,
+ * and nothing is recorded. */
+static void test_errors(tc_context *ctx)
+{
+  tc_error err = { 0 };
+  tc_buffer *small = NULL, *w = NULL, *y = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create(ctx, 64, &small, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 4096, &w, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 4096, &y, &err), &err) && TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    tc_matmul mm = { .x = small, .w = w, .y = y, .M = 8, .N = 8, .K = 8 };
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_small_x", &err) == TC_ERR_MISMATCH, "x of 64 bytes for 8x8 accepted");
+    TC_CHECK(strstr(err.message, "mm_small_x: x holds 64 bytes") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    mm.x = w;
+    mm.y = w;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_alias", &err) == TC_ERR_INVALID_ARGUMENT, "y aliasing x and w accepted");
+    TC_CHECK(strstr(err.message, "alias") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    mm.y = y;
+    mm.K = 0;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_empty", &err) == TC_ERR_INVALID_ARGUMENT, "K = 0 accepted");
+    TC_CHECK(strstr(err.message, "empty shape") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    mm.K = 8;
+    mm.act = (tc_act)7;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_act", &err) == TC_ERR_INVALID_ARGUMENT, "activation 7 accepted");
+    TC_CHECK(strstr(err.message, "activation 7") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(small), tc_buffer_destroy(w), tc_buffer_destroy(y);
+}
+
+int main(void)
+{
+  tc_test_seed(42);
+  tc_context *cpu = tc_test_context(TC_FAMILY_CPU);
+  test_shapes(cpu, true);
+  mm_case vit = { .M = 197, .N = 3072, .K = 768, .bias = 1, .act = TC_ACT_QUICK_GELU };
+  run_random(cpu, &vit, atol_for(vit.K), 2e-6);
+  test_activations(cpu);
+  test_errors(cpu);
+  int st = tc_test_finish(cpu);
+  tc_context *gpu = tc_test_context(TC_FAMILY_GPU);
+  test_shapes(gpu, false);
+  test_activations(gpu);
+  return tc_test_finish(gpu) | st;
+}
