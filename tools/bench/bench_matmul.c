@@ -1,0 +1,83 @@
+/* Matmul bench cases: the shapes of the lavapipe probe (DESIGN.md) and the
+ * linear layers of CLIP ViT-B/16 at 224 (197 tokens, width 768) and
+ * ViT-L/14 at 336 (577 tokens, width 1024), with their bias, activation and
+ * residual. Shapes are M x K x N (tokens x in x out), as in DESIGN.md;
+ * tools/bench/torch_bench.py times PyTorch on the same list. */
+#include <stdlib.h>
+
+#include "bench.h"
+#include "tc_ops.h"
+
+typedef struct mm_params {
+  uint32_t M, K, N;
+  tc_dtype w_dtype;
+  int bias, residual;
+  tc_act act;
+} mm_params;
+
+typedef struct mm_state {
+  tc_buffer *x, *w, *bias, *y;
+} mm_state;
+
+static tc_status mm_setup(tc_context *ctx, const void *params, tc_cmd *cmd, void **out, tc_error *err)
+{
+  const mm_params *p = params;
+  mm_state *s = calloc(1, sizeof *s);
+  *out = s;
+  if (!s)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  size_t M = p->M, K = p->K, N = p->N;
+  /* weights scaled like a trained layer so outputs stay O(1) */
+  float ws = 1.0f / sqrtf((float)K);
+  tc_status st = tc_bench_random_f32(ctx, M * K, -1, 1, &s->x, err);
+  if (st == TC_OK)
+    st = p->w_dtype == TC_F16 ? tc_bench_random_f16(ctx, N * K, -ws, ws, &s->w, err)
+                              : tc_bench_random_f32(ctx, N * K, -ws, ws, &s->w, err);
+  if (st == TC_OK && p->bias)
+    st = tc_bench_random_f32(ctx, N, -0.1f, 0.1f, &s->bias, err);
+  if (st == TC_OK) /* the residual is y itself, as in the encoder */
+    st = tc_bench_random_f32(ctx, M * N, -1, 1, &s->y, err);
+  if (st != TC_OK)
+    return st;
+  tc_matmul mm = {
+    .x = s->x, .w = s->w, .w_dtype = p->w_dtype, .bias = s->bias, .residual = p->residual ? s->y : NULL,
+    .y = s->y, .M = p->M, .N = p->N, .K = p->K, .act = p->act,
+  };
+  return tc_op_matmul(cmd, &mm, "matmul", err);
+}
+
+static void mm_teardown(void *state)
+{
+  mm_state *s = state;
+  if (!s)
+    return;
+  tc_buffer_destroy(s->x);
+  tc_buffer_destroy(s->w);
+  tc_buffer_destroy(s->bias);
+  tc_buffer_destroy(s->y);
+  free(s);
+}
+
+#define F32 TC_F32
+#define F16 TC_F16
+#define QGELU TC_ACT_QUICK_GELU
+/* Bias, activation and residual cost M*N each: noise next to 2*M*N*K. */
+#define MM(name, what, M, K, N, dt, bias, res, act)                                            \
+  { name, #M "x" #K "x" #N, what, 2.0 * M * N * K, mm_setup, mm_teardown,                      \
+    &(const mm_params){ M, K, N, dt, bias, res, act } }
+#define MM_BOTH(what, M, K, N, bias, res, act)                                                 \
+  MM("matmul_f32", what, M, K, N, F32, bias, res, act), MM("matmul_f16", what, M, K, N, F16, bias, res, act)
+
+const tc_bench_case tc_bench_matmul_cases[] = {
+  MM_BOTH("probe", 197, 768, 3072, 0, 0, TC_ACT_NONE),
+  MM_BOTH("probe", 1024, 1024, 4096, 0, 0, TC_ACT_NONE),
+  MM_BOTH("ViT-B/16 attn.in_proj", 197, 768, 2304, 1, 0, TC_ACT_NONE),
+  MM_BOTH("ViT-B/16 attn.out_proj", 197, 768, 768, 1, 1, TC_ACT_NONE),
+  MM_BOTH("ViT-B/16 mlp.c_fc", 197, 768, 3072, 1, 0, QGELU),
+  MM_BOTH("ViT-B/16 mlp.c_proj", 197, 3072, 768, 1, 1, TC_ACT_NONE),
+  MM_BOTH("ViT-L/14@336 attn.in_proj", 577, 1024, 3072, 1, 0, TC_ACT_NONE),
+  MM_BOTH("ViT-L/14@336 attn.out_proj", 577, 1024, 1024, 1, 1, TC_ACT_NONE),
+  MM_BOTH("ViT-L/14@336 mlp.c_fc", 577, 1024, 4096, 1, 0, QGELU),
+  MM_BOTH("ViT-L/14@336 mlp.c_proj", 577, 4096, 1024, 1, 1, TC_ACT_NONE),
+  { 0 },
+};
