@@ -1,0 +1,183 @@
+/* Head files (tc_head_file.h) through the safetensors reader. */
+#include "tc_head_file.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tc_common.h"
+#include "tc_safetensors.h"
+
+void tc_head_file_free(tc_head_file *f)
+{
+  if (f) {
+    free(f->subspaces);
+    *f = (tc_head_file){ 0 };
+  }
+}
+
+/* The value of a one-element tensor, float or integer; *found = 0 when the
+ * file does not have it. */
+static tc_status scalar(const tc_safetensors *st, const char *name, double *value, int *found, tc_error *err)
+{
+  const tc_st_tensor *t = tc_safetensors_find(st, name);
+  *found = t != NULL;
+  if (!t)
+    return TC_OK;
+  if (t->numel != 1 || t->ndim > 1)
+    return tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor '%s' should hold one value, not %zu in %d dimensions",
+                        tc_safetensors_path(st), name, t->numel, t->ndim);
+  if (strcmp(t->dtype_name, "I64") == 0) {
+    int64_t i;
+    memcpy(&i, t->data, 8);
+    *value = (double)i;
+  } else if (strcmp(t->dtype_name, "I32") == 0) {
+    int32_t i;
+    memcpy(&i, t->data, 4);
+    *value = i;
+  } else {
+    float f;
+    tc_status s = tc_st_tensor_to_f32(st, t, &f, err);
+    if (s != TC_OK)
+      return s;
+    *value = f;
+  }
+  return TC_OK;
+}
+
+static tc_status bad_default(const tc_safetensors *st, const char *name, double v, const char *want, tc_error *err)
+{
+  return tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s' is %g; it must be %s", tc_safetensors_path(st), name, v,
+                      want);
+}
+
+/* Reads the optional defaults into p (a copy: applied only when all are valid). */
+static tc_status read_defaults(const tc_safetensors *st, uint32_t Q, tc_head_params *p, tc_error *err)
+{
+  double v;
+  int found;
+  tc_status s = scalar(st, "temperature", &v, &found, err);
+  if (s == TC_OK && found) {
+    if (!(v > 0) || !isfinite(v))
+      return bad_default(st, "temperature", v, "a positive number", err);
+    p->temperature = (float)v;
+  }
+  if (s == TC_OK && (s = scalar(st, "sinkhorn_eps", &v, &found, err)) == TC_OK && found) {
+    if (!(v > 0) || !isfinite(v))
+      return bad_default(st, "sinkhorn_eps", v, "a positive number", err);
+    p->sinkhorn_eps = (float)v;
+  }
+  if (s == TC_OK && (s = scalar(st, "sinkhorn_iters", &v, &found, err)) == TC_OK && found) {
+    if (!(v >= 1 && v <= 1e6) || v != floor(v))
+      return bad_default(st, "sinkhorn_iters", v, "a whole number from 1 to 1000000", err);
+    p->sinkhorn_iters = (uint32_t)v;
+  }
+  if (s == TC_OK && (s = scalar(st, "topk", &v, &found, err)) == TC_OK && found) {
+    if (!(v >= 0 && v <= Q) || v != floor(v)) {
+      char want[64];
+      snprintf(want, sizeof want, "a whole number from 0 (all) to Q = %u", Q);
+      return bad_default(st, "topk", v, want, err);
+    }
+    p->topk = (uint32_t)v;
+  }
+  return s;
+}
+
+/* Every subspace vector finite and not zero. */
+static tc_status check_subspaces(const char *path, const float *t, uint32_t Q, uint32_t D, tc_error *err)
+{
+  for (uint32_t j = 0; j < 2 * Q; j++) {
+    double ss = 0;
+    for (uint32_t d = 0; d < D; d++) {
+      float x = t[(size_t)j * D + d];
+      if (!isfinite(x))
+        return tc_error_set(err, TC_ERR_NUMERIC, "%s: subspace %u (%s) has a non-finite value at %u", path, j / 2,
+                            j % 2 ? "abnormal" : "normal", d);
+      ss += (double)x * x;
+    }
+    if (ss == 0)
+      return tc_error_set(err, TC_ERR_NUMERIC, "%s: subspace %u (%s) is all zeros", path, j / 2,
+                          j % 2 ? "abnormal" : "normal");
+  }
+  return TC_OK;
+}
+
+tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_file *out, tc_head_params *params,
+                            tc_error *err)
+{
+  *out = (tc_head_file){ 0 };
+  tc_safetensors *st = NULL;
+  tc_status s = tc_safetensors_open(path, &st, err);
+  if (s != TC_OK)
+    return s;
+  const tc_st_tensor *t = tc_safetensors_find(st, "subspaces");
+  if (!t) {
+    s = tc_error_set(err, TC_ERR_FORMAT, "%s: no tensor 'subspaces' (a head file holds subspaces [Q, 2, D])", path);
+  } else if (t->ndim != 3 || t->shape[1] != 2) {
+    s = tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor 'subspaces' has %d dimensions%s; expected [Q, 2, D]", path,
+                     t->ndim, t->ndim == 3 ? " and a middle one other than 2" : "");
+  } else if (t->shape[0] == 0) {
+    s = tc_error_set(err, TC_ERR_FORMAT, "%s: tensor 'subspaces' holds no subspaces (Q = 0)", path);
+  } else if (t->shape[2] == 0 || t->shape[0] > UINT32_MAX / 2 || t->shape[2] > UINT32_MAX) {
+    s = tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor 'subspaces' has an unusable shape [%lld, 2, %lld]", path,
+                     (long long)t->shape[0], (long long)t->shape[2]);
+  } else if (expected_dim && t->shape[2] != expected_dim) {
+    s = tc_error_set(err, TC_ERR_MISMATCH, "%s: subspaces have dimension %lld but the encoder's embeddings have %u",
+                     path, (long long)t->shape[2], expected_dim);
+  }
+  uint32_t Q = t && s == TC_OK ? (uint32_t)t->shape[0] : 0, D = t && s == TC_OK ? (uint32_t)t->shape[2] : 0;
+  float *sub = NULL;
+  if (s == TC_OK && !(sub = malloc(t->numel * sizeof *sub)))
+    s = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  if (s == TC_OK)
+    s = tc_st_tensor_to_f32(st, t, sub, err);
+  if (s == TC_OK)
+    s = check_subspaces(path, sub, Q, D, err);
+  tc_head_params defaults;
+  if (params)
+    defaults = *params;
+  else
+    tc_head_params_default(&defaults);
+  if (s == TC_OK)
+    s = read_defaults(st, Q, &defaults, err);
+  tc_safetensors_close(st);
+  if (s != TC_OK) {
+    free(sub);
+    return s;
+  }
+  if (params)
+    *params = defaults;
+  *out = (tc_head_file){ .Q = Q, .D = D, .subspaces = sub };
+  return TC_OK;
+}
+
+tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t Q, uint32_t D, int half,
+                             const tc_head_params *params, tc_error *err)
+{
+  size_t n = 2 * (size_t)Q * D;
+  uint16_t *h = NULL;
+  if (half) {
+    if (!(h = malloc(n * sizeof *h)))
+      return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (size_t i = 0; i < n; i++)
+      h[i] = tc_f32_to_f16(subspaces[i]);
+  }
+  float scalars[4] = { 0 };
+  tc_st_write_tensor ts[5] = {
+    { .name = "subspaces", .dtype = half ? TC_ST_F16 : TC_ST_F32, .ndim = 3, .shape = { Q, 2, D },
+      .data = half ? (const void *)h : (const void *)subspaces },
+  };
+  size_t count = 1;
+  if (params) {
+    const char *names[4] = { "temperature", "sinkhorn_eps", "sinkhorn_iters", "topk" };
+    scalars[0] = params->temperature, scalars[1] = params->sinkhorn_eps;
+    scalars[2] = (float)params->sinkhorn_iters, scalars[3] = (float)params->topk;
+    for (int i = 0; i < 4; i++)
+      ts[count++] = (tc_st_write_tensor){ .name = names[i], .dtype = TC_ST_F32, .ndim = 1, .shape = { 1 },
+                                          .data = &scalars[i] };
+  }
+  tc_status s = tc_safetensors_write(path, ts, count, NULL, err);
+  free(h);
+  return s;
+}

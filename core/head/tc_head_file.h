@@ -1,0 +1,48 @@
+/* Head files: the textual subspaces of a TokenCLIP head, and optionally its
+ * inference defaults, in a safetensors file.
+ *
+ *   subspaces        [Q, 2, D]  F32, F16 or BF16; [q, 0] normal, [q, 1] abnormal
+ *   temperature      one element (float)          -> tc_head_params.temperature
+ *   sinkhorn_eps     one element (float)          -> sinkhorn_eps
+ *   sinkhorn_iters   one element (integer-valued) -> sinkhorn_iters
+ *   topk             one element (integer-valued) -> topk (0: all Q)
+ * One-element tensors may be stored as F32/F16/BF16 or I32/I64, with shape
+ * [] or [1]. Include as "head/tc_head_file.h". */
+#ifndef TC_HEAD_FILE_H
+#define TC_HEAD_FILE_H
+
+#include <stdint.h>
+
+#include "tc_head.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tc_head_file {
+  uint32_t Q, D;
+  float *subspaces; /* [Q, 2, D] fp32, as stored (tc_head_create normalises); owned */
+} tc_head_file;
+
+/* Reads path into *out. expected_dim is the encoder's embedding dimension
+ * (0 accepts any). When params is not NULL, the defaults the file holds
+ * overwrite the matching fields; the others are left alone. Errors (messages
+ * name the file and the tensor): unreadable or malformed file (TC_ERR_IO,
+ * TC_ERR_FORMAT), no `subspaces` or Q = 0 (TC_ERR_FORMAT), a wrong shape or
+ * a D other than expected_dim (TC_ERR_MISMATCH), NaN/Inf or a zero-norm
+ * subspace vector (TC_ERR_NUMERIC), a default out of range, such as topk > Q
+ * (TC_ERR_FORMAT). */
+tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_file *out, tc_head_params *params,
+                            tc_error *err);
+void tc_head_file_free(tc_head_file *f);
+
+/* Writes a head file: subspaces [Q, 2, D] as F32 (or F16 when half is set)
+ * and, when params is not NULL, its temperature, eps, iterations and topk. */
+tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t Q, uint32_t D, int half,
+                             const tc_head_params *params, tc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

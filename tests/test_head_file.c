@@ -1,0 +1,262 @@
+/* Head files (core/head/tc_head_file.h): what a file holds reaches the
+ * head, and every way a file can be wrong is an error naming the file and
+ * the tensor. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "head/tc_head_file.h"
+#include "head/tc_head_ref.h"
+#include "tc_common.h"
+#include "tc_safetensors.h"
+#include "tc_test.h"
+
+static char dir[256];
+
+static const char *tmp_path(const char *name)
+{
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return path;
+}
+
+/* A file with `subspaces` of the given shape and dtype plus extra tensors. */
+static void write_file(const char *path, int64_t q, int64_t two, int64_t d, const float *data,
+                       const tc_st_write_tensor *extra, size_t n_extra)
+{
+  tc_st_write_tensor ts[8] = { { .name = "subspaces", .dtype = TC_ST_F32, .ndim = 3, .shape = { q, two, d },
+                                 .data = data } };
+  for (size_t i = 0; i < n_extra; i++)
+    ts[1 + i] = extra[i];
+  tc_error err = { 0 };
+  TC_CHECK_OK(tc_safetensors_write(path, ts, 1 + n_extra, NULL, &err), &err);
+}
+
+/* Raw safetensors bytes, for dtypes the writer does not produce (I64, I32). */
+static void write_raw(const char *path, const char *header, const void *data, size_t bytes)
+{
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    TC_CHECK(0, "cannot write %s", path);
+    return;
+  }
+  uint64_t n = strlen(header);
+  fwrite(&n, 8, 1, f); /* little-endian on every platform we build for */
+  fwrite(header, 1, n, f);
+  fwrite(data, 1, bytes, f);
+  fclose(f);
+}
+
+static void check_round_trip(void)
+{
+  const uint32_t Q = 3, D = 10;
+  float sub[3 * 2 * 10];
+  tc_test_fill(sub, 60, -1, 1);
+  tc_head_params want;
+  tc_head_params_default(&want);
+  want.temperature = 0.01f, want.sinkhorn_eps = 0.2f, want.sinkhorn_iters = 37, want.topk = 2;
+  tc_error err = { 0 };
+  for (int half = 0; half < 2; half++) {
+    const char *path = tmp_path(half ? "rt16.safetensors" : "rt32.safetensors");
+    if (!TC_CHECK_OK(tc_head_file_write(path, sub, Q, D, half, &want, &err), &err))
+      continue;
+    tc_head_file f;
+    tc_head_params got;
+    tc_head_params_default(&got);
+    got.image_blend = 0.25f; /* not in files: must survive */
+    if (!TC_CHECK_OK(tc_head_file_load(path, D, &f, &got, &err), &err))
+      continue;
+    TC_CHECK(f.Q == Q && f.D == D, "shape %u x %u", f.Q, f.D);
+    float expect[60];
+    for (int i = 0; i < 60; i++)
+      expect[i] = half ? tc_f16_to_f32(tc_f32_to_f16(sub[i])) : sub[i];
+    tc_test_close(half ? "fp16 subspaces" : "fp32 subspaces", f.subspaces, expect, 60, 0, 0);
+    TC_CHECK(got.temperature == want.temperature && got.sinkhorn_eps == want.sinkhorn_eps &&
+               got.sinkhorn_iters == 37 && got.topk == 2 && got.image_blend == 0.25f,
+             "defaults %g %g %u %u %g", got.temperature, got.sinkhorn_eps, got.sinkhorn_iters, got.topk,
+             got.image_blend);
+    tc_head_file_free(&f);
+  }
+  /* no defaults in the file: params untouched; NULL params fine */
+  const char *path = tmp_path("plain.safetensors");
+  write_file(path, Q, 2, D, sub, NULL, 0);
+  tc_head_file f;
+  tc_head_params p, dflt;
+  tc_head_params_default(&p);
+  dflt = p;
+  if (TC_CHECK_OK(tc_head_file_load(path, 0, &f, &p, &err), &err))
+    TC_CHECK(memcmp(&p, &dflt, sizeof p) == 0, "params changed by a file without defaults");
+  tc_head_file_free(&f);
+  if (TC_CHECK_OK(tc_head_file_load(path, 0, &f, NULL, &err), &err))
+    TC_CHECK(f.Q == Q, "Q %u", f.Q);
+  tc_head_file_free(&f);
+  printf("ok head file round trips (fp32, fp16, defaults)\n");
+}
+
+/* One-element defaults as exported from PyTorch: integers as I64 / I32. */
+static void check_integer_scalars(void)
+{
+  struct {
+    float sub[2 * 2 * 4];
+    int64_t topk;
+    int32_t iters;
+  } data;
+  tc_test_fill(data.sub, 16, -1, 1);
+  data.topk = 1, data.iters = 250;
+  const char *hdr = "{\"subspaces\":{\"dtype\":\"F32\",\"shape\":[2,2,4],\"data_offsets\":[0,64]},"
+                    "\"topk\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[64,72]},"
+                    "\"sinkhorn_iters\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[72,76]}}";
+  const char *path = tmp_path("ints.safetensors");
+  write_raw(path, hdr, &data, 76);
+  tc_head_file f;
+  tc_head_params p;
+  tc_head_params_default(&p);
+  tc_error err = { 0 };
+  if (TC_CHECK_OK(tc_head_file_load(path, 4, &f, &p, &err), &err))
+    TC_CHECK(p.topk == 1 && p.sinkhorn_iters == 250 && f.Q == 2, "topk %u iters %u Q %u", p.topk, p.sinkhorn_iters,
+             f.Q);
+  tc_head_file_free(&f);
+  printf("ok integer defaults (I64, I32)\n");
+}
+
+static void expect_error(const char *what, const char *path, uint32_t dim, tc_status want, const char *needle)
+{
+  tc_head_file f;
+  tc_head_params p;
+  tc_head_params_default(&p);
+  tc_head_params before = p;
+  tc_error err = { 0 };
+  tc_status st = tc_head_file_load(path, dim, &f, &p, &err);
+  TC_CHECK(st == want && strstr(err.message, needle) && f.subspaces == NULL && memcmp(&p, &before, sizeof p) == 0,
+           "%s: got %s (%s), want %s mentioning \"%s\"", what, tc_status_name(st), err.message,
+           tc_status_name(want), needle);
+  if (st == want)
+    printf("ok %s: %s\n", what, err.message);
+  tc_head_file_free(&f);
+}
+
+static void check_errors(void)
+{
+  float sub[4 * 3 * 8];
+  tc_test_fill(sub, 96, -1, 1);
+  float one = 1, two[2] = { 1, 2 }, zero = 0, frac = 2.5f, five = 5;
+  expect_error("missing file", tmp_path("nope.safetensors"), 0, TC_ERR_IO, "nope.safetensors");
+  const char *path = tmp_path("garbage.safetensors");
+  write_raw(path, "not json at all", "", 0);
+  expect_error("garbage", path, 0, TC_ERR_FORMAT, "garbage.safetensors");
+
+  path = tmp_path("nosub.safetensors");
+  tc_st_write_tensor t = { .name = "temperature", .dtype = TC_ST_F32, .ndim = 0, .data = &one };
+  tc_error err = { 0 };
+  TC_CHECK_OK(tc_safetensors_write(path, &t, 1, NULL, &err), &err);
+  expect_error("no subspaces", path, 0, TC_ERR_FORMAT, "subspaces");
+
+  path = tmp_path("shape.safetensors");
+  write_file(path, 4, 3, 8, sub, NULL, 0);
+  expect_error("[Q, 3, D]", path, 0, TC_ERR_MISMATCH, "[Q, 2, D]");
+  path = tmp_path("q0.safetensors");
+  write_file(path, 0, 2, 8, sub, NULL, 0);
+  expect_error("Q = 0", path, 0, TC_ERR_FORMAT, "Q = 0");
+  path = tmp_path("dim.safetensors");
+  write_file(path, 4, 2, 8, sub, NULL, 0);
+  expect_error("D other than the encoder's", path, 768, TC_ERR_MISMATCH, "768");
+
+  float bad[4 * 2 * 8];
+  memcpy(bad, sub, sizeof bad);
+  bad[2 * 8 * 2 + 8 + 5] = NAN; /* subspace 2, abnormal */
+  path = tmp_path("nan.safetensors");
+  write_file(path, 4, 2, 8, bad, NULL, 0);
+  expect_error("NaN subspace", path, 0, TC_ERR_NUMERIC, "subspace 2 (abnormal)");
+  memcpy(bad, sub, sizeof bad);
+  memset(bad + 8, 0, 8 * 4); /* subspace 0, abnormal */
+  path = tmp_path("zero.safetensors");
+  write_file(path, 4, 2, 8, bad, NULL, 0);
+  expect_error("zero subspace", path, 0, TC_ERR_NUMERIC, "all zeros");
+
+  struct {
+    const char *name, *needle;
+    const float *value;
+    int64_t n;
+    tc_status st;
+  } defaults[] = {
+    { "topk", "topk", &five, 1, TC_ERR_FORMAT },                /* k > Q = 4 */
+    { "temperature", "temperature", &zero, 1, TC_ERR_FORMAT },
+    { "sinkhorn_eps", "sinkhorn_eps", &zero, 1, TC_ERR_FORMAT },
+    { "sinkhorn_iters", "sinkhorn_iters", &frac, 1, TC_ERR_FORMAT },
+    { "sinkhorn_iters", "one value", two, 2, TC_ERR_MISMATCH },
+  };
+  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "default%zu.safetensors", i);
+    path = tmp_path(name);
+    tc_st_write_tensor x = { .name = defaults[i].name, .dtype = TC_ST_F32, .ndim = 1, .shape = { defaults[i].n },
+                             .data = defaults[i].value };
+    write_file(path, 4, 2, 8, sub, &x, 1);
+    char what[64];
+    snprintf(what, sizeof what, "bad default %s", defaults[i].name);
+    expect_error(what, path, 0, defaults[i].st, defaults[i].needle);
+  }
+}
+
+/* A head made from a file scores like the reference with the file's
+ * subspaces and defaults. */
+static void check_head_from_file(tc_context *ctx)
+{
+  const uint32_t Q = 5, D = 32, N = 50;
+  float sub[5 * 2 * 32], tokens[51 * 32], want[50], got[50];
+  tc_test_fill(sub, sizeof sub / 4, -1, 1);
+  for (uint32_t r = 0; r <= N; r++)
+    for (uint32_t d = 0; d < D; d++)
+      tokens[r * D + d] = sub[(r % (2 * Q)) * D + d] + tc_test_uniform(-1, 1);
+  tc_head_params in;
+  tc_head_params_default(&in);
+  in.sinkhorn_eps = 0.1f, in.topk = 2, in.sinkhorn_iters = 300;
+  const char *path = tmp_path("e2e.safetensors");
+  tc_error err = { 0 };
+  tc_head_file f = { 0 };
+  tc_head_params p;
+  tc_head_params_default(&p);
+  tc_head *h = NULL;
+  tc_buffer *tok = NULL, *scores = NULL;
+  tc_cmd *cmd = NULL;
+  tc_head_result res, ref;
+  if (TC_CHECK_OK(tc_head_file_write(path, sub, Q, D, 0, &in, &err), &err) &&
+      TC_CHECK_OK(tc_head_file_load(path, D, &f, &p, &err), &err) &&
+      TC_CHECK_OK(tc_head_ref_run(tokens, N, sub, Q, D, &in, want, &ref, &err), &err) &&
+      TC_CHECK_OK(tc_head_create(ctx, f.subspaces, f.Q, f.D, N, &h, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create_from(ctx, tokens, sizeof tokens, &tok, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, sizeof got, &scores, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+      TC_CHECK_OK(tc_head_record(h, cmd, tok, scores, &p, &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) && TC_CHECK_OK(tc_head_read_result(h, &res, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_download(scores, 0, got, sizeof got, &err), &err)) {
+    /* same tolerance as test_head's comparisons */
+    tc_test_close("head from a file vs reference", got, want, N, 1e-3, 0);
+    TC_CHECK(fabsf(res.global_score - ref.global_score) < 1e-3f, "global %g vs %g", res.global_score,
+             ref.global_score);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(tok);
+  tc_buffer_destroy(scores);
+  tc_head_destroy(h);
+  tc_head_file_free(&f);
+}
+
+int main(void)
+{
+  snprintf(dir, sizeof dir, "%s/tc-head-file-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "FAIL: cannot create a temporary directory\n");
+    return 1;
+  }
+  tc_test_seed(77);
+  check_round_trip();
+  check_integer_scalars();
+  check_errors();
+  tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
+  check_head_from_file(ctx);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "note: could not remove %s\n", dir);
+  return tc_test_finish(ctx);
+}
