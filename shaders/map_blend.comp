@@ -1,36 +1,57 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Anomaly map, pass 4: normalise, colour and blend into the frame in place.
-// t = clamp((v - lo) / (hi - lo), 0, 1), [lo, hi] the map's range or a fixed
-// one; where t >= threshold each colour byte p becomes
+// Anomaly map, pass 4: the smoothed map's values (recomputed from pass 1
+// exactly as map_cols does), normalised, coloured and blended into the frame
+// in place. t = clamp((v - lo) / (hi - lo), 0, 1), [lo, hi] the map's range
+// or a fixed one; where t >= threshold each colour byte p becomes
 // floor(p + alpha (colour - p) + 0.5). Other pixels, and the fourth byte of
-// every pixel, are not written at all.
+// every pixel, are not written at all. Four columns by 16 rows an invocation.
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer Map { float map[]; }; // [height][width]
-layout(std430, binding = 1) readonly buffer Range { vec2 range; };
-layout(std430, binding = 2) readonly buffer Lut { uint lut[256]; }; // colours in the frame's byte order
-layout(std430, binding = 3) buffer Frame { uint pixels[]; };
+layout(binding = 0) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
+layout(binding = 1) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
+layout(std430, binding = 2) readonly buffer Range { vec2 range; };
+layout(std430, binding = 3) readonly buffer Lut { uint lut[256]; }; // colours in the frame's byte order
+layout(std430, binding = 4) buffer Frame { uint pixels[]; };
 layout(push_constant) uniform P {
-  uint width, height, stride_px, use_range;
+  uint width, width4, height, grid_h, record, stride_px, use_range;
   float lo, hi, alpha, threshold;
 } p;
 
 void main()
 {
-  uint x = gl_GlobalInvocationID.x, y = gl_GlobalInvocationID.y;
-  if (x >= p.width || y >= p.height)
+  uint x4 = gl_GlobalInvocationID.x, block = gl_GlobalInvocationID.y;
+  if (x4 >= p.width4 || !(p.alpha > 0.0))
     return;
-  float v = map[y * p.width + x];
-  vec2 r = p.use_range != 0u ? range : vec2(p.lo, p.hi);
-  float t = r.y > r.x ? clamp((v - r.x) / (r.y - r.x), 0.0, 1.0) : 0.0;
-  if (!(p.alpha > 0.0) || t < p.threshold)
-    return;
-  uint colour = lut[min(uint(t * 256.0), 255u)];
-  uint i = y * p.stride_px + x, px = pixels[i];
-  vec3 pf = vec3(uvec3(px, px >> 8, px >> 16) & 0xffu);
-  vec3 cf = vec3(uvec3(colour, colour >> 8, colour >> 16) & 0xffu);
-  uvec3 o = uvec3(floor(pf + p.alpha * (cf - pf) + 0.5));
-  pixels[i] = (px & 0xff000000u) | o.x | (o.y << 8) | (o.z << 16);
+  uint n_cols = min(4u, p.width - 4u * x4), last = p.grid_h - 1u;
+  vec2 lim = p.use_range != 0u ? range : vec2(p.lo, p.hi);
+  for (uint group = 4u * block; group < 4u * block + 4u && 4u * group < p.height; group++) {
+    int rec = int(group * p.record);
+    uint first = uint(texelFetch(table, rec).x);
+    vec4 v0 = vec4(0.0), v1 = vec4(0.0), v2 = vec4(0.0), v3 = vec4(0.0);
+    for (uint u = 1; u < p.record; u++) {
+      vec4 w = texelFetch(table, rec + int(u));
+      vec4 cols4 = texelFetch(rows, int(min(first + u - 1u, last) * p.width4 + x4));
+      v0 += w.x * cols4;
+      v1 += w.y * cols4;
+      v2 += w.z * cols4;
+      v3 += w.w * cols4;
+    }
+    mat4 v = mat4(v0, v1, v2, v3);
+    uint n_rows = min(4u, p.height - 4u * group);
+    for (uint r = 0; r < 4u; r++) { // constant trip counts: unrolled, v stays in registers
+      vec4 t = lim.y > lim.x ? clamp((v[r] - lim.x) / (lim.y - lim.x), 0.0, 1.0) : vec4(0.0);
+      for (uint c = 0; c < 4u; c++) {
+        if (r >= n_rows || c >= n_cols || t[c] < p.threshold)
+          continue;
+        uint colour = lut[min(uint(t[c] * 256.0), 255u)];
+        uint i = (4u * group + r) * p.stride_px + 4u * x4 + c, px = pixels[i];
+        vec3 pf = vec3(uvec3(px, px >> 8, px >> 16) & 0xffu);
+        vec3 cf = vec3(uvec3(colour, colour >> 8, colour >> 16) & 0xffu);
+        uvec3 o = uvec3(floor(pf + p.alpha * (cf - pf) + 0.5));
+        pixels[i] = (px & 0xff000000u) | o.x | (o.y << 8) | (o.z << 16);
+      }
+    }
+  }
 }

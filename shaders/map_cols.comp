@@ -1,51 +1,52 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Anomaly map, pass 2: the columns of pass 1 resampled to the frame's height
-// (upsampling and vertical blur as one table) into the full-resolution map,
-// plus each workgroup's min and max of what it wrote (reduced by map_range).
-// An invocation computes ROWS consecutive rows of one column: adjacent
-// invocations read adjacent columns, the weights are shared by all.
+// (upsampling and vertical blur as one table): the smoothed map at full
+// resolution. Only its min and max are kept, per four columns and block of
+// 16 rows (map_range reduces them), and the map itself when asked: the blend
+// recomputes the values, cheaper than storing and reloading them.
+// An invocation makes four columns (one texel of pass 1) by 16 rows, as four
+// groups of four rows: a texel of pass 1 and one of weights serve 16 pixels.
 #include "common.glsl"
 TC_LOCAL_SIZE_X
-layout(constant_id = 1) const uint ROWS = 4;
 
-layout(std430, binding = 0) readonly buffer Rows { float rows[]; }; // [grid_h][width]
-layout(std430, binding = 1) readonly buffer First { uint first[]; };
-layout(std430, binding = 2) readonly buffer Weights { float weights[]; };
-layout(std430, binding = 3) writeonly buffer Map { float map[]; }; // [height][width]
-layout(std430, binding = 4) writeonly buffer Partial { vec2 partial[]; }; // per workgroup (min, max)
-layout(push_constant) uniform P { uint width, height, taps; } p;
-
-shared float group_min[gl_WorkGroupSize.x];
-shared float group_max[gl_WorkGroupSize.x];
+layout(binding = 0) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
+layout(binding = 1) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
+layout(std430, binding = 2) writeonly buffer Partial { vec2 partial[]; }; // [blocks][width4] (min, max)
+layout(std430, binding = 3) writeonly buffer Map { float map[]; };        // [height][width], when store_map
+layout(push_constant) uniform P { uint width, width4, height, grid_h, record, store_map; } p;
 
 void main()
 {
-  uint x = gl_GlobalInvocationID.x, y0 = gl_WorkGroupID.y * ROWS, lid = gl_LocalInvocationID.x;
-  float lo = uintBitsToFloat(0x7f800000u), hi = -lo; // +inf, -inf: neutral for min, max
-  if (x < p.width) {
-    for (uint r = 0; r < ROWS; r++) {
-      uint y = y0 + r;
-      if (y >= p.height)
-        break;
-      uint src = first[y] * p.width + x, wi = y * p.taps;
-      float acc = 0.0;
-      for (uint k = 0; k < p.taps; k++)
-        acc += weights[wi + k] * rows[src + k * p.width];
-      map[y * p.width + x] = acc;
-      lo = min(lo, acc);
-      hi = max(hi, acc);
+  uint x4 = gl_GlobalInvocationID.x, block = gl_GlobalInvocationID.y;
+  if (x4 >= p.width4)
+    return;
+  uint n_cols = min(4u, p.width - 4u * x4), last = p.grid_h - 1u;
+  float lo = uintBitsToFloat(0x7f800000u), hi = -lo; // +inf, -inf
+  for (uint group = 4u * block; group < 4u * block + 4u && 4u * group < p.height; group++) {
+    // the same sums as map_blend.comp's: the blend must see these very values
+    int rec = int(group * p.record);
+    uint first = uint(texelFetch(table, rec).x);
+    vec4 v0 = vec4(0.0), v1 = vec4(0.0), v2 = vec4(0.0), v3 = vec4(0.0); // rows 4 group + 0..3
+    for (uint u = 1; u < p.record; u++) {
+      vec4 w = texelFetch(table, rec + int(u));
+      vec4 cols4 = texelFetch(rows, int(min(first + u - 1u, last) * p.width4 + x4)); // past the end: weight 0
+      v0 += w.x * cols4;
+      v1 += w.y * cols4;
+      v2 += w.z * cols4;
+      v3 += w.w * cols4;
     }
+    mat4 v = mat4(v0, v1, v2, v3);
+    uint n_rows = min(4u, p.height - 4u * group);
+    for (uint r = 0; r < 4u; r++) // constant trip counts: unrolled, v stays in registers
+      for (uint c = 0; c < 4u; c++) {
+        if (r >= n_rows || c >= n_cols)
+          continue;
+        lo = min(lo, v[r][c]);
+        hi = max(hi, v[r][c]);
+        if (p.store_map != 0u)
+          map[(4u * group + r) * p.width + 4u * x4 + c] = v[r][c];
+      }
   }
-  // every invocation reaches the barrier, in range or not
-  group_min[lid] = lo;
-  group_max[lid] = hi;
-  barrier();
-  if (lid == 0) {
-    for (uint i = 1; i < gl_WorkGroupSize.x; i++) {
-      lo = min(lo, group_min[i]);
-      hi = max(hi, group_max[i]);
-    }
-    partial[gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] = vec2(lo, hi);
-  }
+  partial[block * p.width4 + x4] = vec2(lo, hi);
 }

@@ -1,25 +1,26 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Anomaly map, pass 1: every row of the score grid resampled to the frame's
-// width (bilinear upsampling and the horizontal blur, as one table).
-// rows[i][x] = sum_k w[x][k] * scores[offset + i * grid_w + first[x] + k]
+// width (bilinear upsampling and the horizontal blur, as one table), a group
+// of four adjacent columns per invocation, stored as one texel for passes 2
+// and 4. rows[i][x] = sum_j w[x][j] * scores[offset + i * grid_w + j]
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
 layout(std430, binding = 0) readonly buffer Scores { float scores[]; };
-layout(std430, binding = 1) readonly buffer First { uint first[]; };
-layout(std430, binding = 2) readonly buffer Weights { float weights[]; };
-layout(std430, binding = 3) writeonly buffer Rows { float rows[]; }; // [grid_h][width]
-layout(push_constant) uniform P { uint offset, grid_w, grid_h, width, taps; } p;
+layout(binding = 1) uniform samplerBuffer table; // see tc_resample_upload
+layout(std430, binding = 2) writeonly buffer Rows { vec4 rows[]; }; // [grid_h][width4]
+layout(push_constant) uniform P { uint offset, grid_w, grid_h, width4, record; } p;
 
 void main()
 {
-  uint x = gl_GlobalInvocationID.x, i = gl_GlobalInvocationID.y;
-  if (x >= p.width || i >= p.grid_h)
+  uint group = gl_GlobalInvocationID.x, i = gl_GlobalInvocationID.y;
+  if (group >= p.width4 || i >= p.grid_h)
     return;
-  uint src = p.offset + i * p.grid_w + first[x], wi = x * p.taps;
-  float acc = 0.0;
-  for (uint k = 0; k < p.taps; k++)
-    acc += weights[wi + k] * scores[src + k];
-  rows[i * p.width + x] = acc;
+  int rec = int(group * p.record);
+  uint first = uint(texelFetch(table, rec).x), row = p.offset + i * p.grid_w, last = p.grid_w - 1u;
+  vec4 acc = vec4(0.0);
+  for (uint u = 1; u < p.record; u++)
+    acc += texelFetch(table, rec + int(u)) * scores[row + min(first + u - 1u, last)]; // past the end: weight 0
+  rows[i * p.width4 + group] = acc;
 }

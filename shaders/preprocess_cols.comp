@@ -2,30 +2,42 @@
 #extension GL_GOOGLE_include_directive : require
 // Preprocess, pass 2: the columns of pass 1 resampled to the model's height,
 // then CLIP-normalised into planes: out[c][y][x] = v * scale[c] + bias[c]
-// with scale = 1 / (255 std), bias = -mean / std.
+// with scale = 1 / (255 std), bias = -mean / std. An invocation makes a
+// group of four adjacent output rows of one column (table as in pass 1).
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
 layout(binding = 0) uniform samplerBuffer rows; // [frame height][size], RGB + unused
-layout(std430, binding = 1) readonly buffer First { uint first[]; };
-layout(std430, binding = 2) readonly buffer Weights { float weights[]; };
-layout(std430, binding = 3) writeonly buffer Out { float planes[]; }; // [3][size][size]
+layout(binding = 1) uniform samplerBuffer table;
+layout(std430, binding = 2) writeonly buffer Out { float planes[]; }; // [3][size][size]
 layout(push_constant) uniform P {
-  uint size, taps;
+  uint size, height, record;
   float scale_r, scale_g, scale_b, bias_r, bias_g, bias_b;
 } p;
 
 void main()
 {
-  uint x = gl_GlobalInvocationID.x, y = gl_GlobalInvocationID.y;
-  if (x >= p.size || y >= p.size)
+  uint x = gl_GlobalInvocationID.x, group = gl_GlobalInvocationID.y;
+  if (x >= p.size || 4u * group >= p.size)
     return;
-  uint src = first[y] * p.size + x, wi = y * p.taps;
-  vec3 acc = vec3(0.0);
-  for (uint k = 0; k < p.taps; k++)
-    acc += weights[wi + k] * texelFetch(rows, int(src + k * p.size)).xyz;
-  uint i = y * p.size + x, plane = p.size * p.size;
-  planes[i] = acc.x * p.scale_r + p.bias_r;
-  planes[plane + i] = acc.y * p.scale_g + p.bias_g;
-  planes[2u * plane + i] = acc.z * p.scale_b + p.bias_b;
+  int rec = int(group * p.record);
+  uint first = uint(texelFetch(table, rec).x), last = p.height - 1u;
+  vec3 acc[4] = vec3[4](vec3(0.0), vec3(0.0), vec3(0.0), vec3(0.0));
+  for (uint u = 1; u < p.record; u++) {
+    vec4 w = texelFetch(table, rec + int(u));
+    vec3 v = texelFetch(rows, int(min(first + u - 1u, last) * p.size + x)).xyz; // past the end: weight 0
+    acc[0] += w.x * v;
+    acc[1] += w.y * v;
+    acc[2] += w.z * v;
+    acc[3] += w.w * v;
+  }
+  uint plane = p.size * p.size, n_out = min(4u, p.size - 4u * group);
+  for (uint c = 0; c < 4u; c++) { // a constant trip count: unrolled, acc stays in registers
+    if (c >= n_out)
+      break;
+    uint i = (4u * group + c) * p.size + x;
+    planes[i] = acc[c].x * p.scale_r + p.bias_r;
+    planes[plane + i] = acc[c].y * p.scale_g + p.bias_g;
+    planes[2u * plane + i] = acc[c].z * p.scale_b + p.bias_b;
+  }
 }

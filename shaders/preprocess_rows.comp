@@ -1,30 +1,42 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Preprocess, pass 1: every frame row resampled to the model's width.
-// out[y][x] = sum_k w[x][k] * pixel(first[x] + k, y), RGB as floats 0..255.
-// One invocation per output sample; the filter is a precomputed table.
+// out[y][x] = sum_k w[x][k] * pixel(k, y), RGB as floats 0..255.
+// An invocation makes a group of four adjacent output columns of one row:
+// their supports overlap, so each pixel is read once for the four, with one
+// texel fetch for its four weights. Table: see tc_resample_upload.
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
 layout(std430, binding = 0) readonly buffer Frame { uint pixels[]; }; // 8-bit x4, rows stride_px words apart
-layout(std430, binding = 1) readonly buffer First { uint first[]; };
-layout(std430, binding = 2) readonly buffer Weights { float weights[]; };
-layout(std430, binding = 3) writeonly buffer Rows { vec4 rows[]; }; // [frame height][out_w], RGB + unused
+layout(binding = 1) uniform samplerBuffer table;
+layout(std430, binding = 2) writeonly buffer Rows { vec4 rows[]; }; // [frame height][out_w], RGB + unused
 layout(push_constant) uniform P {
-  uint stride_px, out_w, height, taps;
+  uint stride_px, width, height, out_w;
+  uint record;     // texels per group record: 1 + span
   uint blue_first; // BGRA/BGRx: byte 0 is blue
 } p;
 
 void main()
 {
-  uint x = gl_GlobalInvocationID.x, y = gl_GlobalInvocationID.y;
-  if (x >= p.out_w || y >= p.height)
+  uint group = gl_GlobalInvocationID.x, y = gl_GlobalInvocationID.y;
+  if (4u * group >= p.out_w || y >= p.height)
     return;
-  uint src = y * p.stride_px + first[x], wi = x * p.taps;
-  vec3 acc = vec3(0.0);
-  for (uint k = 0; k < p.taps; k++) {
-    uint px = pixels[src + k];
-    acc += weights[wi + k] * vec3(uvec3(px, px >> 8, px >> 16) & 0xffu);
+  int rec = int(group * p.record);
+  uint first = uint(texelFetch(table, rec).x), last = p.width - 1u, row = y * p.stride_px;
+  vec4 acc_r = vec4(0.0), acc_g = vec4(0.0), acc_b = vec4(0.0); // a channel of the four outputs
+  for (uint u = 1; u < p.record; u++) {
+    vec4 w = texelFetch(table, rec + int(u));
+    uint px = pixels[row + min(first + u - 1u, last)]; // inputs past the row have weight 0: clamped, never outside
+    acc_r += w * float(px & 0xffu);
+    acc_g += w * float((px >> 8) & 0xffu);
+    acc_b += w * float((px >> 16) & 0xffu);
   }
-  rows[y * p.out_w + x] = vec4(p.blue_first != 0u ? acc.zyx : acc, 0.0);
+  uint n_out = min(4u, p.out_w - 4u * group);
+  for (uint c = 0; c < 4u; c++) { // a constant trip count: unrolled, constant component indices
+    if (c >= n_out)
+      break;
+    vec3 v = vec3(acc_r[c], acc_g[c], acc_b[c]);
+    rows[y * p.out_w + 4u * group + c] = vec4(p.blue_first != 0u ? v.zyx : v, 0.0);
+  }
 }

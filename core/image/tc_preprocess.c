@@ -10,8 +10,8 @@ struct tc_preprocess {
   tc_context *ctx;
   tc_frame frame;
   uint32_t size;
-  uint32_t taps_x, taps_y;
-  tc_buffer *first_x, *weights_x, *first_y, *weights_y;
+  tc_resample_groups gx, gy; /* filter tables, outputs in groups of four */
+  tc_buffer *table_x, *table_y;
   tc_buffer *rows; /* pass 1 output: [frame height][size] RGB + unused, float */
 };
 
@@ -19,10 +19,8 @@ void tc_preprocess_destroy(tc_preprocess *pp)
 {
   if (!pp)
     return;
-  tc_buffer_destroy(pp->first_x);
-  tc_buffer_destroy(pp->weights_x);
-  tc_buffer_destroy(pp->first_y);
-  tc_buffer_destroy(pp->weights_y);
+  tc_buffer_destroy(pp->table_x);
+  tc_buffer_destroy(pp->table_y);
   tc_buffer_destroy(pp->rows);
   free(pp);
 }
@@ -47,11 +45,9 @@ tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t 
   if (st == TC_OK) {
     st = tc_resample_antialias(frame->height, size, interp, &ty, err);
     if (st == TC_OK) {
-      pp->taps_x = tx.taps;
-      pp->taps_y = ty.taps;
-      st = tc_resample_upload(ctx, &tx, &pp->first_x, &pp->weights_x, err);
+      st = tc_resample_upload(ctx, &tx, &pp->gx, &pp->table_x, err);
       if (st == TC_OK)
-        st = tc_resample_upload(ctx, &ty, &pp->first_y, &pp->weights_y, err);
+        st = tc_resample_upload(ctx, &ty, &pp->gy, &pp->table_y, err);
       tc_resample_free(&ty);
     }
     tc_resample_free(&tx);
@@ -81,28 +77,28 @@ tc_status tc_preprocess_record(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_
 
   tc_kernel_desc rows_desc = {
     .shader = "preprocess_rows",
-    .n_bindings = 4,
-    .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
-    .push_size = 5 * sizeof(uint32_t),
+    .n_bindings = 3,
+    .bindings = { TC_BIND_STORAGE, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
+    .push_size = 6 * sizeof(uint32_t),
     .n_spec = 1,
     .spec = { WORKGROUP },
   };
   tc_kernel *k = NULL;
   if ((st = tc_kernel_get(ctx, &rows_desc, &k, err)) != TC_OK)
     return st;
-  uint32_t rows_push[5] = { pp->frame.stride / 4, pp->size, pp->frame.height, pp->taps_x,
+  uint32_t rows_push[6] = { pp->frame.stride / 4, pp->frame.width, pp->frame.height, pp->size, pp->gx.record,
                             (uint32_t)tc_frame_blue_first(pp->frame.format) };
-  tc_buffer *rows_bufs[] = { frame_buf, pp->first_x, pp->weights_x, pp->rows };
-  st = tc_cmd_dispatch(cmd, k, rows_bufs, rows_push, tc_div_up(pp->size, WORKGROUP), pp->frame.height, 1,
-                       "preprocess rows", err);
+  tc_buffer *rows_bufs[] = { frame_buf, pp->table_x, pp->rows };
+  st = tc_cmd_dispatch(cmd, k, rows_bufs, rows_push, tc_div_up(pp->gx.groups, WORKGROUP),
+                       pp->frame.height, 1, "preprocess rows", err);
   if (st != TC_OK)
     return st;
 
   tc_kernel_desc cols_desc = {
     .shader = "preprocess_cols",
-    .n_bindings = 4,
-    .bindings = { TC_BIND_TEXEL_F32, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
-    .push_size = 8 * sizeof(uint32_t),
+    .n_bindings = 3,
+    .bindings = { TC_BIND_TEXEL_F32, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
+    .push_size = 9 * sizeof(uint32_t),
     .n_spec = 1,
     .spec = { WORKGROUP },
   };
@@ -111,14 +107,14 @@ tc_status tc_preprocess_record(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_
   const float mean[3] = { TC_CLIP_MEAN_R, TC_CLIP_MEAN_G, TC_CLIP_MEAN_B };
   const float std[3] = { TC_CLIP_STD_R, TC_CLIP_STD_G, TC_CLIP_STD_B };
   struct {
-    uint32_t size, taps;
+    uint32_t size, height, record;
     float scale[3], bias[3];
-  } cols_push = { pp->size, pp->taps_y, { 0 }, { 0 } };
+  } cols_push = { pp->size, pp->frame.height, pp->gy.record, { 0 }, { 0 } };
   for (int c = 0; c < 3; c++) {
     cols_push.scale[c] = (float)(1.0 / (255.0 * std[c]));
     cols_push.bias[c] = (float)(-(double)mean[c] / std[c]);
   }
-  tc_buffer *cols_bufs[] = { pp->rows, pp->first_y, pp->weights_y, out };
-  return tc_cmd_dispatch(cmd, k, cols_bufs, &cols_push, tc_div_up(pp->size, WORKGROUP), pp->size, 1,
+  tc_buffer *cols_bufs[] = { pp->rows, pp->table_y, out };
+  return tc_cmd_dispatch(cmd, k, cols_bufs, &cols_push, tc_div_up(pp->size, WORKGROUP), pp->gy.groups, 1,
                          "preprocess cols", err);
 }

@@ -109,7 +109,7 @@ static void aa_row(const void *params, uint32_t o, double *row)
 tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_interp interp, tc_resample_table *t, tc_error *err)
 {
   memset(t, 0, sizeof *t);
-  if (n_in == 0 || n_out == 0)
+  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
   if (interp != TC_INTERP_BICUBIC && interp != TC_INTERP_BILINEAR)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown interpolation %d", (int)interp);
@@ -157,7 +157,7 @@ uint32_t tc_gaussian_radius(float sigma) { return sigma > 0 ? (uint32_t)ceil(3.0
 tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, tc_resample_table *t, tc_error *err)
 {
   memset(t, 0, sizeof *t);
-  if (n_in == 0 || n_out == 0)
+  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
   if (!(sigma >= 0 && sigma <= 1000))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, 1000] pixels", sigma);
@@ -186,16 +186,41 @@ void tc_resample_free(tc_resample_table *t)
   memset(t, 0, sizeof *t);
 }
 
-tc_status tc_resample_upload(tc_context *ctx, const tc_resample_table *t, tc_buffer **first, tc_buffer **weights,
+tc_status tc_resample_upload(tc_context *ctx, const tc_resample_table *t, tc_resample_groups *g, tc_buffer **out,
                              tc_error *err)
 {
-  *first = *weights = NULL;
-  tc_status st = tc_buffer_create_from(ctx, t->first, t->n_out * sizeof *t->first, first, err);
-  if (st == TC_OK)
-    st = tc_buffer_create_from(ctx, t->weights, (size_t)t->n_out * t->taps * sizeof *t->weights, weights, err);
-  if (st != TC_OK) {
-    tc_buffer_destroy(*first);
-    *first = NULL;
+  *out = NULL;
+  uint32_t groups = (t->n_out + 3) / 4, span = 1;
+  for (uint32_t gi = 0; gi < groups; gi++) {
+    uint32_t o0 = 4 * gi, o1 = o0 + 4 < t->n_out ? o0 + 4 : t->n_out;
+    uint32_t lo = t->first[o0], hi = 0;
+    for (uint32_t o = o0; o < o1; o++) {
+      lo = t->first[o] < lo ? t->first[o] : lo;
+      hi = t->first[o] + t->taps > hi ? t->first[o] + t->taps : hi;
+    }
+    span = hi - lo > span ? hi - lo : span;
   }
+  *g = (tc_resample_groups){ .groups = groups, .span = span, .record = 1 + span };
+  size_t n = (size_t)groups * g->record * 4;
+  float *texels = calloc(n, sizeof *texels);
+  if (!texels)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %ux%u resampling table", t->n_out,
+                        t->n_in);
+  for (uint32_t gi = 0; gi < groups; gi++) {
+    uint32_t o0 = 4 * gi, o1 = o0 + 4 < t->n_out ? o0 + 4 : t->n_out;
+    uint32_t first = t->first[o0];
+    for (uint32_t o = o0; o < o1; o++)
+      first = t->first[o] < first ? t->first[o] : first;
+    /* keep the record inside the input where it fits */
+    if (first + span > t->n_in)
+      first = t->n_in > span ? t->n_in - span : 0;
+    float *r = texels + (size_t)gi * g->record * 4;
+    r[0] = (float)first; /* exact: n_in <= 2^24 */
+    for (uint32_t o = o0; o < o1; o++)
+      for (uint32_t k = 0; k < t->taps; k++)
+        r[4 * (1 + t->first[o] + k - first) + (o - o0)] = t->weights[(size_t)o * t->taps + k];
+  }
+  tc_status st = tc_buffer_create_from(ctx, texels, n * sizeof *texels, out, err);
+  free(texels);
   return st;
 }

@@ -29,8 +29,22 @@ tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, 
 
 void tc_resample_free(tc_resample_table *t);
 
-/* Uploads first[] and weights[] into two new device buffers. */
-tc_status tc_resample_upload(tc_context *ctx, const tc_resample_table *t, tc_buffer **first, tc_buffer **weights,
+/* The shaders' form of a table: outputs in groups of four, so that one
+ * texel fetch gives an input's weights for four adjacent outputs, and inputs
+ * shared by neighbouring outputs (most of them: supports overlap) are read
+ * once for the four. Group g's record holds (first, 0, 0, 0), then for each
+ * input first + u (u < span) the weights of outputs 4g .. 4g+3, zero where
+ * an output does not use the input or does not exist. Every record has the
+ * same length; inputs past n_in (weight 0) are clamped by the shaders. */
+typedef struct tc_resample_groups {
+  uint32_t groups; /* ceil(n_out / 4) */
+  uint32_t span;   /* inputs a record covers */
+  uint32_t record; /* texels a record takes: 1 + span */
+} tc_resample_groups;
+
+/* Uploads t in that form into a new buffer, read as an RGBA32F uniform texel
+ * buffer (texel fetches are what lavapipe loads fastest). */
+tc_status tc_resample_upload(tc_context *ctx, const tc_resample_table *t, tc_resample_groups *g, tc_buffer **out,
                              tc_error *err);
 
 /* The Gaussian radius used for sigma: ceil(3 sigma), 0 when sigma <= 0. */

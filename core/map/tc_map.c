@@ -2,24 +2,29 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "image/tc_resample.h"
 
 #define WORKGROUP 64
-#define ROWS_PER_INVOCATION 4 /* map_cols: rows of one column per invocation */
+/* map_cols and map_blend: an invocation makes 4 columns by 16 rows (four
+ * groups of four rows of the filter table; fixed in the shaders). lavapipe
+ * pays per workgroup and per load, so each does a fair amount of work. */
+#define ROWS_PER_INVOCATION 16
 
 struct tc_map {
   tc_context *ctx;
   tc_frame frame;
   tc_map_params params;
-  uint32_t taps_x, taps_y;
-  tc_buffer *first_x, *weights_x, *first_y, *weights_y;
-  tc_buffer *rows;    /* pass 1: [grid_h][width] */
-  tc_buffer *map;     /* [height][width], the smoothed map */
-  tc_buffer *partial; /* per map_cols workgroup (min, max) */
+  tc_resample_groups gx, gy; /* filter tables, outputs in groups of four */
+  tc_buffer *table_x, *table_y;
+  tc_buffer *rows;    /* pass 1: [grid_h][width4] texels of four columns */
+  tc_buffer *map;     /* [height][width], the smoothed map, when keep_map; else a placeholder */
+  tc_buffer *partial; /* [blocks][width4] (min, max) from map_cols */
   tc_buffer *range;   /* (min, max) of the map */
   tc_buffer *lut;     /* 256 colours packed in the frame's byte order */
-  uint32_t groups_x, groups_y;
+  uint32_t width4;           /* texels of four columns a row */
+  uint32_t groups_x, blocks; /* workgroups across, invocations down */
 };
 
 void tc_map_params_init(tc_map_params *p)
@@ -54,8 +59,7 @@ void tc_map_destroy(tc_map *m)
 {
   if (!m)
     return;
-  tc_buffer *bufs[] = { m->first_x, m->weights_x, m->first_y, m->weights_y, m->rows,
-                        m->map,     m->partial,   m->range,   m->lut };
+  tc_buffer *bufs[] = { m->table_x, m->table_y, m->rows, m->map, m->partial, m->range, m->lut };
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
     tc_buffer_destroy(bufs[i]);
   free(m);
@@ -84,11 +88,9 @@ static tc_status create_tables(tc_map *m, tc_error *err)
     return st;
   st = tc_resample_bilinear_blur(m->params.grid_h, m->frame.height, m->params.sigma, &ty, err);
   if (st == TC_OK) {
-    m->taps_x = tx.taps;
-    m->taps_y = ty.taps;
-    st = tc_resample_upload(m->ctx, &tx, &m->first_x, &m->weights_x, err);
+    st = tc_resample_upload(m->ctx, &tx, &m->gx, &m->table_x, err);
     if (st == TC_OK)
-      st = tc_resample_upload(m->ctx, &ty, &m->first_y, &m->weights_y, err);
+      st = tc_resample_upload(m->ctx, &ty, &m->gy, &m->table_y, err);
     tc_resample_free(&ty);
   }
   tc_resample_free(&tx);
@@ -110,18 +112,19 @@ tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_par
   m->ctx = ctx;
   m->frame = *frame;
   m->params = *params;
-  m->groups_x = tc_div_up(frame->width, WORKGROUP);
-  m->groups_y = tc_div_up(frame->height, ROWS_PER_INVOCATION);
+  m->width4 = tc_div_up(frame->width, 4);
+  m->groups_x = tc_div_up(m->width4, WORKGROUP);
+  m->blocks = tc_div_up(frame->height, ROWS_PER_INVOCATION);
   size_t pixels = (size_t)frame->width * frame->height;
   st = create_tables(m, err);
   if (st == TC_OK)
     st = create_lut(m, err);
   if (st == TC_OK)
-    st = tc_buffer_create(ctx, (size_t)params->grid_h * frame->width * sizeof(float), &m->rows, err);
+    st = tc_buffer_create(ctx, (size_t)params->grid_h * m->width4 * 4 * sizeof(float), &m->rows, err);
   if (st == TC_OK)
-    st = tc_buffer_create(ctx, pixels * sizeof(float), &m->map, err);
+    st = tc_buffer_create(ctx, params->keep_map ? pixels * sizeof(float) : 16, &m->map, err);
   if (st == TC_OK)
-    st = tc_buffer_create(ctx, (size_t)m->groups_x * m->groups_y * 2 * sizeof(float), &m->partial, err);
+    st = tc_buffer_create(ctx, (size_t)m->blocks * m->width4 * 2 * sizeof(float), &m->partial, err);
   if (st == TC_OK)
     st = tc_buffer_create(ctx, 2 * sizeof(float), &m->range, err);
   if (st != TC_OK) {
@@ -134,18 +137,19 @@ tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_par
   return TC_OK;
 }
 
-static tc_status kernel(tc_context *ctx, const char *shader, uint32_t n_bindings, uint32_t push_size,
-                        uint32_t rows_per_invocation, tc_kernel **k, tc_error *err)
+/* bindings: one letter a binding, 's' storage buffer, 't' RGBA32F texel buffer */
+static tc_status kernel(tc_context *ctx, const char *shader, const char *bindings, uint32_t push_size,
+                        tc_kernel **k, tc_error *err)
 {
   tc_kernel_desc d = {
     .shader = shader,
-    .n_bindings = n_bindings,
+    .n_bindings = (uint32_t)strlen(bindings),
     .push_size = push_size,
-    .n_spec = rows_per_invocation ? 2 : 1,
-    .spec = { WORKGROUP, rows_per_invocation },
+    .n_spec = 1,
+    .spec = { WORKGROUP },
   };
-  for (uint32_t i = 0; i < n_bindings; i++)
-    d.bindings[i] = TC_BIND_STORAGE;
+  for (uint32_t i = 0; i < d.n_bindings; i++)
+    d.bindings[i] = bindings[i] == 't' ? TC_BIND_TEXEL_F32 : TC_BIND_STORAGE;
   return tc_kernel_get(ctx, &d, k, err);
 }
 
@@ -158,26 +162,27 @@ tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32
                         p->grid_w, p->grid_h, scores_offset, need, scores ? tc_buffer_size(scores) : 0);
   tc_context *ctx = tc_cmd_context(cmd);
   tc_kernel *k;
-  tc_status st = kernel(ctx, "map_rows", 4, 5 * sizeof(uint32_t), 0, &k, err);
+  tc_status st = kernel(ctx, "map_rows", "sts", 5 * sizeof(uint32_t), &k, err);
   if (st != TC_OK)
     return st;
-  uint32_t rows_push[5] = { scores_offset, p->grid_w, p->grid_h, m->frame.width, m->taps_x };
-  tc_buffer *rows_bufs[] = { scores, m->first_x, m->weights_x, m->rows };
+  uint32_t rows_push[5] = { scores_offset, p->grid_w, p->grid_h, m->width4, m->gx.record };
+  tc_buffer *rows_bufs[] = { scores, m->table_x, m->rows };
   st = tc_cmd_dispatch(cmd, k, rows_bufs, rows_push, m->groups_x, p->grid_h, 1, "map rows", err);
   if (st != TC_OK)
     return st;
 
-  if ((st = kernel(ctx, "map_cols", 5, 3 * sizeof(uint32_t), ROWS_PER_INVOCATION, &k, err)) != TC_OK)
+  if ((st = kernel(ctx, "map_cols", "ttss", 6 * sizeof(uint32_t), &k, err)) != TC_OK)
     return st;
-  uint32_t cols_push[3] = { m->frame.width, m->frame.height, m->taps_y };
-  tc_buffer *cols_bufs[] = { m->rows, m->first_y, m->weights_y, m->map, m->partial };
-  st = tc_cmd_dispatch(cmd, k, cols_bufs, cols_push, m->groups_x, m->groups_y, 1, "map cols", err);
+  uint32_t cols_push[6] = { m->frame.width, m->width4,    m->frame.height,
+                            p->grid_h,      m->gy.record, (uint32_t)(p->keep_map != 0) };
+  tc_buffer *cols_bufs[] = { m->rows, m->table_y, m->partial, m->map };
+  st = tc_cmd_dispatch(cmd, k, cols_bufs, cols_push, m->groups_x, m->blocks, 1, "map cols", err);
   if (st != TC_OK)
     return st;
 
-  if ((st = kernel(ctx, "map_range", 2, sizeof(uint32_t), 0, &k, err)) != TC_OK)
+  if ((st = kernel(ctx, "map_range", "ss", sizeof(uint32_t), &k, err)) != TC_OK)
     return st;
-  uint32_t n_partial = m->groups_x * m->groups_y;
+  uint32_t n_partial = m->blocks * m->width4;
   tc_buffer *range_bufs[] = { m->partial, m->range };
   return tc_cmd_dispatch(cmd, k, range_bufs, &n_partial, 1, 1, 1, "map range", err);
 }
@@ -188,16 +193,16 @@ tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_e
   if (st != TC_OK)
     return st;
   tc_kernel *k;
-  if ((st = kernel(tc_cmd_context(cmd), "map_blend", 4, 8 * sizeof(uint32_t), 0, &k, err)) != TC_OK)
+  if ((st = kernel(tc_cmd_context(cmd), "map_blend", "ttsss", 11 * sizeof(uint32_t), &k, err)) != TC_OK)
     return st;
   const tc_map_params *p = &m->params;
   struct {
-    uint32_t width, height, stride_px, use_range;
+    uint32_t width, width4, height, grid_h, record, stride_px, use_range;
     float lo, hi, alpha, threshold;
-  } push = { m->frame.width, m->frame.height, m->frame.stride / 4, !p->fixed_range,
-             p->lo,          p->hi,           p->alpha,            p->threshold };
-  tc_buffer *bufs[] = { m->map, m->range, m->lut, frame_buf };
-  return tc_cmd_dispatch(cmd, k, bufs, &push, m->groups_x, m->frame.height, 1, "map blend", err);
+  } push = { m->frame.width, m->width4, m->frame.height, p->grid_h, m->gy.record, m->frame.stride / 4,
+             !p->fixed_range, p->lo,     p->hi,           p->alpha,  p->threshold };
+  tc_buffer *bufs[] = { m->rows, m->table_y, m->range, m->lut, frame_buf };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, m->groups_x, m->blocks, 1, "map blend", err);
 }
 
 tc_status tc_map_record(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_buffer *frame_buf,
@@ -218,9 +223,11 @@ tc_status tc_map_read_range(tc_map *m, float *min, float *max, tc_error *err)
   return st;
 }
 
-tc_buffer *tc_map_buffer(tc_map *m) { return m->map; }
+tc_buffer *tc_map_buffer(tc_map *m) { return m->params.keep_map ? m->map : NULL; }
 
 tc_status tc_map_read(tc_map *m, float *dst, tc_error *err)
 {
+  if (!m->params.keep_map)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "the full-resolution map is kept only with keep_map set");
   return tc_buffer_download(m->map, 0, dst, (size_t)m->frame.width * m->frame.height * sizeof(float), err);
 }

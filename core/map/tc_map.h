@@ -5,7 +5,8 @@
  *           -> frame size, bilinear as F.interpolate(align_corners=False),
  *           -> optional Gaussian blur (sigma in frame pixels, radius
  *              ceil(3 sigma), replicated edges),
- *           -> the map's min and max (the image score blends with the max).
+ *           -> the map's min and max (the image score blends with the max),
+ *              and, when asked, the full-resolution map itself.
  *   blend:  normalise (the map's min/max, or a fixed [lo, hi]) -> colormap ->
  *           alpha blend into the frame in place, where the normalised score
  *           is >= threshold; the fourth byte (alpha / padding) is left alone.
@@ -45,6 +46,7 @@ typedef struct tc_map_params {
   tc_colormap colormap;    /* default turbo */
   float alpha;             /* 0..1, default 0.5; 0 leaves every pixel as it was */
   float threshold;         /* 0..1 of the normalised score; below it nothing is blended. Default 0 */
+  int keep_map;            /* 1: also store the full-resolution float map (tc_map_read). Default 0 */
 } tc_map_params;
 
 /* The defaults above, with grid_w = grid_h = 0 (the caller sets the grid). */
@@ -75,8 +77,10 @@ tc_status tc_map_record(tc_map *map, tc_cmd *cmd, tc_buffer *scores, uint32_t sc
  * (either may be NULL). */
 tc_status tc_map_read_range(tc_map *map, float *min, float *max, tc_error *err);
 
-/* The full-resolution smoothed map, float [height][width], for applications;
- * valid after the submission. tc_map_read copies it to host memory. */
+/* With keep_map: the full-resolution smoothed map, float [height][width], for
+ * applications, valid after the submission (NULL without keep_map: the blend
+ * recomputes the few taps a pixel needs rather than store and reload 4 bytes
+ * a pixel). tc_map_read copies it to host memory. */
 tc_buffer *tc_map_buffer(tc_map *map);
 tc_status tc_map_read(tc_map *map, float *dst, tc_error *err);
 
