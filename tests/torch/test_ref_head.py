@@ -271,16 +271,21 @@ def check_nonfinite():
     check(st == TC_ERR_NUMERIC and "row 4" in msg, f"NaN token -> TC_ERR_NUMERIC ({msg})")
 
 
-check_steps(13, 3, 37, 0, 0)
-check_steps(196, 5, 132, 1, 2)
-check_steps(577, 16, 64, 2, 3)
-check_steps(97, 64, 20, 0, 7)
-check_whole(150, 6, 40, 0, 2)
-check_whole(333, 9, 33, 1, 0)
-check_whole(200, 7, 28, 2, 1, greedy=True)
-check_ties()
-check_single_space()
-check_nonfinite()
-if ot is None:
-    print("note: POT (python3-pot) is not installed: the plan was checked against the torch Sinkhorn only")
-t.finish()
+def main():
+    check_steps(13, 3, 37, 0, 0)
+    check_steps(196, 5, 132, 1, 2)
+    check_steps(577, 16, 64, 2, 3)
+    check_steps(97, 64, 20, 0, 7)
+    check_whole(150, 6, 40, 0, 2)
+    check_whole(333, 9, 33, 1, 0)
+    check_whole(200, 7, 28, 2, 1, greedy=True)
+    check_ties()
+    check_single_space()
+    check_nonfinite()
+    if ot is None:
+        print("note: POT (python3-pot) is not installed: the plan was checked against the torch Sinkhorn only")
+    t.finish()
+
+
+if __name__ == "__main__":  # test_tool_head.py imports the helpers above
+    main()

@@ -1,0 +1,291 @@
+/* tokenclip-head: runs the TokenCLIP head on encoder tokens from a .npy file.
+ *
+ *   tokenclip-head --tokens tokens.npy --head head.safetensors --output scores.npy
+ *                  [--eps E] [--iters I] [--tol X] [--topk K] [--temperature T]
+ *                  [--affinity max|mean|abnormal] [--greedy] [--blend B] [--map-max M]
+ *                  [--device D] [--kernels cpu|gpu]
+ *
+ * tokens.npy holds [1 + N, D] floats: row 0 the global token, rows 1..N the
+ * patch tokens in raster order. scores.npy gets the N token scores (float32).
+ * A JSON object on stdout gives the global and image scores, the Sinkhorn
+ * iterations and the plan's marginal errors. Parameters come from the
+ * defaults, then the head file, then the command line. Without --map-max
+ * the image score blends in the largest (unsmoothed) token score. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "head/tc_head.h"
+#include "head/tc_head_file.h"
+#include "io/tc_npy.h"
+
+typedef struct options {
+  const char *tokens, *head, *output, *device;
+  tc_kernel_family family;
+  /* command-line overrides; has_* says which were given */
+  tc_head_params set;
+  int has_eps, has_iters, has_tol, has_topk, has_temperature, has_affinity, has_blend;
+  int greedy, has_map_max;
+  float map_max;
+} options;
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: tokenclip-head --tokens tokens.npy --head head.safetensors --output scores.npy\n"
+             "                      [--eps E] [--iters I] [--tol X] [--topk K] [--temperature T]\n"
+             "                      [--affinity max|mean|abnormal] [--greedy] [--blend B] [--map-max M]\n"
+             "                      [--device D] [--kernels cpu|gpu]\n"
+             "  --tokens F       [1 + N, D] float array: the global token, then N patch tokens\n"
+             "  --head F         safetensors head file: subspaces [Q, 2, D] and optional defaults\n"
+             "  --output F       where the N token scores go (float32 .npy)\n"
+             "  --eps E          Sinkhorn entropic regularisation (default 0.05 or the file's)\n"
+             "  --iters I        Sinkhorn iteration limit (default 100 or the file's)\n"
+             "  --tol X          stop when the plan's row marginal error is below X (default 1e-4)\n"
+             "  --topk K         subspaces kept per token, 0 = all (default all or the file's)\n"
+             "  --temperature T  softmax temperature of the class probabilities (default 0.07 or the file's)\n"
+             "  --affinity A     transport affinity: max, mean or abnormal cosine (default max)\n"
+             "  --greedy         each token to its argmax subspace, no transport\n"
+             "  --blend B        weight of the map maximum in the image score (default 0.5)\n"
+             "  --map-max M      the smoothed map's maximum (default: the largest token score)\n"
+             "  --device D       Vulkan device index or name substring (default: the best)\n"
+             "  --kernels F      kernel family cpu or gpu (default: from the device type)\n");
+}
+
+static int parse_float(const char *opt, const char *val, float *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(val, &end);
+  if (*end || end == val || errno) {
+    fprintf(stderr, "tokenclip-head: %s takes a number, not \"%s\"\n", opt, val);
+    return -1;
+  }
+  *out = (float)v;
+  return 0;
+}
+
+static int parse_uint(const char *opt, const char *val, uint32_t *out)
+{
+  char *end;
+  errno = 0;
+  long long v = strtoll(val, &end, 10);
+  if (*end || end == val || errno || v < 0 || v > 100000000) {
+    fprintf(stderr, "tokenclip-head: %s takes a whole number >= 0, not \"%s\"\n", opt, val);
+    return -1;
+  }
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+  *o = (options){ .family = TC_FAMILY_AUTO };
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    int r = 0, takes = 1;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    } else if (strcmp(a, "--greedy") == 0) {
+      o->greedy = 1, takes = 0;
+    } else if (!val) {
+      fprintf(stderr, "tokenclip-head: unknown option or missing value: %s\n", a);
+      return -1;
+    } else if (strcmp(a, "--tokens") == 0) {
+      o->tokens = val;
+    } else if (strcmp(a, "--head") == 0) {
+      o->head = val;
+    } else if (strcmp(a, "--output") == 0) {
+      o->output = val;
+    } else if (strcmp(a, "--device") == 0) {
+      o->device = val;
+    } else if (strcmp(a, "--kernels") == 0) {
+      if (strcmp(val, "cpu") == 0 || strcmp(val, "gpu") == 0)
+        o->family = val[0] == 'c' ? TC_FAMILY_CPU : TC_FAMILY_GPU;
+      else
+        fprintf(stderr, "tokenclip-head: --kernels takes cpu or gpu, not \"%s\"\n", val), r = -1;
+    } else if (strcmp(a, "--eps") == 0) {
+      r = parse_float(a, val, &o->set.sinkhorn_eps), o->has_eps = 1;
+    } else if (strcmp(a, "--iters") == 0) {
+      r = parse_uint(a, val, &o->set.sinkhorn_iters), o->has_iters = 1;
+    } else if (strcmp(a, "--tol") == 0) {
+      r = parse_float(a, val, &o->set.sinkhorn_tol), o->has_tol = 1;
+    } else if (strcmp(a, "--topk") == 0) {
+      r = parse_uint(a, val, &o->set.topk), o->has_topk = 1;
+    } else if (strcmp(a, "--temperature") == 0) {
+      r = parse_float(a, val, &o->set.temperature), o->has_temperature = 1;
+    } else if (strcmp(a, "--blend") == 0) {
+      r = parse_float(a, val, &o->set.image_blend), o->has_blend = 1;
+    } else if (strcmp(a, "--map-max") == 0) {
+      r = parse_float(a, val, &o->map_max), o->has_map_max = 1;
+    } else if (strcmp(a, "--affinity") == 0) {
+      o->has_affinity = 1;
+      if (strcmp(val, "max") == 0)
+        o->set.affinity = TC_HEAD_AFFINITY_MAX;
+      else if (strcmp(val, "mean") == 0)
+        o->set.affinity = TC_HEAD_AFFINITY_MEAN;
+      else if (strcmp(val, "abnormal") == 0)
+        o->set.affinity = TC_HEAD_AFFINITY_ABNORMAL;
+      else
+        fprintf(stderr, "tokenclip-head: --affinity takes max, mean or abnormal, not \"%s\"\n", val), r = -1;
+    } else {
+      fprintf(stderr, "tokenclip-head: unknown option: %s\n", a);
+      return -1;
+    }
+    if (r != 0)
+      return -1;
+    i += takes;
+  }
+  if (!o->tokens || !o->head || !o->output) {
+    fprintf(stderr, "tokenclip-head: --tokens, --head and --output are required\n");
+    return -1;
+  }
+  return 0;
+}
+
+static void apply_overrides(const options *o, tc_head_params *p)
+{
+  if (o->has_eps)
+    p->sinkhorn_eps = o->set.sinkhorn_eps;
+  if (o->has_iters)
+    p->sinkhorn_iters = o->set.sinkhorn_iters;
+  if (o->has_tol)
+    p->sinkhorn_tol = o->set.sinkhorn_tol;
+  if (o->has_topk)
+    p->topk = o->set.topk;
+  if (o->has_temperature)
+    p->temperature = o->set.temperature;
+  if (o->has_affinity)
+    p->affinity = o->set.affinity;
+  if (o->has_blend)
+    p->image_blend = o->set.image_blend;
+  if (o->greedy)
+    p->greedy = 1;
+}
+
+/* JSON number: finite values only reach here (the head refuses the rest). */
+static void json_number(const char *key, double v, int last)
+{
+  printf("  \"%s\": %.9g%s\n", key, v, last ? "" : ",");
+}
+
+/* A JSON string: the device name is the only free text. */
+static void json_string(const char *key, const char *s)
+{
+  printf("  \"%s\": \"", key);
+  for (; *s; s++)
+    if (*s == '"' || *s == '\\')
+      printf("\\%c", *s);
+    else if ((unsigned char)*s >= 0x20)
+      putchar(*s);
+  printf("\",\n");
+}
+
+static double now_ms(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+int main(int argc, char **argv)
+{
+  options o;
+  if (parse(argc, argv, &o) != 0) {
+    usage(stderr);
+    return 2;
+  }
+  tc_error err = { 0 };
+  tc_npy tokens = { 0 };
+  tc_head_file file = { 0 };
+  tc_context *ctx = NULL;
+  tc_head *head = NULL;
+  tc_buffer *tok = NULL, *scores = NULL;
+  tc_cmd *cmd = NULL;
+  float *out = NULL;
+  tc_head_result res;
+  double ms = 0;
+  tc_head_params p;
+  tc_head_params_default(&p);
+
+  tc_status st = tc_npy_read(o.tokens, &tokens, &err);
+  if (st == TC_OK && (tokens.ndim != 2 || tokens.shape[0] < 2 || tokens.shape[1] < 1))
+    st = tc_error_set(&err, TC_ERR_MISMATCH, "%s: tokens must be [1 + N, D] with N >= 1 (the global token, then "
+                      "the patch tokens)", o.tokens);
+  uint32_t N = st == TC_OK ? (uint32_t)(tokens.shape[0] - 1) : 0, D = st == TC_OK ? (uint32_t)tokens.shape[1] : 0;
+  if (st == TC_OK)
+    st = tc_head_file_load(o.head, D, &file, &p, &err);
+  if (st == TC_OK) {
+    apply_overrides(&o, &p);
+    st = tc_head_params_check(&p, file.Q, &err);
+  }
+  if (st == TC_OK) {
+    tc_context_options opts;
+    tc_context_options_init(&opts);
+    opts.device = o.device;
+    opts.family = o.family;
+    st = tc_context_create(&opts, &ctx, &err);
+  }
+  if (st == TC_OK)
+    st = tc_head_create(ctx, file.subspaces, file.Q, D, N, &head, &err);
+  if (st == TC_OK)
+    st = tc_buffer_create_from(ctx, tokens.data, tokens.numel * sizeof(float), &tok, &err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, (size_t)N * sizeof(float), &scores, &err);
+  if (st == TC_OK)
+    st = tc_cmd_create(ctx, &cmd, &err);
+  if (st == TC_OK)
+    st = tc_cmd_begin(cmd, &err);
+  if (st == TC_OK)
+    st = tc_head_record(head, cmd, tok, scores, &p, &err);
+  if (st == TC_OK)
+    st = tc_cmd_end(cmd, &err);
+  if (st == TC_OK) {
+    double t0 = now_ms();
+    st = tc_cmd_run(cmd, &err);
+    ms = now_ms() - t0;
+  }
+  if (st == TC_OK)
+    st = tc_head_read_result(head, &res, &err);
+  if (st == TC_OK && !(out = malloc((size_t)N * sizeof *out)))
+    st = tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  if (st == TC_OK)
+    st = tc_buffer_download(scores, 0, out, (size_t)N * sizeof *out, &err);
+  if (st == TC_OK)
+    st = tc_npy_write(o.output, out, 1, (int64_t[]){ N }, &err);
+
+  if (st == TC_OK) {
+    float map_max = o.has_map_max ? o.map_max : res.token_score_max;
+    static const char *affinity[] = { "max", "mean", "abnormal" };
+    printf("{\n");
+    json_string("device", tc_context_device_name(ctx));
+    printf("  \"tokens\": %u,\n  \"subspaces\": %u,\n  \"dim\": %u,\n", N, file.Q, D);
+    printf("  \"params\": {\"temperature\": %.9g, \"sinkhorn_eps\": %.9g, \"sinkhorn_iters\": %u, "
+           "\"sinkhorn_tol\": %.9g, \"topk\": %u, \"affinity\": \"%s\", \"greedy\": %s, \"image_blend\": %.9g},\n",
+           p.temperature, p.sinkhorn_eps, p.sinkhorn_iters, p.sinkhorn_tol, p.topk ? p.topk : file.Q,
+           affinity[p.affinity], p.greedy ? "true" : "false", p.image_blend);
+    json_number("image_score", tc_head_image_score(&p, res.global_score, map_max), 0);
+    json_number("global_score", res.global_score, 0);
+    json_number("token_score_max", res.token_score_max, 0);
+    printf("  \"map_max\": {\"value\": %.9g, \"from\": \"%s\"},\n", map_max,
+           o.has_map_max ? "--map-max" : "token_score_max");
+    printf("  \"iterations\": %u,\n  \"converged\": %s,\n", res.iterations, res.converged ? "true" : "false");
+    json_number("row_marginal_error", res.row_error, 0);
+    json_number("col_marginal_error", res.col_error, 0);
+    json_number("run_ms", ms, 1); /* one submission; the first compiles the shaders */
+    printf("}\n");
+  } else {
+    fprintf(stderr, "tokenclip-head: %s\n", err.message);
+  }
+  free(out);
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(tok);
+  tc_buffer_destroy(scores);
+  tc_head_destroy(head);
+  tc_context_destroy(ctx);
+  tc_head_file_free(&file);
+  tc_npy_free(&tokens);
+  return st == TC_OK ? 0 : 1;
+}
