@@ -5,7 +5,7 @@
 // in place. t = clamp((v - lo) / (hi - lo), 0, 1), [lo, hi] the map's range
 // or a fixed one; where t >= threshold each colour byte p becomes
 // floor(p + alpha (colour - p) + 0.5). Other pixels, and the fourth byte of
-// every pixel, are not written at all. Four columns by 16 rows an invocation.
+// every pixel, are not changed. Four columns by 16 rows an invocation.
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
@@ -14,6 +14,8 @@ layout(binding = 1) uniform samplerBuffer table; // groups of four rows, see tc_
 layout(std430, binding = 2) readonly buffer Range { vec2 range; };
 layout(std430, binding = 3) readonly buffer Lut { uint lut[256]; }; // colours in the frame's byte order
 layout(std430, binding = 4) buffer Frame { uint pixels[]; };
+layout(std430, binding = 4) buffer Frame4 { uvec4 pixels4[]; }; // the same, four pixels a load
+layout(constant_id = 1) const bool ALIGNED = false; // stride a multiple of 16 bytes: rows start on a uvec4
 layout(push_constant) uniform P {
   uint width, width4, height, grid_h, record, stride_px, use_range;
   float lo, hi, alpha, threshold;
@@ -42,16 +44,33 @@ void main()
     uint n_rows = min(4u, p.height - 4u * group);
     for (uint r = 0; r < 4u; r++) { // constant trip counts: unrolled, v stays in registers
       vec4 t = lim.y > lim.x ? clamp((v[r] - lim.x) / (lim.y - lim.x), 0.0, 1.0) : vec4(0.0);
+      uint i = (4u * group + r) * p.stride_px + 4u * x4;
+      bvec4 on = bvec4(r < n_rows && 0u < n_cols, r < n_rows && 1u < n_cols, r < n_rows && 2u < n_cols,
+                       r < n_rows && 3u < n_cols);
+      on = bvec4(uvec4(on) & uvec4(greaterThanEqual(t, vec4(p.threshold))));
+      if (!any(on))
+        continue;
+      // aligned: one 16-byte load and store for the four (columns past the width
+      // are row padding, written back as read); otherwise only the pixels blended
+      uvec4 px = ALIGNED ? pixels4[i >> 2]
+                         : uvec4(on.x ? pixels[i] : 0u, on.y ? pixels[i + 1u] : 0u, on.z ? pixels[i + 2u] : 0u,
+                                 on.w ? pixels[i + 3u] : 0u);
+      uvec4 o = px;
       for (uint c = 0; c < 4u; c++) {
-        if (r >= n_rows || c >= n_cols || t[c] < p.threshold)
+        if (!on[c])
           continue;
         uint colour = lut[min(uint(t[c] * 256.0), 255u)];
-        uint i = (4u * group + r) * p.stride_px + 4u * x4 + c, px = pixels[i];
-        vec3 pf = vec3(uvec3(px, px >> 8, px >> 16) & 0xffu);
+        vec3 pf = vec3(uvec3(px[c], px[c] >> 8, px[c] >> 16) & 0xffu);
         vec3 cf = vec3(uvec3(colour, colour >> 8, colour >> 16) & 0xffu);
-        uvec3 o = uvec3(floor(pf + p.alpha * (cf - pf) + 0.5));
-        pixels[i] = (px & 0xff000000u) | o.x | (o.y << 8) | (o.z << 16);
+        uvec3 q = uvec3(floor(pf + p.alpha * (cf - pf) + 0.5));
+        o[c] = (px[c] & 0xff000000u) | q.x | (q.y << 8) | (q.z << 16);
       }
+      if (ALIGNED)
+        pixels4[i >> 2] = o;
+      else
+        for (uint c = 0; c < 4u; c++)
+          if (on[c])
+            pixels[i + c] = o[c];
     }
   }
 }

@@ -236,12 +236,13 @@ static void test_alpha_zero(tc_context *ctx)
 }
 
 /* Threshold 1 on the min/max range blends exactly the pixels at the map's
- * maximum; threshold 0 blends every pixel. */
+ * maximum; threshold 0 blends every pixel. Rows of 97 pixels (388 bytes) go
+ * through the blend's pixel-by-pixel path, rows of 96 through its 16-byte one. */
 static void test_threshold_extremes(tc_context *ctx)
 {
-  for (int k = 0; k < 2; k++) {
-    float threshold = k == 0 ? 1.0f : 0.0f;
-    map_case c = { 97, 61, 0, TC_FRAME_BGRX, 5, 4, 0, 0, TC_COLORMAP_GRAY, 1.0f, threshold, 0, 0, 1, 0 };
+  for (int k = 0; k < 4; k++) {
+    float threshold = k % 2 == 0 ? 1.0f : 0.0f;
+    map_case c = { k < 2 ? 97 : 96, 61, 0, TC_FRAME_BGRX, 5, 4, 0, 0, TC_COLORMAP_GRAY, 1.0f, threshold, 0, 0, 1, 0 };
     size_t n = (size_t)c.w * c.h, bytes = 4 * n;
     uint8_t *px = random_bytes(bytes), *got = malloc(bytes);
     float *scores = random_scores(0, c.grid_w, c.grid_h), *map = malloc(n * 4);
@@ -265,7 +266,7 @@ static void test_threshold_extremes(tc_context *ctx)
       }
       TC_CHECK(wrong == 0, "threshold %g: %zu pixel(s) wrong", threshold, wrong);
       TC_CHECK(threshold == 0 || (changed >= 1 && changed < n / 10), "threshold 1 changed %zu pixels", changed);
-      printf("ok threshold %g: %zu of %zu pixels blended\n", threshold, changed, n);
+      printf("ok threshold %g, width %u: %zu of %zu pixels blended\n", threshold, c.w, changed, n);
     }
     rig_free(&r);
     free(px), free(got), free(scores), free(map);

@@ -193,7 +193,15 @@ tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_e
   if (st != TC_OK)
     return st;
   tc_kernel *k;
-  if ((st = kernel(tc_cmd_context(cmd), "map_blend", "ttsss", 11 * sizeof(uint32_t), &k, err)) != TC_OK)
+  tc_kernel_desc d = {
+    .shader = "map_blend",
+    .n_bindings = 5,
+    .bindings = { TC_BIND_TEXEL_F32, TC_BIND_TEXEL_F32, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
+    .push_size = 11 * sizeof(uint32_t),
+    .n_spec = 2,
+    .spec = { WORKGROUP, m->frame.stride % 16 == 0 }, /* 16-byte rows: four pixels a load and a store */
+  };
+  if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
     return st;
   const tc_map_params *p = &m->params;
   struct {
