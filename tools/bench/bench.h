@@ -25,6 +25,7 @@ typedef struct tc_bench_case {
 } tc_bench_case;
 
 extern const tc_bench_case tc_bench_matmul_cases[];
+extern const tc_bench_case tc_bench_image_cases[];
 extern const tc_bench_case tc_bench_head_cases[];
 
 /* A device buffer of n fp32 values, uniform in [lo, hi), from a fixed seed. */

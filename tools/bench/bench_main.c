@@ -14,6 +14,7 @@
 /* One table per area (see bench.h). */
 static const tc_bench_case *const suites[] = {
   tc_bench_matmul_cases,
+  tc_bench_image_cases,
   tc_bench_head_cases,
   /* -- more areas: add their tables here -- */
 };
