@@ -66,6 +66,7 @@ write_safetensors(head_path, {"subspaces": sub16, "topk": np.array(2, np.int64),
 rc, out, errtext = run("--tokens", tok_path, "--head", head_path, "--output", out_path, "--iters", "500",
                        "--tol", "1e-6", "--affinity", "mean", "--blend", "0.25", "--kernels", "cpu")
 check(rc == 0, f"tool ran (exit {rc}) {errtext.strip()}")
+check("Vulkan validation" not in errtext, "the validation layer (TOKENCLIP_VALIDATE=1) said nothing")
 if rc == 0:
     js = json.loads(out)
     got = np.load(out_path)
