@@ -10,7 +10,8 @@
 // host sizes `chunk` from the loop counts below to stay under that.
 //
 // Plan P[n,q] = exp(logk[q][n] + u[n] + v[q]), rows r = 1/N, columns c = 1/Q:
-//   first chunk: v = 0, u = log r - LSE_q(logk + v)
+//   first chunk: v = 0 (or, warm, the previous submission's v when finite),
+//                u = log r - LSE_q(logk + v)
 //   repeat: v = log c - LSE_n(logk + u)          -- columns now exact
 //           row error = sum_n |P[n,:]·1 - r|; stop if < tol or at the limit
 //           u = log r - LSE_q(logk + v)
@@ -44,7 +45,7 @@ layout(std430, binding = 4) buffer State {
   uint done;
 } state;
 layout(push_constant) uniform P {
-  uint N, Q, G, max_iters, chunk, first;
+  uint N, Q, G, max_iters, chunk, first, warm;
   float tol, log_r, log_c, r, c;
 } p;
 
@@ -59,6 +60,7 @@ const float NEG_INF = -1.0 / 0.0;
 // (< 1.2e-38 a term, at most 4096 terms) is then < 1e-9 of it.
 const float TINY = 1e-25;
 shared bool any_tiny;
+shared bool bad_start;
 
 float max4(vec4 x) { return max(max(x.x, x.y), max(x.z, x.w)); }
 float sum4(vec4 x) { return (x.x + x.y) + (x.z + x.w); }
@@ -107,9 +109,20 @@ void main()
 
   uint it;
   if (p.first != 0u) {
-    for (uint q = lane; q < p.Q; q += WG)
-      v[q] = 0.0;
+    if (lane == 0u)
+      bad_start = false;
     barrier();
+    for (uint q = lane; q < p.Q; q += WG) {
+      v[q] = p.warm != 0u ? v_buf[q] : 0.0;
+      if (isnan(v[q]) || isinf(v[q])) // left by a frame with NaN tokens
+        bad_start = true;
+    }
+    barrier();
+    if (bad_start) { // uniform: start cold
+      for (uint q = lane; q < p.Q; q += WG)
+        v[q] = 0.0;
+      barrier();
+    }
     for (uint g = lane; g < p.G; g += WG)
       u[g] = mix(vec4(0.0), p.log_r - lse_rows(g), real_rows(g));
     if (lane == 0u)

@@ -3,7 +3,7 @@
  * dimensions (up to ViT-L's 1369 tokens and D = 769 > 768); and the properties the method promises: marginals within tol,
  * top-k rows summing to 1 with exactly k entries and ties to the lower q,
  * Q = 1 equal to the single-space softmax score, small eps finite, NaN
- * tokens reported as TC_ERR_NUMERIC. */
+ * tokens reported as TC_ERR_NUMERIC, warm starts across frames. */
 #include <float.h>
 
 #include "head/tc_head.h"
@@ -391,6 +391,72 @@ static void check_nonfinite(tc_context *ctx, const char *fam)
   tc_head_destroy(h);
 }
 
+/* Warm start: the same head on a sequence of frames starts from the last
+ * frame's potentials. Same frame again: done in one or two iterations;
+ * a slightly different frame: fewer iterations than cold, the same scores
+ * (1e-3, top-k near-ties aside); after a NaN frame it starts cold. */
+static void check_warm_start(tc_context *ctx, const char *fam)
+{
+  const size_t N = 400, Q = 8, D = 40;
+  float *a = malloc((N + 1) * D * 4), *b = malloc((N + 1) * D * 4), *bad = malloc((N + 1) * D * 4);
+  float *sub = malloc(Q * 2 * D * 4), *s_cold = malloc(N * 4), *s_warm = malloc(N * 4);
+  make_inputs(N, Q, D, a, sub);
+  for (size_t i = 0; i < (N + 1) * D; i++)
+    b[i] = a[i] + tc_test_uniform(-0.05f, 0.05f);
+  memcpy(bad, a, (N + 1) * D * 4);
+  bad[10 * D] = NAN;
+  tc_head_params prm;
+  tc_head_params_default(&prm);
+  prm.topk = 2;
+  prm.sinkhorn_iters = 500;
+  const float *cold_b[] = { b };
+  head_run cold = run_device(ctx, N, Q, D, sub, cold_b, 1, &prm);
+  memcpy(s_cold, cold.scores, N * 4);
+  uint32_t cold_iters = cold.res.iterations;
+  run_free(&cold);
+
+  prm.sinkhorn_warm_start = 1;
+  tc_error err = { 0 };
+  tc_head *h = NULL;
+  tc_cmd *cmd = NULL;
+  tc_buffer *tok = NULL, *scores = NULL;
+  tc_head_result r[5];
+  tc_status st[5];
+  const float *frames[5] = { a, a, b, bad, a };
+  if (TC_CHECK_OK(tc_head_create(ctx, sub, Q, D, N, &h, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, (N + 1) * D * 4, &tok, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, N * 4, &scores, &err), &err) && TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) && TC_CHECK_OK(tc_head_record(h, cmd, tok, scores, &prm, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_end(cmd, &err), &err)) {
+    for (int i = 0; i < 5; i++) {
+      tc_buffer_upload(tok, 0, frames[i], (N + 1) * D * 4, &err);
+      TC_CHECK_OK(tc_cmd_run(cmd, &err), &err);
+      tc_error_clear(&err);
+      st[i] = tc_head_read_result(h, &r[i], &err);
+      if (i == 2)
+        tc_buffer_download(scores, 0, s_warm, N * 4, &err);
+    }
+    size_t differ = 0;
+    for (size_t n = 0; n < N; n++)
+      differ += !(fabsf(s_warm[n] - s_cold[n]) <= 1e-3f);
+    TC_CHECK(st[0] == TC_OK && st[1] == TC_OK && r[1].converged && r[1].iterations <= 2,
+             "%s warm start, same frame again: %u iterations (first %u)", fam, r[1].iterations, r[0].iterations);
+    TC_CHECK(st[2] == TC_OK && r[2].converged && r[2].iterations < cold_iters && differ <= N / 100,
+             "%s warm start, next frame: %u iterations (cold %u), %zu scores differ from cold by > 1e-3", fam,
+             r[2].iterations, cold_iters, differ);
+    TC_CHECK(st[3] == TC_ERR_NUMERIC && st[4] == TC_OK && r[4].converged && r[4].iterations == r[0].iterations,
+             "%s warm start after a NaN frame: %s, %u iterations (cold %u)", fam, tc_status_name(st[4]),
+             r[4].iterations, r[0].iterations);
+    printf("ok %s warm start: cold %u iterations, same frame %u, next frame %u (cold %u), after NaN %u\n", fam,
+           r[0].iterations, r[1].iterations, r[2].iterations, cold_iters, r[4].iterations);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(tok);
+  tc_buffer_destroy(scores);
+  tc_head_destroy(h);
+  free(a), free(b), free(bad), free(sub), free(s_cold), free(s_warm);
+}
+
 static void check_errors(tc_context *ctx)
 {
   tc_error err = { 0 };
@@ -464,6 +530,7 @@ static void run_family(tc_context *ctx, const char *fam)
   check_single_space(ctx, fam);
   check_small_eps(ctx, fam);
   check_nonfinite(ctx, fam);
+  check_warm_start(ctx, fam);
 }
 
 int main(void)

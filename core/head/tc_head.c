@@ -47,7 +47,7 @@ struct tc_head {
   tc_buffer *logk;      /* [Q][N4], -inf in the padding */
   tc_buffer *row_bad;   /* [1 + N] uint */
   tc_buffer *u, *lse;   /* [N4] */
-  tc_buffer *v;         /* [Q] */
+  tc_buffer *v;         /* [Q], kept between submissions (warm start) */
   tc_buffer *weights;   /* [Q][N] */
   tc_buffer *stats;     /* sinkhorn_log's statistics */
   tc_buffer *result;    /* head_result_gpu */
@@ -112,7 +112,7 @@ static tc_status create_kernels(tc_head *h, tc_error *err)
     st = get_kernel(h->ctx, "head_similarity", 5, (tc_binding[]){ T, T, S, S, S }, 7 * 4, 3,
                     (uint32_t[]){ sh->sim_wg, sh->sim_rows, sh->sim_subspaces }, &h->k_sim, err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "sinkhorn_log", 5, (tc_binding[]){ T, S, S, S, S }, 11 * 4, 1,
+    st = get_kernel(h->ctx, "sinkhorn_log", 5, (tc_binding[]){ T, S, S, S, S }, 12 * 4, 1,
                     (uint32_t[]){ sh->sinkhorn_wg }, &h->k_sinkhorn, err);
   if (st == TC_OK)
     st = get_kernel(h->ctx, "topk_mask", 5, (tc_binding[]){ S, S, S, S, S }, 5 * 4, 1,
@@ -194,12 +194,19 @@ tc_status tc_head_create(tc_context *ctx, const float *subspaces, uint32_t Q, ui
   if (st == TC_OK)
     st = tc_buffer_create_from(ctx, neg_inf, Q * N4 * f, &h->logk, err);
   free(neg_inf);
+  /* v starts at zero: the first warm start is a cold one */
+  float *zeros = st == TC_OK ? calloc(Q, f) : NULL;
+  if (st == TC_OK && !zeros)
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  if (st == TC_OK)
+    st = tc_buffer_create_from(ctx, zeros, Q * f, &h->v, err);
+  free(zeros);
   struct {
     tc_buffer **buf;
     size_t bytes;
   } scratch[] = {
     { &h->probs, Q * rows * f }, { &h->row_bad, rows * 4 },  { &h->u, N4 * f },
-    { &h->lse, N4 * f },         { &h->v, Q * f },           { &h->weights, Q * N * f },
+    { &h->lse, N4 * f },         { &h->weights, Q * N * f },
     { &h->stats, 5 * 4 },        { &h->result, sizeof(head_result_gpu) },
   };
   for (size_t i = 0; st == TC_OK && i < sizeof scratch / sizeof scratch[0]; i++)
@@ -249,9 +256,10 @@ tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *
   }
   if (st == TC_OK && !prm->greedy) {
     struct {
-      uint32_t N, Q, G, max_iters, chunk, first;
+      uint32_t N, Q, G, max_iters, chunk, first, warm;
       float tol, log_r, log_c, r, c;
-    } push = { N, Q, h->N4 / 4, prm->sinkhorn_iters, h->sinkhorn_chunk, 1, prm->sinkhorn_tol, (float)-log((double)N),
+    } push = { N, Q, h->N4 / 4, prm->sinkhorn_iters, h->sinkhorn_chunk, 1, prm->sinkhorn_warm_start != 0,
+               prm->sinkhorn_tol, (float)-log((double)N),
                (float)-log((double)Q), (float)(1.0 / N), (float)(1.0 / Q) };
     uint32_t chunks = tc_div_up(prm->sinkhorn_iters, h->sinkhorn_chunk);
     for (uint32_t i = 0; i < chunks && st == TC_OK; i++, push.first = 0)

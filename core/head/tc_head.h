@@ -56,11 +56,17 @@ typedef struct tc_head_params {
   int greedy;
   /* Weight of the map's maximum in the image score, in [0, 1]. */
   float image_blend;
+  /* Non-zero: start the Sinkhorn from the head's previous column potentials
+   * instead of zeros. Consecutive video frames have nearly the same plan, so
+   * it converges in a few iterations; the fixed point, and so the result
+   * within tol, is the same. Off by default: results then depend on the
+   * tokens alone, exactly as the reference computes them. */
+  int sinkhorn_warm_start;
 } tc_head_params;
 
 /* temperature 0.07, eps 0.05, 100 iterations, tol 1e-4, topk 0 (all),
- * affinity max, not greedy, blend 0.5. Head files may override the first
- * four (tc_head_file_load). */
+ * affinity max, not greedy, blend 0.5, no warm start. Head files may
+ * override temperature, eps, iterations and topk (tc_head_file_load). */
 void tc_head_params_default(tc_head_params *p);
 
 /* Checks p against a head with Q subspaces; the message names the field. */

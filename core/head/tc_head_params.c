@@ -14,6 +14,7 @@ void tc_head_params_default(tc_head_params *p)
     .affinity = TC_HEAD_AFFINITY_MAX,
     .greedy = 0,
     .image_blend = 0.5f,
+    .sinkhorn_warm_start = 0,
   };
 }
 

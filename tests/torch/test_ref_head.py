@@ -24,7 +24,7 @@ class Params(ctypes.Structure):
     _fields_ = [("temperature", ctypes.c_float), ("sinkhorn_eps", ctypes.c_float),
                 ("sinkhorn_iters", ctypes.c_uint32), ("sinkhorn_tol", ctypes.c_float),
                 ("topk", ctypes.c_uint32), ("affinity", ctypes.c_int), ("greedy", ctypes.c_int),
-                ("image_blend", ctypes.c_float)]
+                ("image_blend", ctypes.c_float), ("sinkhorn_warm_start", ctypes.c_int)]
 
 
 class Result(ctypes.Structure):
