@@ -10,11 +10,11 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P { uint rows, D, D4; } p;
 
+// One workgroup row per token row: x along the row, y the row index.
 void main()
 {
-  uint i = gl_GlobalInvocationID.x;
-  if (i >= p.rows * p.D4)
+  uint d = gl_GlobalInvocationID.x, r = gl_GlobalInvocationID.y;
+  if (d >= p.D4 || r >= p.rows)
     return;
-  uint r = i / p.D4, d = i % p.D4;
-  y[i] = d < p.D ? x[r * p.D + d] : 0.0;
+  y[r * p.D4 + d] = d < p.D ? x[r * p.D + d] : 0.0;
 }

@@ -239,8 +239,8 @@ tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *
   tc_buffer *src = tokens;
   if (h->padded) {
     uint32_t push[3] = { rows, h->D, h->D4 };
-    st = tc_cmd_dispatch(cmd, h->k_pad, (tc_buffer *[]){ tokens, h->padded }, push, tc_div_up(rows * h->D4, 64), 1,
-                         1, "head_pad_rows", err);
+    st = tc_cmd_dispatch(cmd, h->k_pad, (tc_buffer *[]){ tokens, h->padded }, push, tc_div_up(h->D4, 64), rows, 1,
+                         "head_pad_rows", err);
     src = h->padded;
   }
   if (st == TC_OK) {
