@@ -1,0 +1,93 @@
+/* Row-wise normalisations: layer norm and softmax. CPU family: one
+ * invocation per row (rows are independent and long enough to keep a lane
+ * busy); GPU family: one workgroup per row with shared-memory reductions. */
+#include "tc_ops.h"
+
+#define CPU_ROWS_PER_GROUP 16 /* small groups spread a few hundred rows over the CPU threads */
+#define GPU_GROUP 256         /* power of two: wg_reduce.glsl */
+#define MAX_GROUPS 65535      /* the GPU kernels stride rows over the grid */
+/* The CPU kernels loop over a row about 2.25 times per invocation; llvmpipe
+ * silently ends loops after 65535 iterations per invocation, all loops
+ * together (LP_MAX_TGSI_LOOP_ITERATIONS), so rows stay well below that. */
+#define CPU_MAX_COLS 16384
+
+static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols,
+                            tc_error *err)
+{
+  if (rows == 0 || cols == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: empty shape %ux%u", what, rows, cols);
+  uint64_t bytes = (uint64_t)rows * cols * sizeof(float);
+  if (bytes > UINT32_MAX)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: %ux%u has more elements than 32-bit indices reach", what,
+                        rows, cols);
+  if (!x || !y || tc_buffer_size(x) < bytes || tc_buffer_size(y) < bytes)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: x or y is missing or smaller than %ux%u floats", what,
+                        rows, cols);
+  return TC_OK;
+}
+
+/* Kernel for the context's family: "<base>_cpu" or "<base>_gpu". */
+static tc_status get_row_kernel(tc_cmd *cmd, const char *cpu, const char *gpu, uint32_t n_bindings,
+                                uint32_t push_size, uint32_t rows, uint32_t cols, tc_kernel **k, uint32_t *groups,
+                                tc_error *err)
+{
+  int is_cpu = tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU;
+  if (is_cpu && cols > CPU_MAX_COLS)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: %u columns exceed the CPU kernel's %u (llvmpipe's loop "
+                        "iteration limit)", cpu, cols, CPU_MAX_COLS);
+  tc_kernel_desc d = {
+    .shader = is_cpu ? cpu : gpu,
+    .n_bindings = n_bindings,
+    .push_size = push_size,
+    .n_spec = 1,
+    .spec = { is_cpu ? CPU_ROWS_PER_GROUP : GPU_GROUP },
+  };
+  for (uint32_t i = 0; i < n_bindings; i++)
+    d.bindings[i] = TC_BIND_STORAGE;
+  if (is_cpu) {
+    *groups = tc_div_up(rows, CPU_ROWS_PER_GROUP);
+  } else {
+    *groups = rows < MAX_GROUPS ? rows : MAX_GROUPS;
+  }
+  return tc_kernel_get(tc_cmd_context(cmd), &d, k, err);
+}
+
+tc_status tc_op_layernorm(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer *beta, tc_buffer *y,
+                          uint32_t rows, uint32_t cols, float eps, const char *label, tc_error *err)
+{
+  tc_status st = check_rows("layernorm", x, y, rows, cols, err);
+  if (st != TC_OK)
+    return st;
+  if (!gamma || !beta || tc_buffer_size(gamma) < cols * sizeof(float) ||
+      tc_buffer_size(beta) < cols * sizeof(float))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "layernorm: gamma or beta is missing or shorter than %u floats",
+                        cols);
+  if (!(eps >= 0))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "layernorm: eps %g is negative or NaN", eps);
+  struct { uint32_t rows, cols; float eps; } push = { rows, cols, eps };
+  tc_kernel *k;
+  uint32_t groups;
+  st = get_row_kernel(cmd, "layernorm_cpu", "layernorm_gpu", 4, sizeof push, rows, cols, &k, &groups, err);
+  if (st != TC_OK)
+    return st;
+  tc_buffer *bufs[] = { x, gamma, beta, y };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, groups, 1, 1, label ? label : "layernorm", err);
+}
+
+tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols, float scale,
+                        const char *label, tc_error *err)
+{
+  tc_status st = check_rows("softmax", x, y, rows, cols, err);
+  if (st != TC_OK)
+    return st;
+  if (!isfinite(scale))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "softmax: scale %g is not finite", scale);
+  struct { uint32_t rows, cols; float scale; } push = { rows, cols, scale };
+  tc_kernel *k;
+  uint32_t groups;
+  st = get_row_kernel(cmd, "softmax_cpu", "softmax_gpu", 2, sizeof push, rows, cols, &k, &groups, err);
+  if (st != TC_OK)
+    return st;
+  tc_buffer *bufs[] = { x, y };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, groups, 1, 1, label ? label : "softmax", err);
+}

@@ -1,0 +1,40 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Layer norm, GPU family: one workgroup per row (rows strided over the
+// grid), coalesced loads, shared-memory reductions for the mean and then the
+// deviations from it (corrected two-pass, as layernorm_cpu.comp). y may
+// alias x: each element is read before the invocation that owns it writes
+// it, after the last reduction.
+#include "common.glsl"
+TC_LOCAL_SIZE_X
+#include "wg_reduce.glsl"
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer G { float gamma[]; };
+layout(std430, binding = 2) readonly buffer B { float beta[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform P { uint rows, cols; float eps; } p;
+
+void main()
+{
+  uint t = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x;
+  for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
+    uint base = r * p.cols;
+    float s = 0;
+    for (uint c = t; c < p.cols; c += n)
+      s += x[base + c];
+    float cols = float(p.cols), mean = tc_wg_sum(s) / cols;
+    float e = 0, ss = 0; // deviations from the mean and their squares
+    for (uint c = t; c < p.cols; c += n) {
+      float d = x[base + c] - mean;
+      e += d;
+      ss += d * d;
+    }
+    e = tc_wg_sum(e);
+    float var = max((tc_wg_sum(ss) - e * e / cols) / cols, 0.0);
+    mean += e / cols; // corrects the rounding of the first mean
+    float rstd = 1.0 / sqrt(var + p.eps);
+    for (uint c = t; c < p.cols; c += n)
+      y[base + c] = (x[base + c] - mean) * rstd * gamma[c] + beta[c];
+  }
+}
