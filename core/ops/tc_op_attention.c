@@ -1,0 +1,113 @@
+/* Multi-head attention, flash style in both families: no score matrix is
+ * stored, so memory stays O(tokens * width) at any token count.
+ * CPU family: R query rows per invocation in registers, keys in blocks of C,
+ * q/k/v read as RGBA32F texels. GPU family: one query row per invocation,
+ * key/value tiles in shared memory. */
+#include "tc_ops.h"
+
+#define MAX_HEAD_DIM 128 /* GPU registers (two rows of head_dim) and shared memory */
+
+/* CPU family: see shaders/attention_cpu.comp. */
+#define CPU_GROUP 32
+#define CPU_ROWS 4
+#define CPU_KEYS 8
+/* GPU family: see shaders/attention_gpu.comp; tiles of at most 32 keys and
+ * GPU_TILE_FLOATS per matrix (k and v tiles: 16 KiB of shared memory). */
+#define GPU_GROUP 64
+#define GPU_TILE_FLOATS 2048
+
+typedef struct attention_push {
+  uint32_t q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
+  uint32_t tokens, causal;
+  float scale_log2e;
+} attention_push;
+
+static tc_status check_slice(const char *name, const tc_slice *s, const tc_attention *at, tc_error *err)
+{
+  uint32_t width = at->heads * at->head_dim;
+  if (!s->buf)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s has no buffer", name);
+  if (s->offset % 4 || s->stride % 4)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: %s offset %u and stride %u must be multiples of 4 "
+                        "floats (vec4 loads)", name, s->offset, s->stride);
+  if ((uint64_t)s->offset + width > s->stride)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s columns %u..%u do not fit in a row of stride %u",
+                        name, s->offset, s->offset + width, s->stride);
+  uint64_t need = ((uint64_t)(at->tokens - 1) * s->stride + s->offset + width) * sizeof(float);
+  if (tc_buffer_size(s->buf) < need)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s needs %llu bytes, its buffer has %zu", name,
+                        (unsigned long long)need, tc_buffer_size(s->buf));
+  if (s->buf == at->out)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: out may not share a buffer with %s (other "
+                        "invocations still read rows it writes)", name);
+  return TC_OK;
+}
+
+static tc_status check_attention(const tc_attention *at, tc_error *err)
+{
+  if (at->tokens == 0 || at->heads == 0 || at->head_dim == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: empty shape (tokens %u, heads %u, head_dim %u)",
+                        at->tokens, at->heads, at->head_dim);
+  if (at->head_dim % 4 || at->head_dim > MAX_HEAD_DIM)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: head_dim %u must be a multiple of 4 and at most %u",
+                        at->head_dim, MAX_HEAD_DIM);
+  if ((uint64_t)at->tokens * at->heads * at->head_dim * sizeof(float) > UINT32_MAX)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: %u tokens x %u heads x %u exceed 32-bit indices",
+                        at->tokens, at->heads, at->head_dim);
+  if (!isfinite(at->scale))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: scale %g is not finite", at->scale);
+  if (!at->out || tc_buffer_size(at->out) < (size_t)at->tokens * at->heads * at->head_dim * sizeof(float))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: out is missing or smaller than %ux%u floats",
+                        at->tokens, at->heads * at->head_dim);
+  tc_status st = check_slice("q", &at->q, at, err);
+  if (st == TC_OK)
+    st = check_slice("k", &at->k, at, err);
+  if (st == TC_OK)
+    st = check_slice("v", &at->v, at, err);
+  return st;
+}
+
+tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label, tc_error *err)
+{
+  tc_status st = check_attention(at, err);
+  if (st != TC_OK)
+    return st;
+  int is_cpu = tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU;
+  const uint32_t unit = 4; /* both kernels count in vec4s (texels or std430 vec4 elements) */
+  attention_push push = {
+    .q_off = at->q.offset / unit,
+    .q_stride = at->q.stride / unit,
+    .k_off = at->k.offset / unit,
+    .k_stride = at->k.stride / unit,
+    .v_off = at->v.offset / unit,
+    .v_stride = at->v.stride / unit,
+    .o_stride = at->heads * at->head_dim / unit,
+    .tokens = at->tokens,
+    .causal = at->causal != 0,
+    .scale_log2e = at->scale * 1.4426950408889634f,
+  };
+  tc_kernel_desc d = {
+    .n_bindings = 4,
+    .push_size = sizeof push,
+    .n_spec = 4,
+  };
+  uint32_t groups_x;
+  if (is_cpu) {
+    d.shader = "attention_cpu";
+    d.bindings[0] = d.bindings[1] = d.bindings[2] = TC_BIND_TEXEL_F32;
+    d.bindings[3] = TC_BIND_STORAGE;
+    d.spec[0] = CPU_GROUP, d.spec[1] = at->head_dim, d.spec[2] = CPU_ROWS, d.spec[3] = CPU_KEYS;
+    groups_x = tc_div_up(tc_div_up(at->tokens, CPU_ROWS), CPU_GROUP);
+  } else {
+    d.shader = "attention_gpu";
+    d.n_spec = 3;
+    uint32_t tile_keys = GPU_TILE_FLOATS / at->head_dim < 32 ? GPU_TILE_FLOATS / at->head_dim : 32;
+    d.spec[0] = GPU_GROUP, d.spec[1] = at->head_dim, d.spec[2] = tile_keys;
+    groups_x = tc_div_up(at->tokens, GPU_GROUP);
+  }
+  tc_kernel *k;
+  if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
+    return st;
+  tc_buffer *bufs[] = { at->q.buf, at->k.buf, at->v.buf, at->out };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, groups_x, at->heads, 1, label ? label : "attention", err);
+}
