@@ -4,11 +4,12 @@
 #ifndef TC_MATMUL_EPILOGUE_GLSL
 #define TC_MATMUL_EPILOGUE_GLSL
 
-#include "act.glsl"
+#include "activation.glsl" // tc_act, shared with the activation kernel
 
 #define TC_RESIDUAL_NONE 0
-#define TC_RESIDUAL_BUFFER 1 // a buffer of its own
-#define TC_RESIDUAL_Y 2      // y itself (in-place residual add)
+#define TC_RESIDUAL_BUFFER 1   // a buffer of its own
+#define TC_RESIDUAL_Y 2        // y itself (in-place residual add)
+#define TC_RESIDUAL_Y_TEXELS 3 // y itself, added by matmul_texel when the sums start
 
 layout(constant_id = 1) const uint ACT = TC_ACT_NONE;
 layout(constant_id = 2) const bool HAS_BIAS = false;
@@ -29,7 +30,7 @@ void tc_matmul_store(uint m, uint n, float acc)
   if (HAS_BIAS)
     acc += bias[n];
   acc = tc_act(acc, ACT);
-  if (RESIDUAL != TC_RESIDUAL_NONE)
+  if (RESIDUAL == TC_RESIDUAL_BUFFER || RESIDUAL == TC_RESIDUAL_Y)
     acc += residual[i];
   y[i] = acc;
 }
@@ -43,12 +44,13 @@ void tc_matmul_store(uint m, uint n, float acc)
 //      loop: y = act(y) + residual.
 // A residual that is y is gone after step 1, so then everything happens in
 // step 1 (an activation as well: slow to compile, but no CLIP layer has an
-// activation before an in-place residual add).
+// activation before an in-place residual add). Without an activation,
+// matmul_texel reads it into the sums instead (TC_RESIDUAL_Y_TEXELS).
 // (A function, not a spec-constant expression: glslang emits that one with
 // an undefined id.)
 bool tc_matmul_finish_in_loop()
 {
-  return RESIDUAL != TC_RESIDUAL_Y && (ACT != TC_ACT_NONE || RESIDUAL == TC_RESIDUAL_BUFFER);
+  return RESIDUAL == TC_RESIDUAL_BUFFER || (RESIDUAL == TC_RESIDUAL_NONE && ACT != TC_ACT_NONE);
 }
 
 // The start of the sums of column n: its bias, or 0.
@@ -63,7 +65,7 @@ void tc_matmul_store_sum(uint m, uint n, float acc)
   uint i = m * p.N + n;
   if (!tc_matmul_finish_in_loop()) {
     acc = tc_act(acc, ACT);
-    if (RESIDUAL != TC_RESIDUAL_NONE)
+    if (RESIDUAL == TC_RESIDUAL_Y)
       acc += residual[i];
   }
   y[i] = acc;
@@ -77,7 +79,7 @@ void tc_matmul_finish_block(uint m0, uint n0, uint rows, uint cols)
     for (uint c = 0; c < cols; c++) {
       uint i = (m0 + r) * p.N + n0 + c;
       float v = tc_act(y[i], ACT);
-      if (RESIDUAL != TC_RESIDUAL_NONE)
+      if (RESIDUAL == TC_RESIDUAL_BUFFER)
         v += residual[i];
       y[i] = v;
     }

@@ -1,23 +1,24 @@
 /* tc_op_matmul: picks the kernel variant for the context's family and
  * records one dispatch.
  *
- *   cpu, K % 4 == 0   matmul_texel   texel-buffer loads, 32x8 register tile
+ *   cpu, K % 4 == 0   matmul_texel   texel-buffer loads, 32x16 register tile
  *                                    (8x8 for activation + in-place residual)
  *   cpu, other K      matmul_scalar  storage buffers, 8x8 register tile
  *   gpu               matmul_shared  shared-memory tiles
  *
  * A cooperative-matrix variant for GPUs would be one more row here (and a
  * device feature check); it is left out until a GPU can test it. */
-#include <stdio.h>
+#include <stdbool.h>
 
 #include "tc_ops.h"
 
-enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, N_BINDINGS };
+/* Bindings; only matmul_texel has the last, y again as texels. */
+enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, BIND_Y_TEXELS, N_BINDINGS };
 
 /* Specialization constants shared by all variants (see matmul_epilogue.glsl);
  * W_F16 tells storage-buffer variants to unpack w as fp16 pairs (texel
  * variants get that from the view format); ids 5.. are the tile sizes. */
-enum { SPEC_WG, SPEC_ACT, SPEC_HAS_BIAS, SPEC_HAS_RESIDUAL, SPEC_W_F16, SPEC_TILE };
+enum { SPEC_WG, SPEC_ACT, SPEC_HAS_BIAS, SPEC_RESIDUAL, SPEC_W_F16, SPEC_TILE };
 
 typedef struct matmul_variant {
   const char *shader;
@@ -29,10 +30,13 @@ typedef struct matmul_variant {
 } matmul_variant;
 
 /* CPU variants: each invocation owns TM x TN outputs, a workgroup is a row of
- * wg invocations along N. The 32x8 tile and 64-wide groups are the lavapipe
- * probe's best (DESIGN.md). */
+ * wg invocations along N. Measured on lavapipe (flop per CPU second, 2-core
+ * AMD EPYC): 32x16 beats the DESIGN.md probe's 32x8 by 15-25%; 32x24 and
+ * 32x32 gain little more and take 4-25 s to compile; TM > 32 stops being
+ * unrolled and is 10x slower. Workgroups of 32 keep N = 768 in two column
+ * groups, so both worker threads have work at M = 197. */
 static const matmul_variant texel_variant = {
-  .shader = "matmul_texel", .wg = 64, .tile = { 32, 8 }, .n_tile = 2, .rows = 32, .cols = 64 * 8, .texel = 1,
+  .shader = "matmul_texel", .wg = 32, .tile = { 32, 16 }, .n_tile = 2, .rows = 32, .cols = 32 * 16, .texel = 1,
 };
 static const matmul_variant scalar_variant = {
   .shader = "matmul_scalar", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8,
@@ -43,9 +47,10 @@ static const matmul_variant shared_variant = {
   .shader = "matmul_shared", .wg = 256, .tile = { 64, 64, 16 }, .n_tile = 3, .rows = 64, .cols = 64,
 };
 
-/* An activation followed by an in-place residual is finished unrolled over
- * the tile (matmul_epilogue.glsl), which compiles for seconds at 32x8: a
- * smaller tile keeps that rare case (no CLIP layer has it) bearable. */
+/* An in-place residual after an activation, or with N % 4 != 0 (no vec4
+ * rows of y), is added per element unrolled over the tile
+ * (matmul_epilogue.glsl), which compiles for 8 s at 32x16: a smaller tile
+ * keeps these rare cases (no CLIP layer has them) bearable. */
 static const matmul_variant texel_small_variant = {
   .shader = "matmul_texel", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8, .texel = 1,
 };
@@ -56,7 +61,8 @@ static const matmul_variant *pick_variant(const tc_context *ctx, const tc_matmul
     return &shared_variant;
   if (mm->K % 4 != 0)
     return &scalar_variant;
-  return mm->act != TC_ACT_NONE && mm->residual == mm->y ? &texel_small_variant : &texel_variant;
+  bool slow_residual = mm->residual == mm->y && (mm->act != TC_ACT_NONE || mm->N % 4 != 0);
+  return slow_residual ? &texel_small_variant : &texel_variant;
 }
 
 static tc_status check_size(const char *label, const char *what, tc_buffer *b, uint64_t need, tc_error *err)
@@ -94,10 +100,15 @@ static tc_status check_args(const tc_matmul *mm, const char *label, tc_error *er
   return st;
 }
 
-/* RESIDUAL in matmul_epilogue.glsl: none, a buffer of its own, or y itself. */
-static uint32_t residual_mode(const tc_matmul *mm)
+/* RESIDUAL in matmul_epilogue.glsl: none, a buffer of its own, y itself,
+ * or y itself read as texels by matmul_texel (no activation, N % 4 == 0). */
+static uint32_t residual_mode(const tc_matmul *mm, const matmul_variant *v)
 {
-  return !mm->residual ? 0 : mm->residual == mm->y ? 2 : 1;
+  if (!mm->residual)
+    return 0;
+  if (mm->residual != mm->y)
+    return 1;
+  return v->texel && mm->act == TC_ACT_NONE && mm->N % 4 == 0 ? 3 : 2;
 }
 
 tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_error *err)
@@ -110,15 +121,16 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   const matmul_variant *v = pick_variant(tc_cmd_context(cmd), mm);
   tc_kernel_desc d = {
     .shader = v->shader,
-    .n_bindings = N_BINDINGS,
+    .n_bindings = v->texel ? N_BINDINGS : N_BINDINGS - 1,
     .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
     .push_size = 3 * sizeof(uint32_t),
     .n_spec = SPEC_TILE + v->n_tile,
-    .spec = { v->wg, (uint32_t)mm->act, mm->bias != NULL, residual_mode(mm), mm->w_dtype == TC_F16 },
+    .spec = { v->wg, (uint32_t)mm->act, mm->bias != NULL, residual_mode(mm, v), mm->w_dtype == TC_F16 },
   };
   if (v->texel) {
     d.bindings[BIND_X] = TC_BIND_TEXEL_F32;
     d.bindings[BIND_W] = mm->w_dtype == TC_F16 ? TC_BIND_TEXEL_F16 : TC_BIND_TEXEL_F32;
+    d.bindings[BIND_Y_TEXELS] = TC_BIND_TEXEL_F32;
   }
   for (uint32_t i = 0; i < v->n_tile; i++)
     d.spec[SPEC_TILE + i] = v->tile[i];
@@ -131,6 +143,7 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     [BIND_BIAS] = mm->bias ? mm->bias : mm->y, /* placeholders, not read */
     [BIND_RESIDUAL] = mm->residual ? mm->residual : mm->y,
     [BIND_Y] = mm->y,
+    [BIND_Y_TEXELS] = mm->y, /* read only in residual mode 3 */
   };
   uint32_t push[3] = { mm->M, mm->N, mm->K };
   return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, v->rows), 1, label, err);
