@@ -3,10 +3,15 @@
  * Times every bench case whose "name shape what" contains one of the
  * FILTERs (all cases without one) and prints one line per case: the median
  * of --reps submissions, from GPU timestamps when the device has them,
- * otherwise wall clock around submit and wait. */
+ * otherwise wall clock around submit and wait; GFLOP/s from that; the
+ * median CPU time of the process per submission (on a CPU device shared
+ * with other work, flop / cpu ms is the steadier measure of the kernel);
+ * and the wall time of the first submission, compilation included. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench.h"
@@ -103,20 +108,39 @@ static double now_ms(void)
   return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
+/* CPU time of the whole process, lavapipe's worker threads included. */
+static double cpu_ms(void)
+{
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-3;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
-/* Median time of one case in ms, or a negative value after printing why not;
- * *first_ms: wall time of the first submission, shader compilation included. */
-static double time_case(tc_context *ctx, const tc_bench_case *c, int reps, double *first_ms)
+static double median(double *v, int n)
+{
+  qsort(v, n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct timing {
+  double ms;       /* median per submission: GPU timestamps, else wall clock */
+  double cpu_ms;   /* median CPU time of the process per submission */
+  double first_ms; /* wall time of the first submission, shader compilation included */
+} timing;
+
+/* Times one case; false after printing why it could not. */
+static bool time_case(tc_context *ctx, const tc_bench_case *c, int reps, timing *t)
 {
   tc_error err = { 0 };
   tc_cmd *cmd = NULL;
   void *state = NULL;
-  double *ms = malloc(reps * sizeof *ms), median = -1;
+  double *ms = malloc(2 * reps * sizeof *ms), *cpu = ms + reps;
   tc_status st = ms ? tc_cmd_create(ctx, &cmd, &err) : tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == TC_OK)
     st = tc_cmd_begin(cmd, &err);
@@ -124,28 +148,28 @@ static double time_case(tc_context *ctx, const tc_bench_case *c, int reps, doubl
     st = c->setup(ctx, c->params, cmd, &state, &err);
   if (st == TC_OK)
     st = tc_cmd_end(cmd, &err);
-  /* The first submission compiles the shaders (lavapipe compiles at first
-   * dispatch): not timed. */
+  /* lavapipe compiles shaders at their first dispatch: not in the median */
   double t0 = now_ms();
   if (st == TC_OK)
     st = tc_cmd_run(cmd, &err);
-  *first_ms = now_ms() - t0;
+  t->first_ms = now_ms() - t0;
   for (int r = 0; r < reps && st == TC_OK; r++) {
-    double t0 = now_ms();
+    double c0 = cpu_ms(), w0 = now_ms();
     st = tc_cmd_run(cmd, &err);
-    double wall = now_ms() - t0;
+    double wall = now_ms() - w0;
+    cpu[r] = cpu_ms() - c0;
     ms[r] = tc_context_profiling(ctx) ? tc_cmd_total_ms(cmd) : wall;
   }
   if (st == TC_OK) {
-    qsort(ms, reps, sizeof *ms, cmp_double);
-    median = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+    t->ms = median(ms, reps);
+    t->cpu_ms = median(cpu, reps);
   } else {
     fprintf(stderr, "tokenclip-bench: %s %s: %s\n", c->name, c->shape, err.message);
   }
   c->teardown(state);
   tc_cmd_destroy(cmd);
   free(ms);
-  return median;
+  return st == TC_OK;
 }
 
 int main(int argc, char **argv)
@@ -182,21 +206,21 @@ int main(int argc, char **argv)
   printf("# device: %s, kernels: %s, time: %s, median of %d\n", tc_context_device_name(ctx),
          tc_context_family(ctx) == TC_FAMILY_CPU ? "cpu" : "gpu",
          tc_context_profiling(ctx) ? "GPU timestamps" : "wall clock", o.reps);
-  printf("%-12s %-16s %-28s %10s %9s %10s\n", "# kernel", "shape", "what", "ms", "GFLOP/s", "first ms");
+  printf("%-12s %-16s %-28s %10s %9s %10s %10s\n", "# kernel", "shape", "what", "ms", "GFLOP/s", "cpu ms",
+         "first ms");
   int failed = 0, ran = 0;
   for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++)
     for (const tc_bench_case *c = suites[s]; c->name; c++) {
       if (!selected(&o, c))
         continue;
       ran++;
-      double first_ms;
-      double ms = time_case(ctx, c, o.reps, &first_ms);
-      if (ms < 0) {
+      timing t;
+      if (!time_case(ctx, c, o.reps, &t)) {
         failed++;
         continue;
       }
-      printf("%-12s %-16s %-28s %10.3f %9.2f %10.1f\n", c->name, c->shape, c->what, ms, c->flop / (ms * 1e6),
-             first_ms);
+      printf("%-12s %-16s %-28s %10.3f %9.2f %10.1f %10.1f\n", c->name, c->shape, c->what, t.ms,
+             c->flop / (t.ms * 1e6), t.cpu_ms, t.first_ms);
       fflush(stdout);
     }
   tc_context_destroy(ctx);

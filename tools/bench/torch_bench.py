@@ -10,7 +10,6 @@ our time over torch's (below 1: we are faster). Shapes are M x K x N
 in step. fp16 weights are timed in torch as fp32 (CPU torch 1.13 has no fp16
 matmul); bias, activation and residual are applied as the layer would."""
 import argparse
-import re
 import time
 
 import torch
@@ -58,14 +57,16 @@ def time_case(M, K, N, bias, residual, act, reps):
 
 
 def read_ours(path):
-    """(shape, what) -> {kernel: ms} from tokenclip-bench's output."""
+    """(shape, what) -> {kernel: ms} from tokenclip-bench's output, whose
+    lines are: kernel shape what... ms GFLOP/s cpu-ms first-ms."""
     ours = {}
-    line_re = re.compile(r"^(matmul_f\d+)\s+(\d+x\d+x\d+)\s+(.*?)\s+([\d.]+)\s+([\d.]+)(\s+[\d.]+)?$")
     with open(path) as f:
         for line in f:
-            m = line_re.match(line.rstrip())
-            if m:
-                ours.setdefault((m.group(2), m.group(3)), {})[m.group(1)] = float(m.group(4))
+            fields = line.split()
+            if len(fields) < 6 or not fields[0].startswith("matmul_"):
+                continue
+            what = " ".join(fields[2:-4])
+            ours.setdefault((fields[1], what), {})[fields[0]] = float(fields[-4])
     return ours
 
 
