@@ -1,15 +1,18 @@
 /* Row-wise normalisations: layer norm and softmax. CPU family: one
- * invocation per row (rows are independent and long enough to keep a lane
- * busy); GPU family: one workgroup per row with shared-memory reductions. */
+ * invocation per row reading vec4 texels (rows are independent and long
+ * enough to keep a lane busy); GPU family, and rows the CPU kernels do not
+ * take (a width not a multiple of 4, or very long): one workgroup per row
+ * with shared-memory reductions, correct on any device. */
 #include "tc_ops.h"
 
 #define CPU_ROWS_PER_GROUP 16 /* small groups spread a few hundred rows over the CPU threads */
 #define GPU_GROUP 256         /* power of two: wg_reduce.glsl */
 #define MAX_GROUPS 65535      /* the GPU kernels stride rows over the grid */
-/* The CPU kernels loop over a row about 2.25 times per invocation; llvmpipe
+/* The CPU kernels loop over a row of vec4s 3 times per invocation; llvmpipe
  * silently ends loops after 65535 iterations per invocation, all loops
- * together (LP_MAX_TGSI_LOOP_ITERATIONS), so rows stay well below that. */
-#define CPU_MAX_COLS 16384
+ * together (LP_MAX_TGSI_LOOP_ITERATIONS), so longer rows go to the
+ * workgroup-per-row kernels. */
+#define CPU_MAX_COLS 65536
 
 static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols,
                             tc_error *err)
@@ -26,29 +29,26 @@ static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, uint32
   return TC_OK;
 }
 
-/* Kernel for the context's family: "<base>_cpu" or "<base>_gpu". */
+/* "<base>_cpu" (vec4 texel loads of all but the last binding, the output)
+ * on CPU devices for rows it takes (any_width: rows need not be whole
+ * texels), "<base>_gpu" (storage buffers) otherwise. */
 static tc_status get_row_kernel(tc_cmd *cmd, const char *cpu, const char *gpu, uint32_t n_bindings,
-                                uint32_t push_size, uint32_t rows, uint32_t cols, tc_kernel **k, uint32_t *groups,
-                                tc_error *err)
+                                uint32_t push_size, uint32_t rows, uint32_t cols, int any_width, tc_kernel **k,
+                                uint32_t *groups, tc_error *err)
 {
-  int is_cpu = tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU;
-  if (is_cpu && cols > CPU_MAX_COLS)
-    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: %u columns exceed the CPU kernel's %u (llvmpipe's loop "
-                        "iteration limit)", cpu, cols, CPU_MAX_COLS);
+  int use_cpu = tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU && (any_width || cols % 4 == 0) &&
+                cols <= CPU_MAX_COLS;
   tc_kernel_desc d = {
-    .shader = is_cpu ? cpu : gpu,
+    .shader = use_cpu ? cpu : gpu,
     .n_bindings = n_bindings,
     .push_size = push_size,
     .n_spec = 1,
-    .spec = { is_cpu ? CPU_ROWS_PER_GROUP : GPU_GROUP },
+    .spec = { use_cpu ? CPU_ROWS_PER_GROUP : GPU_GROUP },
   };
-  for (uint32_t i = 0; i < n_bindings; i++)
-    d.bindings[i] = TC_BIND_STORAGE;
-  if (is_cpu) {
-    *groups = tc_div_up(rows, CPU_ROWS_PER_GROUP);
-  } else {
-    *groups = rows < MAX_GROUPS ? rows : MAX_GROUPS;
-  }
+  for (uint32_t i = 0; i + 1 < n_bindings; i++)
+    d.bindings[i] = use_cpu ? TC_BIND_TEXEL_F32 : TC_BIND_STORAGE;
+  d.bindings[n_bindings - 1] = TC_BIND_STORAGE;
+  *groups = use_cpu ? tc_div_up(rows, CPU_ROWS_PER_GROUP) : rows < MAX_GROUPS ? rows : MAX_GROUPS;
   return tc_kernel_get(tc_cmd_context(cmd), &d, k, err);
 }
 
@@ -67,7 +67,9 @@ tc_status tc_op_layernorm(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer
   struct { uint32_t rows, cols; float eps; } push = { rows, cols, eps };
   tc_kernel *k;
   uint32_t groups;
-  st = get_row_kernel(cmd, "layernorm_cpu", "layernorm_gpu", 4, sizeof push, rows, cols, &k, &groups, err);
+  /* layernorm_cpu takes rows of whole texels only (so gamma and beta line up
+   * with x): CLIP widths are multiples of 64 */
+  st = get_row_kernel(cmd, "layernorm_cpu", "layernorm_gpu", 4, sizeof push, rows, cols, 0, &k, &groups, err);
   if (st != TC_OK)
     return st;
   tc_buffer *bufs[] = { x, gamma, beta, y };
@@ -85,7 +87,7 @@ tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, 
   struct { uint32_t rows, cols; float scale; } push = { rows, cols, scale };
   tc_kernel *k;
   uint32_t groups;
-  st = get_row_kernel(cmd, "softmax_cpu", "softmax_gpu", 2, sizeof push, rows, cols, &k, &groups, err);
+  st = get_row_kernel(cmd, "softmax_cpu", "softmax_gpu", 2, sizeof push, rows, cols, 1, &k, &groups, err);
   if (st != TC_OK)
     return st;
   tc_buffer *bufs[] = { x, y };
