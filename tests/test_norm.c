@@ -1,7 +1,8 @@
 /* tc_op_layernorm and tc_op_softmax against their double-precision
  * references, both kernel families, awkward and ViT shapes, in place too.
- * On CPU devices layer norm rows of a width not a multiple of 4, and rows
- * longer than 65536, go to the workgroup-per-row kernel: covered as well.
+ * On CPU devices layer norm rows of a width not a multiple of 4, rows longer
+ * than 65536 and more than 65535 rows go to the workgroup-per-row kernel:
+ * covered as well.
  *
  * Tolerances. Layer norm: inputs are offset (mean about 4, spread 1) so the
  * mean cancels, and one row is constant (variance 0: the output is beta
@@ -128,6 +129,7 @@ static void run_family(tc_context *ctx)
   /* rows longer than the CPU kernels take (llvmpipe's loop limit): the
    * workgroup-per-row kernels serve them on every device */
   check_softmax(ctx, 2, 70001, 1.0f, 0);
+  check_softmax(ctx, 70000, 3, 1.0f, 0); /* more rows than workgroups in a dispatch */
   check_layernorm(ctx, 2, 70000, 0);
   check_errors(ctx);
 }

@@ -1,17 +1,20 @@
-/* Row-wise normalisations: layer norm and softmax. CPU family: one
- * invocation per row reading vec4 texels (rows are independent and long
- * enough to keep a lane busy); GPU family, and rows the CPU kernels do not
- * take (a width not a multiple of 4, or very long): one workgroup per row
- * with shared-memory reductions, correct on any device. */
+/* Row-wise normalisations: layer norm and softmax. CPU family: one subgroup
+ * per row reading vec4 texels, subgroup reductions; GPU family, and rows the
+ * CPU kernels do not take (layer norm of a width not a multiple of 4, very
+ * long rows): one workgroup per row with shared-memory reductions, correct on
+ * any device. */
 #include "tc_ops.h"
 
-#define CPU_ROWS_PER_GROUP 16 /* small groups spread a few hundred rows over the CPU threads */
-#define GPU_GROUP 256         /* power of two: wg_reduce.glsl */
-#define MAX_GROUPS 65535      /* the GPU kernels stride rows over the grid */
-/* The CPU kernels loop over a row of vec4s 3 times per invocation; llvmpipe
- * silently ends loops after 65535 iterations per invocation, all loops
- * together (LP_MAX_TGSI_LOOP_ITERATIONS), so longer rows go to the
- * workgroup-per-row kernels. */
+/* One workgroup per row: a subgroup on lavapipe (8 lanes). With smaller
+ * subgroups the shaders give each subgroup a row and the extra ones idle. */
+#define CPU_GROUP 8
+#define GPU_GROUP 256    /* power of two: wg_reduce.glsl */
+#define MAX_GROUPS 65535 /* the GPU kernels stride rows over the grid */
+/* The CPU kernels loop 3 times over a row's vec4s, shared by the lanes;
+ * llvmpipe silently ends loops after 65535 iterations per invocation, all
+ * loops together (LP_MAX_TGSI_LOOP_ITERATIONS), so rows are kept well below
+ * that and longer ones go to the workgroup-per-row kernels, as do more rows
+ * than the 65535 workgroups a dispatch may have. */
 #define CPU_MAX_COLS 65536
 
 static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols,
@@ -37,18 +40,18 @@ static tc_status get_row_kernel(tc_cmd *cmd, const char *cpu, const char *gpu, u
                                 uint32_t *groups, tc_error *err)
 {
   int use_cpu = tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU && (any_width || cols % 4 == 0) &&
-                cols <= CPU_MAX_COLS;
+                cols <= CPU_MAX_COLS && rows <= MAX_GROUPS;
   tc_kernel_desc d = {
     .shader = use_cpu ? cpu : gpu,
     .n_bindings = n_bindings,
     .push_size = push_size,
     .n_spec = 1,
-    .spec = { use_cpu ? CPU_ROWS_PER_GROUP : GPU_GROUP },
+    .spec = { use_cpu ? CPU_GROUP : GPU_GROUP },
   };
   for (uint32_t i = 0; i + 1 < n_bindings; i++)
     d.bindings[i] = use_cpu ? TC_BIND_TEXEL_F32 : TC_BIND_STORAGE;
   d.bindings[n_bindings - 1] = TC_BIND_STORAGE;
-  *groups = use_cpu ? tc_div_up(rows, CPU_ROWS_PER_GROUP) : rows < MAX_GROUPS ? rows : MAX_GROUPS;
+  *groups = use_cpu ? rows : rows < MAX_GROUPS ? rows : MAX_GROUPS;
   return tc_kernel_get(tc_cmd_context(cmd), &d, k, err);
 }
 
