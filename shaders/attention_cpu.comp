@@ -7,7 +7,9 @@
 // vec4 texels (the fast load path of llvmpipe); the R query rows (fetched
 // once: +40% over refetching them per block), the R x C scores and the R x HD
 // output accumulators stay in registers. No shared memory, no barriers.
-// Invocations along x are row blocks, y is the head.
+// Invocations are (head, row block) pairs in one flat range, so SIMD lanes
+// stay busy when tokens / R is not a multiple of the lane count (ViT-B/16:
+// 25 blocks per head filled 25 of 32 lanes: 35 GFLOP/s instead of 45).
 //
 // Every loop but the one over key blocks is unrolled: llvmpipe ends loops
 // silently after 65535 iterations per invocation, all loops together, so
@@ -28,14 +30,16 @@ layout(push_constant) uniform P {
   uint q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
   uint tokens, causal;
   float scale_log2e;
+  uint heads;
 } p;
 
 const float MASKED = -1.0e30; // finite: exp2(MASKED - max) is 0, never NaN
 
 void main()
 {
-  uint h = gl_GlobalInvocationID.y, row0 = gl_GlobalInvocationID.x * R;
-  if (row0 >= p.tokens)
+  uint blocks = (p.tokens + R - 1) / R, h = gl_GlobalInvocationID.x / blocks;
+  uint row0 = (gl_GlobalInvocationID.x % blocks) * R;
+  if (h >= p.heads)
     return;
   uint last = p.tokens - 1;
   // the query rows, fetched once (rows past the end compute row `last` again, unwritten)

@@ -24,6 +24,7 @@ typedef struct attention_push {
   uint32_t q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
   uint32_t tokens, causal;
   float scale_log2e;
+  uint32_t heads; /* CPU kernel only */
 } attention_push;
 
 static tc_status check_slice(const char *name, const tc_slice *s, const tc_attention *at, tc_error *err)
@@ -89,19 +90,22 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
     .tokens = at->tokens,
     .causal = at->causal != 0,
     .scale_log2e = at->scale * 1.4426950408889634f,
+    .heads = at->heads,
   };
   tc_kernel_desc d = {
     .n_bindings = 4,
     .push_size = sizeof push,
     .n_spec = 4,
   };
-  uint32_t groups_x;
+  uint32_t groups_x, groups_y = at->heads;
   if (is_cpu) {
     d.shader = "attention_cpu";
     d.bindings[0] = d.bindings[1] = d.bindings[2] = TC_BIND_TEXEL_F32;
     d.bindings[3] = TC_BIND_STORAGE;
     d.spec[0] = CPU_GROUP, d.spec[1] = at->head_dim, d.spec[2] = cpu_rows(at->head_dim), d.spec[3] = CPU_KEYS;
-    groups_x = tc_div_up(tc_div_up(at->tokens, d.spec[2]), CPU_GROUP);
+    /* (head, row block) pairs in one flat range: see the shader */
+    groups_x = tc_div_up(at->heads * tc_div_up(at->tokens, d.spec[2]), CPU_GROUP);
+    groups_y = 1;
   } else {
     d.shader = "attention_gpu";
     d.n_spec = 3;
@@ -113,5 +117,5 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
   if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
     return st;
   tc_buffer *bufs[] = { at->q.buf, at->k.buf, at->v.buf, at->out };
-  return tc_cmd_dispatch(cmd, k, bufs, &push, groups_x, at->heads, 1, label ? label : "attention", err);
+  return tc_cmd_dispatch(cmd, k, bufs, &push, groups_x, groups_y, 1, label ? label : "attention", err);
 }
