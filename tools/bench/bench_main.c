@@ -21,6 +21,7 @@ static const tc_bench_case *const suites[] = {
   tc_bench_matmul_cases,
   tc_bench_image_cases,
   tc_bench_head_cases,
+  tc_bench_nn_cases,
   /* -- more areas: add their tables here -- */
 };
 
