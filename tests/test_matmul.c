@@ -68,7 +68,8 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
   if (ok) {
     tc_matmul mm = {
       .x = bx, .w = bw, .w_dtype = c->w_dtype, .bias = c->bias ? bb : NULL,
-      .residual = c->residual == RES_IN_PLACE ? by : c->residual == RES_BUFFER ? br : NULL, .y = by, .M = c->M, .N = c->N, .K = c->K, .act = c->act,
+      .residual = c->residual == RES_IN_PLACE ? by : c->residual == RES_BUFFER ? br : NULL,
+      .y = by, .M = c->M, .N = c->N, .K = c->K, .act = c->act,
     };
     ok = TC_CHECK_OK(tc_op_matmul(cmd, &mm, "matmul", &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
          TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
