@@ -15,7 +15,7 @@ typedef struct tc_bench_case {
   const char *name;  /* kernel and variant, e.g. "matmul_f16" */
   const char *shape; /* as the area writes shapes, e.g. "197x768x3072" (M x K x N) */
   const char *what;  /* where the shape comes from, e.g. "ViT-B/16 mlp.c_fc"; may be "" */
-  double flop;       /* floating-point operations of one run, for GFLOP/s */
+  double flop;       /* floating-point operations of one run, for GFLOP/s; 0: printed as - */
   /* Creates the case's buffers (into *state) and records its dispatches into
    * cmd, between the runner's tc_cmd_begin and tc_cmd_end. */
   tc_status (*setup)(tc_context *ctx, const void *params, tc_cmd *cmd, void **state, tc_error *err);

@@ -220,8 +220,11 @@ int main(int argc, char **argv)
         failed++;
         continue;
       }
-      printf("%-12s %-16s %-28s %10.3f %9.2f %10.1f %10.1f\n", c->name, c->shape, c->what, t.ms,
-             c->flop / (t.ms * 1e6), t.cpu_ms, t.first_ms);
+      char gflops[32] = "-"; /* cases that count no flop (resampling, blending) */
+      if (c->flop > 0)
+        snprintf(gflops, sizeof gflops, "%.2f", c->flop / (t.ms * 1e6));
+      printf("%-12s %-16s %-28s %10.3f %9s %10.1f %10.1f\n", c->name, c->shape, c->what, t.ms, gflops, t.cpu_ms,
+             t.first_ms);
       fflush(stdout);
     }
   tc_context_destroy(ctx);
