@@ -28,7 +28,7 @@ typedef struct {
   uint32_t w, h, pad; /* pad: extra bytes per row */
   tc_frame_format format;
   uint32_t size;
-  tc_interp interp;
+  tc_resample_filter filter;
 } pp_case;
 
 static void run_case(tc_context *ctx, const pp_case *c)
@@ -37,7 +37,7 @@ static void run_case(tc_context *ctx, const pp_case *c)
   f.stride += c->pad;
   char what[160];
   snprintf(what, sizeof what, "preprocess %s %ux%u stride %u -> %u %s", tc_frame_format_name(c->format), c->w, c->h,
-           f.stride, c->size, c->interp == TC_INTERP_BICUBIC ? "bicubic" : "bilinear");
+           f.stride, c->size, c->filter == TC_RESAMPLE_BICUBIC ? "bicubic" : "bilinear");
   size_t n_out = 3 * (size_t)c->size * c->size;
   uint8_t *px = random_frame(&f);
   float *got = malloc(n_out * 4), *want = malloc(n_out * 4);
@@ -45,7 +45,7 @@ static void run_case(tc_context *ctx, const pp_case *c)
   tc_preprocess *pp = NULL;
   tc_buffer *frame = NULL, *out = NULL;
   tc_cmd *cmd = NULL;
-  if (TC_CHECK_OK(tc_preprocess_create(ctx, &f, c->size, c->interp, &pp, &err), &err) &&
+  if (TC_CHECK_OK(tc_preprocess_create(ctx, &f, c->size, c->filter, &pp, &err), &err) &&
       TC_CHECK_OK(tc_frame_buffer_create(ctx, &f, &frame, &err), &err) &&
       TC_CHECK_OK(tc_buffer_create(ctx, tc_preprocess_output_bytes(pp), &out, &err), &err) &&
       TC_CHECK_OK(tc_frame_upload(frame, &f, px, f.stride, &err), &err) &&
@@ -53,7 +53,7 @@ static void run_case(tc_context *ctx, const pp_case *c)
       TC_CHECK_OK(tc_preprocess_record(pp, cmd, frame, out, &err), &err) &&
       TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err)) {
     tc_buffer_download(out, 0, got, n_out * 4, &err);
-    tc_ref_preprocess(px, &f, c->size, c->interp, want);
+    tc_ref_preprocess(px, &f, c->size, c->filter, want);
     tc_test_close(what, got, want, n_out, ATOL, RTOL);
 
     /* the same recording on the next frame's pixels */
@@ -62,7 +62,7 @@ static void run_case(tc_context *ctx, const pp_case *c)
     if (TC_CHECK_OK(tc_frame_upload(frame, &f, px, f.stride, &err), &err) &&
         TC_CHECK_OK(tc_cmd_run(cmd, &err), &err)) {
       tc_buffer_download(out, 0, got, n_out * 4, &err);
-      tc_ref_preprocess(px, &f, c->size, c->interp, want);
+      tc_ref_preprocess(px, &f, c->size, c->filter, want);
       snprintf(what + strlen(what), sizeof what - strlen(what), ", resubmitted");
       tc_test_close(what, got, want, n_out, ATOL, RTOL);
     }
@@ -95,7 +95,7 @@ static void test_byte_orders_agree(tc_context *ctx)
     tc_preprocess *pp = NULL;
     tc_buffer *frame = NULL, *o = NULL;
     tc_cmd *cmd = NULL;
-    if (TC_CHECK_OK(tc_preprocess_create(ctx, fs[i], size, TC_INTERP_BICUBIC, &pp, &err), &err) &&
+    if (TC_CHECK_OK(tc_preprocess_create(ctx, fs[i], size, TC_RESAMPLE_BICUBIC, &pp, &err), &err) &&
         TC_CHECK_OK(tc_frame_buffer_create(ctx, fs[i], &frame, &err), &err) &&
         TC_CHECK_OK(tc_frame_upload(frame, fs[i], pxs[i], fs[i]->stride, &err), &err) &&
         TC_CHECK_OK(tc_buffer_create(ctx, n_out * 4, &o, &err), &err) &&
@@ -146,24 +146,24 @@ static void test_errors(tc_context *ctx)
   tc_preprocess *pp = NULL;
   tc_frame f = tc_frame_make(TC_FRAME_RGBA, 10, 10);
   f.stride = 42; /* not a multiple of 4 */
-  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT && !pp,
+  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_RESAMPLE_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT && !pp,
            "stride 42 accepted");
   TC_CHECK(strstr(err.message, "stride") != NULL, "message: %s", err.message);
   tc_error_clear(&err);
   f.stride = 36; /* less than 4 * width */
-  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
+  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_RESAMPLE_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
            "short stride accepted");
   tc_error_clear(&err);
   f = tc_frame_make((tc_frame_format)7, 10, 10);
-  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_UNSUPPORTED,
+  TC_CHECK(tc_preprocess_create(ctx, &f, 224, TC_RESAMPLE_BICUBIC, &pp, &err) == TC_ERR_UNSUPPORTED,
            "format 7 accepted");
   TC_CHECK(strstr(err.message, "format") != NULL, "message: %s", err.message);
   tc_error_clear(&err);
   f = tc_frame_make(TC_FRAME_RGBA, 10, 10);
-  TC_CHECK(tc_preprocess_create(ctx, &f, 0, TC_INTERP_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
+  TC_CHECK(tc_preprocess_create(ctx, &f, 0, TC_RESAMPLE_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
            "size 0 accepted");
   tc_error_clear(&err);
-  TC_CHECK(tc_preprocess_create(ctx, &f, 16, (tc_interp)9, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
+  TC_CHECK(tc_preprocess_create(ctx, &f, 16, (tc_resample_filter)9, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
            "interpolation 9 accepted");
   TC_CHECK(strstr(err.message, "interpolation") != NULL, "message: %s", err.message);
   tc_error_clear(&err);
@@ -171,7 +171,7 @@ static void test_errors(tc_context *ctx)
   /* buffers too small for the frame or the output are refused when recording */
   tc_buffer *small = NULL, *out = NULL;
   tc_cmd *cmd = NULL;
-  if (TC_CHECK_OK(tc_preprocess_create(ctx, &f, 16, TC_INTERP_BICUBIC, &pp, &err), &err) &&
+  if (TC_CHECK_OK(tc_preprocess_create(ctx, &f, 16, TC_RESAMPLE_BICUBIC, &pp, &err), &err) &&
       TC_CHECK_OK(tc_buffer_create(ctx, 64, &small, &err), &err) &&
       TC_CHECK_OK(tc_buffer_create(ctx, tc_preprocess_output_bytes(pp), &out, &err), &err) &&
       TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
@@ -192,16 +192,16 @@ int main(void)
 {
   tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
   const pp_case cases[] = {
-    { 641, 479, 12, TC_FRAME_RGBA, 224, TC_INTERP_BICUBIC },  /* odd sizes, padded rows */
-    { 641, 479, 0, TC_FRAME_BGRX, 224, TC_INTERP_BILINEAR },
-    { 1, 1, 0, TC_FRAME_BGRX, 224, TC_INTERP_BICUBIC },       /* one pixel, upscaled */
-    { 1, 1, 4, TC_FRAME_RGBX, 7, TC_INTERP_BILINEAR },
-    { 37, 23, 8, TC_FRAME_BGRA, 224, TC_INTERP_BILINEAR },    /* upscaling */
-    { 37, 23, 0, TC_FRAME_RGBA, 224, TC_INTERP_BICUBIC },
-    { 300, 7, 4, TC_FRAME_RGBX, 64, TC_INTERP_BICUBIC },      /* down in x, up in y */
-    { 5, 333, 0, TC_FRAME_BGRA, 518, TC_INTERP_BICUBIC },     /* up in x, down in y */
-    { 1920, 1080, 0, TC_FRAME_BGRX, 224, TC_INTERP_BICUBIC }, /* the real thing */
-    { 1280, 720, 64, TC_FRAME_RGBA, 518, TC_INTERP_BICUBIC },
+    { 641, 479, 12, TC_FRAME_RGBA, 224, TC_RESAMPLE_BICUBIC },  /* odd sizes, padded rows */
+    { 641, 479, 0, TC_FRAME_BGRX, 224, TC_RESAMPLE_BILINEAR },
+    { 1, 1, 0, TC_FRAME_BGRX, 224, TC_RESAMPLE_BICUBIC },       /* one pixel, upscaled */
+    { 1, 1, 4, TC_FRAME_RGBX, 7, TC_RESAMPLE_BILINEAR },
+    { 37, 23, 8, TC_FRAME_BGRA, 224, TC_RESAMPLE_BILINEAR },    /* upscaling */
+    { 37, 23, 0, TC_FRAME_RGBA, 224, TC_RESAMPLE_BICUBIC },
+    { 300, 7, 4, TC_FRAME_RGBX, 64, TC_RESAMPLE_BICUBIC },      /* down in x, up in y */
+    { 5, 333, 0, TC_FRAME_BGRA, 518, TC_RESAMPLE_BICUBIC },     /* up in x, down in y */
+    { 1920, 1080, 0, TC_FRAME_BGRX, 224, TC_RESAMPLE_BICUBIC }, /* the real thing */
+    { 1280, 720, 64, TC_FRAME_RGBA, 518, TC_RESAMPLE_BICUBIC },
   };
   tc_test_seed(11);
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)

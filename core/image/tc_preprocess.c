@@ -25,7 +25,7 @@ void tc_preprocess_destroy(tc_preprocess *pp)
   free(pp);
 }
 
-tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t size, tc_interp interp,
+tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t size, tc_resample_filter filter,
                                tc_preprocess **out, tc_error *err)
 {
   *out = NULL;
@@ -41,9 +41,9 @@ tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t 
   pp->frame = *frame;
   pp->size = size;
   tc_resample_table tx, ty;
-  st = tc_resample_antialias(frame->width, size, interp, &tx, err);
+  st = tc_resample_antialias(frame->width, size, filter, &tx, err);
   if (st == TC_OK) {
-    st = tc_resample_antialias(frame->height, size, interp, &ty, err);
+    st = tc_resample_antialias(frame->height, size, filter, &ty, err);
     if (st == TC_OK) {
       st = tc_resample_upload(ctx, &tx, &pp->gx, &pp->table_x, err);
       if (st == TC_OK)

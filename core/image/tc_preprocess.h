@@ -22,10 +22,10 @@
 extern "C" {
 #endif
 
-typedef enum tc_interp {
-  TC_INTERP_BICUBIC = 0, /* default, as CLIP and AnomalyCLIP */
-  TC_INTERP_BILINEAR = 1,
-} tc_interp;
+typedef enum tc_resample_filter {
+  TC_RESAMPLE_BICUBIC = 0, /* default, as CLIP and AnomalyCLIP */
+  TC_RESAMPLE_BILINEAR = 1,
+} tc_resample_filter;
 
 /* CLIP's image normalisation (OpenAI, also used by AnomalyCLIP). */
 #define TC_CLIP_MEAN_R 0.48145466f
@@ -38,7 +38,7 @@ typedef enum tc_interp {
 typedef struct tc_preprocess tc_preprocess;
 
 /* Prepares preprocessing of frames shaped like `frame` to size x size. */
-tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t size, tc_interp interp,
+tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t size, tc_resample_filter filter,
                                tc_preprocess **out, tc_error *err);
 void tc_preprocess_destroy(tc_preprocess *pp);
 

@@ -59,7 +59,7 @@ static tc_status build(uint32_t n_in, uint32_t n_out, row_fn fn, const void *par
 
 typedef struct {
   uint32_t n_in, n_out;
-  tc_interp interp;
+  tc_resample_filter filter;
 } aa_params;
 
 static double bilinear_filter(double x)
@@ -85,7 +85,7 @@ static void aa_row(const void *params, uint32_t o, double *row)
 {
   const aa_params *p = params;
   double scale = (double)p->n_in / p->n_out;
-  double support = (p->interp == TC_INTERP_BICUBIC ? 2.0 : 1.0) * (scale >= 1 ? scale : 1);
+  double support = (p->filter == TC_RESAMPLE_BICUBIC ? 2.0 : 1.0) * (scale >= 1 ? scale : 1);
   double invscale = scale >= 1 ? 1 / scale : 1;
   double center = scale * (o + 0.5);
   /* truncation, not floor, as torch and PIL write it (the max makes them agree) */
@@ -96,7 +96,7 @@ static void aa_row(const void *params, uint32_t o, double *row)
     xmax = (long)p->n_in;
   double total = 0;
   for (long j = xmin; j < xmax; j++) {
-    double w = p->interp == TC_INTERP_BICUBIC ? bicubic_filter((j - center + 0.5) * invscale)
+    double w = p->filter == TC_RESAMPLE_BICUBIC ? bicubic_filter((j - center + 0.5) * invscale)
                                                : bilinear_filter((j - center + 0.5) * invscale);
     row[j] = w;
     total += w;
@@ -106,14 +106,14 @@ static void aa_row(const void *params, uint32_t o, double *row)
       row[j] /= total;
 }
 
-tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_interp interp, tc_resample_table *t, tc_error *err)
+tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, tc_resample_table *t, tc_error *err)
 {
   memset(t, 0, sizeof *t);
   if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
-  if (interp != TC_INTERP_BICUBIC && interp != TC_INTERP_BILINEAR)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown interpolation %d", (int)interp);
-  aa_params p = { n_in, n_out, interp };
+  if (filter != TC_RESAMPLE_BICUBIC && filter != TC_RESAMPLE_BILINEAR)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown resampling filter %d", (int)filter);
+  aa_params p = { n_in, n_out, filter };
   return build(n_in, n_out, aa_row, &p, t, err);
 }
 

@@ -17,7 +17,7 @@ typedef struct tc_resample_table {
 /* F.interpolate(mode, align_corners=False, antialias=True) along one axis
  * (torch 1.13 / PIL): support (bilinear 1, bicubic 2) times max(1, n_in/n_out),
  * taps outside [0, n_in) dropped, weights renormalised. */
-tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_interp interp, tc_resample_table *t,
+tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, tc_resample_table *t,
                                 tc_error *err);
 
 /* F.interpolate(mode="bilinear", align_corners=False) along one axis (no

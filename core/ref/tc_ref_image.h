@@ -19,11 +19,11 @@ extern "C" {
 /* One float plane [in_h][in_w] -> [out_h][out_w], as
  * F.interpolate(mode, align_corners=False, antialias=True) in torch 1.13. */
 void tc_ref_resize_antialias(const float *in, size_t in_h, size_t in_w, float *out, size_t out_h, size_t out_w,
-                             tc_interp interp);
+                             tc_resample_filter filter);
 
 /* A frame (bytes laid out as `frame` says) -> float [3][size][size], RGB,
  * resized as above, then (v / 255 - mean) / std with CLIP's constants. */
-void tc_ref_preprocess(const uint8_t *pixels, const tc_frame *frame, size_t size, tc_interp interp, float *out);
+void tc_ref_preprocess(const uint8_t *pixels, const tc_frame *frame, size_t size, tc_resample_filter filter, float *out);
 
 /* [in_h][in_w] -> [out_h][out_w] as F.interpolate(mode="bilinear", align_corners=False). */
 void tc_ref_upsample_bilinear(const float *in, size_t in_h, size_t in_w, float *out, size_t out_h, size_t out_w);

@@ -52,7 +52,7 @@ static tc_status image_setup(tc_context *ctx, const void *params, tc_cmd *cmd, v
   tc_frame f = tc_frame_make(TC_FRAME_BGRX, b->width, b->height);
   tc_status st = random_frame(ctx, &f, &s->frame, err);
   if (st == TC_OK && b->size) {
-    st = tc_preprocess_create(ctx, &f, b->size, TC_INTERP_BICUBIC, &s->pp, err);
+    st = tc_preprocess_create(ctx, &f, b->size, TC_RESAMPLE_BICUBIC, &s->pp, err);
     if (st == TC_OK)
       st = tc_buffer_create(ctx, tc_preprocess_output_bytes(s->pp), &s->out, err);
     if (st == TC_OK)
