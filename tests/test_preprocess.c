@@ -165,7 +165,7 @@ static void test_errors(tc_context *ctx)
   tc_error_clear(&err);
   TC_CHECK(tc_preprocess_create(ctx, &f, 16, (tc_resample_filter)9, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
            "interpolation 9 accepted");
-  TC_CHECK(strstr(err.message, "interpolation") != NULL, "message: %s", err.message);
+  TC_CHECK(strstr(err.message, "resampling filter") != NULL, "message: %s", err.message);
   tc_error_clear(&err);
 
   /* buffers too small for the frame or the output are refused when recording */
