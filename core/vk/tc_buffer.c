@@ -164,6 +164,28 @@ tc_status tc_buffer_create_from(tc_context *ctx, const void *src, size_t bytes, 
   return st;
 }
 
+tc_status tc_buffer_create_filled(tc_context *ctx, size_t bytes, tc_fill_fn fill, void *user, tc_buffer **out,
+                                  tc_error *err)
+{
+  tc_status st = tc_buffer_create(ctx, bytes, out, err);
+  if (st != TC_OK)
+    return st;
+  void *dst = (*out)->mapped ? (*out)->mapped : malloc(bytes);
+  if (!dst)
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", bytes);
+  else
+    st = fill(user, dst, bytes, err);
+  if (st == TC_OK && !(*out)->mapped)
+    st = tc_buffer_upload(*out, 0, dst, bytes, err);
+  if (!(*out)->mapped)
+    free(dst);
+  if (st != TC_OK) {
+    tc_buffer_destroy(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
 tc_status tc_buffer_texel_view(tc_buffer *buf, tc_dtype dtype, VkBufferView *out, tc_error *err)
 {
   tc_context *ctx = buf->ctx;

@@ -87,6 +87,12 @@ size_t tc_buffer_size(const tc_buffer *buf);
 void *tc_buffer_host_ptr(tc_buffer *buf);
 tc_status tc_buffer_upload(tc_buffer *buf, size_t offset, const void *src, size_t bytes, tc_error *err);
 tc_status tc_buffer_download(tc_buffer *buf, size_t offset, void *dst, size_t bytes, tc_error *err);
+/* Creates a buffer of `bytes` and lets fill write its contents: straight
+ * into the mapping where the buffer is host-visible (weights converted from a
+ * mapped file are then copied once), else into host memory that is uploaded. */
+typedef tc_status (*tc_fill_fn)(void *user, void *dst, size_t bytes, tc_error *err);
+tc_status tc_buffer_create_filled(tc_context *ctx, size_t bytes, tc_fill_fn fill, void *user, tc_buffer **out,
+                                  tc_error *err);
 /* Convenience: create and fill in one call. */
 tc_status tc_buffer_create_from(tc_context *ctx, const void *src, size_t bytes, tc_buffer **out,
                                 tc_error *err);
