@@ -1,0 +1,178 @@
+/* The whole frame pipeline (tc_detector) against the chain of C references:
+ * tc_ref_preprocess -> tc_ref_encoder_run -> tc_head_ref_run.
+ *
+ * usage: test_detector MODEL.safetensors (a tiny random CLIP, embed 96) */
+#include <unistd.h>
+
+#include "tc_detector.h"
+#include "tc_head_file.h"
+#include "tc_head_ref.h"
+#include "tc_ref_encoder.h"
+#include "tc_ref_image.h"
+#include "tc_test.h"
+
+#define Q 5
+
+static const char *model_path;
+static char head_path[256], head_path_bad_dim[256];
+
+static void write_heads(uint32_t D)
+{
+  float t[Q * 2 * 128];
+  tc_test_fill(t, Q * 2 * D, -1, 1);
+  tc_error err = { 0 };
+  snprintf(head_path, sizeof head_path, "/tmp/tc-test-detector-%d.safetensors", (int)getpid());
+  snprintf(head_path_bad_dim, sizeof head_path_bad_dim, "/tmp/tc-test-detector-%d-d50.safetensors", (int)getpid());
+  TC_CHECK_OK(tc_head_file_write(head_path, t, Q, D, 0, NULL, &err), &err);
+  TC_CHECK_OK(tc_head_file_write(head_path_bad_dim, t, Q, 50, 0, NULL, &err), &err);
+}
+
+static void random_frame(uint8_t *px, const tc_frame *f)
+{
+  for (size_t i = 0; i < tc_frame_bytes(f); i++)
+    px[i] = (uint8_t)tc_test_uniform(0, 256);
+}
+
+static tc_detector *make(const char *head, float alpha, tc_status want, const char *want_msg)
+{
+  tc_detector_options o;
+  tc_detector_options_init(&o);
+  o.model_path = model_path;
+  o.head_path = head;
+  o.map.alpha = alpha;
+  o.map.sigma = 2.0f;
+  tc_detector *det = NULL;
+  tc_error err = { 0 };
+  tc_status st = tc_detector_create(&o, &det, &err);
+  TC_CHECK(st == want, "create with head %s: %s (%s)", head, tc_status_name(st), err.message);
+  if (want_msg)
+    TC_CHECK(strstr(err.message, want_msg) != NULL, "message \"%s\" lacks \"%s\"", err.message, want_msg);
+  return det;
+}
+
+static void test_against_references(void)
+{
+  tc_detector *det = make(head_path, 0.5f, TC_OK, NULL);
+  if (!det)
+    return;
+  tc_error err = { 0 };
+  const tc_frame f = { TC_FRAME_RGBX, 67, 45, 67 * 4 + 12 }; /* odd size, padded rows */
+  uint8_t *px = malloc(tc_frame_bytes(&f)), *blended = malloc(tc_frame_bytes(&f));
+  uint8_t *overlaid = malloc(tc_frame_bytes(&f));
+  random_frame(px, &f);
+  memcpy(blended, px, tc_frame_bytes(&f));
+  memcpy(overlaid, px, tc_frame_bytes(&f));
+
+  tc_analysis a;
+  TC_CHECK(tc_detector_analyse(det, px, f.stride, 0, &a, &err) == TC_ERR_INVALID_ARGUMENT,
+           "analyse before set_frame accepted");
+  tc_error_clear(&err);
+  if (!TC_CHECK_OK(tc_detector_set_frame(det, &f, &err), &err) ||
+      !TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err))
+    goto done;
+  const uint32_t G = tc_detector_grid(det), S = tc_detector_input_size(det), N = G * G, D = 96;
+  printf("device %s: input %u, grid %u, %.1f ms, image score %.4f, %u iterations\n", tc_detector_device_name(det),
+         S, G, a.inference_ms, a.image_score, a.iterations);
+
+  /* the reference chain */
+  float *input = malloc(3 * S * S * sizeof(float)), *tokens = malloc((1 + N) * D * sizeof(float));
+  float *scores = malloc(N * sizeof(float));
+  tc_clip_vision *model = NULL;
+  tc_head_file hf = { 0 };
+  tc_head_params hp = tc_detector_head_params(det);
+  tc_head_result hr;
+  tc_ref_preprocess(px, &f, S, TC_RESAMPLE_BICUBIC, input);
+  if (TC_CHECK_OK(tc_clip_vision_open(model_path, NULL, &model, &err), &err) &&
+      TC_CHECK_OK(tc_ref_encoder_run(model, NULL, input, tokens, &err), &err) &&
+      TC_CHECK_OK(tc_head_file_load(head_path, D, &hf, NULL, &err), &err) &&
+      TC_CHECK_OK(tc_head_ref_run(tokens, N, hf.subspaces, Q, D, &hp, scores, &hr, &err), &err)) {
+    /* scores are probabilities; the device's fp32 chain differs from the
+     * reference by rounding only: 2e-5 absolute */
+    tc_test_close("detector token scores vs reference chain", a.scores, scores, N, 2e-5, 0);
+    TC_CHECK(fabsf(a.global_score - hr.global_score) < 2e-5f, "global score %g vs %g", a.global_score,
+             hr.global_score);
+    float want_image = tc_head_image_score(&hp, hr.global_score, a.map_max);
+    TC_CHECK(fabsf(a.image_score - want_image) < 1e-6f, "image score %g vs %g", a.image_score, want_image);
+    float mx = 0;
+    for (uint32_t i = 0; i < N; i++)
+      mx = fmaxf(mx, scores[i]);
+    /* the smoothed map's max lies within the grid's range */
+    TC_CHECK(a.map_max <= mx + 1e-5f && a.map_max > 0, "map max %g, grid max %g", a.map_max, mx);
+  }
+
+  /* the same frame with the blend: pixels change, the x byte and the row padding stay */
+  float *grid_scores = malloc(N * sizeof(float));
+  memcpy(grid_scores, a.scores, N * sizeof(float));
+  if (TC_CHECK_OK(tc_detector_analyse(det, blended, f.stride, 1, &a, &err), &err)) {
+    size_t changed = 0, touched_fixed = 0;
+    for (uint32_t y = 0; y < f.height; y++)
+      for (uint32_t x = 0; x < f.stride; x++) {
+        size_t i = (size_t)y * f.stride + x;
+        bool colour = x < 4 * f.width && x % 4 != 3;
+        if (blended[i] != px[i])
+          colour ? changed++ : touched_fixed++;
+      }
+    TC_CHECK(changed > (size_t)f.width * f.height, "only %zu colour bytes changed", changed);
+    TC_CHECK(touched_fixed == 0, "%zu x or padding bytes changed", touched_fixed);
+    /* the overlay lane draws the same scores identically */
+    if (TC_CHECK_OK(tc_detector_overlay(det, overlaid, f.stride, grid_scores, &err), &err))
+      TC_CHECK(memcmp(overlaid, blended, tc_frame_bytes(&f)) == 0, "overlay differs from the analysis blend");
+  }
+
+  /* alpha 0: nothing is drawn, by either lane */
+  tc_map_params mp;
+  tc_map_params_init(&mp);
+  mp.alpha = 0;
+  memcpy(blended, px, tc_frame_bytes(&f));
+  if (TC_CHECK_OK(tc_detector_set_map_params(det, &mp, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(det, blended, f.stride, 1, &a, &err), &err) &&
+      TC_CHECK_OK(tc_detector_overlay(det, blended, f.stride, grid_scores, &err), &err))
+    TC_CHECK(memcmp(blended, px, tc_frame_bytes(&f)) == 0, "alpha 0 changed the frame");
+
+  /* a new layout (caps change) works without recreating the detector */
+  const tc_frame f2 = tc_frame_make(TC_FRAME_BGRA, 32, 96);
+  uint8_t *px2 = malloc(tc_frame_bytes(&f2));
+  random_frame(px2, &f2);
+  if (TC_CHECK_OK(tc_detector_set_frame(det, &f2, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(det, px2, f2.stride, 1, &a, &err), &err))
+    TC_CHECK(a.grid == G && a.image_score >= 0 && a.image_score <= 1, "after a layout change: grid %u score %g",
+             a.grid, a.image_score);
+  free(px2);
+  free(grid_scores);
+  tc_head_file_free(&hf);
+  tc_clip_vision_close(model);
+  free(input), free(tokens), free(scores);
+done:
+  TC_CHECK(tc_context_validation_messages(tc_detector_context(det)) == 0, "validation layer messages");
+  tc_detector_destroy(det);
+  free(px), free(blended), free(overlaid);
+}
+
+static void test_errors(void)
+{
+  tc_detector_destroy(make(head_path_bad_dim, 0.5f, TC_ERR_MISMATCH, "50"));
+  tc_detector_destroy(make("/nonexistent/head.safetensors", 0.5f, TC_ERR_IO, "/nonexistent/head.safetensors"));
+  const char *good = model_path;
+  model_path = "/nonexistent/model.safetensors";
+  tc_detector_destroy(make(head_path, 0.5f, TC_ERR_IO, "/nonexistent/model.safetensors"));
+  model_path = head_path; /* a head file is no CLIP model */
+  tc_detector_destroy(make(head_path, 0.5f, TC_ERR_FORMAT, "no CLIP vision weights"));
+  model_path = good;
+  tc_detector_destroy(make(NULL, 0.5f, TC_ERR_INVALID_ARGUMENT, "no head"));
+}
+
+int main(int argc, char **argv)
+{
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s MODEL.safetensors\n", argv[0]);
+    return 2;
+  }
+  model_path = argv[1];
+  tc_context *ctx = tc_test_context(TC_FAMILY_AUTO); /* fails under CI=true without a device */
+  write_heads(96);
+  test_against_references();
+  test_errors();
+  unlink(head_path);
+  unlink(head_path_bad_dim);
+  return tc_test_finish(ctx);
+}
