@@ -1,0 +1,218 @@
+/* PNG and JPEG decoding to RGBA (see image_file.h). Both libraries report
+ * errors by longjmp: each decoder keeps what it allocates in a struct owned
+ * by its caller, so nothing leaks and no local changes across the jump. */
+#include "image_file.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+#include <png.h>
+
+static tc_status alloc_pixels(const char *path, uint32_t w, uint32_t h, image_file *out, tc_error *err)
+{
+  if (w == 0 || h == 0 || w > IMAGE_FILE_MAX_SIDE || h > IMAGE_FILE_MAX_SIDE)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: a %ux%u image (each side must be 1..%d)", path, w, h,
+                        IMAGE_FILE_MAX_SIDE);
+  out->width = w, out->height = h;
+  out->rgba = malloc((size_t)w * h * 4);
+  if (!out->rgba)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of host memory for %ux%u pixels", path, w, h);
+  return TC_OK;
+}
+
+/* ---- PNG ---------------------------------------------------------------- */
+
+typedef struct png_job {
+  const char *path;
+  FILE *f;
+  png_structp png;
+  png_infop info;
+  png_bytep *rows;
+  image_file *out;
+  tc_error *err;
+  tc_status st;
+  char message[256];
+} png_job;
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+  png_job *job = png_get_error_ptr(png);
+  snprintf(job->message, sizeof job->message, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+/* Everything between the libpng calls that may jump; returns 0 when done. */
+static int png_decode(png_job *job)
+{
+  if (setjmp(png_jmpbuf(job->png)))
+    return -1;
+  png_init_io(job->png, job->f);
+  png_set_user_limits(job->png, IMAGE_FILE_MAX_SIDE, IMAGE_FILE_MAX_SIDE);
+  png_read_info(job->png, job->info);
+  png_uint_32 w = png_get_image_width(job->png, job->info), h = png_get_image_height(job->png, job->info);
+  int depth = png_get_bit_depth(job->png, job->info), type = png_get_color_type(job->png, job->info);
+  if (type == PNG_COLOR_TYPE_PALETTE)
+    png_set_palette_to_rgb(job->png);
+  if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
+    png_set_expand_gray_1_2_4_to_8(job->png);
+  if (png_get_valid(job->png, job->info, PNG_INFO_tRNS))
+    png_set_tRNS_to_alpha(job->png);
+  else if (!(type & PNG_COLOR_MASK_ALPHA))
+    png_set_filler(job->png, 0xff, PNG_FILLER_AFTER);
+  if (depth == 16)
+    png_set_strip_16(job->png);
+  if (!(type & PNG_COLOR_MASK_COLOR))
+    png_set_gray_to_rgb(job->png);
+  png_set_interlace_handling(job->png);
+  png_read_update_info(job->png, job->info);
+  if (png_get_rowbytes(job->png, job->info) != (size_t)w * 4) {
+    snprintf(job->message, sizeof job->message, "unexpected row size %zu after conversion to RGBA",
+             (size_t)png_get_rowbytes(job->png, job->info));
+    return -1;
+  }
+  if ((job->st = alloc_pixels(job->path, w, h, job->out, job->err)) != TC_OK)
+    return 0;
+  if (!(job->rows = malloc(h * sizeof *job->rows))) {
+    job->st = tc_error_set(job->err, TC_ERR_OUT_OF_MEMORY, "%s: out of host memory", job->path);
+    return 0;
+  }
+  for (png_uint_32 y = 0; y < h; y++)
+    job->rows[y] = job->out->rgba + (size_t)y * w * 4;
+  png_read_image(job->png, job->rows);
+  png_read_end(job->png, NULL);
+  return 0;
+}
+
+static tc_status read_png(const char *path, FILE *f, image_file *out, tc_error *err)
+{
+  png_job job = { .path = path, .f = f, .out = out, .err = err, .st = TC_OK };
+  job.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &job, png_on_error, png_on_warning);
+  job.info = job.png ? png_create_info_struct(job.png) : NULL;
+  if (!job.info)
+    job.st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: cannot start the PNG decoder", path);
+  else if (png_decode(&job) != 0)
+    job.st = tc_error_set(err, TC_ERR_FORMAT, "%s: bad PNG file: %s", path, job.message);
+  png_destroy_read_struct(job.png ? &job.png : NULL, job.info ? &job.info : NULL, NULL);
+  free(job.rows);
+  return job.st;
+}
+
+/* ---- JPEG --------------------------------------------------------------- */
+
+typedef struct jpeg_job {
+  struct jpeg_error_mgr mgr; /* first: libjpeg hands back its address */
+  jmp_buf jump;
+  const char *path;
+  FILE *f;
+  struct jpeg_decompress_struct d;
+  image_file *out;
+  tc_error *err;
+  tc_status st;
+  int truncated;
+  char message[JMSG_LENGTH_MAX];
+} jpeg_job;
+
+static void jpeg_on_error(j_common_ptr c)
+{
+  jpeg_job *job = (jpeg_job *)c->err;
+  c->err->format_message(c, job->message);
+  longjmp(job->jump, 1);
+}
+
+/* Warnings are silent, but a premature end of the file makes libjpeg pad
+ * the picture with grey: that one is an error here. */
+static void jpeg_on_message(j_common_ptr c, int level)
+{
+  jpeg_job *job = (jpeg_job *)c->err;
+  if (level < 0) {
+    c->err->num_warnings++;
+    if (c->err->msg_code == JWRN_JPEG_EOF)
+      job->truncated = 1;
+  }
+}
+
+static int jpeg_decode(jpeg_job *job)
+{
+  if (setjmp(job->jump))
+    return -1;
+  jpeg_create_decompress(&job->d);
+  jpeg_stdio_src(&job->d, job->f);
+  jpeg_read_header(&job->d, TRUE);
+  if (job->d.jpeg_color_space == JCS_CMYK || job->d.jpeg_color_space == JCS_YCCK) {
+    job->st = tc_error_set(job->err, TC_ERR_UNSUPPORTED, "%s: CMYK JPEG files are not supported (convert the "
+                           "picture to RGB)", job->path);
+    return 0;
+  }
+  job->d.out_color_space = JCS_EXT_RGBA; /* libjpeg-turbo: grey and YCbCr both expand to it */
+  jpeg_start_decompress(&job->d);
+  if (job->d.output_components != 4) {
+    snprintf(job->message, sizeof job->message, "decoder gave %d components, not RGBA", job->d.output_components);
+    return -1;
+  }
+  if ((job->st = alloc_pixels(job->path, job->d.output_width, job->d.output_height, job->out, job->err)) != TC_OK)
+    return 0;
+  while (job->d.output_scanline < job->d.output_height && !job->truncated) {
+    JSAMPROW row = job->out->rgba + (size_t)job->d.output_scanline * job->d.output_width * 4;
+    jpeg_read_scanlines(&job->d, &row, 1);
+  }
+  if (!job->truncated)
+    jpeg_finish_decompress(&job->d);
+  if (job->truncated) {
+    snprintf(job->message, sizeof job->message, "the file ends before the picture does (truncated)");
+    return -1;
+  }
+  return 0;
+}
+
+static tc_status read_jpeg(const char *path, FILE *f, image_file *out, tc_error *err)
+{
+  jpeg_job job = { .path = path, .f = f, .out = out, .err = err, .st = TC_OK };
+  job.d.err = jpeg_std_error(&job.mgr);
+  job.mgr.error_exit = jpeg_on_error;
+  job.mgr.emit_message = jpeg_on_message;
+  if (jpeg_decode(&job) != 0)
+    job.st = tc_error_set(err, TC_ERR_FORMAT, "%s: bad JPEG file: %s", path, job.message);
+  jpeg_destroy_decompress(&job.d);
+  return job.st;
+}
+
+/* ---- either ------------------------------------------------------------- */
+
+tc_status image_file_read(const char *path, image_file *out, tc_error *err)
+{
+  *out = (image_file){ 0 };
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return tc_error_set(err, TC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char magic[8] = { 0 };
+  size_t n = fread(magic, 1, sizeof magic, f);
+  rewind(f);
+  tc_status st;
+  if (n == 8 && png_sig_cmp(magic, 0, 8) == 0) {
+    out->format = "PNG";
+    st = read_png(path, f, out, err);
+  } else if (n >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff) {
+    out->format = "JPEG";
+    st = read_jpeg(path, f, out, err);
+  } else {
+    st = tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: not a PNG or JPEG file (it starts with %02x %02x %02x %02x)",
+                      path, magic[0], magic[1], magic[2], magic[3]);
+  }
+  fclose(f);
+  if (st != TC_OK)
+    image_file_free(out);
+  return st;
+}
+
+void image_file_free(image_file *img)
+{
+  free(img->rgba);
+  *img = (image_file){ 0 };
+}
