@@ -148,6 +148,47 @@ done:
   free(px), free(blended), free(overlaid);
 }
 
+/* tc_detector_read_map: the smoothed map at frame size, against the C
+ * reference of the map stage on the analysis's own grid scores. */
+static void test_read_map(void)
+{
+  tc_detector *det = make(head_path, 0.5f, TC_OK, NULL);
+  if (!det)
+    return;
+  tc_error err = { 0 };
+  const tc_frame f = tc_frame_make(TC_FRAME_RGBA, 53, 38);
+  uint8_t *px = malloc(tc_frame_bytes(&f));
+  float *map = malloc((size_t)f.width * f.height * sizeof(float));
+  float *want = malloc((size_t)f.width * f.height * sizeof(float));
+  random_frame(px, &f);
+  tc_analysis a;
+  /* without keep_map: refused, naming the option */
+  if (TC_CHECK_OK(tc_detector_set_frame(det, &f, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err)) {
+    TC_CHECK(tc_detector_read_map(det, map, &err) == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "keep_map"),
+             "read_map without keep_map: \"%s\"", err.message);
+    tc_error_clear(&err);
+  }
+  tc_map_params mp;
+  tc_map_params_init(&mp);
+  mp.sigma = 3.0f;
+  mp.keep_map = 1;
+  if (TC_CHECK_OK(tc_detector_set_map_params(det, &mp, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err) &&
+      TC_CHECK_OK(tc_detector_read_map(det, map, &err), &err)) {
+    float lo, hi;
+    tc_ref_map_smooth(a.scores, a.grid, a.grid, want, f.height, f.width, mp.sigma, &lo, &hi);
+    tc_test_close("read_map vs reference smoothing", map, want, (size_t)f.width * f.height, 1e-6, 1e-5);
+    float mx = map[0];
+    for (size_t i = 1; i < (size_t)f.width * f.height; i++)
+      mx = fmaxf(mx, map[i]);
+    TC_CHECK(mx == a.map_max, "map max %g vs analysis map_max %g", mx, a.map_max);
+  }
+  TC_CHECK(tc_context_validation_messages(tc_detector_context(det)) == 0, "validation layer messages");
+  tc_detector_destroy(det);
+  free(px), free(map), free(want);
+}
+
 static void test_errors(void)
 {
   tc_detector_destroy(make(head_path_bad_dim, 0.5f, TC_ERR_MISMATCH, "50"));
@@ -171,6 +212,7 @@ int main(int argc, char **argv)
   tc_context *ctx = tc_test_context(TC_FAMILY_AUTO); /* fails under CI=true without a device */
   write_heads(96);
   test_against_references();
+  test_read_map();
   test_errors();
   unlink(head_path);
   unlink(head_path_bad_dim);

@@ -339,3 +339,19 @@ tc_status tc_detector_overlay(tc_detector *det, void *pixels, size_t stride, con
   pthread_mutex_unlock(&l->lock);
   return st;
 }
+
+/* ---- the smoothed map at frame size ---- */
+
+tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err)
+{
+  lane *l = &det->analysis;
+  pthread_mutex_lock(&l->lock);
+  tc_status st = det->have_frame ? TC_OK : no_frame(err);
+  if (st == TC_OK && !tc_map_buffer(l->map))
+    st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT,
+                      "the detector keeps no full-resolution map: set map.keep_map in its options");
+  if (st == TC_OK)
+    st = tc_map_read(l->map, dst, err);
+  pthread_mutex_unlock(&l->lock);
+  return st;
+}

@@ -99,6 +99,17 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
  * analysis's) into pixels, in place. */
 tc_status tc_detector_overlay(tc_detector *det, void *pixels, size_t stride, const float *scores, tc_error *err);
 
+/* ---- the smoothed map at frame size (offline evaluation, tools) ----
+ *
+ * With map.keep_map set (in the options or by tc_detector_set_map_params),
+ * the analysis lane keeps the full-resolution smoothed map of each analysed
+ * frame: the token scores bilinearly upsampled to the frame size and blurred
+ * (map.sigma, frame pixels), before normalisation and colouring. After
+ * tc_detector_analyse returns, this copies it to dst: float [height][width]
+ * of the layout given to tc_detector_set_frame. Without keep_map it is an
+ * error (TC_ERR_INVALID_ARGUMENT) naming the option. */
+tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err);
+
 #ifdef __cplusplus
 }
 #endif
