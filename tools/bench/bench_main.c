@@ -22,6 +22,7 @@ static const tc_bench_case *const suites[] = {
   tc_bench_image_cases,
   tc_bench_head_cases,
   tc_bench_nn_cases,
+  tc_bench_encoder_cases,
   /* -- more areas: add their tables here -- */
 };
 
