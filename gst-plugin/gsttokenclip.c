@@ -484,6 +484,7 @@ gst_tokenclip_start (GstBaseTransform * trans)
   tc_error err = { 0 };
   gchar *model, *head, *device;
   GstTokenClipMode mode;
+  tc_head_params hp;
 
   GST_OBJECT_LOCK (self);
   model = g_strdup (self->model);
@@ -518,16 +519,23 @@ gst_tokenclip_start (GstBaseTransform * trans)
       tc_detector_device_name (det), tc_detector_input_size (det), tc_detector_input_size (det),
       tc_detector_grid (det), tc_detector_grid (det), tc_detector_subspaces (det));
 
+  /* the properties on top of the head file's parameters; at start a value
+   * the head cannot take is an error, later only a warning */
+  GST_OBJECT_LOCK (self);
+  self->head_base = tc_detector_head_params (det);
+  self->head_dirty = self->map_dirty = FALSE;
+  hp = head_params_locked (self);
+  GST_OBJECT_UNLOCK (self);
+  if (tc_detector_set_head_params (det, &hp, &err) != TC_OK) {
+    POST_TC_ERROR (self, &err, "Invalid head parameters");
+    tc_detector_destroy (det);
+    goto fail;
+  }
+
   g_mutex_lock (&self->analyse_lock);
   self->det = det;
   self->have_frame = FALSE;
   self->frame_count = 0;
-  GST_OBJECT_LOCK (self);
-  self->head_base = tc_detector_head_params (det);
-  self->head_dirty = TRUE;       /* the properties on top of the head file */
-  self->map_dirty = FALSE;
-  GST_OBJECT_UNLOCK (self);
-  apply_dirty_params (self);
   g_mutex_unlock (&self->analyse_lock);
 
   g_mutex_lock (&self->result_lock);

@@ -9,7 +9,7 @@ gst_tokenclip_meta_api_get_type (void)
   static const gchar *tags[] = { NULL };  /* pixel-independent: survives any transform */
 
   if (g_once_init_enter (&type)) {
-    GType t = gst_meta_api_type_register ("GstTokenClipMetaAPI", tags);
+    GType t = gst_meta_api_type_register (GST_TOKENCLIP_META_API_NAME, tags);
     g_once_init_leave (&type, t);
   }
   return type;

@@ -31,10 +31,22 @@ struct _GstTokenClipMeta {
   GstClockTime running_time;
 };
 
+/* For the plugin itself. */
 GType gst_tokenclip_meta_api_get_type (void);
 const GstMetaInfo *gst_tokenclip_meta_get_info (void);
 
-#define gst_buffer_get_tokenclip_meta(b) ((GstTokenClipMeta *) gst_buffer_get_meta ((b), GST_TOKENCLIP_META_API_TYPE))
+/* The meta API's registered name. Applications that do not link the plugin
+ * (the usual case: it is loaded by the registry) find the meta with
+ * gst_buffer_get_tokenclip_meta(), which looks the type up by this name. */
+#define GST_TOKENCLIP_META_API_NAME "GstTokenClipMetaAPI"
+
+static inline GstTokenClipMeta *
+gst_buffer_get_tokenclip_meta (GstBuffer * buffer)
+{
+  GType api = g_type_from_name (GST_TOKENCLIP_META_API_NAME);
+
+  return api ? (GstTokenClipMeta *) gst_buffer_get_meta (buffer, api) : NULL;
+}
 
 /* Copies scores. */
 GstTokenClipMeta *gst_buffer_add_tokenclip_meta (GstBuffer * buffer, guint grid_width, guint grid_height,

@@ -143,7 +143,7 @@ static void test_against_references(void)
   tc_clip_vision_close(model);
   free(input), free(tokens), free(scores);
 done:
-  TC_CHECK(tc_context_validation_messages(tc_detector_context(det)) == 0, "validation layer messages");
+  TC_CHECK(tc_detector_validation_messages(det) == 0, "validation layer messages");
   tc_detector_destroy(det);
   free(px), free(blended), free(overlaid);
 }
@@ -184,7 +184,7 @@ static void test_read_map(void)
       mx = fmaxf(mx, map[i]);
     TC_CHECK(mx == a.map_max, "map max %g vs analysis map_max %g", mx, a.map_max);
   }
-  TC_CHECK(tc_context_validation_messages(tc_detector_context(det)) == 0, "validation layer messages");
+  TC_CHECK(tc_detector_validation_messages(det) == 0, "validation layer messages");
   tc_detector_destroy(det);
   free(px), free(map), free(want);
 }

@@ -12,6 +12,7 @@
 /* A frame buffer, its map and its command sequences, used by one thread at a time. */
 typedef struct lane {
   pthread_mutex_t lock;
+  tc_context *ctx;   /* the analysis lane's is the detector's; the overlay lane has its own */
   tc_buffer *frame_buf;
   tc_map *map;
   tc_cmd *cmd[2];    /* analysis: [0] without blend, [1] with; overlay: [0] only */
@@ -100,6 +101,13 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   tc_context_options_init(&copts);
   copts.device = o->device;
   tc_status st = tc_context_create(&copts, &det->ctx, err);
+  /* The overlay lane gets a device (and so a queue) of its own on the same
+   * physical device: a queue runs its submissions in order, and lavapipe
+   * has one queue per device, so on a shared queue an overlay would wait
+   * for the analysis submitted before it, the very wait async mode avoids. */
+  if (st == TC_OK)
+    st = tc_context_create(&copts, &det->overlay.ctx, err);
+  det->analysis.ctx = det->ctx;
   if (st == TC_OK)
     st = tc_clip_vision_open(o->model_path, NULL, &det->model, err);
   if (st == TC_OK)
@@ -110,13 +118,15 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
     det->map_params.grid_w = det->map_params.grid_h = det->grid;
     st = create_head(det, o, err);
   }
-  for (int i = 0; i < 2 && st == TC_OK; i++)
-    st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->scores[i], err);
+  if (st == TC_OK)
+    st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->scores[0], err);
+  if (st == TC_OK)
+    st = tc_buffer_create(det->overlay.ctx, det->tokens * sizeof(float), &det->scores[1], err);
   if (st == TC_OK && !(det->host_scores = calloc(det->tokens, sizeof(float))))
     st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   for (int i = 0; i < 2 && st == TC_OK; i++) {
     if ((st = tc_cmd_create(det->ctx, &det->analysis.cmd[i], err)) == TC_OK && i == 0)
-      st = tc_cmd_create(det->ctx, &det->overlay.cmd[0], err);
+      st = tc_cmd_create(det->overlay.ctx, &det->overlay.cmd[0], err);
   }
   if (st != TC_OK) {
     tc_detector_destroy(det);
@@ -151,6 +161,7 @@ void tc_detector_destroy(tc_detector *det)
   tc_head_destroy(det->head);
   tc_encoder_destroy(det->enc);
   tc_clip_vision_close(det->model);
+  tc_context_destroy(det->overlay.ctx);
   tc_context_destroy(det->ctx);
   free(det->host_scores);
   free(det);
@@ -158,6 +169,10 @@ void tc_detector_destroy(tc_detector *det)
 
 const char *tc_detector_device_name(const tc_detector *det) { return tc_context_device_name(det->ctx); }
 tc_context *tc_detector_context(tc_detector *det) { return det->ctx; }
+uint32_t tc_detector_validation_messages(const tc_detector *det)
+{
+  return tc_context_validation_messages(det->ctx) + tc_context_validation_messages(det->overlay.ctx);
+}
 uint32_t tc_detector_grid(const tc_detector *det) { return det->grid; }
 uint32_t tc_detector_input_size(const tc_detector *det) { return tc_encoder_input_size(det->enc); }
 uint32_t tc_detector_subspaces(const tc_detector *det) { return tc_head_subspaces(det->head); }
@@ -178,9 +193,9 @@ static void unlock_both(tc_detector *det)
 static tc_status lane_prepare(tc_detector *det, lane *l, tc_error *err)
 {
   lane_clear(l);
-  tc_status st = tc_frame_buffer_create(det->ctx, &det->frame, &l->frame_buf, err);
+  tc_status st = tc_frame_buffer_create(l->ctx, &det->frame, &l->frame_buf, err);
   if (st == TC_OK)
-    st = tc_map_create(det->ctx, &det->frame, &det->map_params, &l->map, err);
+    st = tc_map_create(l->ctx, &det->frame, &det->map_params, &l->map, err);
   return st;
 }
 

@@ -61,8 +61,11 @@ tc_status tc_detector_create(const tc_detector_options *opts, tc_detector **out,
 void tc_detector_destroy(tc_detector *det);
 
 const char *tc_detector_device_name(const tc_detector *det);
-/* The Vulkan context the detector runs on (owned by the detector). */
+/* The Vulkan context the analysis runs on (owned by the detector; the
+ * overlay lane has a second context on the same physical device). */
 tc_context *tc_detector_context(tc_detector *det);
+/* Validation-layer messages of both contexts (0 unless validation is on). */
+uint32_t tc_detector_validation_messages(const tc_detector *det);
 uint32_t tc_detector_grid(const tc_detector *det); /* the token grid is grid x grid */
 uint32_t tc_detector_input_size(const tc_detector *det);
 uint32_t tc_detector_subspaces(const tc_detector *det);
