@@ -1,0 +1,287 @@
+/* CLIP text encoder: weights uploaded once, each batch of prompts recorded and run. */
+#include "tc_text_encoder.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tc_ops.h"
+
+typedef struct block {
+  tc_buffer *ln1_w, *ln1_b, *qkv_w, *qkv_b, *out_w, *out_b;
+  tc_buffer *ln2_w, *ln2_b, *fc_w, *fc_b, *proj_w, *proj_b;
+  tc_dtype qkv_dt, out_dt, fc_dt, proj_dt;
+} block;
+
+struct tc_text_encoder {
+  tc_context *ctx;
+  const tc_clip_text *model;
+  tc_clip_text_config cfg;
+  tc_text_encoder_options opts;
+  block *blocks;
+  tc_buffer *ln_w, *ln_b, *proj;
+  tc_dtype proj_dt;
+  float *pos;       /* [context, W] host copy */
+  float *host_x;    /* [B * context, W] */
+  uint32_t *eot;    /* [B] end-of-text positions */
+  /* activations, sized for max_batch prompts of the whole context */
+  tc_buffer *x, *h, *qkv, *attn, *mlp;
+  tc_buffer *seq_qkv, *seq_attn; /* one prompt's rows for the attention kernel */
+  tc_buffer *pooled, *pooled_n, *out;
+  tc_cmd *cmd;
+};
+
+void tc_text_encoder_options_init(tc_text_encoder_options *opts)
+{
+  *opts = (tc_text_encoder_options){ .weights = TC_WEIGHTS_AS_STORED, .max_batch = 64 };
+}
+
+typedef struct role_fill {
+  const tc_clip_text *model;
+  tc_text_role role;
+  int layer;
+  tc_dtype dtype;
+} role_fill;
+
+static tc_status fill_role(void *user, void *dst, size_t bytes, tc_error *err)
+{
+  const role_fill *f = user;
+  size_t count = bytes / tc_dtype_size(f->dtype);
+  return f->dtype == TC_F16 ? tc_clip_text_get_f16(f->model, f->role, f->layer, dst, count, err)
+                            : tc_clip_text_get_f32(f->model, f->role, f->layer, dst, count, err);
+}
+
+static tc_status upload(tc_text_encoder *te, tc_text_role role, int layer, int matrix, tc_buffer **out,
+                        tc_dtype *dtype, tc_error *err)
+{
+  tc_dtype dt = TC_F32;
+  if (matrix && te->opts.weights == TC_WEIGHTS_F16)
+    dt = TC_F16;
+  else if (matrix && te->opts.weights == TC_WEIGHTS_AS_STORED)
+    dt = tc_clip_text_role_dtype(te->model, role, layer) == TC_ST_F16 ? TC_F16 : TC_F32;
+  if (dtype)
+    *dtype = dt;
+  role_fill f = { te->model, role, layer, dt };
+  return tc_buffer_create_filled(te->ctx, tc_clip_text_role_numel(te->model, role) * tc_dtype_size(dt), fill_role,
+                                 &f, out, err);
+}
+
+static tc_status upload_weights(tc_text_encoder *te, tc_error *err)
+{
+  tc_status st;
+  if ((st = upload(te, TC_TEXT_LN_FINAL_WEIGHT, 0, 0, &te->ln_w, NULL, err)) ||
+      (st = upload(te, TC_TEXT_LN_FINAL_BIAS, 0, 0, &te->ln_b, NULL, err)) ||
+      (st = upload(te, TC_TEXT_PROJ, 0, 1, &te->proj, &te->proj_dt, err)))
+    return st;
+  for (int l = 0; l < te->cfg.layers; l++) {
+    block *b = &te->blocks[l];
+    if ((st = upload(te, TC_TEXT_LN_1_WEIGHT, l, 0, &b->ln1_w, NULL, err)) ||
+        (st = upload(te, TC_TEXT_LN_1_BIAS, l, 0, &b->ln1_b, NULL, err)) ||
+        (st = upload(te, TC_TEXT_QKV_WEIGHT, l, 1, &b->qkv_w, &b->qkv_dt, err)) ||
+        (st = upload(te, TC_TEXT_QKV_BIAS, l, 0, &b->qkv_b, NULL, err)) ||
+        (st = upload(te, TC_TEXT_ATTN_OUT_WEIGHT, l, 1, &b->out_w, &b->out_dt, err)) ||
+        (st = upload(te, TC_TEXT_ATTN_OUT_BIAS, l, 0, &b->out_b, NULL, err)) ||
+        (st = upload(te, TC_TEXT_LN_2_WEIGHT, l, 0, &b->ln2_w, NULL, err)) ||
+        (st = upload(te, TC_TEXT_LN_2_BIAS, l, 0, &b->ln2_b, NULL, err)) ||
+        (st = upload(te, TC_TEXT_MLP_FC_WEIGHT, l, 1, &b->fc_w, &b->fc_dt, err)) ||
+        (st = upload(te, TC_TEXT_MLP_FC_BIAS, l, 0, &b->fc_b, NULL, err)) ||
+        (st = upload(te, TC_TEXT_MLP_PROJ_WEIGHT, l, 1, &b->proj_w, &b->proj_dt, err)) ||
+        (st = upload(te, TC_TEXT_MLP_PROJ_BIAS, l, 0, &b->proj_b, NULL, err)))
+      return st;
+  }
+  return TC_OK;
+}
+
+tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, const tc_text_encoder_options *opts,
+                                 tc_text_encoder **out, tc_error *err)
+{
+  *out = NULL;
+  tc_text_encoder_options defaults;
+  tc_text_encoder_options_init(&defaults);
+  if (!opts)
+    opts = &defaults;
+  const tc_clip_text_config *cfg = tc_clip_text_get_config(model);
+  if (opts->weights != TC_WEIGHTS_AS_STORED && opts->weights != TC_WEIGHTS_F32 && opts->weights != TC_WEIGHTS_F16)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown weight precision %d", (int)opts->weights);
+  if (cfg->head_dim % 4 || cfg->width % 4)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: text width %d and head size %d must be multiples of 4",
+                        tc_clip_text_path(model), cfg->width, cfg->head_dim);
+  tc_text_encoder *te = calloc(1, sizeof *te);
+  if (!te || !(te->blocks = calloc((size_t)cfg->layers, sizeof *te->blocks))) {
+    free(te);
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  }
+  te->ctx = ctx;
+  te->model = model;
+  te->cfg = *cfg;
+  te->opts = *opts;
+  if (!te->opts.max_batch)
+    te->opts.max_batch = 64;
+  const size_t B = te->opts.max_batch, C = (size_t)cfg->context, W = (size_t)cfg->width, f = sizeof(float);
+  const size_t rows = B * C;
+  tc_status st = TC_OK;
+  if (!(te->pos = malloc(C * W * f)) || !(te->host_x = malloc(rows * W * f)) || !(te->eot = calloc(B, sizeof *te->eot)))
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  if (st == TC_OK)
+    st = tc_clip_text_get_f32(model, TC_TEXT_POS_EMBED, 0, te->pos, C * W, err);
+  if (st == TC_OK)
+    st = upload_weights(te, err);
+  if (st == TC_OK)
+    (void)((st = tc_buffer_create(ctx, rows * W * f, &te->x, err)) ||
+           (st = tc_buffer_create(ctx, rows * W * f, &te->h, err)) ||
+           (st = tc_buffer_create(ctx, rows * 3 * W * f, &te->qkv, err)) ||
+           (st = tc_buffer_create(ctx, rows * W * f, &te->attn, err)) ||
+           (st = tc_buffer_create(ctx, rows * (size_t)cfg->mlp_dim * f, &te->mlp, err)) ||
+           (st = tc_buffer_create(ctx, C * 3 * W * f, &te->seq_qkv, err)) ||
+           (st = tc_buffer_create(ctx, C * W * f, &te->seq_attn, err)) ||
+           (st = tc_buffer_create(ctx, B * W * f, &te->pooled, err)) ||
+           (st = tc_buffer_create(ctx, B * W * f, &te->pooled_n, err)) ||
+           (st = tc_buffer_create(ctx, B * (size_t)cfg->embed_dim * f, &te->out, err)) ||
+           (st = tc_cmd_create(ctx, &te->cmd, err)));
+  if (st != TC_OK) {
+    tc_error_prefix(err, "text encoder for %s", tc_clip_text_path(model));
+    tc_text_encoder_destroy(te);
+    return st;
+  }
+  *out = te;
+  return TC_OK;
+}
+
+void tc_text_encoder_destroy(tc_text_encoder *te)
+{
+  if (!te)
+    return;
+  tc_cmd_destroy(te->cmd);
+  tc_buffer *globals[] = { te->ln_w, te->ln_b, te->proj, te->x, te->h, te->qkv, te->attn, te->mlp,
+                           te->seq_qkv, te->seq_attn, te->pooled, te->pooled_n, te->out };
+  for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++)
+    tc_buffer_destroy(globals[i]);
+  for (int l = 0; te->blocks && l < te->cfg.layers; l++) {
+    block *b = &te->blocks[l];
+    tc_buffer *bufs[] = { b->ln1_w, b->ln1_b, b->qkv_w, b->qkv_b, b->out_w, b->out_b,
+                          b->ln2_w, b->ln2_b, b->fc_w,  b->fc_b,  b->proj_w, b->proj_b };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+      tc_buffer_destroy(bufs[i]);
+  }
+  free(te->blocks);
+  free(te->pos);
+  free(te->host_x);
+  free(te->eot);
+  free(te);
+}
+
+uint32_t tc_text_encoder_embed_dim(const tc_text_encoder *te) { return (uint32_t)te->cfg.embed_dim; }
+
+/* The end-of-text position of a row: the first largest id (torch.argmax). */
+static uint32_t eot_position(const int32_t *row, uint32_t context)
+{
+  uint32_t best = 0;
+  for (uint32_t t = 1; t < context; t++)
+    if (row[t] > row[best])
+      best = t;
+  return best;
+}
+
+static tc_status record_block(tc_text_encoder *te, tc_cmd *cmd, int layer, uint32_t B, uint32_t T, tc_error *err)
+{
+  const block *b = &te->blocks[layer];
+  const uint32_t W = (uint32_t)te->cfg.width, M = B * T, mlp = (uint32_t)te->cfg.mlp_dim;
+  const float eps = te->cfg.ln_eps;
+  const size_t f = sizeof(float);
+  tc_status st = tc_op_layernorm(cmd, te->x, b->ln1_w, b->ln1_b, te->h, M, W, eps, "text ln_1", err);
+  if (st == TC_OK)
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->qkv_w, .w_dtype = b->qkv_dt, .bias = b->qkv_b,
+                                         .y = te->qkv, .M = M, .N = 3 * W, .K = W }, "text qkv", err);
+  /* attention prompt by prompt: its rows to seq_qkv, the causal kernel, the result back */
+  tc_attention at = {
+    .q = { te->seq_qkv, 0, 3 * W }, .k = { te->seq_qkv, W, 3 * W }, .v = { te->seq_qkv, 2 * W, 3 * W },
+    .out = te->seq_attn, .tokens = T, .heads = (uint32_t)te->cfg.heads, .head_dim = (uint32_t)te->cfg.head_dim,
+    .scale = 1.0f / sqrtf((float)te->cfg.head_dim), .causal = 1,
+  };
+  for (uint32_t p = 0; st == TC_OK && p < B; p++) {
+    st = tc_cmd_copy(cmd, te->qkv, (size_t)p * T * 3 * W * f, te->seq_qkv, 0, (size_t)T * 3 * W * f, err);
+    if (st == TC_OK)
+      st = tc_op_attention(cmd, &at, "text attention", err);
+    if (st == TC_OK)
+      st = tc_cmd_copy(cmd, te->seq_attn, 0, te->attn, (size_t)p * T * W * f, (size_t)T * W * f, err);
+  }
+  if (st == TC_OK)
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->attn, .w = b->out_w, .w_dtype = b->out_dt, .bias = b->out_b,
+                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = W },
+                      "text attention out", err);
+  if (st == TC_OK)
+    st = tc_op_layernorm(cmd, te->x, b->ln2_w, b->ln2_b, te->h, M, W, eps, "text ln_2", err);
+  if (st == TC_OK)
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->fc_w, .w_dtype = b->fc_dt, .bias = b->fc_b,
+                                         .y = te->mlp, .M = M, .N = mlp, .K = W, .act = te->cfg.act },
+                      "text mlp fc", err);
+  if (st == TC_OK)
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->mlp, .w = b->proj_w, .w_dtype = b->proj_dt, .bias = b->proj_b,
+                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = mlp },
+                      "text mlp proj", err);
+  if (st != TC_OK)
+    tc_error_prefix(err, "text layer %d", layer + 1);
+  return st;
+}
+
+/* One batch of B prompts. */
+static tc_status run_batch(tc_text_encoder *te, const int32_t *ids, uint32_t B, uint32_t context, float *out,
+                           tc_error *err)
+{
+  const uint32_t W = (uint32_t)te->cfg.width, E = (uint32_t)te->cfg.embed_dim;
+  const size_t f = sizeof(float);
+  uint32_t *eot = te->eot, T = 1;
+  for (uint32_t p = 0; p < B; p++) {
+    eot[p] = eot_position(ids + (size_t)p * context, context);
+    if (eot[p] + 1 > T)
+      T = eot[p] + 1;
+  }
+  /* token + positional embeddings on the host, B prompts of T rows */
+  for (uint32_t p = 0; p < B; p++) {
+    float *x = te->host_x + (size_t)p * T * W;
+    tc_status st = tc_clip_text_token_rows(te->model, ids + (size_t)p * context, T, x, err);
+    if (st != TC_OK)
+      return st;
+    for (size_t i = 0; i < (size_t)T * W; i++)
+      x[i] += te->pos[i];
+  }
+  tc_status st = tc_buffer_upload(te->x, 0, te->host_x, (size_t)B * T * W * f, err);
+  tc_cmd *cmd = te->cmd;
+  if (st == TC_OK)
+    st = tc_cmd_begin(cmd, err);
+  for (int l = 0; st == TC_OK && l < te->cfg.layers; l++)
+    st = record_block(te, cmd, l, B, T, err);
+  for (uint32_t p = 0; st == TC_OK && p < B; p++)
+    st = tc_cmd_copy(cmd, te->x, ((size_t)p * T + eot[p]) * W * f, te->pooled, (size_t)p * W * f, W * f, err);
+  if (st == TC_OK)
+    st = tc_op_layernorm(cmd, te->pooled, te->ln_w, te->ln_b, te->pooled_n, B, W, te->cfg.ln_eps, "text ln_final",
+                         err);
+  if (st == TC_OK)
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->pooled_n, .w = te->proj, .w_dtype = te->proj_dt, .y = te->out,
+                                         .M = B, .N = E, .K = W }, "text projection", err);
+  if (st == TC_OK)
+    st = tc_cmd_end(cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_run(cmd, err);
+  if (st == TC_OK)
+    st = tc_buffer_download(te->out, 0, out, (size_t)B * E * f, err);
+  return st;
+}
+
+tc_status tc_text_encoder_run(tc_text_encoder *te, const int32_t *ids, uint32_t n, uint32_t context, float *out,
+                              tc_error *err)
+{
+  if (!te || (n && (!ids || !out)))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_text_encoder_run: NULL argument");
+  if (context < 1 || context > (uint32_t)te->cfg.context)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: %u tokens per prompt, the text model's context is %d",
+                        tc_clip_text_path(te->model), context, te->cfg.context);
+  tc_status st = TC_OK;
+  for (uint32_t first = 0; st == TC_OK && first < n; first += te->opts.max_batch) {
+    uint32_t B = n - first < te->opts.max_batch ? n - first : te->opts.max_batch;
+    st = run_batch(te, ids + (size_t)first * context, B, context, out + (size_t)first * te->cfg.embed_dim, err);
+  }
+  if (st != TC_OK)
+    tc_error_prefix(err, "text encoder");
+  return st;
+}
