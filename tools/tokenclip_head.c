@@ -1,6 +1,8 @@
 /* tokenclip-head: runs the TokenCLIP head on encoder tokens from a .npy file.
  *
  *   tokenclip-head --tokens tokens.npy --head head.safetensors --output scores.npy
+ *   tokenclip-head --tokens tokens.npy --model clip.safetensors --object NAME [--prompts FILE]
+ *                  [--vocab V] --output scores.npy
  *                  [--eps E] [--iters I] [--tol X] [--topk K] [--temperature T]
  *                  [--affinity max|mean|abnormal] [--greedy] [--blend B] [--map-max M]
  *                  [--device D] [--kernels cpu|gpu]
@@ -10,7 +12,10 @@
  * A JSON object on stdout gives the global and image scores, the Sinkhorn
  * iterations and the plan's marginal errors. Parameters come from the
  * defaults, then the head file, then the command line. Without --map-max
- * the image score blends in the largest (unsmoothed) token score. */
+ * the image score blends in the largest (unsmoothed) token score. With
+ * --model and --object instead of --head, the subspaces are computed from
+ * words by the model's CLIP text encoder (core/text/tc_prompts.h), with the
+ * library's default head parameters. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +25,11 @@
 #include "head/tc_head.h"
 #include "head/tc_head_file.h"
 #include "io/tc_npy.h"
+#include "text/tc_prompts.h"
 
 typedef struct options {
   const char *tokens, *head, *output, *device;
+  const char *model, *object, *prompts, *vocab; /* zero-shot subspaces instead of --head */
   tc_kernel_family family;
   /* command-line overrides; has_* says which were given */
   tc_head_params set;
@@ -34,11 +41,17 @@ typedef struct options {
 static void usage(FILE *f)
 {
   fprintf(f, "usage: tokenclip-head --tokens tokens.npy --head head.safetensors --output scores.npy\n"
+             "       tokenclip-head --tokens tokens.npy --model M --object NAME [--prompts F] [--vocab V]\n"
+             "                      --output scores.npy\n"
              "                      [--eps E] [--iters I] [--tol X] [--topk K] [--temperature T]\n"
              "                      [--affinity max|mean|abnormal] [--greedy] [--blend B] [--map-max M]\n"
              "                      [--device D] [--kernels cpu|gpu]\n"
              "  --tokens F       [1 + N, D] float array: the global token, then N patch tokens\n"
              "  --head F         safetensors head file: subspaces [Q, 2, D] and optional defaults\n"
+             "  --model M        instead of --head: subspaces from words with this CLIP file's text encoder\n"
+             "  --object NAME    the object's name for the prompts (with --model)\n"
+             "  --prompts F      prompt templates, one per line with one {} (default: the built-in ones)\n"
+             "  --vocab V        CLIP vocabulary (default: beside the model, else the installed one)\n"
              "  --output F       where the N token scores go (float32 .npy)\n"
              "  --eps E          Sinkhorn entropic regularisation (default 0.05 or the file's)\n"
              "  --iters I        Sinkhorn iteration limit (default 100 or the file's)\n"
@@ -99,6 +112,14 @@ static int parse(int argc, char **argv, options *o)
       o->head = val;
     } else if (strcmp(a, "--output") == 0) {
       o->output = val;
+    } else if (strcmp(a, "--model") == 0) {
+      o->model = val;
+    } else if (strcmp(a, "--object") == 0) {
+      o->object = val;
+    } else if (strcmp(a, "--prompts") == 0) {
+      o->prompts = val;
+    } else if (strcmp(a, "--vocab") == 0) {
+      o->vocab = val;
     } else if (strcmp(a, "--device") == 0) {
       o->device = val;
     } else if (strcmp(a, "--kernels") == 0) {
@@ -138,8 +159,8 @@ static int parse(int argc, char **argv, options *o)
       return -1;
     i += takes;
   }
-  if (!o->tokens || !o->head || !o->output) {
-    fprintf(stderr, "tokenclip-head: --tokens, --head and --output are required\n");
+  if (!o->tokens || !o->output || !o->head == !o->model || !o->model != !o->object) {
+    fprintf(stderr, "tokenclip-head: --tokens, --output and either --head or --model with --object are required\n");
     return -1;
   }
   return 0;
@@ -215,8 +236,15 @@ int main(int argc, char **argv)
     st = tc_error_set(&err, TC_ERR_MISMATCH, "%s: tokens must be [1 + N, D] with N >= 1 (the global token, then "
                       "the patch tokens)", o.tokens);
   uint32_t N = st == TC_OK ? (uint32_t)(tokens.shape[0] - 1) : 0, D = st == TC_OK ? (uint32_t)tokens.shape[1] : 0;
-  if (st == TC_OK)
+  if (st == TC_OK && o.head) {
     st = tc_head_file_load(o.head, D, &file, &p, &err);
+  } else if (st == TC_OK) {
+    st = tc_prompt_subspaces(o.model, o.object, o.prompts, o.vocab, o.device, &file.subspaces, &file.Q, &file.D,
+                             &err);
+    if (st == TC_OK && file.D != D)
+      st = tc_error_set(&err, TC_ERR_MISMATCH, "%s: text embeddings have %u dimensions, the tokens of %s have %u",
+                        o.model, file.D, o.tokens, D);
+  }
   if (st == TC_OK) {
     apply_overrides(&o, &p);
     st = tc_head_params_check(&p, file.Q, &err);
