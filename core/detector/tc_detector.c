@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "tc_head_file.h"
+#include "text/tc_prompts.h"
 
 /* A frame buffer, its map and its command sequences, used by one thread at a time. */
 typedef struct lane {
@@ -58,9 +59,51 @@ static void apply_overrides(tc_head_params *p, const tc_detector_options *o)
     p->topk = o->head.topk;
 }
 
+/* -- text: the subspaces from words (options.object) -- */
+static tc_status create_head_from_words(tc_detector *det, const tc_detector_options *o, uint32_t D, tc_error *err)
+{
+  if (o->head_path || o->subspaces)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "give an object name, a head file or subspaces: only one");
+  tc_clip_text *text = NULL;
+  tc_tokenizer *tok = NULL;
+  char **loaded = NULL;
+  uint32_t Q = tc_prompt_templates_count, TD = 0;
+  const char *const *templates = tc_prompt_templates;
+  float *T = NULL;
+  tc_status st = TC_OK;
+  if (o->prompts_path && *o->prompts_path) {
+    st = tc_prompt_templates_load(o->prompts_path, &loaded, &Q, err);
+    templates = (const char *const *)loaded;
+  }
+  if (st == TC_OK)
+    st = tc_clip_text_open(o->model_path, NULL, &text, err);
+  if (st == TC_OK)
+    st = tc_prompt_open_tokenizer(o->model_path, o->vocab_path, &tok, err);
+  if (st == TC_OK)
+    st = tc_prompt_subspaces_on(det->ctx, text, tok, o->object, templates, Q, &T, &TD, err);
+  if (st == TC_OK && TD != D)
+    st = tc_error_set(err, TC_ERR_MISMATCH, "%s: text embeddings have %u dimensions, image tokens %u",
+                      o->model_path, TD, D);
+  if (st == TC_OK)
+    st = tc_head_create(det->ctx, T, Q, D, det->tokens, &det->head, err);
+  free(T);
+  tc_prompt_templates_free(loaded, loaded ? Q : 0);
+  tc_tokenizer_close(tok);
+  tc_clip_text_close(text);
+  if (st != TC_OK) {
+    tc_error_prefix(err, "subspaces for object \"%.60s\"", o->object);
+    return st;
+  }
+  det->head_params = o->head;
+  apply_overrides(&det->head_params, o);
+  return tc_head_params_check(&det->head_params, tc_head_subspaces(det->head), err);
+}
+
 static tc_status create_head(tc_detector *det, const tc_detector_options *o, tc_error *err)
 {
   const uint32_t D = tc_encoder_embed_dim(det->enc);
+  if (o->object && *o->object)
+    return create_head_from_words(det, o, D, err);
   if (!o->head_path == !o->subspaces)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, o->head_path ? "give a head file or subspaces, not both"
                                                                    : "no head: give a head file (or subspaces)");

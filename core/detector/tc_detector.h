@@ -51,6 +51,14 @@ typedef struct tc_detector_options {
   tc_head_params head;         /* fields named in head_set override the head file */
   unsigned head_set;
   tc_map_params map;           /* grid_w / grid_h are set by the detector */
+  /* -- text: zero-shot subspaces from words (core/text/tc_prompts.h) --
+   * object: instead of head_path / subspaces, T [Q, 2, D] is computed once,
+   * at creation, by the model file's CLIP text encoder from prompt templates
+   * for this object name (e.g. "metal nut"); the head parameters are the
+   * library's defaults with the head_set overrides. */
+  const char *object;
+  const char *prompts_path; /* templates, one per line with one {} (NULL: the built-in ones) */
+  const char *vocab_path;   /* CLIP vocabulary (NULL: beside the model file, else the installed one) */
 } tc_detector_options;
 
 void tc_detector_options_init(tc_detector_options *opts);
