@@ -2,6 +2,7 @@
  * records one dispatch.
  *
  *   cpu, K % 4 == 0   matmul_texel   texel-buffer loads, 32x16 register tile
+ *                                    (fewer rows when that covers M as well)
  *                                    (8x8 for activation + in-place residual)
  *   cpu, other K      matmul_scalar  storage buffers, 8x8 register tile
  *   gpu               matmul_shared  shared-memory tiles
@@ -54,6 +55,18 @@ static const matmul_variant shared_variant = {
 static const matmul_variant texel_small_variant = {
   .shader = "matmul_texel", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8, .texel = 1,
 };
+
+/* Rows of y per workgroup. The CPU tile keeps as few row blocks as TM = 32
+ * needs but makes each only as tall as M requires: M = 197 (ViT-B/16 at
+ * 224) runs 7 blocks of 29 rows, 203 rows computed instead of 224 (9% less
+ * work), M = 577 (ViT-L/14 at 336) 19 of 31, M = 77 (text) 3 of 26. Each
+ * height is its own pipeline, so a model adds one or two. */
+static uint32_t block_rows(const matmul_variant *v, uint32_t M)
+{
+  if (v != &texel_variant)
+    return v->rows;
+  return tc_div_up(M, tc_div_up(M, v->rows));
+}
 
 static const matmul_variant *pick_variant(const tc_context *ctx, const tc_matmul *mm)
 {
@@ -134,6 +147,9 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   }
   for (uint32_t i = 0; i < v->n_tile; i++)
     d.spec[SPEC_TILE + i] = v->tile[i];
+  const uint32_t rows = block_rows(v, mm->M);
+  if (v->texel)
+    d.spec[SPEC_TILE] = rows; /* TM */
   tc_kernel *k;
   if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
     return st;
@@ -146,5 +162,5 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     [BIND_Y_TEXELS] = mm->y, /* read only in residual mode 3 */
   };
   uint32_t push[3] = { mm->M, mm->N, mm->K };
-  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, v->rows), 1, label, err);
+  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, rows), 1, label, err);
 }
