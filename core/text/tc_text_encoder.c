@@ -268,6 +268,16 @@ static tc_status run_batch(tc_text_encoder *te, const int32_t *ids, uint32_t B, 
   return st;
 }
 
+typedef struct by_length {
+  uint32_t eot, index;
+} by_length;
+
+static int compare_length(const void *a, const void *b)
+{
+  const by_length *x = a, *y = b;
+  return x->eot != y->eot ? (x->eot < y->eot ? -1 : 1) : (x->index < y->index ? -1 : x->index > y->index);
+}
+
 tc_status tc_text_encoder_run(tc_text_encoder *te, const int32_t *ids, uint32_t n, uint32_t context, float *out,
                               tc_error *err)
 {
@@ -276,11 +286,28 @@ tc_status tc_text_encoder_run(tc_text_encoder *te, const int32_t *ids, uint32_t 
   if (context < 1 || context > (uint32_t)te->cfg.context)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: %u tokens per prompt, the text model's context is %d",
                         tc_clip_text_path(te->model), context, te->cfg.context);
-  tc_status st = TC_OK;
-  for (uint32_t first = 0; st == TC_OK && first < n; first += te->opts.max_batch) {
-    uint32_t B = n - first < te->opts.max_batch ? n - first : te->opts.max_batch;
-    st = run_batch(te, ids + (size_t)first * context, B, context, out + (size_t)first * te->cfg.embed_dim, err);
+  /* prompts of similar lengths share a batch, so little is padded: sort by
+   * end-of-text position, run the batches, put each embedding back in place */
+  const uint32_t E = (uint32_t)te->cfg.embed_dim, maxb = te->opts.max_batch;
+  by_length *order = malloc((size_t)n * sizeof *order + 1);
+  int32_t *sorted = malloc((size_t)(n < maxb ? n : maxb) * context * sizeof *sorted + 1);
+  float *emb = malloc((size_t)(n < maxb ? n : maxb) * E * sizeof *emb + 1);
+  tc_status st = order && sorted && emb ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  for (uint32_t i = 0; st == TC_OK && i < n; i++)
+    order[i] = (by_length){ eot_position(ids + (size_t)i * context, context), i };
+  if (st == TC_OK)
+    qsort(order, n, sizeof *order, compare_length);
+  for (uint32_t first = 0; st == TC_OK && first < n; first += maxb) {
+    uint32_t B = n - first < maxb ? n - first : maxb;
+    for (uint32_t p = 0; p < B; p++)
+      memcpy(sorted + (size_t)p * context, ids + (size_t)order[first + p].index * context, context * sizeof *ids);
+    st = run_batch(te, sorted, B, context, emb, err);
+    for (uint32_t p = 0; st == TC_OK && p < B; p++)
+      memcpy(out + (size_t)order[first + p].index * E, emb + (size_t)p * E, E * sizeof *emb);
   }
+  free(order);
+  free(sorted);
+  free(emb);
   if (st != TC_OK)
     tc_error_prefix(err, "text encoder");
   return st;

@@ -15,8 +15,9 @@
  * With the causal mask a row depends only on the rows before it, so each
  * batch runs T = (largest end-of-text position in the batch) + 1 rows per
  * prompt instead of the whole context: the same result, a fraction of the
- * work (core/ref's tc_ref_text_encoder_run runs the whole context and the
- * tests compare the two). */
+ * work. Prompts are batched in order of length, so little is padded.
+ * (core/ref's tc_ref_text_encoder_run runs the whole context; the tests
+ * compare the two.) */
 #ifndef TC_TEXT_ENCODER_H
 #define TC_TEXT_ENCODER_H
 
