@@ -134,6 +134,7 @@ static tc_status encoder_setup(tc_context *ctx, const void *params, tc_cmd *cmd,
   tc_status st = write_model(b, path, err);
   if (st == TC_OK)
     st = tc_clip_vision_open(path, NULL, &model, err);
+  unlink(path); /* the mapping stays valid; nothing is left behind if the bench dies */
   tc_encoder_options opts;
   tc_encoder_options_init(&opts);
   opts.input_size = (uint32_t)b->image;
@@ -141,7 +142,6 @@ static tc_status encoder_setup(tc_context *ctx, const void *params, tc_cmd *cmd,
   if (st == TC_OK)
     st = tc_encoder_create(ctx, model, &opts, &s->enc, err);
   tc_clip_vision_close(model);
-  unlink(path);
   if (st != TC_OK)
     return st;
   size_t n = 3 * (size_t)b->image * b->image;
