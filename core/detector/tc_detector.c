@@ -9,6 +9,7 @@
 
 #include "tc_head_file.h"
 #include "text/tc_prompts.h"
+#include "text/tc_unicode.h"
 
 /* A frame buffer, its map and its command sequences, used by one thread at a time. */
 typedef struct lane {
@@ -91,7 +92,7 @@ static tc_status create_head_from_words(tc_detector *det, const tc_detector_opti
   tc_tokenizer_close(tok);
   tc_clip_text_close(text);
   if (st != TC_OK) {
-    tc_error_prefix(err, "subspaces for object \"%.60s\"", o->object);
+    tc_error_prefix(err, "subspaces for object \"%.*s\"", tc_utf8_prefix(o->object, 60), o->object);
     return st;
   }
   det->head_params = o->head;

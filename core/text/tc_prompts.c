@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tc_text_encoder.h"
+#include "tc_unicode.h"
 
 /* WinCLIP's (and APRIL-GAN's) 35 templates. */
 const char *const tc_prompt_templates[] = {
@@ -101,8 +102,8 @@ tc_status tc_prompt_templates_load(const char *path, char ***templates, uint32_t
       continue;
     int holes = count_holes(s);
     if (holes != 1) {
-      st = tc_error_set(err, TC_ERR_FORMAT, "%s:%u: a template needs exactly one \"{}\" for the object, \"%.80s\" "
-                        "has %d", path, lineno, s, holes);
+      st = tc_error_set(err, TC_ERR_FORMAT, "%s:%u: a template needs exactly one \"{}\" for the object, \"%.*s\" "
+                        "has %d", path, lineno, tc_utf8_prefix(s, 80), s, holes);
       break;
     }
     if (count == cap) {
@@ -202,7 +203,7 @@ tc_status tc_prompt_subspaces_on(tc_context *ctx, const tc_clip_text *model, con
       if (st == TC_OK) {
         st = tc_tokenizer_tokenize(tok, text, C, ids + ((size_t)q * S + s) * C, NULL, err);
         if (st != TC_OK)
-          tc_error_prefix(err, "template %u (\"%.60s\")", q + 1, templates[q]);
+          tc_error_prefix(err, "template %u (\"%.*s\")", q + 1, tc_utf8_prefix(templates[q], 60), templates[q]);
         free(text);
       }
     }
@@ -298,6 +299,7 @@ tc_status tc_prompt_subspaces(const char *model_path, const char *object, const 
   tc_clip_text_close(model);
   tc_prompt_templates_free(loaded, loaded ? n : 0);
   if (st != TC_OK)
-    tc_error_prefix(err, "prompts for \"%.60s\"", object ? object : "(null)");
+    tc_error_prefix(err, "prompts for \"%.*s\"", object ? tc_utf8_prefix(object, 60) : 6,
+                    object ? object : "(null)");
   return st;
 }

@@ -93,7 +93,8 @@ static tc_status decode_utf8(const char *text, ustr *out, tc_error *err)
   }
   return TC_OK;
 bad:
-  return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "text is not valid UTF-8 (byte %zu of \"%.60s\")", i, text);
+  return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "text is not valid UTF-8 (byte %zu, after \"%.*s\")", i,
+                      tc_utf8_prefix(text, i < 60 ? i : 60), text);
 }
 
 static size_t encode_utf8(uint32_t c, char *out)
@@ -832,9 +833,10 @@ tc_status tc_tokenizer_tokenize(const tc_tokenizer *t, const char *text, uint32_
     return st;
   if (count + 2 > context) {
     free(all);
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "text too long for CLIP's context: \"%.80s%s\" needs %zu "
-                        "tokens with the start and end tokens, the context holds %u", text,
-                        strlen(text) > 80 ? "..." : "", count + 2, context);
+    int quoted = tc_utf8_prefix(text, 80);
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "text too long for CLIP's context: \"%.*s%s\" needs %zu "
+                        "tokens with the start and end tokens, the context holds %u", quoted, text,
+                        text[quoted] ? "..." : "", count + 2, context);
   }
   memset(out, 0, context * sizeof *out);
   out[0] = t->sot;

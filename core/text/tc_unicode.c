@@ -80,3 +80,19 @@ int tc_html_numeric(uint64_t num, uint32_t *out)
   *out = (uint32_t)num;
   return 1;
 }
+
+int tc_utf8_prefix(const char *s, size_t max)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  while (p[i]) {
+    size_t len = p[i] < 0x80 ? 1 : (p[i] & 0xE0) == 0xC0 ? 2 : (p[i] & 0xF0) == 0xE0 ? 3 : (p[i] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || i + len > max)
+      break;
+    for (size_t k = 1; k < len; k++)
+      if ((p[i + k] & 0xC0) != 0x80)
+        return (int)i;
+    i += len;
+  }
+  return (int)i;
+}

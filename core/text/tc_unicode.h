@@ -35,6 +35,11 @@ int tc_uni_is_case_ignorable(uint32_t c);
 /* Python's one-character lower case (U+0130 excepted: it lowers to two). */
 uint32_t tc_uni_lower(uint32_t c);
 
+/* The length of the longest prefix of s, at most max bytes, that ends on a
+ * character boundary (for quoting user text in messages without cutting a
+ * UTF-8 sequence; invalid bytes end the prefix). */
+int tc_utf8_prefix(const char *s, size_t max);
+
 /* The entity of exactly this name (n bytes, ';' included when present), or NULL. */
 const tc_html_entity *tc_html_entity_find(const char *name, size_t n);
 /* html.unescape's replacement of a numeric reference: *out gets 0 or 1 code

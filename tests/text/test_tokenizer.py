@@ -152,6 +152,14 @@ def main():
     st, got, n, msg = c_tokenize(h, "a " * 76)
     check(st != 0 and "too long" in msg and "78" in msg and "77" in msg, f"76 tokens: {st} {msg!r}")
     print("error for too long text:", msg)
+    out, cnt, err = (ctypes.c_int32 * CONTEXT)(), ctypes.c_uint32(), Error()
+    st = lib.tc_tokenizer_tokenize(h, ("日本語の長い文 " * 40).encode(), CONTEXT, out, ctypes.byref(cnt), ctypes.byref(err))
+    try:
+        err.message.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    check(st != 0 and valid, f"the too-long message quotes whole characters (valid UTF-8): {err.message!r}")
     err = Error()
     out, cnt = (ctypes.c_int32 * CONTEXT)(), ctypes.c_uint32()
     st = lib.tc_tokenizer_tokenize(h, b"bad \xff utf-8", CONTEXT, out, ctypes.byref(cnt), ctypes.byref(err))
