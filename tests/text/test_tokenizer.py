@@ -23,19 +23,23 @@ class Error(ctypes.Structure):
     _fields_ = [("status", ctypes.c_int), ("message", ctypes.c_char * 512)]
 
 
-lib = ctypes.CDLL(os.environ["TOKENCLIP_LIB"])
-lib.tc_tokenizer_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Error)]
-lib.tc_tokenizer_close.argtypes = [ctypes.c_void_p]
-lib.tc_tokenizer_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32,
-                                      ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_uint32),
-                                      ctypes.POINTER(Error)]
-lib.tc_tokenizer_clean.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Error)]
-lib.tc_tokenizer_vocab_size.argtypes = [ctypes.c_void_p]
-lib.tc_tokenizer_vocab_size.restype = ctypes.c_uint32
-libc = ctypes.CDLL(None)
-libc.free.argtypes = [ctypes.c_void_p]
-
+lib = libc = None  # loaded by load_lib(): phrases() is importable without the library
 failures = 0
+
+
+def load_lib():
+    global lib, libc
+    lib = ctypes.CDLL(os.environ["TOKENCLIP_LIB"])
+    lib.tc_tokenizer_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Error)]
+    lib.tc_tokenizer_close.argtypes = [ctypes.c_void_p]
+    lib.tc_tokenizer_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32,
+                                          ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_uint32),
+                                          ctypes.POINTER(Error)]
+    lib.tc_tokenizer_clean.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(Error)]
+    lib.tc_tokenizer_vocab_size.argtypes = [ctypes.c_void_p]
+    lib.tc_tokenizer_vocab_size.restype = ctypes.c_uint32
+    libc = ctypes.CDLL(None)
+    libc.free.argtypes = [ctypes.c_void_p]
 
 
 def check(cond, what):
@@ -133,6 +137,7 @@ def run(h, ref, texts, label):
 
 
 def main():
+    load_lib()
     vocab = sys.argv[1]
     ref = Tokenizer(vocab)
     texts = phrases()
