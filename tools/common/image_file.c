@@ -216,3 +216,72 @@ void image_file_free(image_file *img)
   free(img->rgba);
   *img = (image_file){ 0 };
 }
+
+/* ---- writing PNG -------------------------------------------------------- */
+
+typedef struct png_write_job {
+  FILE *f;
+  png_structp png;
+  png_infop info;
+  const uint8_t *rgba;
+  uint32_t width, height;
+  size_t stride;
+  uint8_t *row; /* one RGB row */
+  char message[256];
+} png_write_job;
+
+static void png_write_on_error(png_structp png, png_const_charp msg)
+{
+  png_write_job *job = png_get_error_ptr(png);
+  snprintf(job->message, sizeof job->message, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+static int png_encode(png_write_job *job)
+{
+  if (setjmp(png_jmpbuf(job->png)))
+    return -1;
+  png_init_io(job->png, job->f);
+  png_set_IHDR(job->png, job->info, job->width, job->height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_compression_level(job->png, 6);
+  png_write_info(job->png, job->info);
+  for (uint32_t y = 0; y < job->height; y++) {
+    const uint8_t *src = job->rgba + (size_t)y * job->stride;
+    for (uint32_t x = 0; x < job->width; x++)
+      memcpy(job->row + 3 * (size_t)x, src + 4 * (size_t)x, 3);
+    png_write_row(job->png, job->row);
+  }
+  png_write_end(job->png, NULL);
+  return 0;
+}
+
+tc_status image_file_write_png(const char *path, const uint8_t *rgba, uint32_t width, uint32_t height,
+                               size_t stride, tc_error *err)
+{
+  if (!rgba || width == 0 || height == 0 || width > IMAGE_FILE_MAX_SIDE || height > IMAGE_FILE_MAX_SIDE ||
+      stride < 4 * (size_t)width)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: cannot write a %ux%u image with rows %zu bytes apart",
+                        path, width, height, stride);
+  png_write_job job = { .rgba = rgba, .width = width, .height = height, .stride = stride };
+  if (!(job.row = malloc(3 * (size_t)width)))
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+  if (!(job.f = fopen(path, "wb"))) {
+    free(job.row);
+    return tc_error_set(err, TC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+  }
+  tc_status st = TC_OK;
+  job.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &job, png_write_on_error, png_on_warning);
+  job.info = job.png ? png_create_info_struct(job.png) : NULL;
+  if (!job.info)
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: cannot start the PNG encoder", path);
+  else if (png_encode(&job) != 0)
+    st = tc_error_set(err, TC_ERR_IO, "%s: writing the PNG failed: %s", path, job.message);
+  png_destroy_write_struct(job.png ? &job.png : NULL, job.info ? &job.info : NULL);
+  if (fclose(job.f) != 0 && st == TC_OK)
+    st = tc_error_set(err, TC_ERR_IO, "%s: writing failed: %s", path, strerror(errno));
+  if (st != TC_OK)
+    remove(path);
+  free(job.row);
+  return st;
+}

@@ -1,4 +1,4 @@
-/* Image files for tokenclip-encode: PNG (libpng) and JPEG (libjpeg-turbo)
+/* Image files for the tools (tokenclip-encode, -infer, -eval): PNG (libpng) and JPEG (libjpeg-turbo)
  * decoded to 8-bit RGBA, rows 4 * width bytes apart, as a TC_FRAME_RGBA
  * frame. The format is found from the file's first bytes, not its name.
  *
@@ -11,6 +11,7 @@
 #ifndef TC_TOOLS_IMAGE_FILE_H
 #define TC_TOOLS_IMAGE_FILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tc_error.h"
@@ -27,5 +28,12 @@ typedef struct image_file {
 /* Reads path into *out (zeroed on failure); errors name the file. */
 tc_status image_file_read(const char *path, image_file *out, tc_error *err);
 void image_file_free(image_file *img);
+
+/* Writes width x height RGBA pixels (rows `stride` bytes apart, at least
+ * 4 * width) to path as an 8-bit RGB PNG: the fourth byte is dropped. The
+ * file is written whole or not at all (a partial one is removed); errors
+ * name the file. */
+tc_status image_file_write_png(const char *path, const uint8_t *rgba, uint32_t width, uint32_t height,
+                               size_t stride, tc_error *err);
 
 #endif
