@@ -1,0 +1,136 @@
+/* Detector options on the command line (see detector_args.h). */
+#include "detector_args.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int args_float(const char *tool, const char *opt, const char *val, float *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(val, &end);
+  if (*end || end == val || errno) {
+    fprintf(stderr, "%s: %s takes a number, not \"%s\"\n", tool, opt, val);
+    return -1;
+  }
+  *out = (float)v;
+  return 0;
+}
+
+int args_uint(const char *tool, const char *opt, const char *val, uint32_t *out)
+{
+  char *end;
+  errno = 0;
+  long long v = strtoll(val, &end, 10);
+  if (*end || end == val || errno || v < 0 || v > 100000000) {
+    fprintf(stderr, "%s: %s takes a whole number >= 0, not \"%s\"\n", tool, opt, val);
+    return -1;
+  }
+  *out = (uint32_t)v;
+  return 0;
+}
+
+void detector_args_init(detector_args *a)
+{
+  memset(a, 0, sizeof *a);
+  tc_detector_options_init(&a->det);
+}
+
+void detector_args_usage(FILE *f)
+{
+  fprintf(f, "  --model F        CLIP weights, safetensors (Hugging Face or open_clip naming)\n"
+             "  --head F         head file: subspaces [Q, 2, D] and optional defaults\n"
+             "  --device D       Vulkan device index or name substring (default: the best)\n"
+             "  --input-size S   model input size, a multiple of the patch size (default: the model's)\n"
+             "  --vv-start L     first layer (from 1) of the value-value stream; 0 = off (default 0)\n"
+             "  --pos-interp M   positional-embedding resize: bicubic, bicubic-aa or bilinear (default bicubic)\n"
+             "  --resample M     image -> model input: bicubic or bilinear (default bicubic)\n"
+             "  --topk K         subspaces kept per token (default: the head file's, else all)\n"
+             "  --eps E          Sinkhorn entropic regularisation (default: the head file's, else 0.05)\n"
+             "  --iters I        Sinkhorn iteration limit (default: the head file's, else 100)\n"
+             "  --temperature T  class-probability temperature (default: the head file's, else 0.07)\n"
+             "  --blend B        weight of the map maximum in the image score (default 0.5)\n"
+             "  --sigma S        Gaussian blur of the map, in map pixels; 0 = none (default 4)\n");
+}
+
+int detector_args_parse(detector_args *a, const char *tool, const char *opt, const char *val)
+{
+  tc_detector_options *o = &a->det;
+  static const struct {
+    const char *name;
+    unsigned flag;
+  } head_opts[] = { { "--topk", TC_DETECTOR_SET_TOPK },
+                    { "--eps", TC_DETECTOR_SET_EPS },
+                    { "--iters", TC_DETECTOR_SET_ITERS },
+                    { "--temperature", TC_DETECTOR_SET_TEMPERATURE } };
+  int known = 0;
+  for (size_t i = 0; i < sizeof head_opts / sizeof head_opts[0]; i++)
+    known |= strcmp(opt, head_opts[i].name) == 0;
+  const char *names[] = { "--model", "--head", "--device", "--input-size", "--vv-start", "--pos-interp",
+                          "--resample", "--blend", "--sigma" };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    known |= strcmp(opt, names[i]) == 0;
+  if (!known)
+    return 0;
+  if (!val) {
+    fprintf(stderr, "%s: %s needs a value\n", tool, opt);
+    return -1;
+  }
+  int r = 0;
+  if (strcmp(opt, "--model") == 0) {
+    o->model_path = val;
+  } else if (strcmp(opt, "--head") == 0) {
+    o->head_path = val;
+  } else if (strcmp(opt, "--device") == 0) {
+    o->device = val;
+  } else if (strcmp(opt, "--input-size") == 0) {
+    r = args_uint(tool, opt, val, &o->encoder.input_size);
+  } else if (strcmp(opt, "--vv-start") == 0) {
+    r = args_uint(tool, opt, val, &o->encoder.vv_start);
+  } else if (strcmp(opt, "--pos-interp") == 0) {
+    if (strcmp(val, "bicubic") == 0)
+      o->encoder.pos_interp = TC_INTERP_BICUBIC;
+    else if (strcmp(val, "bicubic-aa") == 0)
+      o->encoder.pos_interp = TC_INTERP_BICUBIC_AA;
+    else if (strcmp(val, "bilinear") == 0)
+      o->encoder.pos_interp = TC_INTERP_BILINEAR;
+    else
+      fprintf(stderr, "%s: --pos-interp takes bicubic, bicubic-aa or bilinear, not \"%s\"\n", tool, val), r = -1;
+  } else if (strcmp(opt, "--resample") == 0) {
+    if (strcmp(val, "bicubic") == 0 || strcmp(val, "bilinear") == 0)
+      o->resample = val[2] == 'c' ? TC_RESAMPLE_BICUBIC : TC_RESAMPLE_BILINEAR;
+    else
+      fprintf(stderr, "%s: --resample takes bicubic or bilinear, not \"%s\"\n", tool, val), r = -1;
+  } else if (strcmp(opt, "--blend") == 0) {
+    r = args_float(tool, opt, val, &a->blend), a->has_blend = 1;
+  } else if (strcmp(opt, "--sigma") == 0) {
+    r = args_float(tool, opt, val, &o->map.sigma);
+    if (r == 0 && !(o->map.sigma >= 0 && o->map.sigma <= 1000))
+      fprintf(stderr, "%s: --sigma takes a number in [0, 1000], not \"%s\"\n", tool, val), r = -1;
+  } else if (strcmp(opt, "--topk") == 0) {
+    r = args_uint(tool, opt, val, &o->head.topk), o->head_set |= TC_DETECTOR_SET_TOPK;
+  } else if (strcmp(opt, "--eps") == 0) {
+    r = args_float(tool, opt, val, &o->head.sinkhorn_eps), o->head_set |= TC_DETECTOR_SET_EPS;
+  } else if (strcmp(opt, "--iters") == 0) {
+    r = args_uint(tool, opt, val, &o->head.sinkhorn_iters), o->head_set |= TC_DETECTOR_SET_ITERS;
+  } else if (strcmp(opt, "--temperature") == 0) {
+    r = args_float(tool, opt, val, &o->head.temperature), o->head_set |= TC_DETECTOR_SET_TEMPERATURE;
+  }
+  return r == 0 ? 1 : -1;
+}
+
+tc_status detector_args_create(const detector_args *a, tc_detector **out, tc_error *err)
+{
+  tc_status st = tc_detector_create(&a->det, out, err);
+  if (st == TC_OK && a->has_blend) {
+    tc_head_params p = tc_detector_head_params(*out);
+    p.image_blend = a->blend;
+    st = tc_detector_set_head_params(*out, &p, err);
+    if (st != TC_OK) {
+      tc_detector_destroy(*out);
+      *out = NULL;
+    }
+  }
+  return st;
+}

@@ -1,0 +1,36 @@
+/* Command-line options of the detector, shared by tokenclip-infer and
+ * tokenclip-eval so that both run the same pipeline under the same names:
+ * model, head, device, encoder, head parameters and map smoothing. */
+#ifndef TC_TOOLS_DETECTOR_ARGS_H
+#define TC_TOOLS_DETECTOR_ARGS_H
+
+#include <stdio.h>
+
+#include "detector/tc_detector.h"
+
+typedef struct detector_args {
+  tc_detector_options det; /* model_path, head_path and the rest */
+  int has_blend;           /* --blend given: applied after creation */
+  float blend;
+} detector_args;
+
+/* Defaults: tc_detector_options_init, alpha and sigma as the element's. */
+void detector_args_init(detector_args *a);
+
+/* Parses one option `opt` with its value `val` (may be NULL). Returns 1 when
+ * it was a detector option and took val, 0 when it is not one of them, -1
+ * after printing an error prefixed with `tool`. */
+int detector_args_parse(detector_args *a, const char *tool, const char *opt, const char *val);
+
+/* The options' help lines. */
+void detector_args_usage(FILE *f);
+
+/* tc_detector_create with the parsed options, then the settings that need a
+ * detector (--blend). */
+tc_status detector_args_create(const detector_args *a, tc_detector **out, tc_error *err);
+
+/* Parsing helpers: 0 on success, -1 after printing "tool: opt takes ...". */
+int args_float(const char *tool, const char *opt, const char *val, float *out);
+int args_uint(const char *tool, const char *opt, const char *val, uint32_t *out);
+
+#endif

@@ -1,0 +1,171 @@
+/* tokenclip-infer: the element's pipeline on one image file.
+ *
+ *   tokenclip-infer --model M --head H --image in.png [--overlay out.png]
+ *                   [--map map.npy] [detector options] [--alpha A]
+ *                   [--colormap C] [--threshold T]
+ *
+ * The picture (PNG or JPEG) is the frame, at its own size: preprocess ->
+ * ViT encoder -> TokenCLIP head -> map (token grid bilinearly upsampled to
+ * the image size, Gaussian blur of --sigma image pixels) -> colormap blend.
+ * --overlay writes the blended picture (RGB PNG), --map the smoothed map
+ * (float32 [height, width] .npy, the values the blend normalises). A JSON
+ * object on stdout gives the image score and the run's facts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detector_args.h"
+#include "image_file.h"
+#include "io/tc_npy.h"
+
+#define TOOL "tokenclip-infer"
+
+typedef struct options {
+  detector_args d;
+  const char *image, *overlay, *map;
+} options;
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: " TOOL " --model M --head H --image in.png [--overlay out.png] [--map map.npy]\n"
+             "                       [--alpha A] [--colormap C] [--threshold T] [detector options]\n"
+             "  --image F        the picture, PNG or JPEG (any size: it is the frame)\n"
+             "  --overlay F      write the picture with the heatmap blended in (RGB PNG)\n"
+             "  --map F          write the smoothed anomaly map, float32 [height, width] .npy at the\n"
+             "                   picture's size: token scores bilinearly upsampled, then blurred by --sigma\n"
+             "  --alpha A        heatmap opacity 0..1 (default 0.5)\n"
+             "  --colormap C     turbo, jet, inferno or gray (default turbo)\n"
+             "  --threshold T    blend only where the min-max normalised map is >= T (default 0)\n");
+  detector_args_usage(f);
+  fprintf(f, "Prints a JSON object: image_score (the head's global score blended with the map's maximum,\n"
+             "--blend), global_score, map_max, token_score_max, grid, input_size, device, inference_ms.\n");
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+  memset(o, 0, sizeof *o);
+  detector_args_init(&o->d);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    }
+    int r = detector_args_parse(&o->d, TOOL, a, val);
+    if (r < 0)
+      return -1;
+    if (r > 0) {
+      i++;
+      continue;
+    }
+    if (!val) {
+      fprintf(stderr, TOOL ": unknown option or missing value: %s\n", a);
+      return -1;
+    }
+    if (strcmp(a, "--image") == 0) {
+      o->image = val;
+    } else if (strcmp(a, "--overlay") == 0) {
+      o->overlay = val;
+    } else if (strcmp(a, "--map") == 0) {
+      o->map = val;
+    } else if (strcmp(a, "--alpha") == 0) {
+      if (args_float(TOOL, a, val, &o->d.det.map.alpha) != 0)
+        return -1;
+    } else if (strcmp(a, "--threshold") == 0) {
+      if (args_float(TOOL, a, val, &o->d.det.map.threshold) != 0)
+        return -1;
+    } else if (strcmp(a, "--colormap") == 0) {
+      int found = 0;
+      for (int c = 0; tc_colormap_name((tc_colormap)c); c++)
+        if (strcmp(val, tc_colormap_name((tc_colormap)c)) == 0)
+          o->d.det.map.colormap = (tc_colormap)c, found = 1;
+      if (!found) {
+        fprintf(stderr, TOOL ": --colormap takes turbo, jet, inferno or gray, not \"%s\"\n", val);
+        return -1;
+      }
+    } else {
+      fprintf(stderr, TOOL ": unknown option: %s\n", a);
+      return -1;
+    }
+    i++;
+  }
+  if (!o->d.det.model_path || !o->d.det.head_path || !o->image) {
+    fprintf(stderr, TOOL ": --model, --head and --image are required\n");
+    return -1;
+  }
+  if (!(o->d.det.map.alpha >= 0 && o->d.det.map.alpha <= 1) ||
+      !(o->d.det.map.threshold >= 0 && o->d.det.map.threshold <= 1)) {
+    fprintf(stderr, TOOL ": --alpha and --threshold take numbers in [0, 1]\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* A JSON string value (paths and the device name are the free text). */
+static void json_string(const char *key, const char *s, const char *end)
+{
+  printf("  \"%s\": \"", key);
+  for (; *s; s++)
+    if (*s == '"' || *s == '\\')
+      printf("\\%c", *s);
+    else if ((unsigned char)*s >= 0x20)
+      putchar(*s);
+  printf("\"%s\n", end);
+}
+
+int main(int argc, char **argv)
+{
+  options o;
+  if (parse(argc, argv, &o) != 0) {
+    usage(stderr);
+    return 2;
+  }
+  tc_error err = { 0 };
+  image_file img = { 0 };
+  tc_detector *det = NULL;
+  float *map = NULL;
+  tc_analysis a = { 0 };
+
+  o.d.det.map.keep_map = o.map != NULL;
+  tc_status st = image_file_read(o.image, &img, &err);
+  if (st == TC_OK)
+    st = detector_args_create(&o.d, &det, &err);
+  const tc_frame frame = tc_frame_make(TC_FRAME_RGBA, img.width, img.height);
+  if (st == TC_OK)
+    st = tc_detector_set_frame(det, &frame, &err);
+  if (st == TC_OK)
+    st = tc_detector_analyse(det, img.rgba, frame.stride, o.overlay != NULL, &a, &err);
+  if (st == TC_OK && o.overlay)
+    st = image_file_write_png(o.overlay, img.rgba, img.width, img.height, frame.stride, &err);
+  if (st == TC_OK && o.map) {
+    if (!(map = malloc((size_t)img.width * img.height * sizeof *map)))
+      st = tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %ux%u map", img.width, img.height);
+    if (st == TC_OK)
+      st = tc_detector_read_map(det, map, &err);
+    if (st == TC_OK)
+      st = tc_npy_write(o.map, map, 2, (int64_t[]){ img.height, img.width }, &err);
+  }
+  if (st == TC_OK) {
+    printf("{\n");
+    json_string("image", o.image, ",");
+    printf("  \"width\": %u,\n  \"height\": %u,\n", img.width, img.height);
+    json_string("device", tc_detector_device_name(det), ",");
+    printf("  \"input_size\": %u,\n  \"grid\": %u,\n  \"subspaces\": %u,\n", tc_detector_input_size(det), a.grid,
+           tc_detector_subspaces(det));
+    printf("  \"image_score\": %.9g,\n  \"global_score\": %.9g,\n  \"map_max\": %.9g,\n", a.image_score,
+           a.global_score, a.map_max);
+    printf("  \"token_score_max\": %.9g,\n  \"iterations\": %u,\n  \"converged\": %s,\n", a.max_score,
+           a.iterations, a.converged ? "true" : "false");
+    if (o.overlay)
+      json_string("overlay", o.overlay, ",");
+    if (o.map)
+      json_string("map", o.map, ",");
+    printf("  \"inference_ms\": %.3f\n}\n", a.inference_ms); /* the first run compiles the shaders */
+  } else {
+    fprintf(stderr, TOOL ": %s\n", err.message);
+  }
+  free(map);
+  tc_detector_destroy(det);
+  image_file_free(&img);
+  return st == TC_OK ? 0 : 1;
+}
