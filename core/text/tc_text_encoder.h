@@ -38,6 +38,9 @@ void tc_text_encoder_options_init(tc_text_encoder_options *opts);
 
 typedef struct tc_text_encoder tc_text_encoder;
 
+/* Uploads the block weights, ln_final and the projection (opts may be NULL).
+ * model must stay open while the encoder is used: the token embeddings are
+ * read from its mapping at each run. */
 tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, const tc_text_encoder_options *opts,
                                  tc_text_encoder **out, tc_error *err);
 void tc_text_encoder_destroy(tc_text_encoder *te);
