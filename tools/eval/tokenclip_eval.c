@@ -1,0 +1,881 @@
+/* tokenclip-eval: the papers' metrics of a model and head on a test set in
+ * MVTec AD layout or VisA's split CSV, through tc_detector (the element's
+ * pipeline).
+ *
+ *   tokenclip-eval --model M (--head H | --heads-dir DIR) --data ROOT
+ *                  [--csv split_csv/1cls.csv] [--categories a,b]
+ *                  [--eval-size R] [--json FILE] [--panels DIR --worst N]
+ *                  [--limit N] [--fpr-limit F] [detector options]
+ *
+ * Each test image is resized to R x R (antialiased bicubic, as PIL and
+ * AnomalyCLIP's test transform do; R = the model's input size by default)
+ * and given to the detector as a frame of that size; the anomaly map is the
+ * detector's smoothed map at the frame size (token grid bilinearly
+ * upsampled to R x R, Gaussian blur of --sigma pixels at that size), so the
+ * pixel metrics are at R x R, against masks resized the same way
+ * (antialiased bilinear, then > 0.5). --eval-size 0 keeps every image and
+ * mask at its own size. The image score is the detector's (the global
+ * token's score blended with the map's maximum, --blend). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "detector_args.h"
+#include "eval/tc_metrics.h"
+#include "image/tc_resample.h"
+#include "image_file.h"
+#include "io/tc_npy.h"
+
+#define TOOL "tokenclip-eval"
+
+typedef struct options {
+  detector_args d;
+  const char *heads_dir; /* DIR/<category>.safetensors, instead of --head */
+  const char *data, *csv, *categories, *json, *panels, *maps;
+  uint32_t eval_size; /* UINT32_MAX: the model's input size */
+  uint32_t worst, limit;
+  double fpr_limit;
+  int progress; /* -1 auto (a terminal), 0 off, 1 on */
+} options;
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: " TOOL " --model M (--head H | --heads-dir DIR) --data ROOT [--csv FILE]\n"
+          "                      [--categories a,b,...] [--eval-size R] [--json FILE]\n"
+          "                      [--panels DIR [--worst N]] [--maps DIR] [--limit N] [--fpr-limit F]\n"
+          "                      [--progress | --no-progress] [detector options]\n"
+          "  --data ROOT      the data set: MVTec AD layout (ROOT/<category>/test/<defect>/*.png,\n"
+          "                   ROOT/<category>/ground_truth/<defect>/*_mask.png; `good` is normal),\n"
+          "                   or with --csv the root that VisA's CSV paths are relative to\n"
+          "  --csv FILE       VisA's split CSV (split_csv/1cls.csv: object,split,label,image,mask);\n"
+          "                   the rows with split `test` are evaluated\n"
+          "  --head H         one head file for every category\n"
+          "  --heads-dir DIR  a head file per category: DIR/<category>.safetensors\n"
+          "  --categories L   only these categories (comma-separated), in this order\n"
+          "  --eval-size R    resolution of the maps and masks the pixel metrics use: every image is\n"
+          "                   resized to R x R (antialiased bicubic) before the detector, every mask\n"
+          "                   to R x R (antialiased bilinear, then > 0.5). Default: the model's input\n"
+          "                   size (AnomalyCLIP's protocol). 0: each image and mask at its own size\n"
+          "                   (memory: 4-8 bytes per pixel of a category's test set)\n"
+          "  --json FILE      also write the results as JSON, with every image's score\n"
+          "  --maps DIR       also write every image's map, float32 [R, R] .npy, as\n"
+          "                   DIR/<category>/<defect>_<name>.npy (the JSON names them)\n"
+          "  --panels DIR     write PNG panels (image | map | ground truth) of the worst images to\n"
+          "                   DIR/<category>/; the map coloured (turbo) over the category's map range\n"
+          "  --worst N        panels per category (default 5); worst = the image that loses the\n"
+          "                   largest fraction of its comparisons with the other class (an anomalous\n"
+          "                   image scored at or below normal ones, or a normal one at or above\n"
+          "                   anomalous ones): its share of 1 - image AUROC\n"
+          "  --limit N        at most N images per category, taking anomalous and normal in turn\n"
+          "  --fpr-limit F    AUPRO integration limit (default 0.3)\n"
+          "  --progress       progress bar on stderr (default: only when stderr is a terminal)\n");
+  detector_args_usage(f);
+  fprintf(f, "The map: the token scores on the patch grid, bilinearly upsampled to the frame (R x R, or the\n"
+             "image's size with --eval-size 0) and blurred with a Gaussian of --sigma pixels at that size.\n"
+             "Metrics per category and their mean over categories: image AUROC and AP (the detector's image\n"
+             "score), pixel AUROC and AUPRO (MVTec AD's definition: PRO over 8-connected ground-truth regions\n"
+             "integrated over FPR 0..F, divided by F); the JSON adds pixel AP and AnomalyCLIP's AUPRO\n"
+             "variant. A metric a category cannot define (no anomalous images) is null / -.\n");
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+  memset(o, 0, sizeof *o);
+  detector_args_init(&o->d);
+  o->eval_size = UINT32_MAX;
+  o->worst = 5;
+  o->fpr_limit = 0.3f;
+  o->progress = -1;
+  int has_worst = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    }
+    if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
+      o->progress = a[2] == 'p';
+      continue;
+    }
+    int r = detector_args_parse(&o->d, TOOL, a, val);
+    if (r < 0)
+      return -1;
+    if (r > 0) {
+      i++;
+      continue;
+    }
+    if (!val) {
+      fprintf(stderr, TOOL ": unknown option or missing value: %s\n", a);
+      return -1;
+    }
+    r = 0;
+    if (strcmp(a, "--heads-dir") == 0)
+      o->heads_dir = val;
+    else if (strcmp(a, "--data") == 0)
+      o->data = val;
+    else if (strcmp(a, "--csv") == 0)
+      o->csv = val;
+    else if (strcmp(a, "--categories") == 0)
+      o->categories = val;
+    else if (strcmp(a, "--json") == 0)
+      o->json = val;
+    else if (strcmp(a, "--panels") == 0)
+      o->panels = val;
+    else if (strcmp(a, "--maps") == 0)
+      o->maps = val;
+    else if (strcmp(a, "--eval-size") == 0)
+      r = args_uint(TOOL, a, val, &o->eval_size);
+    else if (strcmp(a, "--worst") == 0)
+      r = args_uint(TOOL, a, val, &o->worst), has_worst = 1;
+    else if (strcmp(a, "--limit") == 0)
+      r = args_uint(TOOL, a, val, &o->limit);
+    else if (strcmp(a, "--fpr-limit") == 0) {
+      float f;
+      r = args_float(TOOL, a, val, &f);
+      o->fpr_limit = strtod(val, NULL); /* checked by args_float; kept in double */
+    }
+    else {
+      fprintf(stderr, TOOL ": unknown option: %s\n", a);
+      return -1;
+    }
+    if (r != 0)
+      return -1;
+    i++;
+  }
+  if (!o->d.det.model_path || !o->data || (!o->d.det.head_path == !o->heads_dir)) {
+    fprintf(stderr, TOOL ": --model, --data and one of --head or --heads-dir are required\n");
+    return -1;
+  }
+  if (o->eval_size != UINT32_MAX && o->eval_size > IMAGE_FILE_MAX_SIDE) {
+    fprintf(stderr, TOOL ": --eval-size %u is larger than %d\n", o->eval_size, IMAGE_FILE_MAX_SIDE);
+    return -1;
+  }
+  if (!(o->fpr_limit > 0 && o->fpr_limit <= 1)) {
+    fprintf(stderr, TOOL ": --fpr-limit takes a number in (0, 1]\n");
+    return -1;
+  }
+  if (has_worst && !o->panels) {
+    fprintf(stderr, TOOL ": --worst needs --panels DIR\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the head of a category: the one place that chooses it ---- */
+
+/* The head file for category `name` (malloc'd). The prompts mode (text
+ * encoder) will choose here too. */
+static char *head_for_category(const options *o, const char *name, tc_error *err)
+{
+  const char *dir = o->heads_dir, *file = o->d.det.head_path;
+  size_t len = dir ? strlen(dir) + strlen(name) + 16 : strlen(file) + 1;
+  char *path = malloc(len);
+  if (!path) {
+    tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+    return NULL;
+  }
+  if (dir)
+    snprintf(path, len, "%s/%s.safetensors", dir, name);
+  else
+    snprintf(path, len, "%s", file);
+  if (dir && access(path, R_OK) != 0) {
+    tc_error_set(err, TC_ERR_IO, "--heads-dir: no head file for category \"%s\": %s: %s", name, path,
+                 strerror(errno));
+    free(path);
+    return NULL;
+  }
+  return path;
+}
+
+/* ---- host resampling (antialiased, as PIL's resize) ---- */
+
+/* src [h][w] planes of `channels` floats, interleaved -> dst [oh][ow]. */
+static tc_status resample(const float *src, uint32_t w, uint32_t h, uint32_t channels, float *dst, uint32_t ow,
+                          uint32_t oh, tc_resample_filter filter, tc_error *err)
+{
+  tc_resample_table tx = { 0 }, ty = { 0 };
+  float *tmp = malloc((size_t)h * ow * channels * sizeof *tmp);
+  tc_status st = tmp ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize");
+  if (st == TC_OK)
+    st = tc_resample_antialias(w, ow, filter, &tx, err);
+  if (st == TC_OK)
+    st = tc_resample_antialias(h, oh, filter, &ty, err);
+  if (st == TC_OK) {
+    for (uint32_t y = 0; y < h; y++)
+      for (uint32_t x = 0; x < ow; x++)
+        for (uint32_t c = 0; c < channels; c++) {
+          double s = 0;
+          for (uint32_t t = 0; t < tx.taps; t++)
+            s += (double)tx.weights[(size_t)x * tx.taps + t] * src[((size_t)y * w + tx.first[x] + t) * channels + c];
+          tmp[((size_t)y * ow + x) * channels + c] = (float)s;
+        }
+    for (uint32_t y = 0; y < oh; y++)
+      for (uint32_t x = 0; x < ow; x++)
+        for (uint32_t c = 0; c < channels; c++) {
+          double s = 0;
+          for (uint32_t t = 0; t < ty.taps; t++)
+            s += (double)ty.weights[(size_t)y * ty.taps + t] * tmp[(((size_t)ty.first[y] + t) * ow + x) * channels + c];
+          dst[((size_t)y * ow + x) * channels + c] = (float)s;
+        }
+  }
+  tc_resample_free(&tx);
+  tc_resample_free(&ty);
+  free(tmp);
+  return st;
+}
+
+/* The picture at size x size, RGBA (alpha 255), as the detector's frame. */
+static tc_status resize_image(image_file *img, uint32_t size, tc_resample_filter filter, tc_error *err)
+{
+  if (img->width == size && img->height == size)
+    return TC_OK;
+  const size_t n = (size_t)img->width * img->height, m = (size_t)size * size;
+  float *in = malloc(n * 3 * sizeof *in), *out = malloc(m * 3 * sizeof *out);
+  uint8_t *px = malloc(m * 4);
+  tc_status st = in && out && px ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize");
+  if (st == TC_OK) {
+    for (size_t i = 0; i < n; i++)
+      for (int c = 0; c < 3; c++)
+        in[3 * i + c] = img->rgba[4 * i + c];
+    st = resample(in, img->width, img->height, 3, out, size, size, filter, err);
+  }
+  if (st == TC_OK) {
+    for (size_t i = 0; i < m; i++) {
+      for (int c = 0; c < 3; c++) {
+        float v = roundf(out[3 * i + c]);
+        px[4 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+      }
+      px[4 * i + 3] = 255;
+    }
+    free(img->rgba);
+    img->rgba = px;
+    img->width = img->height = size;
+    px = NULL;
+  }
+  free(in), free(out), free(px);
+  return st;
+}
+
+/* The ground truth at width x height: nonzero = anomalous in the file,
+ * resized as 0/1 (antialiased bilinear) and > 0.5 when sizes differ. A
+ * normal image (path NULL) is all zero. The mask file must have the image's
+ * size. */
+static tc_status load_mask(const char *path, const char *image_path, uint32_t img_w, uint32_t img_h, uint32_t width,
+                           uint32_t height, uint8_t *mask, tc_error *err)
+{
+  const size_t m = (size_t)width * height;
+  if (!path) {
+    memset(mask, 0, m);
+    return TC_OK;
+  }
+  image_file f = { 0 };
+  tc_status st = image_file_read(path, &f, err);
+  if (st == TC_OK && (f.width != img_w || f.height != img_h))
+    st = tc_error_set(err, TC_ERR_MISMATCH, "%s: a %ux%u mask for the %ux%u image %s", path, f.width, f.height,
+                      img_w, img_h, image_path);
+  if (st == TC_OK && f.width == width && f.height == height) {
+    for (size_t i = 0; i < m; i++)
+      mask[i] = (f.rgba[4 * i] | f.rgba[4 * i + 1] | f.rgba[4 * i + 2]) ? 1 : 0;
+  } else if (st == TC_OK) {
+    const size_t n = (size_t)f.width * f.height;
+    float *in = malloc(n * sizeof *in), *out = malloc(m * sizeof *out);
+    st = in && out ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize %s", path);
+    if (st == TC_OK) {
+      for (size_t i = 0; i < n; i++)
+        in[i] = (f.rgba[4 * i] | f.rgba[4 * i + 1] | f.rgba[4 * i + 2]) ? 1.0f : 0.0f;
+      st = resample(in, f.width, f.height, 1, out, width, height, TC_RESAMPLE_BILINEAR, err);
+    }
+    if (st == TC_OK)
+      for (size_t i = 0; i < m; i++)
+        mask[i] = out[i] > 0.5f;
+    free(in), free(out);
+  }
+  image_file_free(&f);
+  return st;
+}
+
+/* ---- one image through the detector ---- */
+
+typedef struct evaluator {
+  const options *o;
+  tc_detector *det;
+  char *det_head; /* the head the detector was made with */
+  uint32_t size;  /* the frame size in effect (0: native) */
+} evaluator;
+
+typedef struct view {
+  image_file img; /* the frame's pixels */
+  float *map;     /* [h][w] */
+  uint8_t *mask;  /* [h][w] */
+  float score;
+} view;
+
+static void view_free(view *v)
+{
+  image_file_free(&v->img);
+  free(v->map);
+  free(v->mask);
+  memset(v, 0, sizeof *v);
+}
+
+static tc_status evaluator_use_head(evaluator *e, const char *head, tc_error *err)
+{
+  if (e->det && strcmp(e->det_head, head) == 0)
+    return TC_OK;
+  tc_detector_destroy(e->det);
+  e->det = NULL;
+  free(e->det_head);
+  e->det_head = NULL;
+  detector_args a = e->o->d;
+  a.det.head_path = head;
+  a.det.map.keep_map = 1;
+  a.det.map.alpha = 0; /* no blend: the tool reads the map */
+  tc_status st = detector_args_create(&a, &e->det, err);
+  if (st != TC_OK)
+    return st;
+  if (!(e->det_head = strdup(head)))
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  e->size = e->o->eval_size == UINT32_MAX ? tc_detector_input_size(e->det) : e->o->eval_size;
+  return TC_OK;
+}
+
+static tc_status run_one(evaluator *e, const sample *s, view *v, tc_error *err)
+{
+  memset(v, 0, sizeof *v);
+  tc_status st = image_file_read(s->image, &v->img, err);
+  const uint32_t img_w = v->img.width, img_h = v->img.height;
+  if (st == TC_OK && e->size)
+    st = resize_image(&v->img, e->size, e->o->d.det.resample, err);
+  const uint32_t w = v->img.width, h = v->img.height;
+  const size_t n = (size_t)w * h;
+  if (st == TC_OK && (!(v->map = malloc(n * sizeof *v->map)) || !(v->mask = malloc(n))))
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %ux%u map", w, h);
+  if (st == TC_OK)
+    st = load_mask(s->mask, s->image, img_w, img_h, w, h, v->mask, err);
+  const tc_frame frame = tc_frame_make(TC_FRAME_RGBA, w, h);
+  tc_analysis a;
+  if (st == TC_OK)
+    st = tc_detector_set_frame(e->det, &frame, err);
+  if (st == TC_OK)
+    st = tc_detector_analyse(e->det, v->img.rgba, frame.stride, 0, &a, err);
+  if (st == TC_OK)
+    st = tc_detector_read_map(e->det, v->map, err);
+  if (st == TC_OK)
+    v->score = a.image_score;
+  else if (!strstr(err->message, s->image))
+    tc_error_prefix(err, "%s: ", s->image);
+  return st;
+}
+
+/* ---- progress on a terminal ---- */
+
+static double now_s(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void progress(int on, size_t done, size_t total, const char *cat, double t0)
+{
+  if (!on)
+    return;
+  const int width = 30;
+  int fill = total ? (int)(width * done / total) : width;
+  double el = now_s() - t0, per = done ? el / done : 0, eta = per * (total - done);
+  char bar[64];
+  for (int i = 0; i < width; i++)
+    bar[i] = i < fill ? '#' : '.';
+  bar[width] = 0;
+  fprintf(stderr, "\r[%s] %zu/%zu %3.0f%% %-12.12s %.2f s/img ETA %d:%02d ", bar, done, total,
+          total ? 100.0 * done / total : 100.0, cat, per, (int)eta / 60, (int)eta % 60);
+  if (done == total)
+    fprintf(stderr, "\r\033[K");
+  fflush(stderr);
+}
+
+/* ---- results ---- */
+
+enum { M_IMAGE_AUROC, M_IMAGE_AP, M_PIXEL_AUROC, M_AUPRO, M_PIXEL_AP, M_AUPRO_AC, N_METRICS };
+static const char *metric_key[N_METRICS] = { "image_auroc", "image_ap", "pixel_auroc", "aupro", "pixel_ap",
+                                             "aupro_anomalyclip" };
+
+typedef struct record {
+  size_t index; /* in the category's samples */
+  const sample *s;
+  float score;
+  double badness;
+  char *panel, *map; /* the files written for it, or NULL */
+} record;
+
+typedef struct result {
+  const char *name;
+  size_t normal, anomalous;
+  double value[N_METRICS];
+  int defined[N_METRICS];
+  char why[N_METRICS][TC_ERROR_MESSAGE_MAX]; /* why a metric is undefined */
+  float map_lo, map_hi;
+  record *all; /* every image, in the category's order */
+  size_t n_all;
+  record *worst;
+  size_t n_worst;
+  double seconds;
+} result;
+
+static void set_metric(result *r, int k, tc_status st, double v, const tc_error *e)
+{
+  r->defined[k] = st == TC_OK;
+  r->value[k] = v;
+  if (st != TC_OK)
+    snprintf(r->why[k], sizeof r->why[k], "%s", e->message);
+}
+
+static int cmp_badness(const void *a, const void *b)
+{
+  const record *x = a, *y = b;
+  if (x->badness != y->badness)
+    return x->badness < y->badness ? 1 : -1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* badness: the fraction of the other class's images that the image loses
+ * to (ties count 1/2), i.e. its share of 1 - AUROC. */
+static void rank_worst(const category *c, record *rec, size_t n)
+{
+  size_t pos = 0, neg = 0;
+  for (size_t i = 0; i < n; i++)
+    c->samples[i].label ? pos++ : neg++;
+  for (size_t i = 0; i < n; i++) {
+    const int li = c->samples[i].label;
+    double lost = 0;
+    for (size_t j = 0; j < n; j++) {
+      if (c->samples[j].label == li)
+        continue;
+      float mine = rec[i].score, other = rec[j].score;
+      lost += mine == other ? 0.5 : li ? other > mine : other < mine;
+    }
+    size_t others = li ? neg : pos;
+    rec[i].badness = others ? lost / others : 0;
+  }
+  qsort(rec, n, sizeof *rec, cmp_badness);
+}
+
+static int make_dir(const char *path, tc_error *err)
+{
+  if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+    tc_error_set(err, TC_ERR_IO, "%s: cannot create the folder: %s", path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* A panel: image | map coloured over [lo, hi] | ground truth, side by side. */
+static tc_status write_panel(const char *path, const view *v, float lo, float hi, tc_error *err)
+{
+  const uint32_t w = v->img.width, h = v->img.height, pw = 3 * w + 8;
+  uint8_t lut[256 * 3];
+  tc_status st = tc_colormap_lut(TC_COLORMAP_TURBO, lut, err);
+  uint8_t *px = calloc((size_t)pw * h, 4);
+  if (st == TC_OK && !px)
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a panel");
+  if (st == TC_OK) {
+    const float scale = hi > lo ? 1.0f / (hi - lo) : 0.0f;
+    for (uint32_t y = 0; y < h; y++) {
+      uint8_t *row = px + (size_t)y * pw * 4;
+      memset(row, 255, (size_t)pw * 4); /* white gaps */
+      for (uint32_t x = 0; x < w; x++) {
+        const size_t i = (size_t)y * w + x;
+        memcpy(row + 4 * (size_t)x, v->img.rgba + 4 * i, 4);
+        float t = (v->map[i] - lo) * scale;
+        int k = (int)(t * 256);
+        k = k < 0 ? 0 : k > 255 ? 255 : k;
+        memcpy(row + 4 * ((size_t)w + 4 + x), lut + 3 * k, 3);
+        memset(row + 4 * (2 * (size_t)w + 8 + x), v->mask[i] ? 255 : 0, 3);
+      }
+    }
+    st = image_file_write_png(path, px, pw, h, (size_t)pw * 4, err);
+  }
+  free(px);
+  return st;
+}
+
+/* A file-name-safe copy of s (/ and odd characters become _). */
+static void safe_name(char *dst, size_t cap, const char *s)
+{
+  size_t k = 0;
+  for (; *s && k + 1 < cap; s++)
+    dst[k++] = (*s == '/' || *s == '\\' || (unsigned char)*s < 0x20) ? '_' : *s;
+  dst[k] = 0;
+}
+
+/* <defect>_<image name without extension>, safe as a file name. */
+static void sample_name(const sample *s, char *dst, size_t cap)
+{
+  const char *base = strrchr(s->image, '/');
+  char stem[256], defect[128];
+  safe_name(stem, sizeof stem, base ? base + 1 : s->image);
+  char *dot = strrchr(stem, '.');
+  if (dot)
+    *dot = 0;
+  safe_name(defect, sizeof defect, s->defect);
+  snprintf(dst, cap, "%s_%s", defect, stem);
+}
+
+static tc_status write_map(const options *o, const category *c, const sample *s, const view *v, char **out,
+                           tc_error *err)
+{
+  char dir[4096], name[512], path[4096 + 640];
+  snprintf(dir, sizeof dir, "%s/%s", o->maps, c->name);
+  if (make_dir(o->maps, err) != 0 || make_dir(dir, err) != 0)
+    return err->status;
+  sample_name(s, name, sizeof name);
+  snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+  tc_status st = tc_npy_write(path, v->map, 2, (int64_t[]){ v->img.height, v->img.width }, err);
+  if (st == TC_OK && !(*out = strdup(path)))
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  return st;
+}
+
+static tc_status write_panels(evaluator *e, const category *c, result *r, record *rec, size_t n, tc_error *err)
+{
+  const options *o = e->o;
+  size_t want = o->worst < n ? o->worst : n;
+  if (!want)
+    return TC_OK;
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/%s", o->panels, c->name);
+  if (make_dir(o->panels, err) != 0 || make_dir(dir, err) != 0)
+    return err->status;
+  r->worst = calloc(want, sizeof *r->worst);
+  if (!r->worst)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  tc_status st = TC_OK;
+  for (size_t k = 0; k < want && st == TC_OK; k++) {
+    const sample *s = &c->samples[rec[k].index];
+    view v;
+    st = run_one(e, s, &v, err);
+    if (st == TC_OK) {
+      char name[512], path[4096 + 640];
+      sample_name(s, name, sizeof name);
+      snprintf(path, sizeof path, "%s/%02zu_%s.png", dir, k + 1, name);
+      st = write_panel(path, &v, r->map_lo, r->map_hi, err);
+      r->worst[k] = rec[k];
+      r->worst[k].map = NULL;
+      if (st == TC_OK && !(r->worst[k].panel = strdup(path)))
+        st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+      r->n_worst = k + 1;
+    }
+    view_free(&v);
+  }
+  return st;
+}
+
+static tc_status eval_category(evaluator *e, const category *c, result *r, size_t *done, size_t total, double t0,
+                               int show, tc_error *err)
+{
+  const options *o = e->o;
+  memset(r, 0, sizeof *r);
+  r->name = c->name;
+  const double c0 = now_s();
+  char *head = head_for_category(o, c->name, err);
+  tc_status st = head ? evaluator_use_head(e, head, err) : err->status;
+  free(head);
+  tc_metric_scores *ms = NULL;
+  tc_metric_maps *mm = NULL;
+  record *rec = calloc(c->n ? c->n : 1, sizeof *rec);
+  if (st == TC_OK && !rec)
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  if (st == TC_OK)
+    st = tc_metric_scores_create(&ms, err);
+  if (st == TC_OK)
+    st = tc_metric_maps_create(&mm, err);
+  r->map_lo = INFINITY;
+  r->map_hi = -INFINITY;
+  for (size_t i = 0; i < c->n && st == TC_OK; i++) {
+    const sample *s = &c->samples[i];
+    view v;
+    st = run_one(e, s, &v, err);
+    const uint8_t label = (uint8_t)s->label;
+    if (st == TC_OK)
+      st = tc_metric_scores_add(ms, &label, &v.score, 1, err);
+    if (st == TC_OK)
+      st = tc_metric_maps_add(mm, v.map, v.mask, v.img.width, v.img.height, err);
+    if (st == TC_OK) {
+      for (size_t p = 0; p < (size_t)v.img.width * v.img.height; p++) {
+        r->map_lo = fminf(r->map_lo, v.map[p]);
+        r->map_hi = fmaxf(r->map_hi, v.map[p]);
+      }
+      rec[i] = (record){ .index = i, .s = s, .score = v.score };
+      label ? r->anomalous++ : r->normal++;
+      r->n_all = i + 1;
+      if (o->maps)
+        st = write_map(o, c, s, &v, &rec[i].map, err);
+    } else if (!strstr(err->message, s->image)) {
+      tc_error_prefix(err, "%s: ", s->image);
+    }
+    view_free(&v);
+    progress(show, ++*done, total, c->name, t0);
+  }
+  if (st == TC_OK) {
+    tc_error e2;
+    double v;
+    tc_status s2;
+#define METRIC(k, call)                                                                                               \
+  do {                                                                                                                \
+    tc_error_clear(&e2);                                                                                              \
+    v = 0;                                                                                                            \
+    s2 = call;                                                                                                        \
+    set_metric(r, k, s2, v, &e2);                                                                                     \
+  } while (0)
+    METRIC(M_IMAGE_AUROC, tc_metric_scores_auroc(ms, &v, &e2));
+    METRIC(M_IMAGE_AP, tc_metric_scores_ap(ms, &v, &e2));
+    METRIC(M_PIXEL_AUROC, tc_metric_maps_auroc(mm, &v, &e2));
+    METRIC(M_PIXEL_AP, tc_metric_maps_ap(mm, &v, &e2));
+    METRIC(M_AUPRO, tc_metric_maps_aupro(mm, o->fpr_limit, &v, &e2));
+    METRIC(M_AUPRO_AC, tc_metric_maps_aupro_anomalyclip(mm, 200, o->fpr_limit, &v, &e2));
+#undef METRIC
+  }
+  tc_metric_scores_destroy(ms);
+  tc_metric_maps_destroy(mm);
+  r->seconds = now_s() - c0;
+  r->all = rec;
+  if (st == TC_OK && o->panels) {
+    record *ranked = malloc(c->n * sizeof *ranked);
+    if (!ranked)
+      return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+    memcpy(ranked, rec, c->n * sizeof *ranked);
+    rank_worst(c, ranked, c->n);
+    st = write_panels(e, c, r, ranked, c->n, err);
+    free(ranked);
+  }
+  return st;
+}
+
+/* ---- output ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+static void mean_of(const result *res, size_t n, double *mean, size_t *count)
+{
+  for (int k = 0; k < N_METRICS; k++) {
+    double s = 0;
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+      if (res[i].defined[k])
+        s += res[i].value[k], c++;
+    count[k] = c;
+    mean[k] = c ? s / c : 0;
+  }
+}
+
+static void print_table(FILE *f, const result *res, size_t n, double fpr_limit)
+{
+  fprintf(f, "%-16s %6s %6s %9s  %11s %8s %11s %9s\n", "category", "images", "normal", "anomalous", "image-AUROC",
+          "image-AP", "pixel-AUROC", "AUPRO");
+  double mean[N_METRICS];
+  size_t count[N_METRICS], normal = 0, anomalous = 0;
+  for (size_t i = 0; i <= n; i++) {
+    const int is_mean = i == n;
+    if (is_mean)
+      mean_of(res, n, mean, count);
+    const char *name = is_mean ? "mean" : res[i].name;
+    if (!is_mean) {
+      normal += res[i].normal;
+      anomalous += res[i].anomalous;
+    }
+    size_t nn = is_mean ? normal : res[i].normal, na = is_mean ? anomalous : res[i].anomalous;
+    fprintf(f, "%-16.16s %6zu %6zu %9zu ", name, nn + na, nn, na);
+    static const int cols[4] = { M_IMAGE_AUROC, M_IMAGE_AP, M_PIXEL_AUROC, M_AUPRO };
+    static const int width[4] = { 12, 9, 12, 10 };
+    for (int k = 0; k < 4; k++) {
+      int def = is_mean ? count[cols[k]] > 0 : res[i].defined[cols[k]];
+      double v = is_mean ? mean[cols[k]] : res[i].value[cols[k]];
+      if (def)
+        fprintf(f, "%*.1f", width[k], 100 * v);
+      else
+        fprintf(f, "%*s", width[k], "-");
+    }
+    fputc('\n', f);
+  }
+  fprintf(f, "(percent; AUPRO integrated to FPR %.2g; mean over the categories that define each metric)\n",
+          fpr_limit);
+}
+
+static tc_status write_json(const char *path, const options *o, const evaluator *e, const result *res, size_t n,
+                            double seconds, size_t images, tc_error *err)
+{
+  FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+  if (!f)
+    return tc_error_set(err, TC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+  fprintf(f, "{\n  \"model\": ");
+  json_str(f, o->d.det.model_path);
+  fprintf(f, ",\n  \"head\": ");
+  json_str(f, o->heads_dir ? o->heads_dir : o->d.det.head_path);
+  fprintf(f, ",\n  \"heads_per_category\": %s,\n  \"data\": ", o->heads_dir ? "true" : "false");
+  json_str(f, o->data);
+  fprintf(f, ",\n  \"layout\": \"%s\",\n", o->csv ? "visa-csv" : "mvtec");
+  if (e->det) {
+    fprintf(f, "  \"device\": ");
+    json_str(f, tc_detector_device_name(e->det));
+    fprintf(f, ",\n  \"input_size\": %u,\n  \"grid\": %u,\n  \"vv_start\": %u,\n", tc_detector_input_size(e->det),
+            tc_detector_grid(e->det), o->d.det.encoder.vv_start);
+    const tc_head_params p = tc_detector_head_params(e->det);
+    fprintf(f, "  \"head_params\": {\"temperature\": %.7g, \"sinkhorn_eps\": %.7g, \"sinkhorn_iters\": %u, "
+            "\"topk\": %u, \"image_blend\": %.7g},\n",
+            p.temperature, p.sinkhorn_eps, p.sinkhorn_iters, p.topk ? p.topk : tc_detector_subspaces(e->det),
+            p.image_blend);
+  }
+  fprintf(f, "  \"eval_size\": %u,\n  \"sigma\": %.7g,\n  \"fpr_limit\": %.9g,\n", e->size, o->d.det.map.sigma,
+          o->fpr_limit);
+  fprintf(f, "  \"seconds\": %.3f,\n  \"images\": %zu,\n  \"seconds_per_image\": %.4f,\n", seconds, images,
+          images ? seconds / images : 0.0);
+  fprintf(f, "  \"categories\": {");
+  for (size_t i = 0; i < n; i++) {
+    const result *r = &res[i];
+    fprintf(f, "%s\n    ", i ? "," : "");
+    json_str(f, r->name);
+    fprintf(f, ": {\"images\": %zu, \"normal\": %zu, \"anomalous\": %zu, \"seconds\": %.3f", r->normal + r->anomalous,
+            r->normal, r->anomalous, r->seconds);
+    for (int k = 0; k < N_METRICS; k++)
+      if (r->defined[k])
+        fprintf(f, ", \"%s\": %.9g", metric_key[k], r->value[k]);
+      else
+        fprintf(f, ", \"%s\": null", metric_key[k]);
+    fprintf(f, ", \"undefined\": {");
+    int first = 1;
+    for (int k = 0; k < N_METRICS; k++)
+      if (!r->defined[k]) {
+        fprintf(f, "%s\"%s\": ", first ? "" : ", ", metric_key[k]);
+        json_str(f, r->why[k]);
+        first = 0;
+      }
+    fprintf(f, "}");
+    fprintf(f, ",\n      \"samples\": [");
+    for (size_t k = 0; k < r->n_all; k++) {
+      const record *w = &r->all[k];
+      fprintf(f, "%s\n        {\"image\": ", k ? "," : "");
+      json_str(f, w->s->image);
+      fprintf(f, ", \"defect\": ");
+      json_str(f, w->s->defect);
+      fprintf(f, ", \"label\": %d, \"score\": %.9g", w->s->label, w->score);
+      if (w->map) {
+        fprintf(f, ", \"map\": ");
+        json_str(f, w->map);
+      }
+      fprintf(f, "}");
+    }
+    fprintf(f, "]");
+    if (o->panels) {
+      fprintf(f, ",\n      \"worst\": [");
+      for (size_t k = 0; k < r->n_worst; k++) {
+        const record *w = &r->worst[k];
+        fprintf(f, "%s\n        {\"image\": ", k ? "," : "");
+        json_str(f, w->s->image);
+        fprintf(f, ", \"defect\": ");
+        json_str(f, w->s->defect);
+        fprintf(f, ", \"label\": %d, \"score\": %.9g, \"badness\": %.9g, \"panel\": ", w->s->label, w->score,
+                w->badness);
+        json_str(f, w->panel ? w->panel : "");
+        fprintf(f, "}");
+      }
+      fprintf(f, "]");
+    }
+    fprintf(f, "}");
+  }
+  double mean[N_METRICS];
+  size_t count[N_METRICS];
+  mean_of(res, n, mean, count);
+  fprintf(f, "\n  },\n  \"mean\": {");
+  for (int k = 0; k < N_METRICS; k++) {
+    if (count[k])
+      fprintf(f, "%s\"%s\": %.9g", k ? ", " : "", metric_key[k], mean[k]);
+    else
+      fprintf(f, "%s\"%s\": null", k ? ", " : "", metric_key[k]);
+  }
+  fprintf(f, "}\n}\n");
+  int bad = ferror(f);
+  if (f != stdout && fclose(f) != 0)
+    bad = 1;
+  if (bad)
+    return tc_error_set(err, TC_ERR_IO, "%s: writing failed", path);
+  return TC_OK;
+}
+
+static void results_free(result *res, size_t n)
+{
+  for (size_t i = 0; res && i < n; i++) {
+    for (size_t k = 0; k < res[i].n_worst; k++)
+      free(res[i].worst[k].panel);
+    for (size_t k = 0; k < res[i].n_all; k++)
+      free(res[i].all[k].map);
+    free(res[i].worst);
+    free(res[i].all);
+  }
+  free(res);
+}
+
+int main(int argc, char **argv)
+{
+  options o;
+  if (parse(argc, argv, &o) != 0) {
+    usage(stderr);
+    return 2;
+  }
+  tc_error err = { 0 };
+  dataset ds = { 0 };
+  evaluator e = { .o = &o };
+  result *res = NULL;
+  size_t done = 0, evaluated = 0;
+  const double t0 = now_s();
+
+  tc_status st = o.csv ? dataset_read_csv(o.data, o.csv, &ds, &err) : dataset_read_mvtec(o.data, &ds, &err);
+  if (st == TC_OK && o.categories)
+    st = dataset_select(&ds, o.categories, &err);
+  if (st == TC_OK && o.limit)
+    dataset_limit(&ds, o.limit);
+  const size_t total = dataset_samples(&ds);
+  const int show = o.progress < 0 ? isatty(2) : o.progress;
+  if (st == TC_OK && !(res = calloc(ds.n, sizeof *res)))
+    st = tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  for (size_t i = 0; st == TC_OK && i < ds.n; i++) {
+    st = eval_category(&e, &ds.cats[i], &res[i], &done, total, t0, show, &err);
+    evaluated = i + 1;
+  }
+  const double seconds = now_s() - t0;
+  if (show && done < total)
+    fprintf(stderr, "\n");
+  if (st == TC_OK) {
+    print_table(stdout, res, evaluated, o.fpr_limit);
+    printf("%zu images in %.1f s (%.3f s per image, %s)\n", total, seconds, total ? seconds / total : 0.0,
+           e.det ? tc_detector_device_name(e.det) : "-");
+    if (o.json)
+      st = write_json(o.json, &o, &e, res, evaluated, seconds, total, &err);
+  }
+  if (st != TC_OK)
+    fprintf(stderr, TOOL ": %s\n", err.message);
+  results_free(res, evaluated);
+  tc_detector_destroy(e.det);
+  free(e.det_head);
+  dataset_free(&ds);
+  return st == TC_OK ? 0 : 1;
+}
