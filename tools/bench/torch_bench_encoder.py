@@ -13,9 +13,10 @@ random weights, timed under torch.no_grad(); attention is computed as
 torch.nn.functional.multi_head_attention_forward does it (per-head views of
 the fused qkv, bmm, softmax, bmm). --ours takes the output of
 `tokenclip-bench encoder_`, --bench runs that command first (so both times
-come from the same run), and a column gives our time over torch's (below 1:
-we are faster), from the bench's ms and from its cpu ms over 2 (the CPU time
-of lavapipe's two worker threads: the steadier figure on a shared machine).
+come from the same run), and columns give our time over torch's (below 1:
+we are faster), from the wall-clock medians and from the CPU-time medians
+(process CPU time per frame, both sides: the steadier figure on a shared
+machine, where the wall clock mostly measures the neighbours).
 Cases and flop as in tools/bench/bench_encoder.c; keep the two in step."""
 import argparse
 import subprocess
@@ -75,13 +76,19 @@ def time_case(W, L, p, S, E, reps):
     x = torch.rand(3, S, S, generator=g) * 4 - 2
     with torch.no_grad():
         forward(m, x, W, p)  # warm-up
-        ms = []
+        ms, cpu = [], []
         for _ in range(reps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             forward(m, x, W, p)
             ms.append((time.perf_counter() - t0) * 1e3)
-    ms.sort()
-    return ms[len(ms) // 2] if reps % 2 else 0.5 * (ms[reps // 2 - 1] + ms[reps // 2]), ms[0]
+            cpu.append((time.process_time() - c0) * 1e3)
+    return median(ms), min(ms), median(cpu)
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 def read_ours(lines):
@@ -114,18 +121,19 @@ def main():
         with open(a.ours) as f:
             ours = read_ours(f)
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, median of {a.reps}")
-    header = f"{'# model':<14} {'shape':<8} {'ms':>10} {'best ms':>10} {'GFLOP/s':>9}"
+    header = f"{'# model':<14} {'shape':<8} {'ms':>10} {'best ms':>10} {'GFLOP/s':>9} {'cpu ms':>10}"
     if ours:
-        header += "".join(f" {k + '/torch':>11} {'(cpu/2)':>8}" for k in ("f32", "f16"))
+        header += "".join(f" {k + '/torch':>11} {'(cpu)':>8}" for k in ("f32", "f16"))
     print(header)
     for what, W, L, p, S, E in CASES:
         if a.filters and not any(f in f"encoder_f32 encoder_f16 {S}/{p} {what}" for f in a.filters):
             continue
-        ms, best = time_case(W, L, p, S, E, a.reps)
-        line = f"{what:<14} {f'{S}/{p}':<8} {ms:>10.1f} {best:>10.1f} {flop(W, L, p, S, E) / (ms * 1e6):>9.2f}"
+        ms, best, cpu = time_case(W, L, p, S, E, a.reps)
+        line = (f"{what:<14} {f'{S}/{p}':<8} {ms:>10.1f} {best:>10.1f} {flop(W, L, p, S, E) / (ms * 1e6):>9.2f}"
+                f" {cpu:>10.1f}")
         for kernel in ("encoder_f32", "encoder_f16") if ours else ():
             o = ours.get(what, {}).get(kernel)
-            line += f" {o[0] / ms:>11.2f} {o[1] / 2 / ms:>8.2f}" if o else f" {'-':>11} {'-':>8}"
+            line += f" {o[0] / ms:>11.2f} {o[1] / cpu:>8.2f}" if o else f" {'-':>11} {'-':>8}"
         print(line, flush=True)
 
 
