@@ -124,8 +124,9 @@ def checks(tool, infer, model, tmp):
     # VisA's CSV over the same images
     jv = os.path.join(tmp, "v.json")
     r = run(tool, *common, "--head", head, "--data", visa, "--csv", os.path.join(visa, "split_csv", "1cls.csv"),
-            "--json", jv)
+            "--json", jv, "--progress")
     check("VisA CSV: runs", r.returncode == 0, r.stderr)
+    check("--progress: a bar with an ETA on stderr", "ETA" in r.stderr and "7/7 100%" in r.stderr, r.stderr)
     if r.returncode == 0:
         v = json.load(open(jv))
         vw = v["categories"].get("widget", {})
