@@ -49,9 +49,14 @@ int main(int argc, char **argv)
   GstElement *pipeline = gst_parse_launch(desc, &error);
   g_free(src);
   g_free(desc);
-  if (!pipeline) {
-    fprintf(stderr, "pipeline: %s\n", error->message);
+  /* a missing element is a "recoverable" error: a pipeline comes back too */
+  if (error) {
+    fprintf(stderr, "pipeline: %s%s\n", error->message,
+            g_error_matches(error, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT)
+                ? " (is GST_PLUGIN_PATH set to build/gst-plugin?)" : "");
     g_error_free(error);
+    if (pipeline)
+      gst_object_unref(pipeline);
     return 1;
   }
   GstElement *tc = gst_bin_get_by_name(GST_BIN(pipeline), "tc");

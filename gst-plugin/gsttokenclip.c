@@ -28,6 +28,11 @@
  * video never waits: the newest frame is analysed on a thread of its own
  * while the frames flowing past get the latest finished map.
  *
+ * The textual subspaces come from a head file (#GstTokenClip:head), or are
+ * computed once at start from words with CLIP's text tower
+ * (#GstTokenClip:object, e.g. "screw", with the built-in photo templates or
+ * the #GstTokenClip:prompts file): zero-shot, no trained head needed.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=RGBA ! \
@@ -39,6 +44,11 @@
  *     tokenclip model=clip.safetensors head=head.safetensors inference-interval=5 ! \
  *     videoconvert ! x264enc ! mp4mux ! filesink location=out.mp4
  * ]| A file, every fifth frame analysed, the map kept on the frames between.
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! \
+ *     tokenclip model=clip-vit-base-patch16.safetensors object="metal nut" mode=async ! \
+ *     videoconvert ! autovideosink
+ * ]| Zero-shot: the subspaces from CLIP's text encoder and the word "metal nut".
  */
 
 #ifdef HAVE_CONFIG_H
@@ -77,6 +87,9 @@ enum
   PROP_0,
   PROP_MODEL,
   PROP_HEAD,
+  PROP_OBJECT,
+  PROP_PROMPTS,
+  PROP_VOCAB,
   PROP_DEVICE,
   PROP_INPUT_SIZE,
   PROP_VV_START,
@@ -482,7 +495,7 @@ gst_tokenclip_start (GstBaseTransform * trans)
   tc_detector_options opts;
   tc_detector *det = NULL;
   tc_error err = { 0 };
-  gchar *model, *head, *device;
+  gchar *model, *head, *device, *object, *prompts, *vocab;
   GstTokenClipMode mode;
   tc_head_params hp;
 
@@ -490,6 +503,9 @@ gst_tokenclip_start (GstBaseTransform * trans)
   model = g_strdup (self->model);
   head = g_strdup (self->head);
   device = g_strdup (self->device);
+  object = g_strdup (self->object);
+  prompts = g_strdup (self->prompts);
+  vocab = g_strdup (self->vocab);
   mode = self->mode;
   tc_detector_options_init (&opts);
   opts.encoder.input_size = self->input_size;
@@ -502,13 +518,24 @@ gst_tokenclip_start (GstBaseTransform * trans)
         (NULL));
     goto fail;
   }
-  if (!head || !*head) {
+  if ((!head || !*head) && (!object || !*object)) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No head: set the head property to a head file (textual subspaces)"), (NULL));
+        ("No head: set the head property to a head file, or object to a word for zero-shot subspaces"),
+        (NULL));
+    goto fail;
+  }
+  if (head && *head && object && *object) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Both head (%s) and object (%s) are set: the subspaces come from one of them", head, object), (NULL));
     goto fail;
   }
   opts.model_path = model;
-  opts.head_path = head;
+  if (head && *head)
+    opts.head_path = head;
+  else
+    opts.object = object;
+  opts.prompts_path = prompts && *prompts ? prompts : NULL;
+  opts.vocab_path = vocab && *vocab ? vocab : NULL;
   opts.device = device && *device ? device : NULL;
 
   if (tc_detector_create (&opts, &det, &err) != TC_OK) {
@@ -551,12 +578,18 @@ gst_tokenclip_start (GstBaseTransform * trans)
   g_free (model);
   g_free (head);
   g_free (device);
+  g_free (object);
+  g_free (prompts);
+  g_free (vocab);
   return TRUE;
 
 fail:
   g_free (model);
   g_free (head);
   g_free (device);
+  g_free (object);
+  g_free (prompts);
+  g_free (vocab);
   return FALSE;
 }
 
@@ -743,6 +776,9 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
   switch (prop_id) {
     case PROP_MODEL:
     case PROP_HEAD:
+    case PROP_OBJECT:
+    case PROP_PROMPTS:
+    case PROP_VOCAB:
     case PROP_DEVICE:
     case PROP_INPUT_SIZE:
     case PROP_VV_START:
@@ -763,6 +799,18 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
     case PROP_HEAD:
       g_free (self->head);
       self->head = g_value_dup_string (value);
+      break;
+    case PROP_OBJECT:
+      g_free (self->object);
+      self->object = g_value_dup_string (value);
+      break;
+    case PROP_PROMPTS:
+      g_free (self->prompts);
+      self->prompts = g_value_dup_string (value);
+      break;
+    case PROP_VOCAB:
+      g_free (self->vocab);
+      self->vocab = g_value_dup_string (value);
       break;
     case PROP_DEVICE:
       g_free (self->device);
@@ -852,6 +900,15 @@ gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GPa
     case PROP_HEAD:
       g_value_set_string (value, self->head);
       break;
+    case PROP_OBJECT:
+      g_value_set_string (value, self->object);
+      break;
+    case PROP_PROMPTS:
+      g_value_set_string (value, self->prompts);
+      break;
+    case PROP_VOCAB:
+      g_value_set_string (value, self->vocab);
+      break;
     case PROP_DEVICE:
       g_value_set_string (value, self->device);
       break;
@@ -918,6 +975,9 @@ gst_tokenclip_finalize (GObject * object)
   g_free (self->model);
   g_free (self->head);
   g_free (self->device);
+  g_free (self->object);
+  g_free (self->prompts);
+  g_free (self->vocab);
   g_mutex_clear (&self->analyse_lock);
   g_mutex_clear (&self->result_lock);
   g_mutex_clear (&self->worker_lock);
@@ -947,6 +1007,18 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   g_object_class_install_property (gobject_class, PROP_HEAD,
       g_param_spec_string ("head", "Head",
           "Head file: safetensors with the textual subspaces [Q, 2, D] and optional defaults", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_OBJECT,
+      g_param_spec_string ("object", "Object",
+          "Zero-shot instead of a head file: the object's name (e.g. \"screw\"); the subspaces are computed "
+          "once at start with the model's text tower from normal/abnormal prompts", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_PROMPTS,
+      g_param_spec_string ("prompts", "Prompt templates",
+          "With object: a file of templates, one per line with one {} (NULL: the built-in photo templates); "
+          "each template is one subspace", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_VOCAB,
+      g_param_spec_string ("vocab", "Vocabulary",
+          "With object: CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz, or vocab.json + merges.txt; NULL: "
+          "beside the model, else the one installed with tokenclip)", NULL, ready));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "Vulkan device: index or part of its name (NULL: $TOKENCLIP_DEVICE, else discrete GPU > integrated "

@@ -43,6 +43,7 @@ struct _GstTokenClip {
 
   /* properties, under the object lock */
   gchar *model, *head, *device;
+  gchar *object, *prompts, *vocab; /* zero-shot subspaces from words, instead of a head file */
   guint input_size, vv_start;
   guint topk, sinkhorn_iters;
   gfloat sinkhorn_eps, temperature;

@@ -2,8 +2,10 @@
  * changes, renegotiation, async mode against a live source, and an ERROR
  * (never a crash or a hang) for each kind of bad input.
  *
- * Usage: test_element MODEL.safetensors  (a tiny random CLIP, embed 96,
- * input 32, patch 8: a 4 x 4 token grid). Head files are written here. */
+ * Usage: test_element MODEL.safetensors [TEST]  (a tiny random CLIP, embed
+ * 96, input 32, patch 8: a 4 x 4 token grid). Head files are written here.
+ *        test_element MODEL --object TEXT_MODEL TOOL_HEAD NAME: zero-shot
+ * subspaces from the element against those of tokenclip-prompts. */
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -92,10 +94,8 @@ static void write_broken_models(void)
 
 /* ---- harness helpers --------------------------------------------------------- */
 
-static GstHarness *make_harness(const char *props, GstBus **bus)
+static GstHarness *make_harness_desc(const char *desc, GstBus **bus)
 {
-  char desc[1024];
-  snprintf(desc, sizeof desc, "tokenclip model=%s head=%s %s", model_path, head_path, props ? props : "");
   /* a lone element comes back as itself, not in a bin */
   GstElement *el = gst_parse_launch(desc, NULL);
   g_assert(el && !GST_IS_BIN(el));
@@ -104,6 +104,13 @@ static GstHarness *make_harness(const char *props, GstBus **bus)
   GstHarness *h = gst_harness_new_with_element(el, "sink", "src");
   gst_object_unref(el);
   return h;
+}
+
+static GstHarness *make_harness(const char *props, GstBus **bus)
+{
+  char desc[1024];
+  snprintf(desc, sizeof desc, "tokenclip model=%s head=%s %s", model_path, head_path, props ? props : "");
+  return make_harness_desc(desc, bus);
 }
 
 static void set_caps(GstHarness *h, const char *format, int w, int hgt)
@@ -630,6 +637,59 @@ static void test_state_cycles(void)
   }
 }
 
+/* Zero-shot: object=NAME on a model with a text tower gives the same token
+ * scores as head=FILE, where FILE is what tokenclip-prompts wrote for NAME. */
+static int test_object(const char *text_model, const char *tool_head, const char *object)
+{
+  float *scores[2] = { NULL, NULL };
+  for (int i = 0; i < 2; i++) {
+    char desc[2048];
+    if (i == 0)
+      snprintf(desc, sizeof desc, "tokenclip model=%s object=\"%s\" attach-map=true", text_model, object);
+    else
+      snprintf(desc, sizeof desc, "tokenclip model=%s head=%s attach-map=true", text_model, tool_head);
+    GstBus *bus;
+    GstHarness *h = make_harness_desc(desc, &bus);
+    set_caps(h, "RGBA", 64, 48);
+    GstBuffer *out = gst_harness_push_and_pull(h, make_frame(64, 48, 0, 1));
+    GstTokenClipMeta *meta = out ? gst_buffer_get_tokenclip_meta(out) : NULL;
+    TC_CHECK(meta != NULL, "%s: scores attached", i ? "head" : "object");
+    if (meta) {
+      scores[i] = g_memdup2(meta->scores, sizeof(float) * meta->grid_width * meta->grid_height);
+      if (i == 1)
+        TC_CHECK(tc_test_close("element object= vs head= from tokenclip-prompts", scores[0], scores[1],
+                               (size_t)meta->grid_width * meta->grid_height, 1e-6, 1e-5),
+                 "same scores");
+    }
+    if (out)
+      gst_buffer_unref(out);
+    gst_harness_teardown(h);
+    gst_object_unref(bus);
+  }
+  g_free(scores[0]);
+  g_free(scores[1]);
+
+  /* a model without a text tower, and both sources at once: errors */
+  struct {
+    const char *what, *props, *want;
+  } cases[] = {
+    { "object on a model without a text tower", "model={M} object=screw", "text" },
+    { "both head and object", "model={M} head={H} object=screw", "object" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char props[1024], desc[2048];
+    expand(props, sizeof props, cases[i].props);
+    snprintf(desc, sizeof desc,
+             "videotestsrc num-buffers=2 ! video/x-raw,format=RGBA,width=64,height=48 ! tokenclip %s ! fakesink",
+             props);
+    run_result r = run_pipeline(desc, NULL);
+    TC_CHECK(r.error[0] && strstr(r.error, cases[i].want), "%s: an ERROR naming '%s': %s", cases[i].what,
+             cases[i].want, r.error);
+    printf("ok %s: %s\n", cases[i].what, r.error);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   gst_init(&argc, &argv);
@@ -655,6 +715,15 @@ int main(int argc, char **argv)
   write_broken_models();
 
   const char *only = argc > 2 ? argv[2] : NULL;
+  if (only && strcmp(only, "--object") == 0) {
+    /* test_element VISION_MODEL --object TEXT_MODEL TOOL_HEAD NAME */
+    if (argc < 6) {
+      fprintf(stderr, "usage: %s MODEL --object TEXT_MODEL TOOL_HEAD NAME\n", argv[0]);
+      return 2;
+    }
+    test_object(argv[3], argv[4], argv[5]);
+    only = "(none)";
+  }
 #define RUN(t)                                   \
   if (!only || strstr(#t, only)) {               \
     printf("-- %s\n", #t);                       \
