@@ -172,7 +172,8 @@ def checks(tool, infer, model, tmp):
         ("no data folder", ["--data", os.path.join(tmp, "nowhere")], 1, "nowhere"),
         ("a folder without categories", ["--data", os.path.join(mv, "widget")], 1, "no category folders"),
         ("a CSV without a label column", ["--data", visa, "--csv", csv_bad], 1, "no column \"label\""),
-        ("an unknown category", ["--data", mv, "--categories", "gizmo"], 1, "gizmo"),
+        ("an unknown category", ["--data", mv, "--categories", "gizmo"], 1, "(it has: twins, widget)"),
+        ("a category named twice", ["--data", mv, "--categories", "widget,widget"], 1, "\"widget\" twice"),
         ("no head", ["--data", mv], 2, "--head or --heads-dir"),
         ("--worst without --panels", ["--data", mv, "--head", head, "--worst", 3], 2, "--panels"),
     ]

@@ -398,42 +398,54 @@ tc_status dataset_read_csv(const char *root, const char *csv_path, dataset *out,
 tc_status dataset_select(dataset *d, const char *list, tc_error *err)
 {
   char *copy = dup_str(list);
-  if (!copy)
-    return no_memory(err);
-  dataset keep = { 0 };
-  keep.cats = calloc(d->n ? d->n : 1, sizeof *keep.cats);
-  keep.cap = d->n;
-  tc_status st = keep.cats ? TC_OK : no_memory(err);
+  size_t *pick = calloc(d->n ? d->n : 1, sizeof *pick), n = 0;
+  tc_status st = copy && pick ? TC_OK : no_memory(err);
   char *save = NULL;
-  for (char *name = strtok_r(copy, ",", &save); st == TC_OK && name; name = strtok_r(NULL, ",", &save)) {
+  for (char *name = st == TC_OK ? strtok_r(copy, ",", &save) : NULL; st == TC_OK && name;
+       name = strtok_r(NULL, ",", &save)) {
     category *c = find_category(d, name);
+    size_t at = c ? (size_t)(c - d->cats) : 0;
+    for (size_t k = 0; c && k < n; k++)
+      if (pick[k] == at)
+        st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "--categories names \"%s\" twice", name);
     if (!c) {
       char known[256] = "";
       for (size_t i = 0; i < d->n && strlen(known) + strlen(d->cats[i].name) + 8 < sizeof known; i++)
         snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", d->cats[i].name);
       st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "--categories: no category \"%s\" in the data set (it has: %s)",
                         name, known);
-    } else if (!c->name[0]) {
-      st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "--categories names \"%s\" twice", name);
+    } else if (st == TC_OK) {
+      pick[n++] = at;
+    }
+  }
+  if (st == TC_OK && n == 0)
+    st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "--categories: no category named");
+  category *cats = st == TC_OK ? calloc(n, sizeof *cats) : NULL;
+  if (st == TC_OK && !cats)
+    st = no_memory(err);
+  if (st == TC_OK) {
+    /* move the picked ones, free the rest */
+    char *taken = calloc(d->n, 1);
+    if (!taken) {
+      st = no_memory(err);
+      free(cats);
     } else {
-      keep.cats[keep.n++] = *c;
-      c->name = dup_str(""); /* moved: an empty name marks it */
-      c->samples = NULL;
-      c->n = c->cap = 0;
-      if (!c->name)
-        st = no_memory(err);
+      for (size_t k = 0; k < n; k++) {
+        cats[k] = d->cats[pick[k]];
+        taken[pick[k]] = 1;
+      }
+      for (size_t i = 0; i < d->n; i++)
+        if (!taken[i])
+          category_free(&d->cats[i]);
+      free(taken);
+      free(d->cats);
+      d->cats = cats;
+      d->n = d->cap = n;
     }
   }
   free(copy);
-  if (st == TC_OK && keep.n == 0)
-    st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "--categories: no category named");
-  if (st != TC_OK) {
-    dataset_free(&keep);
-    return st;
-  }
-  dataset_free(d);
-  *d = keep;
-  return TC_OK;
+  free(pick);
+  return st;
 }
 
 void dataset_limit(dataset *d, size_t limit)
