@@ -174,7 +174,7 @@ def checks(tool, infer, model, tmp):
         ("a CSV without a label column", ["--data", visa, "--csv", csv_bad], 1, "no column \"label\""),
         ("an unknown category", ["--data", mv, "--categories", "gizmo"], 1, "(it has: twins, widget)"),
         ("a category named twice", ["--data", mv, "--categories", "widget,widget"], 1, "\"widget\" twice"),
-        ("no head", ["--data", mv], 2, "--head or --heads-dir"),
+        ("no head", ["--data", mv], 2, "a source of subspaces (--head, --heads-dir"),
         ("--worst without --panels", ["--data", mv, "--head", head, "--worst", 3], 2, "--panels"),
     ]
     for what, args, rc, text in cases:

@@ -41,6 +41,13 @@ void detector_args_usage(FILE *f)
 {
   fprintf(f, "  --model F        CLIP weights, safetensors (Hugging Face or open_clip naming)\n"
              "  --head F         head file: subspaces [Q, 2, D] and optional defaults\n"
+             "  --object NAME    zero-shot, instead of a head file: the subspaces from this object's name\n"
+             "                   (e.g. \"metal nut\"), computed once by the model file's CLIP text encoder\n"
+             "                   from prompt templates (the file needs the text tower; head defaults: the\n"
+             "                   library's). tokenclip-prompts writes the same subspaces as a head file\n"
+             "  --prompts F      with words: templates, one per line with one {} (default: the built-in ones)\n"
+             "  --vocab V        with words: CLIP's vocabulary, bpe_simple_vocab_16e6.txt.gz, vocab.json or\n"
+             "                   a directory (default: beside the model, else the one installed)\n"
              "  --device D       Vulkan device index or name substring (default: the best)\n"
              "  --input-size S   model input size, a multiple of the patch size (default: the model's)\n"
              "  --vv-start L     first layer (from 1) of the value-value stream; 0 = off (default 0)\n"
@@ -67,8 +74,8 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
   int known = 0;
   for (size_t i = 0; i < sizeof head_opts / sizeof head_opts[0]; i++)
     known |= strcmp(opt, head_opts[i].name) == 0;
-  const char *names[] = { "--model", "--head", "--device", "--input-size", "--vv-start", "--pos-interp",
-                          "--resample", "--blend", "--sigma" };
+  const char *names[] = { "--model", "--head", "--object", "--prompts", "--vocab", "--device", "--input-size",
+                          "--vv-start", "--pos-interp", "--resample", "--blend", "--sigma" };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     known |= strcmp(opt, names[i]) == 0;
   if (!known)
@@ -82,6 +89,14 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
     o->model_path = val;
   } else if (strcmp(opt, "--head") == 0) {
     o->head_path = val;
+  } else if (strcmp(opt, "--object") == 0) {
+    if (!*val)
+      fprintf(stderr, "%s: --object takes a name, not an empty string\n", tool), r = -1;
+    o->object = val;
+  } else if (strcmp(opt, "--prompts") == 0) {
+    o->prompts_path = val;
+  } else if (strcmp(opt, "--vocab") == 0) {
+    o->vocab_path = val;
   } else if (strcmp(opt, "--device") == 0) {
     o->device = val;
   } else if (strcmp(opt, "--input-size") == 0) {

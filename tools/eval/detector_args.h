@@ -1,6 +1,8 @@
 /* Command-line options of the detector, shared by tokenclip-infer and
  * tokenclip-eval so that both run the same pipeline under the same names:
- * model, head, device, encoder, head parameters and map smoothing. */
+ * model, head (a file, or --object: zero-shot subspaces from words, with
+ * --prompts and --vocab), device, encoder, head parameters and map
+ * smoothing. Each tool checks that it was given one source of subspaces. */
 #ifndef TC_TOOLS_DETECTOR_ARGS_H
 #define TC_TOOLS_DETECTOR_ARGS_H
 
@@ -9,7 +11,7 @@
 #include "detector/tc_detector.h"
 
 typedef struct detector_args {
-  tc_detector_options det; /* model_path, head_path and the rest */
+  tc_detector_options det; /* model_path, head_path or object, and the rest */
   int has_blend;           /* --blend given: applied after creation */
   float blend;
 } detector_args;

@@ -2,7 +2,8 @@
  * MVTec AD layout or VisA's split CSV, through tc_detector (the element's
  * pipeline).
  *
- *   tokenclip-eval --model M (--head H | --heads-dir DIR) --data ROOT
+ *   tokenclip-eval --model M (--head H | --heads-dir DIR | --object NAME |
+ *                  --objects-from-categories) [--prompts F] [--vocab V] --data ROOT
  *                  [--csv split_csv/1cls.csv] [--categories a,b]
  *                  [--eval-size R] [--json FILE] [--panels DIR --worst N]
  *                  [--limit N] [--fpr-limit F] [detector options]
@@ -15,7 +16,12 @@
  * pixel metrics are at R x R, against masks resized the same way
  * (antialiased bilinear, then > 0.5). --eval-size 0 keeps every image and
  * mask at its own size. The image score is the detector's (the global
- * token's score blended with the map's maximum, --blend). */
+ * token's score blended with the map's maximum, --blend).
+ *
+ * The subspaces of a category (source_for_category): one head file, a head
+ * file per category, or zero-shot from words by the model file's CLIP text
+ * encoder: one object name, or each category's name with underscores as
+ * spaces ("metal_nut" -> "metal nut"), as AnomalyCLIP and WinCLIP prompt. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +42,8 @@
 
 typedef struct options {
   detector_args d;
-  const char *heads_dir; /* DIR/<category>.safetensors, instead of --head */
+  const char *heads_dir;       /* DIR/<category>.safetensors, instead of --head */
+  int objects_from_categories; /* each category's name as the object words */
   const char *data, *csv, *categories, *json, *panels, *maps;
   uint32_t eval_size; /* UINT32_MAX: the model's input size */
   uint32_t worst, limit;
@@ -47,7 +54,8 @@ typedef struct options {
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: " TOOL " --model M (--head H | --heads-dir DIR) --data ROOT [--csv FILE]\n"
+          "usage: " TOOL " --model M (--head H | --heads-dir DIR | --object NAME | --objects-from-categories)\n"
+          "                      [--prompts F] [--vocab V] --data ROOT [--csv FILE]\n"
           "                      [--categories a,b,...] [--eval-size R] [--json FILE]\n"
           "                      [--panels DIR [--worst N]] [--maps DIR] [--limit N] [--fpr-limit F]\n"
           "                      [--progress | --no-progress] [detector options]\n"
@@ -58,6 +66,12 @@ static void usage(FILE *f)
           "                   the rows with split `test` are evaluated\n"
           "  --head H         one head file for every category\n"
           "  --heads-dir DIR  a head file per category: DIR/<category>.safetensors\n"
+          "  --objects-from-categories\n"
+          "                   zero-shot: each category's subspaces from its name as the object words,\n"
+          "                   underscores as spaces (metal_nut -> \"metal nut\"), by the model file's CLIP\n"
+          "                   text encoder (the model file needs the text tower; --prompts and --vocab\n"
+          "                   below apply); --object NAME: one name for every category.\n"
+          "                   Exactly one of --head, --heads-dir, --object, --objects-from-categories\n"
           "  --categories L   only these categories (comma-separated), in this order\n"
           "  --eval-size R    resolution of the maps and masks the pixel metrics use: every image is\n"
           "                   resized to R x R (antialiased bicubic) before the detector, every mask\n"
@@ -102,6 +116,10 @@ static int parse(int argc, char **argv, options *o)
     }
     if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
       o->progress = a[2] == 'p';
+      continue;
+    }
+    if (strcmp(a, "--objects-from-categories") == 0) {
+      o->objects_from_categories = 1;
       continue;
     }
     int r = detector_args_parse(&o->d, TOOL, a, val);
@@ -149,8 +167,28 @@ static int parse(int argc, char **argv, options *o)
       return -1;
     i++;
   }
-  if (!o->d.det.model_path || !o->data || (!o->d.det.head_path == !o->heads_dir)) {
-    fprintf(stderr, TOOL ": --model, --data and one of --head or --heads-dir are required\n");
+  /* exactly one source of subspaces */
+  const char *given[4];
+  int sources = 0;
+  if (o->d.det.head_path)
+    given[sources++] = "--head";
+  if (o->heads_dir)
+    given[sources++] = "--heads-dir";
+  if (o->d.det.object)
+    given[sources++] = "--object";
+  if (o->objects_from_categories)
+    given[sources++] = "--objects-from-categories";
+  if (!o->d.det.model_path || !o->data || sources == 0) {
+    fprintf(stderr, TOOL ": --model, --data and a source of subspaces (--head, --heads-dir, --object or "
+                         "--objects-from-categories) are required\n");
+    return -1;
+  }
+  if (sources > 1) {
+    fprintf(stderr, TOOL ": %s and %s are two sources of subspaces: give one\n", given[0], given[1]);
+    return -1;
+  }
+  if (!o->d.det.object && !o->objects_from_categories && (o->d.det.prompts_path || o->d.det.vocab_path)) {
+    fprintf(stderr, TOOL ": --prompts and --vocab go with --object or --objects-from-categories\n");
     return -1;
   }
   if (o->eval_size != UINT32_MAX && o->eval_size > IMAGE_FILE_MAX_SIDE) {
@@ -168,30 +206,55 @@ static int parse(int argc, char **argv, options *o)
   return 0;
 }
 
-/* ---- the head of a category: the one place that chooses it ---- */
+/* ---- the subspaces of a category: the one place that chooses them ---- */
 
-/* The head file for category `name` (malloc'd). The prompts mode (text
- * encoder) will choose here too. */
-static char *head_for_category(const options *o, const char *name, tc_error *err)
+/* A head file, or words for the text encoder (--prompts and --vocab are the
+ * options'); one of the two, malloc'd. */
+typedef struct source {
+  char *head, *object;
+} source;
+
+static void source_free(source *s)
 {
-  const char *dir = o->heads_dir, *file = o->d.det.head_path;
-  size_t len = dir ? strlen(dir) + strlen(name) + 16 : strlen(file) + 1;
-  char *path = malloc(len);
-  if (!path) {
-    tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-    return NULL;
+  free(s->head);
+  free(s->object);
+  memset(s, 0, sizeof *s);
+}
+
+static int source_same(const source *a, const source *b)
+{
+  return !a->head == !b->head && !a->object == !b->object && (!a->head || strcmp(a->head, b->head) == 0) &&
+         (!a->object || strcmp(a->object, b->object) == 0);
+}
+
+/* The subspaces of category `name`: --head's file, --heads-dir's
+ * DIR/<name>.safetensors, --object's words, or with
+ * --objects-from-categories the name with underscores as spaces. */
+static tc_status source_for_category(const options *o, const char *name, source *s, tc_error *err)
+{
+  memset(s, 0, sizeof *s);
+  const char *dir = o->heads_dir;
+  char **out = o->d.det.object || o->objects_from_categories ? &s->object : &s->head;
+  size_t len = dir ? strlen(dir) + strlen(name) + 16
+                   : strlen(o->objects_from_categories ? name : o->d.det.object ? o->d.det.object
+                                                                                 : o->d.det.head_path) + 1;
+  if (!(*out = malloc(len)))
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  if (dir) {
+    snprintf(*out, len, "%s/%s.safetensors", dir, name);
+    if (access(*out, R_OK) != 0) {
+      tc_error_set(err, TC_ERR_IO, "--heads-dir: no head file for category \"%s\": %s: %s", name, *out,
+                   strerror(errno));
+      source_free(s);
+      return err->status;
+    }
+  } else if (o->objects_from_categories) {
+    for (size_t i = 0; i < len; i++)
+      (*out)[i] = name[i] == '_' ? ' ' : name[i];
+  } else {
+    snprintf(*out, len, "%s", o->d.det.object ? o->d.det.object : o->d.det.head_path);
   }
-  if (dir)
-    snprintf(path, len, "%s/%s.safetensors", dir, name);
-  else
-    snprintf(path, len, "%s", file);
-  if (dir && access(path, R_OK) != 0) {
-    tc_error_set(err, TC_ERR_IO, "--heads-dir: no head file for category \"%s\": %s: %s", name, path,
-                 strerror(errno));
-    free(path);
-    return NULL;
-  }
-  return path;
+  return TC_OK;
 }
 
 /* ---- host resampling (antialiased, as PIL's resize) ---- */
@@ -306,7 +369,7 @@ static tc_status load_mask(const char *path, const char *image_path, uint32_t im
 typedef struct evaluator {
   const options *o;
   tc_detector *det;
-  char *det_head; /* the head the detector was made with */
+  source det_src; /* the subspaces the detector was made with */
   uint32_t size;  /* the frame size in effect (0: native) */
 } evaluator;
 
@@ -325,23 +388,27 @@ static void view_free(view *v)
   memset(v, 0, sizeof *v);
 }
 
-static tc_status evaluator_use_head(evaluator *e, const char *head, tc_error *err)
+/* A detector with these subspaces (kept while consecutive categories share
+ * them); takes src. */
+static tc_status evaluator_use(evaluator *e, source *src, tc_error *err)
 {
-  if (e->det && strcmp(e->det_head, head) == 0)
+  if (e->det && source_same(&e->det_src, src)) {
+    source_free(src);
     return TC_OK;
+  }
   tc_detector_destroy(e->det);
   e->det = NULL;
-  free(e->det_head);
-  e->det_head = NULL;
+  source_free(&e->det_src);
+  e->det_src = *src;
+  memset(src, 0, sizeof *src);
   detector_args a = e->o->d;
-  a.det.head_path = head;
+  a.det.head_path = e->det_src.head;
+  a.det.object = e->det_src.object;
   a.det.map.keep_map = 1;
   a.det.map.alpha = 0; /* no blend: the tool reads the map */
   tc_status st = detector_args_create(&a, &e->det, err);
   if (st != TC_OK)
     return st;
-  if (!(e->det_head = strdup(head)))
-    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   e->size = e->o->eval_size == UINT32_MAX ? tc_detector_input_size(e->det) : e->o->eval_size;
   return TC_OK;
 }
@@ -427,6 +494,7 @@ typedef struct result {
   record *worst;
   size_t n_worst;
   double seconds;
+  char *head, *object; /* the category's subspaces (source_for_category) */
 } result;
 
 static void set_metric(result *r, int k, tc_status st, double v, const tc_error *e)
@@ -584,9 +652,17 @@ static tc_status eval_category(evaluator *e, const category *c, result *r, size_
   memset(r, 0, sizeof *r);
   r->name = c->name;
   const double c0 = now_s();
-  char *head = head_for_category(o, c->name, err);
-  tc_status st = head ? evaluator_use_head(e, head, err) : err->status;
-  free(head);
+  source src;
+  tc_status st = source_for_category(o, c->name, &src, err);
+  if (st == TC_OK) { /* for the JSON */
+    r->head = src.head ? strdup(src.head) : NULL;
+    r->object = src.object ? strdup(src.object) : NULL;
+    if (!r->head && !r->object)
+      st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  }
+  if (st == TC_OK)
+    st = evaluator_use(e, &src, err);
+  source_free(&src);
   tc_metric_scores *ms = NULL;
   tc_metric_maps *mm = NULL;
   record *rec = calloc(c->n ? c->n : 1, sizeof *rec);
@@ -729,9 +805,25 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
     return tc_error_set(err, TC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
   fprintf(f, "{\n  \"model\": ");
   json_str(f, o->d.det.model_path);
-  fprintf(f, ",\n  \"head\": ");
-  json_str(f, o->heads_dir ? o->heads_dir : o->d.det.head_path);
-  fprintf(f, ",\n  \"heads_per_category\": %s,\n  \"data\": ", o->heads_dir ? "true" : "false");
+  const int words = o->d.det.object || o->objects_from_categories;
+  fprintf(f, ",\n  \"subspaces\": \"%s\",\n  \"head\": ",
+          o->heads_dir ? "heads-dir" : o->objects_from_categories ? "objects-from-categories"
+                     : o->d.det.object ? "object" : "head");
+  if (words)
+    fprintf(f, "null");
+  else
+    json_str(f, o->heads_dir ? o->heads_dir : o->d.det.head_path);
+  fprintf(f, ",\n  \"heads_per_category\": %s,\n", o->heads_dir || o->objects_from_categories ? "true" : "false");
+  if (words) {
+    fprintf(f, "  \"object\": ");
+    o->d.det.object ? json_str(f, o->d.det.object) : (void)fprintf(f, "null");
+    fprintf(f, ",\n  \"prompts\": ");
+    json_str(f, o->d.det.prompts_path ? o->d.det.prompts_path : "built-in");
+    fprintf(f, ",\n  \"vocab\": ");
+    o->d.det.vocab_path ? json_str(f, o->d.det.vocab_path) : (void)fprintf(f, "null");
+    fprintf(f, ",\n");
+  }
+  fprintf(f, "  \"data\": ");
   json_str(f, o->data);
   fprintf(f, ",\n  \"layout\": \"%s\",\n", o->csv ? "visa-csv" : "mvtec");
   if (e->det) {
@@ -756,6 +848,8 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
     json_str(f, r->name);
     fprintf(f, ": {\"images\": %zu, \"normal\": %zu, \"anomalous\": %zu, \"seconds\": %.3f", r->normal + r->anomalous,
             r->normal, r->anomalous, r->seconds);
+    fprintf(f, ", \"%s\": ", r->object ? "object" : "head");
+    json_str(f, r->object ? r->object : r->head ? r->head : "");
     for (int k = 0; k < N_METRICS; k++)
       if (r->defined[k])
         fprintf(f, ", \"%s\": %.9g", metric_key[k], r->value[k]);
@@ -830,6 +924,8 @@ static void results_free(result *res, size_t n)
       free(res[i].all[k].map);
     free(res[i].worst);
     free(res[i].all);
+    free(res[i].head);
+    free(res[i].object);
   }
   free(res);
 }
@@ -875,7 +971,7 @@ int main(int argc, char **argv)
     fprintf(stderr, TOOL ": %s\n", err.message);
   results_free(res, evaluated);
   tc_detector_destroy(e.det);
-  free(e.det_head);
+  source_free(&e.det_src);
   dataset_free(&ds);
   return st == TC_OK ? 0 : 1;
 }

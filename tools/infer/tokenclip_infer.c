@@ -1,15 +1,17 @@
 /* tokenclip-infer: the element's pipeline on one image file.
  *
- *   tokenclip-infer --model M --head H --image in.png [--overlay out.png]
- *                   [--map map.npy] [detector options] [--alpha A]
- *                   [--colormap C] [--threshold T]
+ *   tokenclip-infer --model M (--head H | --object NAME [--prompts F] [--vocab V])
+ *                   --image in.png [--overlay out.png] [--map map.npy]
+ *                   [detector options] [--alpha A] [--colormap C] [--threshold T]
  *
  * The picture (PNG or JPEG) is the frame, at its own size: preprocess ->
  * ViT encoder -> TokenCLIP head -> map (token grid bilinearly upsampled to
  * the image size, Gaussian blur of --sigma image pixels) -> colormap blend.
  * --overlay writes the blended picture (RGB PNG), --map the smoothed map
  * (float32 [height, width] .npy, the values the blend normalises). A JSON
- * object on stdout gives the image score and the run's facts. */
+ * object on stdout gives the image score and the run's facts. With --object
+ * the subspaces come from words (the model file's CLIP text encoder, once,
+ * at the detector's creation) instead of a head file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +29,9 @@ typedef struct options {
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: " TOOL " --model M --head H --image in.png [--overlay out.png] [--map map.npy]\n"
-             "                       [--alpha A] [--colormap C] [--threshold T] [detector options]\n"
+  fprintf(f, "usage: " TOOL " --model M (--head H | --object NAME) --image in.png [--overlay out.png]\n"
+             "                       [--map map.npy] [--alpha A] [--colormap C] [--threshold T]\n"
+             "                       [detector options]\n"
              "  --image F        the picture, PNG or JPEG (any size: it is the frame)\n"
              "  --overlay F      write the picture with the heatmap blended in (RGB PNG)\n"
              "  --map F          write the smoothed anomaly map, float32 [height, width] .npy at the\n"
@@ -38,7 +41,8 @@ static void usage(FILE *f)
              "  --threshold T    blend only where the min-max normalised map is >= T (default 0)\n");
   detector_args_usage(f);
   fprintf(f, "Prints a JSON object: image_score (the head's global score blended with the map's maximum,\n"
-             "--blend), global_score, map_max, token_score_max, grid, input_size, device, inference_ms.\n");
+             "--blend), global_score, map_max, token_score_max, grid, input_size, device, head or object,\n"
+             "inference_ms.\n");
 }
 
 static int parse(int argc, char **argv, options *o)
@@ -89,8 +93,16 @@ static int parse(int argc, char **argv, options *o)
     }
     i++;
   }
-  if (!o->d.det.model_path || !o->d.det.head_path || !o->image) {
-    fprintf(stderr, TOOL ": --model, --head and --image are required\n");
+  if (!o->d.det.model_path || !o->image || (!o->d.det.head_path && !o->d.det.object)) {
+    fprintf(stderr, TOOL ": --model, --image and --head or --object are required\n");
+    return -1;
+  }
+  if (o->d.det.head_path && o->d.det.object) {
+    fprintf(stderr, TOOL ": --head and --object are two sources of subspaces: give one\n");
+    return -1;
+  }
+  if (!o->d.det.object && (o->d.det.prompts_path || o->d.det.vocab_path)) {
+    fprintf(stderr, TOOL ": --prompts and --vocab go with --object\n");
     return -1;
   }
   if (!(o->d.det.map.alpha >= 0 && o->d.det.map.alpha <= 1) ||
@@ -150,6 +162,10 @@ int main(int argc, char **argv)
     json_string("image", o.image, ",");
     printf("  \"width\": %u,\n  \"height\": %u,\n", img.width, img.height);
     json_string("device", tc_detector_device_name(det), ",");
+    if (o.d.det.object)
+      json_string("object", o.d.det.object, ",");
+    else
+      json_string("head", o.d.det.head_path, ",");
     printf("  \"input_size\": %u,\n  \"grid\": %u,\n  \"subspaces\": %u,\n", tc_detector_input_size(det), a.grid,
            tc_detector_subspaces(det));
     printf("  \"image_score\": %.9g,\n  \"global_score\": %.9g,\n  \"map_max\": %.9g,\n", a.image_score,
