@@ -2,35 +2,38 @@
 # The main job: a GStreamer pipeline with the tokenclip heatmap overlay, end
 # to end, writing PNG frames a person can look at.
 #
-#   bash scripts/demo.sh [--model CLIP.safetensors --head HEAD.safetensors]
+#   bash scripts/demo.sh [--model CLIP.safetensors (--head HEAD.safetensors | --object WORDS)]
 #                        [--input VIDEO] [--frames N] [--out DIR] [-- tokenclip properties...]
 #
 # With your own CLIP weights (e.g. Hugging Face openai/clip-vit-base-patch16,
-# model.safetensors) and a head file the map is real. Without them a small
+# model.safetensors) and a head file, or an object's name for zero-shot
+# subspaces from CLIP's text tower, the map is real. Without them a small
 # RANDOM model and head are generated, and the map means nothing: it only
 # shows that the pipeline runs. The input is a video file if given, else
 # GStreamer's test pattern.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model="${TOKENCLIP_MODEL:-}" head="${TOKENCLIP_HEAD:-}" input="" frames=30 out="demo-out"
+model="${TOKENCLIP_MODEL:-}" head="${TOKENCLIP_HEAD:-}" object="" input="" frames=30 out="demo-out"
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
     --head) head="$2"; shift 2 ;;
+    --object) object="$2"; shift 2 ;;
     --input) input="$2"; shift 2 ;;
     --frames) frames="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 bash scripts/setup.sh >/dev/null
 
-if [ -z "$model" ] || [ -z "$head" ]; then
+if [ -z "$model" ] || { [ -z "$head" ] && [ -z "$object" ]; }; then
+  object=""
   model="build/demo/random-clip/model.safetensors" head="build/demo/random-head.safetensors"
   if [ ! -f "$model" ] || [ ! -f "$head" ]; then
     mkdir -p build/demo
@@ -63,10 +66,11 @@ else
   src="videotestsrc pattern=smpte num-buffers=$frames ! video/x-raw,width=640,height=480,framerate=30/1"
 fi
 
+if [ -n "$object" ]; then subspaces="object=\"$object\""; else subspaces="head=$head"; fi
 rm -rf "$out" && mkdir -p "$out"
 export GST_PLUGIN_PATH="$PWD/build/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 pipeline="$src ! videoconvert ! video/x-raw,format=RGBA ! \
-  tokenclip name=tc model=$model head=$head ${extra[*]:-} ! \
+  tokenclip name=tc model=$model $subspaces ${extra[*]:-} ! \
   videoconvert ! pngenc ! multifilesink location=$out/frame-%04d.png max-files=$frames"
 echo "demo: gst-launch-1.0 $pipeline" | tr -s ' '
 # -m prints the element's per-frame messages; keep the scores
