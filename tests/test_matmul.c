@@ -22,6 +22,7 @@ typedef struct mm_case {
   tc_dtype w_dtype;
   int bias, residual;
   tc_act act;
+  int panels; /* w uploaded as tc_matmul_pack_panels lays it out */
 } mm_case;
 
 static const char *const res_names[] = { "", " residual", " residual-in-place" };
@@ -49,16 +50,21 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
     got[i] = NAN; /* y's stale content when it is not the residual: every element must be written */
 
   char what[160];
-  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s act %s", tc_context_family(ctx) ? "gpu" : "cpu", c->M,
-           c->N, c->K, c->w_dtype == TC_F16 ? "f16" : "f32", c->bias ? " bias" : "", res_names[c->residual],
-           act_name(c->act));
+  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s%s act %s", tc_context_family(ctx) ? "gpu" : "cpu", c->M,
+           c->N, c->K, c->w_dtype == TC_F16 ? "f16" : "f32", c->panels ? " panels" : "", c->bias ? " bias" : "",
+           res_names[c->residual], act_name(c->act));
+  /* the device's copy of w: fp32 or fp16, row-major or in panels */
+  size_t w_bytes = c->panels ? tc_matmul_panels_bytes(c->N, c->K, c->w_dtype) : N * K * tc_dtype_size(c->w_dtype);
+  void *w_dev = malloc(w_bytes);
+  if (c->panels)
+    tc_matmul_pack_panels(c->w_dtype == TC_F16 ? (void *)w16 : (void *)w, w_dev, c->N, c->K, c->w_dtype);
+  else
+    memcpy(w_dev, c->w_dtype == TC_F16 ? (void *)w16 : (void *)w, w_bytes);
   tc_error err = { 0 };
   tc_buffer *bx = NULL, *bw = NULL, *bb = NULL, *br = NULL, *by = NULL;
   tc_cmd *cmd = NULL;
   bool ok = TC_CHECK_OK(tc_buffer_create_from(ctx, x, M * K * 4, &bx, &err), &err) &&
-            TC_CHECK_OK(c->w_dtype == TC_F16 ? tc_buffer_create_from(ctx, w16, N * K * 2, &bw, &err)
-                                             : tc_buffer_create_from(ctx, w, N * K * 4, &bw, &err),
-                        &err) &&
+            TC_CHECK_OK(tc_buffer_create_from(ctx, w_dev, w_bytes, &bw, &err), &err) &&
             TC_CHECK_OK(tc_buffer_create_from(ctx, bias, N * 4, &bb, &err), &err) &&
             TC_CHECK_OK(tc_buffer_create_from(ctx, y0, M * N * 4, &br, &err), &err) &&
             TC_CHECK_OK(c->residual == RES_IN_PLACE ? tc_buffer_create_from(ctx, y0, M * N * 4, &by, &err)
@@ -69,7 +75,7 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
     tc_matmul mm = {
       .x = bx, .w = bw, .w_dtype = c->w_dtype, .bias = c->bias ? bb : NULL,
       .residual = c->residual == RES_IN_PLACE ? by : c->residual == RES_BUFFER ? br : NULL,
-      .y = by, .M = c->M, .N = c->N, .K = c->K, .act = c->act,
+      .y = by, .M = c->M, .N = c->N, .K = c->K, .act = c->act, .w_panels = c->panels,
     };
     ok = TC_CHECK_OK(tc_op_matmul(cmd, &mm, "matmul", &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
          TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
@@ -79,7 +85,7 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
   }
   tc_cmd_destroy(cmd);
   tc_buffer_destroy(bx), tc_buffer_destroy(bw), tc_buffer_destroy(bb), tc_buffer_destroy(br), tc_buffer_destroy(by);
-  free(w16), free(want), free(got);
+  free(w16), free(w_dev), free(want), free(got);
   return ok;
 }
 
@@ -169,9 +175,39 @@ static void test_errors(tc_context *ctx)
     TC_CHECK(tc_op_matmul(cmd, &mm, "mm_act", &err) == TC_ERR_INVALID_ARGUMENT, "activation 7 accepted");
     TC_CHECK(strstr(err.message, "activation 7") != NULL, "message: %s", err.message);
     tc_error_clear(&err);
+    mm.act = TC_ACT_NONE;
+    mm.w_panels = 1; /* 8 rows in panels take 16 rows of room: 512 bytes, w has 4096 */
+    mm.K = 6;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_panels_k", &err) == TC_ERR_UNSUPPORTED, "panels with K %% 4 != 0 accepted");
+    TC_CHECK(strstr(err.message, "panels") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    mm.K = 8;
+    mm.N = 200; /* 208 rows x 8 x 4 bytes > 4096 */
+    mm.M = 1;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_panels_size", &err) == TC_ERR_MISMATCH, "w too small for panels accepted");
+    TC_CHECK(strstr(err.message, "w (panels) holds 4096 bytes") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
   }
   tc_cmd_destroy(cmd);
   tc_buffer_destroy(small), tc_buffer_destroy(w), tc_buffer_destroy(y);
+}
+
+/* The GPU kernels read row-major w: they neither want nor accept panels. */
+static void test_panels_refused(tc_context *ctx)
+{
+  TC_CHECK(!tc_matmul_panels_wanted(ctx, 768), "the gpu kernels want row-major w");
+  tc_error err = { 0 };
+  tc_buffer *b = NULL, *y = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create(ctx, 4096, &b, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 4096, &y, &err), &err) && TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    tc_matmul mm = { .x = b, .w = b, .y = y, .M = 4, .N = 16, .K = 8, .w_panels = 1 };
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_panels_gpu", &err) == TC_ERR_UNSUPPORTED, "panels on the gpu kernels accepted");
+    TC_CHECK(strstr(err.message, "gpu kernels") != NULL, "message: %s", err.message);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(b), tc_buffer_destroy(y);
 }
 
 int main(void)
@@ -185,6 +221,13 @@ int main(void)
     { .M = 7, .N = 52, .K = 12, .bias = 1, .residual = RES_IN_PLACE },
     { .M = 197, .N = 3072, .K = 768, .bias = 1, .act = TC_ACT_QUICK_GELU },  /* mlp.c_fc */
     { .M = 197, .N = 768, .K = 3072, .bias = 1, .residual = RES_IN_PLACE }, /* mlp.c_proj */
+    /* w in panels: N not a multiple of 16 (zero rows fill the last panel),
+     * both dtypes, the 8x8 variant (in-place residual with N % 4 != 0) */
+    { .M = 7, .N = 13, .K = 12, .bias = 1, .residual = RES_BUFFER, .panels = 1 },
+    { .M = 197, .N = 50, .K = 588, .w_dtype = TC_F16, .act = TC_ACT_GELU, .panels = 1 },
+    { .M = 30, .N = 773, .K = 768, .residual = RES_IN_PLACE, .panels = 1 },
+    { .M = 197, .N = 768, .K = 3072, .w_dtype = TC_F16, .bias = 1, .residual = RES_IN_PLACE, .panels = 1 },
+    { .M = 1, .N = 512, .K = 768, .panels = 1 },
   };
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
     run_random(cpu, &more[i], atol_for(more[i].K), 2e-6);
@@ -194,5 +237,6 @@ int main(void)
   tc_context *gpu = tc_test_context(TC_FAMILY_GPU);
   test_shapes(gpu, false);
   test_activations(gpu);
+  test_panels_refused(gpu);
   return tc_test_finish(gpu) | st;
 }

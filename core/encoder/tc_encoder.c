@@ -69,17 +69,36 @@ typedef struct role_fill {
   tc_clip_role role;
   int layer;
   tc_dtype dtype;
+  int panels;       /* a matmul's w rearranged by tc_matmul_pack_panels */
+  uint32_t rows, cols;
 } role_fill;
 
 static tc_status fill_role(void *user, void *dst, size_t bytes, tc_error *err)
 {
   const role_fill *f = user;
-  size_t count = bytes / tc_dtype_size(f->dtype);
-  return f->dtype == TC_F16 ? tc_clip_vision_get_f16(f->model, f->role, f->layer, dst, count, err)
-                            : tc_clip_vision_get_f32(f->model, f->role, f->layer, dst, count, err);
+  size_t count = f->panels ? (size_t)f->rows * f->cols : bytes / tc_dtype_size(f->dtype);
+  void *to = f->panels ? malloc(count * tc_dtype_size(f->dtype)) : dst;
+  if (!to)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %ux%u weight", f->rows, f->cols);
+  tc_status st = f->dtype == TC_F16 ? tc_clip_vision_get_f16(f->model, f->role, f->layer, to, count, err)
+                                    : tc_clip_vision_get_f32(f->model, f->role, f->layer, to, count, err);
+  if (f->panels) {
+    if (st == TC_OK)
+      tc_matmul_pack_panels(to, dst, f->rows, f->cols, f->dtype);
+    free(to);
+  }
+  return st;
 }
 
-/* Uploads a role; matrices may stay fp16, vectors are always fp32. */
+/* Whether a matmul of inner size K reads its weights as panels (the CPU
+ * kernels); the same answer at upload and at recording. */
+static int panels(const tc_encoder *enc, uint32_t K)
+{
+  return tc_matmul_panels_wanted(enc->ctx, K);
+}
+
+/* Uploads a role; matrices may stay fp16 and are laid out for the matmul
+ * kernels, vectors are always fp32. */
 static tc_status upload(tc_encoder *enc, const tc_clip_vision *model, tc_clip_role role, int layer, int matrix,
                         tc_buffer **out, tc_dtype *dtype, tc_error *err)
 {
@@ -90,8 +109,16 @@ static tc_status upload(tc_encoder *enc, const tc_clip_vision *model, tc_clip_ro
     dt = tc_clip_vision_role_dtype(model, role, layer) == TC_ST_F16 ? TC_F16 : TC_F32;
   if (dtype)
     *dtype = dt;
-  role_fill f = { model, role, layer, dt };
+  role_fill f = { model, role, layer, dt, 0, 0, 0 };
   size_t bytes = tc_clip_vision_role_numel(model, role) * tc_dtype_size(dt);
+  if (matrix) {
+    int ndim;
+    int64_t shape[2];
+    tc_clip_vision_role_shape(model, role, &ndim, shape);
+    f.rows = (uint32_t)shape[0], f.cols = (uint32_t)shape[1];
+    if ((f.panels = panels(enc, f.cols)))
+      bytes = tc_matmul_panels_bytes(f.rows, f.cols, dt);
+  }
   return tc_buffer_create_filled(enc->ctx, bytes, fill_role, &f, out, err);
 }
 
@@ -247,7 +274,8 @@ static tc_status record_embedding(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
     st = tc_cmd_dispatch(cmd, k, pb, pp, tc_div_up(N * 3 * p * p, wg), 1, 1, "patchify", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->patches, .w = enc->patch_w, .w_dtype = enc->patch_dt,
-                                         .y = enc->embed, .M = N, .N = W, .K = 3 * p * p },
+                                         .y = enc->embed, .M = N, .N = W, .K = 3 * p * p,
+                                         .w_panels = panels(enc, 3 * p * p) },
                       "patch embedding", err);
   tc_kernel_desc embed = {
     .shader = "embed_tokens", .n_bindings = 4,
@@ -297,28 +325,33 @@ static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, tc_error 
     st = tc_op_layernorm(cmd, enc->x, b->ln1_w, b->ln1_b, enc->h, T, W, eps, "ln_1", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->h, .w = b->qkv_w, .w_dtype = b->qkv_dt, .bias = b->qkv_b,
-                                         .y = enc->qkv, .M = T, .N = 3 * W, .K = W }, "qkv", err);
+                                         .y = enc->qkv, .M = T, .N = 3 * W, .K = W, .w_panels = panels(enc, W) },
+                      "qkv", err);
   if (st == TC_OK)
     st = record_attention(enc, cmd, 0, err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->attn, .w = b->out_w, .w_dtype = b->out_dt, .bias = b->out_b,
-                                         .residual = enc->x, .y = enc->x, .M = T, .N = W, .K = W },
+                                         .residual = enc->x, .y = enc->x, .M = T, .N = W, .K = W,
+                                         .w_panels = panels(enc, W) },
                       "attention out", err);
   if (vv && st == TC_OK)
     st = record_attention(enc, cmd, 1, err);
   if (vv && st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->attn, .w = b->out_w, .w_dtype = b->out_dt, .bias = b->out_b,
-                                         .residual = enc->y, .y = enc->y, .M = T, .N = W, .K = W },
+                                         .residual = enc->y, .y = enc->y, .M = T, .N = W, .K = W,
+                                         .w_panels = panels(enc, W) },
                       "attention out v-v", err);
   if (st == TC_OK)
     st = tc_op_layernorm(cmd, enc->x, b->ln2_w, b->ln2_b, enc->h, T, W, eps, "ln_2", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->h, .w = b->fc_w, .w_dtype = b->fc_dt, .bias = b->fc_b,
-                                         .y = enc->mlp, .M = T, .N = mlp, .K = W, .act = enc->cfg.act },
+                                         .y = enc->mlp, .M = T, .N = mlp, .K = W, .act = enc->cfg.act,
+                                         .w_panels = panels(enc, W) },
                       "mlp fc", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->mlp, .w = b->proj_w, .w_dtype = b->proj_dt, .bias = b->proj_b,
-                                         .residual = enc->x, .y = enc->x, .M = T, .N = W, .K = mlp },
+                                         .residual = enc->x, .y = enc->x, .M = T, .N = W, .K = mlp,
+                                         .w_panels = panels(enc, mlp) },
                       "mlp proj", err);
   if (st != TC_OK)
     tc_error_prefix(err, "layer %d", layer + 1);
@@ -336,14 +369,16 @@ static tc_status record_output(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
                                  err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->h, .w = enc->proj, .w_dtype = enc->proj_dt, .y = enc->out,
-                                         .M = T, .N = E, .K = W }, "proj", err);
+                                         .M = T, .N = E, .K = W, .w_panels = panels(enc, W) },
+                      "proj", err);
   if (st != TC_OK || !enc->opts.vv_start)
     return st;
   /* the global token: row 0 of the ordinary stream */
   st = tc_op_layernorm(cmd, enc->x, enc->ln_post_w, enc->ln_post_b, enc->h, 1, W, eps, "ln_post global", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->h, .w = enc->proj, .w_dtype = enc->proj_dt, .y = enc->global,
-                                         .M = 1, .N = E, .K = W }, "proj global", err);
+                                         .M = 1, .N = E, .K = W, .w_panels = panels(enc, W) },
+                      "proj global", err);
   if (st == TC_OK)
     st = tc_cmd_copy(cmd, enc->global, 0, enc->out, 0, E * sizeof(float), err);
   return st;

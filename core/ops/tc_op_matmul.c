@@ -10,6 +10,7 @@
  * A cooperative-matrix variant for GPUs would be one more row here (and a
  * device feature check); it is left out until a GPU can test it. */
 #include <stdbool.h>
+#include <string.h>
 
 #include "tc_ops.h"
 
@@ -18,7 +19,8 @@ enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, BIND_Y_TEXELS, N_BINDIN
 
 /* Specialization constants shared by all variants (see matmul_epilogue.glsl);
  * W_F16 tells storage-buffer variants to unpack w as fp16 pairs (texel
- * variants get that from the view format); ids 5.. are the tile sizes. */
+ * variants get that from the view format); ids 5.. are the tile sizes, and
+ * after them matmul_texel's W_PANELS. */
 enum { SPEC_WG, SPEC_ACT, SPEC_HAS_BIAS, SPEC_RESIDUAL, SPEC_W_F16, SPEC_TILE };
 
 typedef struct matmul_variant {
@@ -78,6 +80,34 @@ static const matmul_variant *pick_variant(const tc_context *ctx, const tc_matmul
   return slow_residual ? &texel_small_variant : &texel_variant;
 }
 
+/* Panels of 16 rows (matmul_texel.comp's W_PANELS). */
+enum { PANEL_ROWS = 16 };
+
+int tc_matmul_panels_wanted(const tc_context *ctx, uint32_t K)
+{
+  return tc_context_family(ctx) == TC_FAMILY_CPU && K % 4 == 0; /* the texel variants */
+}
+
+size_t tc_matmul_panels_bytes(uint32_t N, uint32_t K, tc_dtype dtype)
+{
+  return (size_t)tc_div_up(N, PANEL_ROWS) * PANEL_ROWS * K * tc_dtype_size(dtype);
+}
+
+void tc_matmul_pack_panels(const void *w, void *dst, uint32_t N, uint32_t K, tc_dtype dtype)
+{
+  const size_t es = tc_dtype_size(dtype), k4 = K / 4, rows = (size_t)tc_div_up(N, PANEL_ROWS) * PANEL_ROWS;
+  const unsigned char *src = w;
+  unsigned char *out = dst;
+  for (size_t n = 0; n < rows; n++)
+    for (size_t k = 0; k < k4; k++) {
+      unsigned char *texel = out + (((n / PANEL_ROWS) * k4 + k) * PANEL_ROWS + n % PANEL_ROWS) * 4 * es;
+      if (n < N)
+        memcpy(texel, src + (n * K + 4 * k) * es, 4 * es);
+      else
+        memset(texel, 0, 4 * es);
+    }
+}
+
 static tc_status check_size(const char *label, const char *what, tc_buffer *b, uint64_t need, tc_error *err)
 {
   if (tc_buffer_size(b) < need)
@@ -103,7 +133,8 @@ static tc_status check_args(const tc_matmul *mm, const char *label, tc_error *er
   uint64_t M = mm->M, N = mm->N, K = mm->K;
   tc_status st = check_size(label, "x", mm->x, M * K * 4, err);
   if (st == TC_OK)
-    st = check_size(label, "w", mm->w, N * K * tc_dtype_size(mm->w_dtype), err);
+    st = mm->w_panels ? check_size(label, "w (panels)", mm->w, tc_matmul_panels_bytes(mm->N, mm->K, mm->w_dtype), err)
+                      : check_size(label, "w", mm->w, N * K * tc_dtype_size(mm->w_dtype), err);
   if (st == TC_OK && mm->bias)
     st = check_size(label, "bias", mm->bias, N * 4, err);
   if (st == TC_OK && mm->residual)
@@ -132,6 +163,9 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   if (st != TC_OK)
     return st;
   const matmul_variant *v = pick_variant(tc_cmd_context(cmd), mm);
+  if (mm->w_panels && !(v->texel && tc_matmul_panels_wanted(tc_cmd_context(cmd), mm->K)))
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: w in panels is read only by the cpu kernels with K %% 4 == 0 "
+                        "(K = %u, %s kernels)", label, mm->K, v == &shared_variant ? "gpu" : "cpu");
   tc_kernel_desc d = {
     .shader = v->shader,
     .n_bindings = v->texel ? N_BINDINGS : N_BINDINGS - 1,
@@ -148,8 +182,10 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   for (uint32_t i = 0; i < v->n_tile; i++)
     d.spec[SPEC_TILE + i] = v->tile[i];
   const uint32_t rows = block_rows(v, mm->M);
-  if (v->texel)
+  if (v->texel) {
     d.spec[SPEC_TILE] = rows; /* TM */
+    d.spec[d.n_spec++] = mm->w_panels != 0;
+  }
   tc_kernel *k;
   if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
     return st;
