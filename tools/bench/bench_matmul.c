@@ -2,7 +2,9 @@
  * linear layers of CLIP ViT-B/16 at 224 (197 tokens, width 768) and
  * ViT-L/14 at 336 (577 tokens, width 1024), with their bias, activation and
  * residual. Shapes are M x K x N (tokens x in x out), as in DESIGN.md;
- * tools/bench/torch_bench.py times PyTorch on the same list. */
+ * tools/bench/torch_bench.py times PyTorch on the same list. matmul_p32 and
+ * matmul_p16 read w in panels (tc_matmul_pack_panels), as the encoder
+ * uploads it on CPU devices; the GPU kernels refuse them. */
 #include <stdlib.h>
 
 #include "bench.h"
@@ -13,6 +15,7 @@ typedef struct mm_params {
   tc_dtype w_dtype;
   int bias, residual;
   tc_act act;
+  int panels;
 } mm_params;
 
 typedef struct mm_state {
@@ -29,10 +32,12 @@ static tc_status mm_setup(tc_context *ctx, const void *params, tc_cmd *cmd, void
   size_t M = p->M, K = p->K, N = p->N;
   /* weights scaled like a trained layer so outputs stay O(1) */
   float ws = 1.0f / sqrtf((float)K);
+  /* random values serve as well in panels: only the size differs */
+  size_t wn = p->panels ? tc_matmul_panels_bytes(p->N, p->K, p->w_dtype) / tc_dtype_size(p->w_dtype) : N * K;
   tc_status st = tc_bench_random_f32(ctx, M * K, -1, 1, &s->x, err);
   if (st == TC_OK)
-    st = p->w_dtype == TC_F16 ? tc_bench_random_f16(ctx, N * K, -ws, ws, &s->w, err)
-                              : tc_bench_random_f32(ctx, N * K, -ws, ws, &s->w, err);
+    st = p->w_dtype == TC_F16 ? tc_bench_random_f16(ctx, wn, -ws, ws, &s->w, err)
+                              : tc_bench_random_f32(ctx, wn, -ws, ws, &s->w, err);
   if (st == TC_OK && p->bias)
     st = tc_bench_random_f32(ctx, N, -0.1f, 0.1f, &s->bias, err);
   if (st == TC_OK) /* the residual is y itself, as in the encoder */
@@ -41,7 +46,7 @@ static tc_status mm_setup(tc_context *ctx, const void *params, tc_cmd *cmd, void
     return st;
   tc_matmul mm = {
     .x = s->x, .w = s->w, .w_dtype = p->w_dtype, .bias = s->bias, .residual = p->residual ? s->y : NULL,
-    .y = s->y, .M = p->M, .N = p->N, .K = p->K, .act = p->act,
+    .y = s->y, .M = p->M, .N = p->N, .K = p->K, .act = p->act, .w_panels = p->panels,
   };
   return tc_op_matmul(cmd, &mm, "matmul", err);
 }
@@ -62,15 +67,18 @@ static void mm_teardown(void *state)
 #define F16 TC_F16
 #define QGELU TC_ACT_QUICK_GELU
 /* Bias, activation and residual cost M*N each: noise next to 2*M*N*K. */
-#define MM(name, what, M, K, N, dt, bias, res, act)                                            \
+#define MM(name, what, M, K, N, dt, bias, res, act, panels)                                    \
   { name, #M "x" #K "x" #N, what, 2.0 * M * N * K, mm_setup, mm_teardown,                      \
-    &(const mm_params){ M, K, N, dt, bias, res, act } }
+    &(const mm_params){ M, K, N, dt, bias, res, act, panels } }
 #define MM_BOTH(what, M, K, N, bias, res, act)                                                 \
-  MM("matmul_f32", what, M, K, N, F32, bias, res, act), MM("matmul_f16", what, M, K, N, F16, bias, res, act)
+  MM("matmul_f32", what, M, K, N, F32, bias, res, act, 0), MM("matmul_f16", what, M, K, N, F16, bias, res, act, 0), \
+    MM("matmul_p32", what, M, K, N, F32, bias, res, act, 1), MM("matmul_p16", what, M, K, N, F16, bias, res, act, 1)
 
 const tc_bench_case tc_bench_matmul_cases[] = {
-  MM_BOTH("probe", 197, 768, 3072, 0, 0, TC_ACT_NONE),
-  MM_BOTH("probe", 1024, 1024, 4096, 0, 0, TC_ACT_NONE),
+  MM("matmul_f32", "probe", 197, 768, 3072, F32, 0, 0, TC_ACT_NONE, 0),
+  MM("matmul_f16", "probe", 197, 768, 3072, F16, 0, 0, TC_ACT_NONE, 0),
+  MM("matmul_f32", "probe", 1024, 1024, 4096, F32, 0, 0, TC_ACT_NONE, 0),
+  MM("matmul_f16", "probe", 1024, 1024, 4096, F16, 0, 0, TC_ACT_NONE, 0),
   MM_BOTH("ViT-B/16 attn.in_proj", 197, 768, 2304, 1, 0, TC_ACT_NONE),
   MM_BOTH("ViT-B/16 attn.out_proj", 197, 768, 768, 1, 1, TC_ACT_NONE),
   MM_BOTH("ViT-B/16 mlp.c_fc", 197, 768, 3072, 1, 0, QGELU),
