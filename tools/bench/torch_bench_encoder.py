@@ -70,16 +70,29 @@ def forward(m, x, W, p):
     return F.layer_norm(x, (W,), *m["ln_post"]) @ m["proj"].T
 
 
-def time_case(W, L, p, S, E, reps):
+def to_device(m, device):
+    if isinstance(m, torch.Tensor):
+        return m.to(device)
+    if isinstance(m, dict):
+        return {k: to_device(v, device) for k, v in m.items()}
+    if isinstance(m, (list, tuple)):
+        return type(m)(to_device(v, device) for v in m)
+    return m
+
+
+def time_case(W, L, p, S, E, reps, device="cpu"):
     g = torch.Generator().manual_seed(0)
-    m = make_model(W, L, p, S, E, g)
-    x = torch.rand(3, S, S, generator=g) * 4 - 2
+    m = to_device(make_model(W, L, p, S, E, g), device)
+    x = (torch.rand(3, S, S, generator=g) * 4 - 2).to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     with torch.no_grad():
         forward(m, x, W, p)  # warm-up
+        sync()
         ms, cpu = [], []
         for _ in range(reps):
             t0, c0 = time.perf_counter(), time.process_time()
             forward(m, x, W, p)
+            sync()
             ms.append((time.perf_counter() - t0) * 1e3)
             cpu.append((time.process_time() - c0) * 1e3)
     return median(ms), min(ms), median(cpu)
@@ -108,6 +121,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2, the cores lavapipe uses)")
     ap.add_argument("--ours", help="output of tokenclip-bench encoder_ to compare with")
     ap.add_argument("--bench", help="tokenclip-bench to run first (same filters and --reps)")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda, fp32 either way")
     ap.add_argument("filters", nargs="*")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -120,7 +134,7 @@ def main():
     elif a.ours:
         with open(a.ours) as f:
             ours = read_ours(f)
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, median of {a.reps}")
+    print(f"# torch {torch.__version__} on {a.device}, {torch.get_num_threads()} threads, fp32, median of {a.reps}")
     header = f"{'# model':<14} {'shape':<8} {'ms':>10} {'best ms':>10} {'GFLOP/s':>9} {'cpu ms':>10}"
     if ours:
         header += "".join(f" {k + '/torch':>11} {'(cpu)':>8}" for k in ("f32", "f16"))
@@ -128,7 +142,7 @@ def main():
     for what, W, L, p, S, E in CASES:
         if a.filters and not any(f in f"encoder_f32 encoder_f16 {S}/{p} {what}" for f in a.filters):
             continue
-        ms, best, cpu = time_case(W, L, p, S, E, a.reps)
+        ms, best, cpu = time_case(W, L, p, S, E, a.reps, a.device)
         line = (f"{what:<14} {f'{S}/{p}':<8} {ms:>10.1f} {best:>10.1f} {flop(W, L, p, S, E) / (ms * 1e6):>9.2f}"
                 f" {cpu:>10.1f}")
         for kernel in ("encoder_f32", "encoder_f16") if ours else ():
