@@ -565,6 +565,17 @@ static void test_async_keeps_live_rate(void)
   TC_CHECK(mean_late_ms < 15 && max_late_ms < 100, "lateness at the sink: mean %.1f ms, max %.1f ms", mean_late_ms,
            max_late_ms);
   TC_CHECK(r.qos == 0, "no QoS (dropped or late frame) messages: %d", r.qos);
+  /* the same pipeline with identity in place of tokenclip: the latency the
+   * pipeline configures must be the same (async mode adds none) */
+  char base[1024];
+  snprintf(base, sizeof base,
+           "videotestsrc is-live=true num-buffers=10 ! video/x-raw,format=RGBA,width=320,height=240,framerate=30/1 ! "
+           "identity ! fakesink name=sink sync=true signal-handoffs=true");
+  sink_stats base_stats = { 0 };
+  run_result b = run_pipeline(base, &base_stats);
+  TC_CHECK(b.eos && base_stats.buffers == 10, "baseline pipeline runs (%s)", b.error);
+  TC_CHECK(stats.latency == base_stats.latency, "latency with tokenclip %.1f ms, without %.1f ms",
+           stats.latency / 1e6, base_stats.latency / 1e6);
   printf("async: latency %.1f ms, %d frames in %.2f s, %d analyses (max %.0f ms), sink lateness mean %.1f ms max %.1f ms\n",
          stats.latency / 1e6, stats.buffers, seconds, r.messages, r.max_inference_ms, mean_late_ms, max_late_ms);
 }
