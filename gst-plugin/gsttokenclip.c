@@ -240,9 +240,11 @@ map_params_locked (GstTokenClip * self)
 }
 
 /* Applies property changes made since the last frame. analyse_lock held. A
- * value the library refuses (topk above the number of subspaces, say) is
- * reported as a warning and the previous parameters stay. */
-static void
+ * value the library refuses (topk above the number of subspaces, say) keeps
+ * the previous parameters; the returned text (or NULL) is for
+ * post_refusal() once the lock is released: a message can run an
+ * application's sync bus handler, which may set properties. */
+static gchar *
 apply_dirty_params (GstTokenClip * self)
 {
   gboolean head_dirty, map_dirty;
@@ -259,22 +261,28 @@ apply_dirty_params (GstTokenClip * self)
   GST_OBJECT_UNLOCK (self);
 
   if (!self->det)
+    return NULL;
+  if (head_dirty && tc_detector_set_head_params (self->det, &hp, &err) != TC_OK)
+    return g_strdup_printf ("Head parameters refused: %s", err.message);
+  if (map_dirty && tc_detector_set_map_params (self->det, &mp, &err) != TC_OK)
+    return g_strdup_printf ("Map parameters refused: %s", err.message);
+  return NULL;
+}
+
+static void
+post_refusal (GstTokenClip * self, gchar * text)
+{
+  if (!text)
     return;
-  if (head_dirty && tc_detector_set_head_params (self->det, &hp, &err) != TC_OK) {
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Head parameters refused: %s", err.message),
-        ("the previous parameters stay in effect"));
-    tc_error_clear (&err);
-  }
-  if (map_dirty && tc_detector_set_map_params (self->det, &mp, &err) != TC_OK) {
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Map parameters refused: %s", err.message),
-        ("the previous parameters stay in effect"));
-  }
+  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", text), ("the previous parameters stay in effect"));
+  g_free (text);
 }
 
 /* ---- results: messages, regions, meta --------------------------------------- */
 
-/* Stores a finished analysis as the latest result and posts its message. */
-static void
+/* Stores a finished analysis as the latest result; returns its bus message,
+ * for the caller to post once analyse_lock is released. */
+static GstMessage *
 publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime running_time)
 {
   GstTokenClipResult *r = &self->result;
@@ -324,7 +332,7 @@ publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime runni
       "iterations", G_TYPE_UINT, a->iterations,
       "converged", G_TYPE_BOOLEAN, a->converged != 0,
       "regions", G_TYPE_UINT, (guint) n_regions, NULL);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  return gst_message_new_element (GST_OBJECT (self), s);
 }
 
 /* Copies the latest scores into a caller's array (grid * grid floats);
@@ -401,6 +409,8 @@ analysis_thread (gpointer data)
     tc_error err = { 0 };
     tc_status st = TC_OK;
     gboolean stale;
+    gchar *refusal = NULL;
+    GstMessage *msg = NULL;
 
     if (!self->pending) {
       g_cond_wait (&self->worker_cond, &self->worker_lock);
@@ -423,12 +433,15 @@ analysis_thread (gpointer data)
     /* caps changed after this frame was queued: its layout is gone */
     stale = !self->have_frame || memcmp (&frame, &self->frame, sizeof frame) != 0;
     if (!stale) {
-      apply_dirty_params (self);
+      refusal = apply_dirty_params (self);
       st = tc_detector_analyse (self->det, pixels, frame.stride, FALSE, &a, &err);
     }
     if (!stale && st == TC_OK)
-      publish_analysis (self, &a, running_time);
+      msg = publish_analysis (self, &a, running_time);
     g_mutex_unlock (&self->analyse_lock);
+    post_refusal (self, refusal);
+    if (msg)
+      gst_element_post_message (GST_ELEMENT (self), msg);
 
     g_mutex_lock (&self->worker_lock);
     self->busy = FALSE;
@@ -724,26 +737,34 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
     tc_error err = { 0 };
     tc_status st;
     gboolean blend;
+    gchar *refusal;
+    GstMessage *msg = NULL;
 
     GST_OBJECT_LOCK (self);
     blend = self->alpha > 0.0f;
     GST_OBJECT_UNLOCK (self);
     g_mutex_lock (&self->analyse_lock);
-    apply_dirty_params (self);
+    refusal = apply_dirty_params (self);
     st = tc_detector_analyse (self->det, GST_VIDEO_FRAME_PLANE_DATA (vframe, 0),
         GST_VIDEO_FRAME_PLANE_STRIDE (vframe, 0), blend, &a, &err);
     if (st == TC_OK)
-      publish_analysis (self, &a, running_time);
+      msg = publish_analysis (self, &a, running_time);
     g_mutex_unlock (&self->analyse_lock);
+    post_refusal (self, refusal);
+    if (msg)
+      gst_element_post_message (GST_ELEMENT (self), msg);
     if (st != TC_OK) {
       POST_TC_ERROR (self, &err, "Analysis failed");
       return GST_FLOW_ERROR;
     }
     ret = GST_FLOW_OK;
   } else {
+    gchar *refusal;
+
     g_mutex_lock (&self->analyse_lock);
-    apply_dirty_params (self);
+    refusal = apply_dirty_params (self);
     g_mutex_unlock (&self->analyse_lock);
+    post_refusal (self, refusal);
     ret = overlay_latest (self, vframe);
   }
   if (ret == GST_FLOW_OK)

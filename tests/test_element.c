@@ -286,6 +286,22 @@ static void test_alpha_zero_and_live_change(void)
     TC_CHECK(count_tokenclip_messages(bus) == 1, "one message for the frame");
     g_object_set(h->element, "alpha", 0.8f, NULL);
   }
+  /* a live value the head cannot take: a WARNING, the old value stays, frames flow */
+  g_object_set(h->element, "topk", 9u, NULL);
+  GstBuffer *out = gst_harness_push_and_pull(h, make_frame(W, H, 2 * GST_SECOND / 30, 1));
+  TC_CHECK(out != NULL, "topk 9 > Q 4 live: frames still flow");
+  /* (popping one type discards the others: the warning first) */
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+  TC_CHECK(m != NULL, "topk 9 > Q 4 live: a WARNING");
+  if (m) {
+    GError *e = NULL;
+    gst_message_parse_warning(m, &e, NULL);
+    TC_CHECK(strstr(e->message, "topk") != NULL, "the warning names topk: %s", e->message);
+    g_error_free(e);
+    gst_message_unref(m);
+  }
+  if (out)
+    gst_buffer_unref(out);
   gst_harness_teardown(h);
   gst_object_unref(bus);
 }
