@@ -16,16 +16,17 @@
  * --model and --object instead of --head, the subspaces are computed from
  * words by the model's CLIP text encoder (core/text/tc_prompts.h), with the
  * library's default head parameters. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli.h"
 #include "head/tc_head.h"
 #include "head/tc_head_file.h"
 #include "io/tc_npy.h"
 #include "text/tc_prompts.h"
+
+#define TOOL "tokenclip-head"
 
 typedef struct options {
   const char *tokens, *head, *output, *device;
@@ -66,39 +67,13 @@ static void usage(FILE *f)
              "  --kernels F      kernel family cpu or gpu (default: from the device type)\n");
 }
 
-static int parse_float(const char *opt, const char *val, float *out)
-{
-  char *end;
-  errno = 0;
-  double v = strtod(val, &end);
-  if (*end || end == val || errno) {
-    fprintf(stderr, "tokenclip-head: %s takes a number, not \"%s\"\n", opt, val);
-    return -1;
-  }
-  *out = (float)v;
-  return 0;
-}
-
-static int parse_uint(const char *opt, const char *val, uint32_t *out)
-{
-  char *end;
-  errno = 0;
-  long long v = strtoll(val, &end, 10);
-  if (*end || end == val || errno || v < 0 || v > 100000000) {
-    fprintf(stderr, "tokenclip-head: %s takes a whole number >= 0, not \"%s\"\n", opt, val);
-    return -1;
-  }
-  *out = (uint32_t)v;
-  return 0;
-}
-
 static int parse(int argc, char **argv, options *o)
 {
   *o = (options){ .family = TC_FAMILY_AUTO };
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int r = 0, takes = 1;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    if (cli_is_help(a)) {
       usage(stdout);
       exit(0);
     } else if (strcmp(a, "--greedy") == 0) {
@@ -123,24 +98,21 @@ static int parse(int argc, char **argv, options *o)
     } else if (strcmp(a, "--device") == 0) {
       o->device = val;
     } else if (strcmp(a, "--kernels") == 0) {
-      if (strcmp(val, "cpu") == 0 || strcmp(val, "gpu") == 0)
-        o->family = val[0] == 'c' ? TC_FAMILY_CPU : TC_FAMILY_GPU;
-      else
-        fprintf(stderr, "tokenclip-head: --kernels takes cpu or gpu, not \"%s\"\n", val), r = -1;
+      r = cli_kernels(TOOL, val, &o->family);
     } else if (strcmp(a, "--eps") == 0) {
-      r = parse_float(a, val, &o->set.sinkhorn_eps), o->has_eps = 1;
+      r = cli_float(TOOL, a, val, &o->set.sinkhorn_eps), o->has_eps = 1;
     } else if (strcmp(a, "--iters") == 0) {
-      r = parse_uint(a, val, &o->set.sinkhorn_iters), o->has_iters = 1;
+      r = cli_uint(TOOL, a, val, &o->set.sinkhorn_iters), o->has_iters = 1;
     } else if (strcmp(a, "--tol") == 0) {
-      r = parse_float(a, val, &o->set.sinkhorn_tol), o->has_tol = 1;
+      r = cli_float(TOOL, a, val, &o->set.sinkhorn_tol), o->has_tol = 1;
     } else if (strcmp(a, "--topk") == 0) {
-      r = parse_uint(a, val, &o->set.topk), o->has_topk = 1;
+      r = cli_uint(TOOL, a, val, &o->set.topk), o->has_topk = 1;
     } else if (strcmp(a, "--temperature") == 0) {
-      r = parse_float(a, val, &o->set.temperature), o->has_temperature = 1;
+      r = cli_float(TOOL, a, val, &o->set.temperature), o->has_temperature = 1;
     } else if (strcmp(a, "--blend") == 0) {
-      r = parse_float(a, val, &o->set.image_blend), o->has_blend = 1;
+      r = cli_float(TOOL, a, val, &o->set.image_blend), o->has_blend = 1;
     } else if (strcmp(a, "--map-max") == 0) {
-      r = parse_float(a, val, &o->map_max), o->has_map_max = 1;
+      r = cli_float(TOOL, a, val, &o->map_max), o->has_map_max = 1;
     } else if (strcmp(a, "--affinity") == 0) {
       o->has_affinity = 1;
       if (strcmp(val, "max") == 0)
@@ -190,25 +162,6 @@ static void apply_overrides(const options *o, tc_head_params *p)
 static void json_number(const char *key, double v, int last)
 {
   printf("  \"%s\": %.9g%s\n", key, v, last ? "" : ",");
-}
-
-/* A JSON string: the device name is the only free text. */
-static void json_string(const char *key, const char *s)
-{
-  printf("  \"%s\": \"", key);
-  for (; *s; s++)
-    if (*s == '"' || *s == '\\')
-      printf("\\%c", *s);
-    else if ((unsigned char)*s >= 0x20)
-      putchar(*s);
-  printf("\",\n");
-}
-
-static double now_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
 int main(int argc, char **argv)
@@ -271,9 +224,9 @@ int main(int argc, char **argv)
   if (st == TC_OK)
     st = tc_cmd_end(cmd, &err);
   if (st == TC_OK) {
-    double t0 = now_ms();
+    double t0 = cli_now_ms();
     st = tc_cmd_run(cmd, &err);
-    ms = now_ms() - t0;
+    ms = cli_now_ms() - t0;
   }
   if (st == TC_OK)
     st = tc_head_read_result(head, &res, &err);
@@ -288,7 +241,7 @@ int main(int argc, char **argv)
     float map_max = o.has_map_max ? o.map_max : res.token_score_max;
     static const char *affinity[] = { "max", "mean", "abnormal" };
     printf("{\n");
-    json_string("device", tc_context_device_name(ctx));
+    cli_json_member("device", tc_context_device_name(ctx), ",");
     printf("  \"tokens\": %u,\n  \"subspaces\": %u,\n  \"dim\": %u,\n", N, file.Q, D);
     printf("  \"params\": {\"temperature\": %.9g, \"sinkhorn_eps\": %.9g, \"sinkhorn_iters\": %u, "
            "\"sinkhorn_tol\": %.9g, \"topk\": %u, \"affinity\": \"%s\", \"greedy\": %s, \"image_blend\": %.9g},\n",

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli.h"
 #include "head/tc_head_file.h"
 #include "text/tc_prompts.h"
 
@@ -31,31 +31,13 @@ static void usage(FILE *f)
              "  --print-prompts  list every prompt (template x state) on stderr\n");
 }
 
-static double now_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-static void json_string(const char *key, const char *s, int last)
-{
-  printf("  \"%s\": \"", key);
-  for (; *s; s++)
-    if (*s == '"' || *s == '\\')
-      printf("\\%c", *s);
-    else if ((unsigned char)*s >= 0x20)
-      putchar(*s);
-  printf("\"%s\n", last ? "" : ",");
-}
-
 int main(int argc, char **argv)
 {
   const char *model = NULL, *object = NULL, *output = NULL, *prompts = NULL, *vocab = NULL, *device = NULL;
   int half = 0, print = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    if (cli_is_help(a)) {
       usage(stdout);
       return 0;
     } else if (strcmp(a, "--half") == 0) {
@@ -95,9 +77,9 @@ int main(int argc, char **argv)
   tc_error err = { 0 };
   float *T = NULL;
   uint32_t Q = 0, D = 0;
-  double t0 = now_ms();
+  double t0 = cli_now_ms();
   tc_status st = tc_prompt_subspaces(model, object, prompts, vocab, device, &T, &Q, &D, &err);
-  double ms = now_ms() - t0;
+  double ms = cli_now_ms() - t0;
   if (st == TC_OK && print) {
     char **loaded = NULL;
     uint32_t n = tc_prompt_templates_count;
@@ -125,11 +107,11 @@ int main(int argc, char **argv)
     return 1;
   }
   printf("{\n");
-  json_string("object", object, 0);
-  json_string("templates", prompts ? prompts : "built-in", 0);
+  cli_json_member("object", object, ",");
+  cli_json_member("templates", prompts ? prompts : "built-in", ",");
   printf("  \"subspaces\": %u,\n  \"dim\": %u,\n  \"prompts\": %u,\n", Q, D,
          Q * (tc_prompt_normal_count + tc_prompt_abnormal_count));
-  json_string("output", output, 0);
+  cli_json_member("output", output, ",");
   printf("  \"run_ms\": %.1f\n}\n", ms);
   free(T);
   return 0;

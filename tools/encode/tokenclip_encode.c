@@ -13,18 +13,19 @@
  * patch tokens in raster order. --ref runs the plain-C reference of
  * core/ref instead of Vulkan (slow; for checking). A JSON object on stdout
  * gives the model's configuration, the device and the times. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli.h"
 #include "image/tc_preprocess.h"
 #include "image_file.h"
 #include "io/tc_npy.h"
 #include "tc_encoder.h"
 #include "tc_ref_encoder.h"
 #include "tc_ref_image.h"
+
+#define TOOL "tokenclip-encode"
 
 typedef struct options {
   const char *model, *input, *image, *output, *device;
@@ -60,19 +61,6 @@ static void usage(FILE *f)
              "  --reps N         time N more runs after the first and report their median\n");
 }
 
-static int parse_uint(const char *opt, const char *val, uint32_t max, uint32_t *out)
-{
-  char *end;
-  errno = 0;
-  long long v = strtoll(val, &end, 10);
-  if (*end || end == val || errno || v < 0 || v > max) {
-    fprintf(stderr, "tokenclip-encode: %s takes a whole number 0..%u, not \"%s\"\n", opt, max, val);
-    return -1;
-  }
-  *out = (uint32_t)v;
-  return 0;
-}
-
 static int parse(int argc, char **argv, options *o)
 {
   *o = (options){ .pos_interp = TC_INTERP_BICUBIC, .resample = TC_RESAMPLE_BICUBIC,
@@ -80,7 +68,7 @@ static int parse(int argc, char **argv, options *o)
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int r = 0, takes = 1;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    if (cli_is_help(a)) {
       usage(stdout);
       exit(0);
     } else if (strcmp(a, "--ref") == 0) {
@@ -99,24 +87,17 @@ static int parse(int argc, char **argv, options *o)
     } else if (strcmp(a, "--device") == 0) {
       o->device = val;
     } else if (strcmp(a, "--vv-start") == 0) {
-      r = parse_uint(a, val, 1000, &o->vv_start);
+      r = cli_uint_max(TOOL, a, val, 1000, &o->vv_start);
     } else if (strcmp(a, "--input-size") == 0) {
-      r = parse_uint(a, val, 64 * 1024, &o->input_size);
+      r = cli_uint_max(TOOL, a, val, 64 * 1024, &o->input_size);
       if (r == 0 && o->input_size == 0)
         fprintf(stderr, "tokenclip-encode: --input-size takes a positive size\n"), r = -1;
     } else if (strcmp(a, "--reps") == 0) {
-      r = parse_uint(a, val, 10000, &o->reps);
+      r = cli_uint_max(TOOL, a, val, 10000, &o->reps);
     } else if (strcmp(a, "--pos-interp") == 0) {
-      int m = tc_interp_from_name(val);
-      if (m < 0)
-        fprintf(stderr, "tokenclip-encode: --pos-interp takes bicubic, bicubic-aa or bilinear, not \"%s\"\n", val),
-          r = -1;
-      o->pos_interp = (tc_interp)m;
+      r = cli_pos_interp(TOOL, val, &o->pos_interp);
     } else if (strcmp(a, "--resample") == 0) {
-      if (strcmp(val, "bicubic") == 0 || strcmp(val, "bilinear") == 0)
-        o->resample = val[2] == 'c' ? TC_RESAMPLE_BICUBIC : TC_RESAMPLE_BILINEAR;
-      else
-        fprintf(stderr, "tokenclip-encode: --resample takes bicubic or bilinear, not \"%s\"\n", val), r = -1;
+      r = cli_resample(TOOL, val, &o->resample);
     } else if (strcmp(a, "--weights") == 0) {
       if (strcmp(val, "stored") == 0)
         o->weights = TC_WEIGHTS_AS_STORED;
@@ -127,10 +108,7 @@ static int parse(int argc, char **argv, options *o)
       else
         fprintf(stderr, "tokenclip-encode: --weights takes stored, f32 or f16, not \"%s\"\n", val), r = -1;
     } else if (strcmp(a, "--kernels") == 0) {
-      if (strcmp(val, "cpu") == 0 || strcmp(val, "gpu") == 0)
-        o->family = val[0] == 'c' ? TC_FAMILY_CPU : TC_FAMILY_GPU;
-      else
-        fprintf(stderr, "tokenclip-encode: --kernels takes cpu or gpu, not \"%s\"\n", val), r = -1;
+      r = cli_kernels(TOOL, val, &o->family);
     } else {
       fprintf(stderr, "tokenclip-encode: unknown option: %s\n", a);
       return -1;
@@ -148,25 +126,6 @@ static int parse(int argc, char **argv, options *o)
     return -1;
   }
   return 0;
-}
-
-/* A JSON string; control characters are dropped (paths and device names only). */
-static void json_string(const char *s)
-{
-  putchar('"');
-  for (; *s; s++)
-    if (*s == '"' || *s == '\\')
-      printf("\\%c", *s);
-    else if ((unsigned char)*s >= 0x20)
-      putchar(*s);
-  putchar('"');
-}
-
-static double now_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -271,7 +230,7 @@ int main(int argc, char **argv)
   vk_run v = { 0 };
   float *input = NULL, *tokens = NULL;
   double *rep_ms = NULL;
-  double t_start = now_ms(), load_ms = 0, first_ms = 0, median_ms = 0, min_ms = 0;
+  double t_start = cli_now_ms(), load_ms = 0, first_ms = 0, median_ms = 0, min_ms = 0;
   uint32_t S = 0, G = 0, E = 0;
   const tc_clip_vision_config *cfg = NULL;
 
@@ -308,25 +267,25 @@ int main(int argc, char **argv)
       else
         tc_ref_preprocess(img.rgba, &frame, S, o.resample, input);
     }
-    load_ms = now_ms() - t_start;
-    double t0 = now_ms();
+    load_ms = cli_now_ms() - t_start;
+    double t0 = cli_now_ms();
     if (st == TC_OK)
       st = tc_ref_encoder_run(model, &eo, input ? input : x.data, tokens, &err);
-    first_ms = median_ms = min_ms = now_ms() - t0;
+    first_ms = median_ms = min_ms = cli_now_ms() - t0;
   } else if (st == TC_OK) {
     st = vk_prepare(&o, model, &eo, &x, img.rgba ? &img : NULL, &v, &err);
-    load_ms = now_ms() - t_start;
-    double t0 = now_ms();
+    load_ms = cli_now_ms() - t_start;
+    double t0 = cli_now_ms();
     if (st == TC_OK)
       st = tc_cmd_run(v.cmd, &err);
-    first_ms = median_ms = min_ms = now_ms() - t0;
+    first_ms = median_ms = min_ms = cli_now_ms() - t0;
     if (st == TC_OK && o.reps) {
       if (!(rep_ms = malloc(o.reps * sizeof *rep_ms)))
         st = tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
       for (uint32_t r = 0; st == TC_OK && r < o.reps; r++) {
-        t0 = now_ms();
+        t0 = cli_now_ms();
         st = tc_cmd_run(v.cmd, &err);
-        rep_ms[r] = now_ms() - t0;
+        rep_ms[r] = cli_now_ms() - t0;
       }
       if (st == TC_OK) {
         qsort(rep_ms, o.reps, sizeof *rep_ms, cmp_double);
@@ -343,7 +302,7 @@ int main(int argc, char **argv)
   if (st == TC_OK) {
     static const char *weights[] = { "stored", "f32", "f16" };
     printf("{\n  \"model\": ");
-    json_string(o.model);
+    cli_json_string(stdout, o.model, 0);
     printf(",\n  \"naming\": \"%s\",\n",
            tc_clip_vision_naming(model) == TC_CLIP_NAMING_HF ? "hf" : "openclip");
     printf("  \"config\": {\"width\": %d, \"layers\": %d, \"heads\": %d, \"mlp\": %d, \"patch\": %d, "
@@ -351,7 +310,7 @@ int main(int argc, char **argv)
            cfg->width, cfg->layers, cfg->heads, cfg->mlp_dim, cfg->patch_size, cfg->image_size, cfg->embed_dim,
            act_name(cfg->act));
     printf("  \"input\": {\"%s\": ", o.input ? "npy" : "image");
-    json_string(o.input ? o.input : o.image);
+    cli_json_string(stdout, o.input ? o.input : o.image, 0);
     if (img.rgba)
       printf(", \"format\": \"%s\", \"width\": %u, \"height\": %u, \"resample\": \"%s\"", img.format, img.width,
              img.height, o.resample == TC_RESAMPLE_BICUBIC ? "bicubic" : "bilinear");
@@ -360,7 +319,7 @@ int main(int argc, char **argv)
     printf("  \"vv_start\": %u,\n  \"pos_interp\": \"%s\",\n  \"weights\": \"%s\",\n", o.vv_start,
            tc_interp_name(o.pos_interp), weights[o.weights]);
     printf("  \"device\": ");
-    json_string(o.ref ? "C reference" : tc_context_device_name(v.ctx));
+    cli_json_string(stdout, o.ref ? "C reference" : tc_context_device_name(v.ctx), 0);
     printf(",\n  \"kernels\": \"%s\",\n",
            o.ref ? "ref" : tc_context_family(v.ctx) == TC_FAMILY_CPU ? "cpu" : "gpu");
     printf("  \"load_ms\": %.3f,\n", load_ms);        /* model, weights upload, recording */

@@ -1,35 +1,9 @@
 /* Detector options on the command line (see detector_args.h). */
 #include "detector_args.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
-int args_float(const char *tool, const char *opt, const char *val, float *out)
-{
-  char *end;
-  errno = 0;
-  double v = strtod(val, &end);
-  if (*end || end == val || errno) {
-    fprintf(stderr, "%s: %s takes a number, not \"%s\"\n", tool, opt, val);
-    return -1;
-  }
-  *out = (float)v;
-  return 0;
-}
-
-int args_uint(const char *tool, const char *opt, const char *val, uint32_t *out)
-{
-  char *end;
-  errno = 0;
-  long long v = strtoll(val, &end, 10);
-  if (*end || end == val || errno || v < 0 || v > 100000000) {
-    fprintf(stderr, "%s: %s takes a whole number >= 0, not \"%s\"\n", tool, opt, val);
-    return -1;
-  }
-  *out = (uint32_t)v;
-  return 0;
-}
+#include "cli.h"
 
 void detector_args_init(detector_args *a)
 {
@@ -100,37 +74,27 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
   } else if (strcmp(opt, "--device") == 0) {
     o->device = val;
   } else if (strcmp(opt, "--input-size") == 0) {
-    r = args_uint(tool, opt, val, &o->encoder.input_size);
+    r = cli_uint(tool, opt, val, &o->encoder.input_size);
   } else if (strcmp(opt, "--vv-start") == 0) {
-    r = args_uint(tool, opt, val, &o->encoder.vv_start);
+    r = cli_uint(tool, opt, val, &o->encoder.vv_start);
   } else if (strcmp(opt, "--pos-interp") == 0) {
-    if (strcmp(val, "bicubic") == 0)
-      o->encoder.pos_interp = TC_INTERP_BICUBIC;
-    else if (strcmp(val, "bicubic-aa") == 0)
-      o->encoder.pos_interp = TC_INTERP_BICUBIC_AA;
-    else if (strcmp(val, "bilinear") == 0)
-      o->encoder.pos_interp = TC_INTERP_BILINEAR;
-    else
-      fprintf(stderr, "%s: --pos-interp takes bicubic, bicubic-aa or bilinear, not \"%s\"\n", tool, val), r = -1;
+    r = cli_pos_interp(tool, val, &o->encoder.pos_interp);
   } else if (strcmp(opt, "--resample") == 0) {
-    if (strcmp(val, "bicubic") == 0 || strcmp(val, "bilinear") == 0)
-      o->resample = val[2] == 'c' ? TC_RESAMPLE_BICUBIC : TC_RESAMPLE_BILINEAR;
-    else
-      fprintf(stderr, "%s: --resample takes bicubic or bilinear, not \"%s\"\n", tool, val), r = -1;
+    r = cli_resample(tool, val, &o->resample);
   } else if (strcmp(opt, "--blend") == 0) {
-    r = args_float(tool, opt, val, &a->blend), a->has_blend = 1;
+    r = cli_float(tool, opt, val, &a->blend), a->has_blend = 1;
   } else if (strcmp(opt, "--sigma") == 0) {
-    r = args_float(tool, opt, val, &o->map.sigma);
+    r = cli_float(tool, opt, val, &o->map.sigma);
     if (r == 0 && !(o->map.sigma >= 0 && o->map.sigma <= 1000))
       fprintf(stderr, "%s: --sigma takes a number in [0, 1000], not \"%s\"\n", tool, val), r = -1;
   } else if (strcmp(opt, "--topk") == 0) {
-    r = args_uint(tool, opt, val, &o->head.topk), o->head_set |= TC_DETECTOR_SET_TOPK;
+    r = cli_uint(tool, opt, val, &o->head.topk), o->head_set |= TC_DETECTOR_SET_TOPK;
   } else if (strcmp(opt, "--eps") == 0) {
-    r = args_float(tool, opt, val, &o->head.sinkhorn_eps), o->head_set |= TC_DETECTOR_SET_EPS;
+    r = cli_float(tool, opt, val, &o->head.sinkhorn_eps), o->head_set |= TC_DETECTOR_SET_EPS;
   } else if (strcmp(opt, "--iters") == 0) {
-    r = args_uint(tool, opt, val, &o->head.sinkhorn_iters), o->head_set |= TC_DETECTOR_SET_ITERS;
+    r = cli_uint(tool, opt, val, &o->head.sinkhorn_iters), o->head_set |= TC_DETECTOR_SET_ITERS;
   } else if (strcmp(opt, "--temperature") == 0) {
-    r = args_float(tool, opt, val, &o->head.temperature), o->head_set |= TC_DETECTOR_SET_TEMPERATURE;
+    r = cli_float(tool, opt, val, &o->head.temperature), o->head_set |= TC_DETECTOR_SET_TEMPERATURE;
   }
   return r == 0 ? 1 : -1;
 }

@@ -31,8 +31,4 @@ void detector_args_usage(FILE *f);
  * detector (--blend). */
 tc_status detector_args_create(const detector_args *a, tc_detector **out, tc_error *err);
 
-/* Parsing helpers: 0 on success, -1 after printing "tool: opt takes ...". */
-int args_float(const char *tool, const char *opt, const char *val, float *out);
-int args_uint(const char *tool, const char *opt, const char *val, uint32_t *out);
-
 #endif

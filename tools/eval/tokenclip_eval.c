@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "dataset.h"
 #include "detector_args.h"
 #include "eval/tc_metrics.h"
@@ -110,7 +111,7 @@ static int parse(int argc, char **argv, options *o)
   int has_worst = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    if (cli_is_help(a)) {
       usage(stdout);
       exit(0);
     }
@@ -149,14 +150,14 @@ static int parse(int argc, char **argv, options *o)
     else if (strcmp(a, "--maps") == 0)
       o->maps = val;
     else if (strcmp(a, "--eval-size") == 0)
-      r = args_uint(TOOL, a, val, &o->eval_size);
+      r = cli_uint(TOOL, a, val, &o->eval_size);
     else if (strcmp(a, "--worst") == 0)
-      r = args_uint(TOOL, a, val, &o->worst), has_worst = 1;
+      r = cli_uint(TOOL, a, val, &o->worst), has_worst = 1;
     else if (strcmp(a, "--limit") == 0)
-      r = args_uint(TOOL, a, val, &o->limit);
+      r = cli_uint(TOOL, a, val, &o->limit);
     else if (strcmp(a, "--fpr-limit") == 0) {
       float f;
-      r = args_float(TOOL, a, val, &f);
+      r = cli_float(TOOL, a, val, &f);
       o->fpr_limit = strtod(val, NULL); /* checked by args_float; kept in double */
     }
     else {
@@ -445,9 +446,7 @@ static tc_status run_one(evaluator *e, const sample *s, view *v, tc_error *err)
 
 static double now_s(void)
 {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
+  return cli_now_ms() * 1e-3;
 }
 
 static void progress(int on, size_t done, size_t total, const char *cat, double t0)
@@ -736,21 +735,6 @@ static tc_status eval_category(evaluator *e, const category *c, result *r, size_
 
 /* ---- output ---- */
 
-static void json_str(FILE *f, const char *s)
-{
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void mean_of(const result *res, size_t n, double *mean, size_t *count)
 {
   for (int k = 0; k < N_METRICS; k++) {
@@ -804,7 +788,7 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
   if (!f)
     return tc_error_set(err, TC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
   fprintf(f, "{\n  \"model\": ");
-  json_str(f, o->d.det.model_path);
+  cli_json_string(f, o->d.det.model_path, 1);
   const int words = o->d.det.object || o->objects_from_categories;
   fprintf(f, ",\n  \"subspaces\": \"%s\",\n  \"head\": ",
           o->heads_dir ? "heads-dir" : o->objects_from_categories ? "objects-from-categories"
@@ -812,23 +796,23 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
   if (words)
     fprintf(f, "null");
   else
-    json_str(f, o->heads_dir ? o->heads_dir : o->d.det.head_path);
+    cli_json_string(f, o->heads_dir ? o->heads_dir : o->d.det.head_path, 1);
   fprintf(f, ",\n  \"heads_per_category\": %s,\n", o->heads_dir || o->objects_from_categories ? "true" : "false");
   if (words) {
     fprintf(f, "  \"object\": ");
-    o->d.det.object ? json_str(f, o->d.det.object) : (void)fprintf(f, "null");
+    o->d.det.object ? cli_json_string(f, o->d.det.object, 1) : (void)fprintf(f, "null");
     fprintf(f, ",\n  \"prompts\": ");
-    json_str(f, o->d.det.prompts_path ? o->d.det.prompts_path : "built-in");
+    cli_json_string(f, o->d.det.prompts_path ? o->d.det.prompts_path : "built-in", 1);
     fprintf(f, ",\n  \"vocab\": ");
-    o->d.det.vocab_path ? json_str(f, o->d.det.vocab_path) : (void)fprintf(f, "null");
+    o->d.det.vocab_path ? cli_json_string(f, o->d.det.vocab_path, 1) : (void)fprintf(f, "null");
     fprintf(f, ",\n");
   }
   fprintf(f, "  \"data\": ");
-  json_str(f, o->data);
+  cli_json_string(f, o->data, 1);
   fprintf(f, ",\n  \"layout\": \"%s\",\n", o->csv ? "visa-csv" : "mvtec");
   if (e->det) {
     fprintf(f, "  \"device\": ");
-    json_str(f, tc_detector_device_name(e->det));
+    cli_json_string(f, tc_detector_device_name(e->det), 1);
     fprintf(f, ",\n  \"input_size\": %u,\n  \"grid\": %u,\n  \"vv_start\": %u,\n", tc_detector_input_size(e->det),
             tc_detector_grid(e->det), o->d.det.encoder.vv_start);
     const tc_head_params p = tc_detector_head_params(e->det);
@@ -845,11 +829,11 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
   for (size_t i = 0; i < n; i++) {
     const result *r = &res[i];
     fprintf(f, "%s\n    ", i ? "," : "");
-    json_str(f, r->name);
+    cli_json_string(f, r->name, 1);
     fprintf(f, ": {\"images\": %zu, \"normal\": %zu, \"anomalous\": %zu, \"seconds\": %.3f", r->normal + r->anomalous,
             r->normal, r->anomalous, r->seconds);
     fprintf(f, ", \"%s\": ", r->object ? "object" : "head");
-    json_str(f, r->object ? r->object : r->head ? r->head : "");
+    cli_json_string(f, r->object ? r->object : r->head ? r->head : "", 1);
     for (int k = 0; k < N_METRICS; k++)
       if (r->defined[k])
         fprintf(f, ", \"%s\": %.9g", metric_key[k], r->value[k]);
@@ -860,7 +844,7 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
     for (int k = 0; k < N_METRICS; k++)
       if (!r->defined[k]) {
         fprintf(f, "%s\"%s\": ", first ? "" : ", ", metric_key[k]);
-        json_str(f, r->why[k]);
+        cli_json_string(f, r->why[k], 1);
         first = 0;
       }
     fprintf(f, "}");
@@ -868,13 +852,13 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
     for (size_t k = 0; k < r->n_all; k++) {
       const record *w = &r->all[k];
       fprintf(f, "%s\n        {\"image\": ", k ? "," : "");
-      json_str(f, w->s->image);
+      cli_json_string(f, w->s->image, 1);
       fprintf(f, ", \"defect\": ");
-      json_str(f, w->s->defect);
+      cli_json_string(f, w->s->defect, 1);
       fprintf(f, ", \"label\": %d, \"score\": %.9g", w->s->label, w->score);
       if (w->map) {
         fprintf(f, ", \"map\": ");
-        json_str(f, w->map);
+        cli_json_string(f, w->map, 1);
       }
       fprintf(f, "}");
     }
@@ -884,12 +868,12 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
       for (size_t k = 0; k < r->n_worst; k++) {
         const record *w = &r->worst[k];
         fprintf(f, "%s\n        {\"image\": ", k ? "," : "");
-        json_str(f, w->s->image);
+        cli_json_string(f, w->s->image, 1);
         fprintf(f, ", \"defect\": ");
-        json_str(f, w->s->defect);
+        cli_json_string(f, w->s->defect, 1);
         fprintf(f, ", \"label\": %d, \"score\": %.9g, \"badness\": %.9g, \"panel\": ", w->s->label, w->score,
                 w->badness);
-        json_str(f, w->panel ? w->panel : "");
+        cli_json_string(f, w->panel ? w->panel : "", 1);
         fprintf(f, "}");
       }
       fprintf(f, "]");

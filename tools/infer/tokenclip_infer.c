@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "detector_args.h"
 #include "image_file.h"
 #include "io/tc_npy.h"
@@ -51,7 +52,7 @@ static int parse(int argc, char **argv, options *o)
   detector_args_init(&o->d);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    if (cli_is_help(a)) {
       usage(stdout);
       exit(0);
     }
@@ -73,10 +74,10 @@ static int parse(int argc, char **argv, options *o)
     } else if (strcmp(a, "--map") == 0) {
       o->map = val;
     } else if (strcmp(a, "--alpha") == 0) {
-      if (args_float(TOOL, a, val, &o->d.det.map.alpha) != 0)
+      if (cli_float(TOOL, a, val, &o->d.det.map.alpha) != 0)
         return -1;
     } else if (strcmp(a, "--threshold") == 0) {
-      if (args_float(TOOL, a, val, &o->d.det.map.threshold) != 0)
+      if (cli_float(TOOL, a, val, &o->d.det.map.threshold) != 0)
         return -1;
     } else if (strcmp(a, "--colormap") == 0) {
       int found = 0;
@@ -113,18 +114,6 @@ static int parse(int argc, char **argv, options *o)
   return 0;
 }
 
-/* A JSON string value (paths and the device name are the free text). */
-static void json_string(const char *key, const char *s, const char *end)
-{
-  printf("  \"%s\": \"", key);
-  for (; *s; s++)
-    if (*s == '"' || *s == '\\')
-      printf("\\%c", *s);
-    else if ((unsigned char)*s >= 0x20)
-      putchar(*s);
-  printf("\"%s\n", end);
-}
-
 int main(int argc, char **argv)
 {
   options o;
@@ -159,13 +148,13 @@ int main(int argc, char **argv)
   }
   if (st == TC_OK) {
     printf("{\n");
-    json_string("image", o.image, ",");
+    cli_json_member("image", o.image, ",");
     printf("  \"width\": %u,\n  \"height\": %u,\n", img.width, img.height);
-    json_string("device", tc_detector_device_name(det), ",");
+    cli_json_member("device", tc_detector_device_name(det), ",");
     if (o.d.det.object)
-      json_string("object", o.d.det.object, ",");
+      cli_json_member("object", o.d.det.object, ",");
     else
-      json_string("head", o.d.det.head_path, ",");
+      cli_json_member("head", o.d.det.head_path, ",");
     printf("  \"input_size\": %u,\n  \"grid\": %u,\n  \"subspaces\": %u,\n", tc_detector_input_size(det), a.grid,
            tc_detector_subspaces(det));
     printf("  \"image_score\": %.9g,\n  \"global_score\": %.9g,\n  \"map_max\": %.9g,\n", a.image_score,
@@ -173,9 +162,9 @@ int main(int argc, char **argv)
     printf("  \"token_score_max\": %.9g,\n  \"iterations\": %u,\n  \"converged\": %s,\n", a.max_score,
            a.iterations, a.converged ? "true" : "false");
     if (o.overlay)
-      json_string("overlay", o.overlay, ",");
+      cli_json_member("overlay", o.overlay, ",");
     if (o.map)
-      json_string("map", o.map, ",");
+      cli_json_member("map", o.map, ",");
     printf("  \"inference_ms\": %.3f\n}\n", a.inference_ms); /* the first run compiles the shaders */
   } else {
     fprintf(stderr, TOOL ": %s\n", err.message);

@@ -1,0 +1,51 @@
+/* What the command-line tools share on the command line and on stdout:
+ * option values parsed with their ranges checked (an error names the tool and
+ * the option), the kernel family, resize-filter and positional-embedding
+ * names, JSON strings, and a monotonic clock.
+ *
+ * The parsers return 0 on success and -1 after printing
+ * "TOOL: OPT takes ..., not \"VAL\"" on stderr; *out is then unchanged. */
+#ifndef TC_TOOLS_CLI_H
+#define TC_TOOLS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "image/tc_preprocess.h"
+#include "model/tc_pos_embed.h"
+#include "vk/tc_vk.h"
+
+/* --help or -h. */
+int cli_is_help(const char *arg);
+
+/* A number (strtod, the whole string). */
+int cli_float(const char *tool, const char *opt, const char *val, float *out);
+
+/* A whole number 0..100000000: "takes a whole number >= 0". */
+int cli_uint(const char *tool, const char *opt, const char *val, uint32_t *out);
+
+/* A whole number 0..max: "takes a whole number 0..MAX". */
+int cli_uint_max(const char *tool, const char *opt, const char *val, uint32_t max, uint32_t *out);
+
+/* --kernels cpu|gpu. */
+int cli_kernels(const char *tool, const char *val, tc_kernel_family *out);
+
+/* --resample bicubic|bilinear. */
+int cli_resample(const char *tool, const char *val, tc_resample_filter *out);
+
+/* --pos-interp bicubic|bicubic-aa|bilinear. */
+int cli_pos_interp(const char *tool, const char *val, tc_interp *out);
+
+/* Writes s as a JSON string, quotes included, '"' and '\\' escaped. Control
+ * characters are dropped (the tools' free text is paths and device names),
+ * or with escape_controls written as \u00XX. */
+void cli_json_string(FILE *f, const char *s, int escape_controls);
+
+/* One member of an object on stdout: `  "key": "s"` + end + newline, with s
+ * as cli_json_string writes it (controls dropped); end is "," or "". */
+void cli_json_member(const char *key, const char *s, const char *end);
+
+/* Milliseconds on the monotonic clock. */
+double cli_now_ms(void);
+
+#endif
