@@ -13,8 +13,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import aupro_ref
-
-failures = 0
+from tc_testutil import check, finish
 
 
 class Error(ctypes.Structure):
@@ -104,15 +103,6 @@ def map_metrics(maps, masks, limit=0.3, steps=200):
     }
     LIB.tc_metric_maps_destroy(h)
     return r
-
-
-def check(what, ok, detail=""):
-    global failures
-    if ok:
-        print(f"ok {what}")
-    else:
-        failures += 1
-        print(f"FAIL {what} {detail}")
 
 
 def near(what, got, want, tol):
@@ -265,10 +255,7 @@ def main():
     test_image(rng)
     test_pixels(rng)
     test_large(rng)
-    if failures:
-        print(f"{failures} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

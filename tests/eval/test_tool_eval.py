@@ -21,7 +21,6 @@ usage: test_tool_eval.py TOKENCLIP_EVAL TOKENCLIP_INFER MODEL.safetensors (embed
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -30,20 +29,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 import aupro_ref
 import eval_fixtures
+from tc_testutil import check, finish, run
 from test_tool_infer import png_size
 
-failures = 0
 SIZE = 64  # the images' size and the --input-size: the evaluation size
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok " if ok else "FAIL ") + what + ("" if ok else f": {detail}"))
-    failures += not ok
-
-
-def run(tool, *args):
-    return subprocess.run([tool, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 def metrics_in_range(res):
@@ -191,10 +180,7 @@ def main():
     tool, infer, model = sys.argv[1:4]
     with tempfile.TemporaryDirectory(prefix="tc-test-eval-") as tmp:
         checks(tool, infer, model, tmp)
-    if failures:
-        print(f"{failures} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

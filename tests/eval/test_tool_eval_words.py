@@ -18,25 +18,14 @@ usage: test_tool_eval_words.py TOKENCLIP_EVAL TOKENCLIP_INFER TOKENCLIP_PROMPTS 
                                VISION_ONLY_MODEL.safetensors VOCAB"""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import eval_fixtures
+from tc_testutil import check, finish, run
 
-failures = 0
 SIZE = 64
 METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro", "pixel_ap", "aupro_anomalyclip", "normal", "anomalous")
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok " if ok else "FAIL ") + what + ("" if ok else f": {detail}"))
-    failures += not ok
-
-
-def run(tool, *args):
-    return subprocess.run([tool, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 def same_numbers(a, b):
@@ -151,10 +140,7 @@ def checks(tool, infer, prompts, model, vision_only, vocab, tmp):
 def main():
     with tempfile.TemporaryDirectory(prefix="tc-test-words-") as tmp:
         checks(*sys.argv[1:7], tmp)
-    if failures:
-        print(f"{failures} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

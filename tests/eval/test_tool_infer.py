@@ -6,7 +6,6 @@ import json
 import math
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import zlib
@@ -14,14 +13,8 @@ import zlib
 import numpy as np
 
 import eval_fixtures
-
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok " if ok else "FAIL ") + what + ("" if ok else f": {detail}"))
-    failures += not ok
+import tc_testutil
+from tc_testutil import check, finish
 
 
 def png_size(path):
@@ -46,17 +39,14 @@ def png_size(path):
 
 
 def run(tool, *args):
-    return subprocess.run([tool, *args], capture_output=True, text=True, timeout=60)
+    return tc_testutil.run(tool, *args, timeout=60)
 
 
 def main():
     tool, model = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory(prefix="tc-test-infer-") as tmp:
         checks(tool, model, tmp)
-    if failures:
-        print(f"{failures} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 def checks(tool, model, tmp):

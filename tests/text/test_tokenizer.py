@@ -17,6 +17,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clip_tokenizer_ref import CONTEXT, Tokenizer, clean  # noqa: E402
+from tc_testutil import fail, finish  # noqa: E402
 
 
 class Error(ctypes.Structure):
@@ -24,7 +25,6 @@ class Error(ctypes.Structure):
 
 
 lib = libc = None  # loaded by load_lib(): phrases() is importable without the library
-failures = 0
 
 
 def load_lib():
@@ -43,10 +43,9 @@ def load_lib():
 
 
 def check(cond, what):
-    global failures
+    """Prints only the failures: the script checks every text of its corpus."""
     if not cond:
-        failures += 1
-        print("FAIL " + what)
+        fail(what)
     return cond
 
 
@@ -191,10 +190,7 @@ def main():
         st = lib.tc_tokenizer_open(os.path.join(d, "missing.txt.gz").encode(), ctypes.byref(h2), ctypes.byref(err))
         check(st != 0 and b"missing.txt.gz" in err.message, f"missing file: {err.message!r}")
 
-    if failures:
-        print(f"{failures} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ sys.path.insert(0, os.path.join(here, "..", "torch"))
 import clip_fixtures as cf  # noqa: E402
 import text_fixtures as tf  # noqa: E402
 from clip_tokenizer_ref import Tokenizer  # noqa: E402
+import tc_testutil  # noqa: E402
+from tc_testutil import finish  # noqa: E402
 
 prompts_tool, head_tool, model_dir, vocab = sys.argv[1:5]
 model = os.path.join(model_dir, "model.safetensors")
@@ -34,7 +36,6 @@ info = json.load(open(os.path.join(model_dir, "fixture.json")))
 cfg = tf.text_config(info["config"])
 weights = cf.quantize_all(tf.random_text_weights(cfg, info["seed"]), info["dtype"])
 tok = Tokenizer(vocab)
-failures = 0
 
 # the recipe of tc_prompts.h, written again from its description
 TEMPLATES = ["a bad photo of a {}.", "a low resolution photo of the {}.", "a bad photo of the {}.",
@@ -82,9 +83,7 @@ def run(*args):
 
 
 def check(cond, what):
-    global failures
-    print(("ok " if cond else "FAIL ") + what)
-    failures += not cond
+    return tc_testutil.check(what, cond)
 
 
 def compare(what, got, want, atol=2e-5):
@@ -188,7 +187,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-if failures:
-    print(f"{failures} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()
