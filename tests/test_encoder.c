@@ -10,51 +10,11 @@
  * Each token row must match within 1e-4 relative to the row's norm-scaled
  * size (|got - want| <= 1e-4 * max|want row| + 1e-4 |want|) and the whole
  * output within 2e-5 relative L2 error. */
-#include <math.h>
-
 #include "io/tc_npy.h"
 #include "tc_encoder.h"
 #include "tc_ref_encoder.h"
 #include "tc_test.h"
-
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = (double)got[i] - want[i];
-    num += d * d;
-    den += (double)want[i] * want[i];
-  }
-  return sqrt(num / (den > 0 ? den : 1));
-}
-
-/* Row-scaled closeness (a token's components have the scale of its norm). */
-static void check_tokens(const char *what, const float *got, const float *want, size_t rows, size_t cols)
-{
-  size_t bad = 0, worst_r = 0, worst_c = 0;
-  double worst = 0;
-  for (size_t r = 0; r < rows; r++) {
-    double scale = 0;
-    for (size_t c = 0; c < cols; c++)
-      scale = fmax(scale, fabs(want[r * cols + c]));
-    for (size_t c = 0; c < cols; c++) {
-      double d = fabs((double)got[r * cols + c] - want[r * cols + c]);
-      double lim = 1e-4 * scale + 1e-4 * fabs(want[r * cols + c]);
-      if (!(d <= lim))
-        bad++;
-      if (!(d / (lim > 0 ? lim : 1) <= worst)) {
-        worst = d / (lim > 0 ? lim : 1);
-        worst_r = r, worst_c = c;
-      }
-    }
-  }
-  double l2 = rel_l2(got, want, rows * cols);
-  TC_CHECK(bad == 0, "%s: %zu of %zu values outside 1e-4 of their row's scale; worst [%zu,%zu] got %.7g want %.7g",
-           what, bad, rows * cols, worst_r, worst_c, got[worst_r * cols + worst_c], want[worst_r * cols + worst_c]);
-  TC_CHECK(l2 <= 2e-5, "%s: relative L2 error %.3g > 2e-5", what, l2);
-  printf("%s %s: relative L2 error %.3g, worst element at %.2f of its tolerance\n", bad ? "FAIL" : "ok", what, l2,
-         worst);
-}
+#include "tc_test_rows.h"
 
 int main(int argc, char **argv)
 {
@@ -100,7 +60,7 @@ int main(int argc, char **argv)
       TC_CHECK_OK(tc_encoder_record(enc, cmd, &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
       TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
       TC_CHECK_OK(tc_buffer_download(tc_encoder_output(enc), 0, got, rows * E * 4, &err), &err)) {
-    check_tokens("vulkan encoder vs PyTorch", got, want.data, rows, E);
+    tc_test_check_rows("vulkan encoder vs PyTorch", got, want.data, rows, E);
     /* a second submission of the same recording gives the same tokens */
     float *again = malloc(rows * E * sizeof *again);
     if (TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
@@ -111,8 +71,8 @@ int main(int argc, char **argv)
   if (with_ref) {
     ref = malloc(rows * E * sizeof *ref);
     if (TC_CHECK_OK(tc_ref_encoder_run(model, &opts, input.data, ref, &err), &err)) {
-      check_tokens("C reference encoder vs PyTorch", ref, want.data, rows, E);
-      check_tokens("vulkan encoder vs C reference", got, ref, rows, E);
+      tc_test_check_rows("C reference encoder vs PyTorch", ref, want.data, rows, E);
+      tc_test_check_rows("vulkan encoder vs C reference", got, ref, rows, E);
     }
   }
 done:

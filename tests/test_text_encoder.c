@@ -4,7 +4,7 @@
  * usage: test_text_encoder FIXTURE_DIR NAMING(hf|openclip)
  * FIXTURE_DIR holds model.safetensors, ids.npy, embeddings.npy.
  *
- * Tolerances (as test_encoder's): the device and the reference compute in
+ * Tolerances (tc_test_check_rows, as test_encoder's): the device and the reference compute in
  * fp32 from the same (possibly fp16/bf16-rounded) weights as the float64
  * fixture. Every value must be within 1e-4 of its row's largest magnitude
  * (+ 1e-4 relative) and the whole output within 2e-5 relative L2 error.
@@ -12,47 +12,11 @@
  * second short) and stops each batch at its last end-of-text token; the
  * reference runs the whole context. Weights forced to fp16 are compared with
  * the reference using the same fp16 weights, same tolerance. */
-#include <math.h>
-
 #include "io/tc_npy.h"
 #include "tc_ref_text.h"
 #include "tc_test.h"
+#include "tc_test_rows.h"
 #include "text/tc_text_encoder.h"
-
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = (double)got[i] - want[i];
-    num += d * d;
-    den += (double)want[i] * want[i];
-  }
-  return sqrt(num / (den > 0 ? den : 1));
-}
-
-static void check_rows(const char *what, const float *got, const float *want, size_t rows, size_t cols)
-{
-  size_t bad = 0;
-  double worst = 0;
-  for (size_t r = 0; r < rows; r++) {
-    double scale = 0;
-    for (size_t c = 0; c < cols; c++)
-      scale = fmax(scale, fabs(want[r * cols + c]));
-    for (size_t c = 0; c < cols; c++) {
-      double d = fabs((double)got[r * cols + c] - want[r * cols + c]);
-      double lim = 1e-4 * scale + 1e-4 * fabs(want[r * cols + c]);
-      if (!(d <= lim))
-        bad++;
-      if (!(d / lim <= worst))
-        worst = d / lim;
-    }
-  }
-  double l2 = rel_l2(got, want, rows * cols);
-  TC_CHECK(bad == 0, "%s: %zu of %zu values outside 1e-4 of their row's scale", what, bad, rows * cols);
-  TC_CHECK(l2 <= 2e-5, "%s: relative L2 error %.3g > 2e-5", what, l2);
-  printf("%s %s: relative L2 error %.3g, worst element at %.2f of its tolerance\n", bad || l2 > 2e-5 ? "FAIL" : "ok",
-         what, l2, worst);
-}
 
 int main(int argc, char **argv)
 {
@@ -94,9 +58,9 @@ int main(int argc, char **argv)
   opts.max_batch = 4;
   if (TC_CHECK_OK(tc_text_encoder_create(ctx, model, &opts, &te, &err), &err) &&
       TC_CHECK_OK(tc_text_encoder_run(te, ids, n, context, got, &err), &err))
-    check_rows("device vs PyTorch", got, want.data, n, E);
+    tc_test_check_rows("device vs PyTorch", got, want.data, n, E);
   if (TC_CHECK_OK(tc_ref_text_encoder_run(model, TC_WEIGHTS_AS_STORED, ids, n, context, ref, &err), &err))
-    check_rows("reference vs PyTorch", ref, want.data, n, E);
+    tc_test_check_rows("reference vs PyTorch", ref, want.data, n, E);
   tc_text_encoder_destroy(te);
   te = NULL;
 
@@ -106,7 +70,7 @@ int main(int argc, char **argv)
   if (TC_CHECK_OK(tc_text_encoder_create(ctx, model, &opts, &te, &err), &err) &&
       TC_CHECK_OK(tc_text_encoder_run(te, ids, n, context, got, &err), &err) &&
       TC_CHECK_OK(tc_ref_text_encoder_run(model, TC_WEIGHTS_F16, ids, n, context, ref, &err), &err))
-    check_rows("fp16 weights: device vs reference", got, ref, n, E);
+    tc_test_check_rows("fp16 weights: device vs reference", got, ref, n, E);
 
   /* errors: an id outside the vocabulary, a context beyond the model's */
   int32_t bad[77] = { 0 };
