@@ -52,6 +52,10 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
                           "--vv-start", "--pos-interp", "--resample", "--blend", "--sigma" };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     known |= strcmp(opt, names[i]) == 0;
+  if (!known && !val) {
+    fprintf(stderr, "%s: unknown option or missing value: %s\n", tool, opt);
+    return -1;
+  }
   if (!known)
     return 0;
   if (!val) {

@@ -19,9 +19,11 @@ typedef struct detector_args {
 /* Defaults: tc_detector_options_init, alpha and sigma as the element's. */
 void detector_args_init(detector_args *a);
 
-/* Parses one option `opt` with its value `val` (may be NULL). Returns 1 when
- * it was a detector option and took val, 0 when it is not one of them, -1
- * after printing an error prefixed with `tool`. */
+/* Parses one option `opt` with its value `val` (may be NULL: opt is the last
+ * argument). Returns 1 when it was a detector option and took val, 0 when it
+ * is not one of them and has a value (the tool's own option), -1 after
+ * printing an error prefixed with `tool`: a detector option's value refused,
+ * or another option without a value ("unknown option or missing value"). */
 int detector_args_parse(detector_args *a, const char *tool, const char *opt, const char *val);
 
 /* The options' help lines. */

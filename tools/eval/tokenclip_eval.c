@@ -130,10 +130,6 @@ static int parse(int argc, char **argv, options *o)
       i++;
       continue;
     }
-    if (!val) {
-      fprintf(stderr, TOOL ": unknown option or missing value: %s\n", a);
-      return -1;
-    }
     r = 0;
     if (strcmp(a, "--heads-dir") == 0)
       o->heads_dir = val;

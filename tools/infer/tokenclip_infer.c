@@ -63,10 +63,6 @@ static int parse(int argc, char **argv, options *o)
       i++;
       continue;
     }
-    if (!val) {
-      fprintf(stderr, TOOL ": unknown option or missing value: %s\n", a);
-      return -1;
-    }
     if (strcmp(a, "--image") == 0) {
       o->image = val;
     } else if (strcmp(a, "--overlay") == 0) {
