@@ -167,10 +167,8 @@ static void json_number(const char *key, double v, int last)
 int main(int argc, char **argv)
 {
   options o;
-  if (parse(argc, argv, &o) != 0) {
-    usage(stderr);
-    return 2;
-  }
+  if (parse(argc, argv, &o) != 0)
+    return cli_refused(usage);
   tc_error err = { 0 };
   tc_npy tokens = { 0 };
   tc_head_file file = { 0 };

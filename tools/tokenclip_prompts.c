@@ -48,8 +48,7 @@ int main(int argc, char **argv)
       continue;
     } else if (!v) {
       fprintf(stderr, "tokenclip-prompts: unknown option or missing value: %s\n", a);
-      usage(stderr);
-      return 2;
+      return cli_refused(usage);
     } else if (strcmp(a, "--model") == 0) {
       model = v;
     } else if (strcmp(a, "--object") == 0) {
@@ -64,15 +63,13 @@ int main(int argc, char **argv)
       device = v;
     } else {
       fprintf(stderr, "tokenclip-prompts: unknown option: %s\n", a);
-      usage(stderr);
-      return 2;
+      return cli_refused(usage);
     }
     i++;
   }
   if (!model || !object || !output) {
     fprintf(stderr, "tokenclip-prompts: --model, --object and --output are required\n");
-    usage(stderr);
-    return 2;
+    return cli_refused(usage);
   }
   tc_error err = { 0 };
   float *T = NULL;

@@ -11,6 +11,12 @@ int cli_is_help(const char *arg)
   return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
+int cli_refused(void (*usage)(FILE *f))
+{
+  usage(stderr);
+  return 2;
+}
+
 int cli_float(const char *tool, const char *opt, const char *val, float *out)
 {
   char *end;

@@ -18,6 +18,10 @@
 /* --help or -h. */
 int cli_is_help(const char *arg);
 
+/* A command line refused: prints the usage on stderr and returns the tools'
+ * exit status for it, 2 (`return cli_refused(usage);` in main). */
+int cli_refused(void (*usage)(FILE *f));
+
 /* A number (strtod, the whole string). */
 int cli_float(const char *tool, const char *opt, const char *val, float *out);
 

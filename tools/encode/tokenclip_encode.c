@@ -219,10 +219,8 @@ static tc_status vk_prepare(const options *o, const tc_clip_vision *model, const
 int main(int argc, char **argv)
 {
   options o;
-  if (parse(argc, argv, &o) != 0) {
-    usage(stderr);
-    return 2;
-  }
+  if (parse(argc, argv, &o) != 0)
+    return cli_refused(usage);
   tc_error err = { 0 };
   tc_clip_vision *model = NULL;
   tc_npy x = { 0 };

@@ -913,10 +913,8 @@ static void results_free(result *res, size_t n)
 int main(int argc, char **argv)
 {
   options o;
-  if (parse(argc, argv, &o) != 0) {
-    usage(stderr);
-    return 2;
-  }
+  if (parse(argc, argv, &o) != 0)
+    return cli_refused(usage);
   tc_error err = { 0 };
   dataset ds = { 0 };
   evaluator e = { .o = &o };

@@ -113,10 +113,8 @@ static int parse(int argc, char **argv, options *o)
 int main(int argc, char **argv)
 {
   options o;
-  if (parse(argc, argv, &o) != 0) {
-    usage(stderr);
-    return 2;
-  }
+  if (parse(argc, argv, &o) != 0)
+    return cli_refused(usage);
   tc_error err = { 0 };
   image_file img = { 0 };
   tc_detector *det = NULL;
