@@ -45,6 +45,7 @@ void tc_context_options_init(tc_context_options *opts)
   opts->validation = -1;
   opts->profile = -1;
   opts->family = TC_FAMILY_AUTO;
+  opts->cooperative_matrix = -1;
 }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
@@ -260,7 +261,64 @@ static tc_status choose_memory(tc_context *ctx, tc_error *err)
   return TC_OK;
 }
 
-static tc_status create_device(tc_context *ctx, tc_error *err)
+static bool has_device_extension(VkPhysicalDevice phys, const char *name)
+{
+  uint32_t n = 0;
+  vkEnumerateDeviceExtensionProperties(phys, NULL, &n, NULL);
+  VkExtensionProperties *exts = calloc(n ? n : 1, sizeof *exts);
+  if (!exts)
+    return false;
+  vkEnumerateDeviceExtensionProperties(phys, NULL, &n, exts);
+  bool found = false;
+  for (uint32_t i = 0; i < n && !found; i++)
+    found = strcmp(exts[i].extensionName, name) == 0;
+  free(exts);
+  return found;
+}
+
+/* VK_NV_cooperative_matrix with what matmul_coopmat_nv.comp uses: 16x16x16
+ * fp16 x fp16 -> fp32 at subgroup scope in compute shaders, fp16 arithmetic
+ * and the Vulkan memory model (the SPIR-V of the NV extension declares it). */
+static bool coopmat_supported(tc_context *ctx, const VkPhysicalDeviceVulkan12Features *f12)
+{
+  if (!f12->shaderFloat16 || !f12->vulkanMemoryModel ||
+      !has_device_extension(ctx->phys, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME))
+    return false;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV cf = { .sType =
+                                                       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV };
+  VkPhysicalDeviceFeatures2 f2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &cf };
+  vkGetPhysicalDeviceFeatures2(ctx->phys, &f2);
+  VkPhysicalDeviceCooperativeMatrixPropertiesNV cp = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV
+  };
+  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &cp };
+  vkGetPhysicalDeviceProperties2(ctx->phys, &p2);
+  PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_props =
+    (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)vkGetInstanceProcAddr(
+      ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+  if (!cf.cooperativeMatrix || !(cp.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) || !get_props)
+    return false;
+  uint32_t n = 0;
+  if (get_props(ctx->phys, &n, NULL) != VK_SUCCESS || n == 0)
+    return false;
+  VkCooperativeMatrixPropertiesNV *shapes = calloc(n, sizeof *shapes);
+  if (!shapes)
+    return false;
+  for (uint32_t i = 0; i < n; i++)
+    shapes[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+  bool found = false;
+  if (get_props(ctx->phys, &n, shapes) == VK_SUCCESS)
+    for (uint32_t i = 0; i < n && !found; i++) {
+      const VkCooperativeMatrixPropertiesNV *s = &shapes[i];
+      found = s->MSize == 16 && s->NSize == 16 && s->KSize == 16 && s->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+              s->BType == VK_COMPONENT_TYPE_FLOAT16_NV && s->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+              s->DType == VK_COMPONENT_TYPE_FLOAT32_NV && s->scope == VK_SCOPE_SUBGROUP_NV;
+    }
+  free(shapes);
+  return found;
+}
+
+static tc_status create_device(tc_context *ctx, bool want_coopmat, tc_error *err)
 {
   VkPhysicalDeviceVulkan11Features f11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES };
   VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
@@ -268,11 +326,24 @@ static tc_status create_device(tc_context *ctx, tc_error *err)
   VkPhysicalDeviceFeatures2 have = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12 };
   vkGetPhysicalDeviceFeatures2(ctx->phys, &have);
 
-  /* Only what the shaders use: 16-bit storage and fp16 arithmetic where present. */
+  VkPhysicalDeviceSubgroupProperties sub = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES };
+  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub };
+  vkGetPhysicalDeviceProperties2(ctx->phys, &p2);
+  ctx->subgroup_size = sub.subgroupSize;
+  ctx->coopmat = want_coopmat && coopmat_supported(ctx, &f12);
+
+  /* Only what the shaders use: 16-bit storage and fp16 arithmetic where
+   * present; cooperative matrices and the memory model only when asked for. */
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV use_coop = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV, .cooperativeMatrix = VK_TRUE
+  };
   VkPhysicalDeviceVulkan11Features use11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+                                             .pNext = ctx->coopmat ? &use_coop : NULL,
                                              .storageBuffer16BitAccess = f11.storageBuffer16BitAccess };
   VkPhysicalDeviceVulkan12Features use12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-                                             .pNext = &use11, .shaderFloat16 = f12.shaderFloat16 };
+                                             .pNext = &use11, .shaderFloat16 = f12.shaderFloat16,
+                                             .vulkanMemoryModel = ctx->coopmat };
+  const char *exts[] = { VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME };
   float priority = 1.0f;
   VkDeviceQueueCreateInfo qinfo = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -285,6 +356,8 @@ static tc_status create_device(tc_context *ctx, tc_error *err)
     .pNext = &use12,
     .queueCreateInfoCount = 1,
     .pQueueCreateInfos = &qinfo,
+    .enabledExtensionCount = ctx->coopmat ? 1 : 0,
+    .ppEnabledExtensionNames = exts,
   };
   tc_status st = tc_vk_check(vkCreateDevice(ctx->phys, &info, NULL, &ctx->device), "vkCreateDevice", err);
   if (st != TC_OK)
@@ -445,25 +518,29 @@ tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out,
     if (!format_texel_ok(ctx->phys, VK_FORMAT_R32G32B32A32_SFLOAT))
       st = tc_error_set(err, TC_ERR_NO_DEVICE, "%s cannot read RGBA32F uniform texel buffers", ctx->device_name);
   }
+  if (st == TC_OK) {
+    ctx->family = opts->family;
+    const char *fam = getenv("TOKENCLIP_KERNELS");
+    if (ctx->family == TC_FAMILY_AUTO && fam && strcmp(fam, "cpu") == 0)
+      ctx->family = TC_FAMILY_CPU;
+    else if (ctx->family == TC_FAMILY_AUTO && fam && strcmp(fam, "gpu") == 0)
+      ctx->family = TC_FAMILY_GPU;
+    else if (ctx->family == TC_FAMILY_AUTO)
+      ctx->family = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? TC_FAMILY_CPU : TC_FAMILY_GPU;
+  }
+  /* the cooperative-matrix matmul belongs to the gpu family */
+  bool coopmat = ctx->family == TC_FAMILY_GPU &&
+                 (opts->cooperative_matrix < 0 ? env_flag("TOKENCLIP_COOPMAT") : opts->cooperative_matrix > 0);
   if (st == TC_OK)
     st = choose_memory(ctx, err);
   if (st == TC_OK)
-    st = create_device(ctx, err);
+    st = create_device(ctx, coopmat, err);
   if (st == TC_OK)
     st = create_pipeline_cache(ctx, opts->cache_dir, err);
   if (st != TC_OK) {
     tc_context_destroy(ctx);
     return st;
   }
-
-  ctx->family = opts->family;
-  const char *fam = getenv("TOKENCLIP_KERNELS");
-  if (ctx->family == TC_FAMILY_AUTO && fam && strcmp(fam, "cpu") == 0)
-    ctx->family = TC_FAMILY_CPU;
-  else if (ctx->family == TC_FAMILY_AUTO && fam && strcmp(fam, "gpu") == 0)
-    ctx->family = TC_FAMILY_GPU;
-  else if (ctx->family == TC_FAMILY_AUTO)
-    ctx->family = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? TC_FAMILY_CPU : TC_FAMILY_GPU;
   *out = ctx;
   return TC_OK;
 }
@@ -501,6 +578,8 @@ void tc_context_destroy(tc_context *ctx)
 
 const char *tc_context_device_name(const tc_context *ctx) { return ctx->device_name; }
 tc_kernel_family tc_context_family(const tc_context *ctx) { return ctx->family; }
+int tc_context_has_coopmat(const tc_context *ctx) { return ctx->coopmat; }
+uint32_t tc_context_subgroup_size(const tc_context *ctx) { return ctx->subgroup_size; }
 int tc_context_profiling(const tc_context *ctx) { return ctx->profile && ctx->timestamps; }
 uint64_t tc_context_max_storage_range(const tc_context *ctx) { return ctx->props.limits.maxStorageBufferRange; }
 

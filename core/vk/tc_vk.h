@@ -48,6 +48,12 @@ typedef struct tc_context_options {
   /* Directory for the on-disk VkPipelineCache. NULL: $XDG_CACHE_HOME/tokenclip
    * (or ~/.cache/tokenclip); "": no disk cache. */
   const char *cache_dir;
+  /* Cooperative-matrix matmul (gpu family, devices with VK_NV_cooperative_matrix
+   * and fp16 x fp16 -> fp32 16x16x16 subgroup matrices). It rounds x and w to
+   * fp16 (sums stay fp32), so it changes the numbers and is opt-in:
+   * -1: on when TOKENCLIP_COOPMAT=1; 0 off; 1 on where the device has it
+   * (elsewhere quietly off: see tc_context_has_coopmat). */
+  int cooperative_matrix;
 } tc_context_options;
 
 /* Fills opts with the defaults (everything from the environment). */
@@ -59,6 +65,10 @@ void tc_context_destroy(tc_context *ctx);
 
 const char *tc_context_device_name(const tc_context *ctx);
 tc_kernel_family tc_context_family(const tc_context *ctx);
+/* 1 when matmuls run on cooperative matrices (asked for and supported). */
+int tc_context_has_coopmat(const tc_context *ctx);
+/* Invocations per subgroup of the device's compute shaders. */
+uint32_t tc_context_subgroup_size(const tc_context *ctx);
 /* Number of warnings and errors the validation layer reported so far. */
 uint32_t tc_context_validation_messages(const tc_context *ctx);
 int tc_context_profiling(const tc_context *ctx);

@@ -28,6 +28,8 @@ struct tc_context {
   bool texel_f16; /* RGBA16F uniform texel buffers are supported */
 
   tc_kernel_family family;
+  bool coopmat; /* VK_NV_cooperative_matrix enabled for the matmul (opt-in) */
+  uint32_t subgroup_size;
   bool profile;
   bool profile_print; /* print timings after each submission */
   uint32_t validation_messages; /* updated from the messenger callback */
