@@ -6,9 +6,9 @@
  *                                    (8x8 for activation + in-place residual)
  *   cpu, other K      matmul_scalar  storage buffers, 8x8 register tile
  *   gpu               matmul_shared  shared-memory tiles
- *
- * A cooperative-matrix variant for GPUs would be one more row here (and a
- * device feature check); it is left out until a GPU can test it. */
+ *   gpu + coopmat     matmul_coopmat_nv  shared-memory tiles in fp16 through
+ *                                    NVIDIA cooperative matrices, fp32 sums
+ *                                    (opt-in: tc_context_has_coopmat) */
 #include <stdbool.h>
 #include <string.h>
 
@@ -50,6 +50,14 @@ static const matmul_variant shared_variant = {
   .shader = "matmul_shared", .wg = 256, .tile = { 64, 64, 16 }, .n_tile = 3, .rows = 64, .cols = 64,
 };
 
+/* GPU with cooperative matrices: a 64x64 block of y per workgroup of 4
+ * subgroups (wg counts subgroups here; K in steps of 32). The tile sizes
+ * are fixed in the shader; its one constant after the shared ones says
+ * K % 4 == 0 (vector loads). */
+static const matmul_variant coopmat_variant = {
+  .shader = "matmul_coopmat_nv", .wg = 4, .n_tile = 0, .rows = 64, .cols = 64,
+};
+
 /* An in-place residual after an activation, or with N % 4 != 0 (no vec4
  * rows of y), is added per element unrolled over the tile
  * (matmul_epilogue.glsl), which compiles for 8 s at 32x16: a smaller tile
@@ -72,6 +80,8 @@ static uint32_t block_rows(const matmul_variant *v, uint32_t M)
 
 static const matmul_variant *pick_variant(const tc_context *ctx, const tc_matmul *mm)
 {
+  if (tc_context_has_coopmat(ctx))
+    return &coopmat_variant;
   if (tc_context_family(ctx) == TC_FAMILY_GPU)
     return &shared_variant;
   if (mm->K % 4 != 0)
@@ -165,14 +175,17 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   const matmul_variant *v = pick_variant(tc_cmd_context(cmd), mm);
   if (mm->w_panels && !(v->texel && tc_matmul_panels_wanted(tc_cmd_context(cmd), mm->K)))
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: w in panels is read only by the cpu kernels with K %% 4 == 0 "
-                        "(K = %u, %s kernels)", label, mm->K, v == &shared_variant ? "gpu" : "cpu");
+                        "(K = %u, %s kernels)", label, mm->K,
+                        tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU ? "cpu" : "gpu");
+  const bool coop = v == &coopmat_variant;
+  const uint32_t wg = coop ? v->wg * tc_context_subgroup_size(tc_cmd_context(cmd)) : v->wg;
   tc_kernel_desc d = {
     .shader = v->shader,
     .n_bindings = v->texel ? N_BINDINGS : N_BINDINGS - 1,
     .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
     .push_size = 3 * sizeof(uint32_t),
     .n_spec = SPEC_TILE + v->n_tile,
-    .spec = { v->wg, (uint32_t)mm->act, mm->bias != NULL, residual_mode(mm, v), mm->w_dtype == TC_F16 },
+    .spec = { wg, (uint32_t)mm->act, mm->bias != NULL, residual_mode(mm, v), mm->w_dtype == TC_F16 },
   };
   if (v->texel) {
     d.bindings[BIND_X] = TC_BIND_TEXEL_F32;
@@ -186,6 +199,8 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     d.spec[SPEC_TILE] = rows; /* TM */
     d.spec[d.n_spec++] = mm->w_panels != 0;
   }
+  if (coop)
+    d.spec[d.n_spec++] = mm->K % 4 == 0; /* VEC4: vector loads along K */
   tc_kernel *k;
   if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
     return st;
