@@ -13,7 +13,9 @@ bool tc_test_check_ok(tc_status st, tc_error *err, const char *what, const char 
   return false;
 }
 
-tc_context *tc_test_context(tc_kernel_family family)
+tc_context *tc_test_context(tc_kernel_family family) { return tc_test_context_coopmat(family, -1); }
+
+tc_context *tc_test_context_coopmat(tc_kernel_family family, int cooperative_matrix)
 {
   tc_context_options opts;
   tc_context_options_init(&opts);
@@ -22,6 +24,7 @@ tc_context *tc_test_context(tc_kernel_family family)
   const char *v = getenv("TOKENCLIP_VALIDATE");
   opts.validation = !(v && strcmp(v, "0") == 0);
   opts.family = family;
+  opts.cooperative_matrix = cooperative_matrix;
   tc_context *ctx = NULL;
   tc_error err = { 0 };
   if (tc_context_create(&opts, &ctx, &err) != TC_OK) {
@@ -30,8 +33,9 @@ tc_context *tc_test_context(tc_kernel_family family)
     fprintf(stderr, "%s: no Vulkan device: %s\n", in_ci ? "FAIL (CI=true)" : "SKIP", err.message);
     exit(in_ci ? 1 : TC_SKIP);
   }
-  printf("device: %s, kernels: %s\n", tc_context_device_name(ctx),
-         tc_context_family(ctx) == TC_FAMILY_CPU ? "cpu" : "gpu");
+  printf("device: %s, kernels: %s%s\n", tc_context_device_name(ctx),
+         tc_context_family(ctx) == TC_FAMILY_CPU ? "cpu" : "gpu",
+         tc_context_has_coopmat(ctx) ? " + cooperative matrices" : "");
   return ctx;
 }
 

@@ -39,6 +39,8 @@ bool tc_test_check_ok(tc_status st, tc_error *err, const char *what, const char 
 /* Opens the test device with validation on (family TC_FAMILY_AUTO honours
  * TOKENCLIP_KERNELS). Exits with 77 or 1 when there is no device (see above). */
 tc_context *tc_test_context(tc_kernel_family family);
+/* The same with tc_context_options.cooperative_matrix (-1: TOKENCLIP_COOPMAT). */
+tc_context *tc_test_context_coopmat(tc_kernel_family family, int cooperative_matrix);
 
 /* Destroys ctx, checks validation was silent, prints a summary, returns the exit status. */
 int tc_test_finish(tc_context *ctx);

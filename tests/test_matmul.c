@@ -10,7 +10,17 @@
  * fp16-rounded weights, so the same tolerance applies. The activations are
  * checked on their own (K = 4, one non-zero weight: the product is exact) to
  * 3e-7 absolute + 2.5e-7 relative: the GLSL erf is a fit accurate to 1e-7
- * (largest error seen 2.4e-7 at |y| ~ 8, a quarter of an ulp there). */
+ * (largest error seen 2.4e-7 at |y| ~ 8, a quarter of an ulp there).
+ *
+ * The cooperative-matrix variant (where the device has it) rounds x and w to
+ * fp16 (relative error up to 2^-11 each) and sums in fp32, so its error is
+ * that of K products with ~2^-11 relative error and random sign: about
+ * 2^-11 * |x|max * |w|max * sqrt(K) / 2 in rms. It is held to
+ *   atol = 4 * 2^-11 * sqrt(K) * max|x| * max|w|,  rtol = 2^-10
+ * (2e-3 for the random cases, whose w is +-1/sqrt(K); 0.03 for the
+ * activation sweep, where x up to 8 rounds to 2^-7 steps), about 8 rms, and
+ * still 100x below the errors of a wrong tile or a missed bound. The worst
+ * error seen is printed with each case. */
 #include "tc_ops.h"
 #include "tc_ref.h"
 #include "tc_test.h"
@@ -46,11 +56,22 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
       w[i] = tc_f16_to_f32(w16[i]); /* the reference sees what the kernel sees */
     }
   tc_ref_matmul(x, w, c->bias ? bias : NULL, c->residual ? y0 : NULL, want, M, N, K, c->act);
+  const bool coop = tc_context_has_coopmat(ctx);
+  if (coop) { /* fp16 inputs: see the top of the file */
+    double xmax = 0, wmax = 0;
+    for (size_t i = 0; i < M * K; i++)
+      xmax = fmax(xmax, fabs(x[i]));
+    for (size_t i = 0; i < N * K; i++)
+      wmax = fmax(wmax, fabs(w[i]));
+    atol = 4.0 / 2048 * sqrt((double)K) * xmax * wmax;
+    rtol = 1.0 / 1024;
+  }
   for (size_t i = 0; i < M * N; i++)
     got[i] = NAN; /* y's stale content when it is not the residual: every element must be written */
 
   char what[160];
-  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s%s act %s", tc_context_family(ctx) ? "gpu" : "cpu", c->M,
+  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s%s act %s",
+           coop ? "coopmat" : tc_context_family(ctx) ? "gpu" : "cpu", c->M,
            c->N, c->K, c->w_dtype == TC_F16 ? "f16" : "f32", c->panels ? " panels" : "", c->bias ? " bias" : "",
            res_names[c->residual], act_name(c->act));
   /* the device's copy of w: fp32 or fp16, row-major or in panels */
@@ -82,6 +103,12 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
          TC_CHECK_OK(tc_buffer_download(by, 0, got, M * N * 4, &err), &err);
     if (ok)
       ok = tc_test_close(what, got, want, M * N, atol, rtol);
+    if (ok && coop) {
+      double worst = 0;
+      for (size_t i = 0; i < M * N; i++)
+        worst = fmax(worst, fabs((double)got[i] - want[i]));
+      printf("   coopmat worst |error| %.3g (atol %.3g)\n", worst, atol);
+    }
   }
   tc_cmd_destroy(cmd);
   tc_buffer_destroy(bx), tc_buffer_destroy(bw), tc_buffer_destroy(bb), tc_buffer_destroy(br), tc_buffer_destroy(by);
@@ -234,9 +261,29 @@ int main(void)
   test_activations(cpu);
   test_errors(cpu);
   int st = tc_test_finish(cpu);
-  tc_context *gpu = tc_test_context(TC_FAMILY_GPU);
+  tc_context *gpu = tc_test_context_coopmat(TC_FAMILY_GPU, 0);
   test_shapes(gpu, false);
   test_activations(gpu);
   test_panels_refused(gpu);
-  return tc_test_finish(gpu) | st;
+  st |= tc_test_finish(gpu);
+  /* the same cases on cooperative matrices, where the device has them */
+  tc_context *coop = tc_test_context_coopmat(TC_FAMILY_GPU, 1);
+  if (!tc_context_has_coopmat(coop)) {
+    printf("coopmat: %s has no VK_NV_cooperative_matrix fp16 16x16x16 subgroup matrices: variant not run\n",
+           tc_context_device_name(coop));
+    return tc_test_finish(coop) | st;
+  }
+  test_shapes(coop, true);
+  for (size_t i = 1; i < 3; i++) /* ViT-B/16's MLP */
+    run_random(coop, &more[i], atol_for(more[i].K), 2e-6);
+  /* larger awkward shapes, K % 4 != 0 (scalar loads) and == 0 (vector loads) */
+  static const mm_case wide[] = {
+    { .M = 1370, .N = 2317, .K = 590, .w_dtype = TC_F16, .bias = 1, .residual = RES_IN_PLACE, .act = TC_ACT_GELU },
+    { .M = 1024, .N = 2048, .K = 768, .bias = 1, .act = TC_ACT_QUICK_GELU },
+  };
+  for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+    run_random(coop, &wide[i], atol_for(wide[i].K), 2e-6);
+  test_activations(coop);
+  test_panels_refused(coop);
+  return tc_test_finish(coop) | st;
 }

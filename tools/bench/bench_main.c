@@ -209,8 +209,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "tokenclip-bench: %s\n", err.message);
     return 1;
   }
-  printf("# device: %s, kernels: %s, time: %s, median of %d\n", tc_context_device_name(ctx),
+  printf("# device: %s, kernels: %s%s, time: %s, median of %d\n", tc_context_device_name(ctx),
          tc_context_family(ctx) == TC_FAMILY_CPU ? "cpu" : "gpu",
+         tc_context_has_coopmat(ctx) ? " + cooperative matrices (fp16 inputs, TOKENCLIP_COOPMAT)" : "",
          tc_context_profiling(ctx) ? "GPU timestamps" : "wall clock", o.reps);
   printf("%-12s %-16s %-28s %10s %9s %10s %10s\n", "# kernel", "shape", "what", "ms", "GFLOP/s", "cpu ms",
          "first ms");
