@@ -40,7 +40,15 @@ int tc_clip_tower_per_layer(const tc_clip_tower *tw, int role)
 
 int tc_clip_tower_parts(const tc_clip_tower *tw, int role)
 {
+  if (role < 0 || role >= tw->layout->role_count)
+    return 1;
   return strchr(tc_clip_tower_scheme(tw)->names[role], '%') ? 3 : 1;
+}
+
+int tc_clip_name_ends_with(const char *name, const char *suffix)
+{
+  size_t n = strlen(name), m = strlen(suffix);
+  return n >= m && memcmp(name + n - m, suffix, m) == 0 && (n == m || name[n - m - 1] == '.');
 }
 
 void tc_clip_tower_name(const tc_clip_tower *tw, int role, int layer, char which, char *out, size_t size)

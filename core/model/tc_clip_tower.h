@@ -78,6 +78,10 @@ int tc_clip_tower_per_layer(const tc_clip_tower *tw, int role);
 /* 3 where the role is HF's q, k, v (three tensors), else 1. */
 int tc_clip_tower_parts(const tc_clip_tower *tw, int role);
 
+/* Whether name is suffix or ends with "." suffix (a prefix such as
+ * "model." may precede a tower's names). */
+int tc_clip_name_ends_with(const char *name, const char *suffix);
+
 /* The file name of a role ("self_attn.%c_proj.weight" takes which = 'q', 'k', 'v'). */
 void tc_clip_tower_name(const tc_clip_tower *tw, int role, int layer, char which, char *out, size_t size);
 /* The tensor name with the expected shape (-1: any size) and a float dtype. */

@@ -101,12 +101,6 @@ const char *tc_clip_role_name(tc_clip_role role)
 
 int tc_clip_role_per_layer(tc_clip_role role) { return role >= TC_CLIP_LN_1_WEIGHT && role <= TC_CLIP_MLP_PROJ_BIAS; }
 
-static int ends_with(const char *s, const char *suffix)
-{
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && memcmp(s + n - m, suffix, m) == 0 && (n == m || s[n - m - 1] == '.');
-}
-
 /* ---- finding the vision tower ---- */
 
 typedef struct candidate {
@@ -126,7 +120,7 @@ static tc_status find_tower(const tc_safetensors *st, candidate *found, tc_error
     for (int k = 0; k < 2; k++) {
       const tc_clip_scheme *s = &schemes[k];
       const char *anchor = s->names[TC_CLIP_PATCH_EMBED];
-      if (!ends_with(n, anchor))
+      if (!tc_clip_name_ends_with(n, anchor))
         continue;
       size_t plen = strlen(n) - strlen(anchor);
       if (plen + 64 >= sizeof name)

@@ -78,12 +78,6 @@ const char *tc_text_role_name(tc_text_role role)
 
 int tc_text_role_per_layer(tc_text_role role) { return role >= TC_TEXT_LN_1_WEIGHT && role <= TC_TEXT_MLP_PROJ_BIAS; }
 
-static int ends_with_dot(const char *s, const char *suffix)
-{
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && memcmp(s + n - m, suffix, m) == 0 && (n == m || s[n - m - 1] == '.');
-}
-
 /* The tower: HF's text_model.embeddings.token_embedding.weight, or
  * open_clip's token_embedding.weight with a positional_embedding beside it. */
 static tc_status find_tower(tc_clip_text *ct, tc_error *err)
@@ -98,7 +92,7 @@ static tc_status find_tower(tc_clip_text *ct, tc_error *err)
       const tc_clip_scheme *s = &schemes[k];
       char anchor[128];
       snprintf(anchor, sizeof anchor, "%s%s", s->module, s->names[TC_TEXT_TOKEN_EMBED]);
-      if (!ends_with_dot(n, anchor))
+      if (!tc_clip_name_ends_with(n, anchor))
         continue;
       size_t plen = strlen(n) - strlen(s->names[TC_TEXT_TOKEN_EMBED]);
       if (plen + 64 >= sizeof name)
