@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import torch
 
+import tc_testutil
+
 torch.set_num_threads(2)
 
 F32P = ctypes.POINTER(ctypes.c_float)
@@ -59,7 +61,4 @@ def close(what, got, want, atol, rtol):
 
 
 def finish():
-    if failures:
-        print(f"{failures} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    tc_testutil.finish(failures)
