@@ -239,6 +239,18 @@ map_params_locked (GstTokenClip * self)
   return p;
 }
 
+/* Records the head properties now in effect. */
+static void
+remember_applied (GstTokenClip * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->applied.topk = self->topk;
+  self->applied.sinkhorn_eps = self->sinkhorn_eps;
+  self->applied.sinkhorn_iters = self->sinkhorn_iters;
+  self->applied.temperature = self->temperature;
+  GST_OBJECT_UNLOCK (self);
+}
+
 /* Applies property changes made since the last frame. analyse_lock held. A
  * value the library refuses (topk above the number of subspaces, say) keeps
  * the previous parameters; the returned text (or NULL) is for
@@ -262,8 +274,19 @@ apply_dirty_params (GstTokenClip * self)
 
   if (!self->det)
     return NULL;
-  if (head_dirty && tc_detector_set_head_params (self->det, &hp, &err) != TC_OK)
+  if (head_dirty && tc_detector_set_head_params (self->det, &hp, &err) != TC_OK) {
+    /* put the properties back to what is in effect, so that they tell the
+     * truth and a later valid change is not refused for this one */
+    GST_OBJECT_LOCK (self);
+    self->topk = self->applied.topk;
+    self->sinkhorn_eps = self->applied.sinkhorn_eps;
+    self->sinkhorn_iters = self->applied.sinkhorn_iters;
+    self->temperature = self->applied.temperature;
+    GST_OBJECT_UNLOCK (self);
     return g_strdup_printf ("Head parameters refused: %s", err.message);
+  }
+  if (head_dirty)
+    remember_applied (self);
   if (map_dirty && tc_detector_set_map_params (self->det, &mp, &err) != TC_OK)
     return g_strdup_printf ("Map parameters refused: %s", err.message);
   return NULL;
@@ -281,9 +304,10 @@ post_refusal (GstTokenClip * self, gchar * text)
 /* ---- results: messages, regions, meta --------------------------------------- */
 
 /* Stores a finished analysis as the latest result; returns its bus message,
- * for the caller to post once analyse_lock is released. */
+ * for the caller to post once analyse_lock is released. An analysis of a
+ * frame from before a flush (another generation) is dropped: NULL. */
 static GstMessage *
-publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime running_time)
+publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime running_time, guint generation)
 {
   GstTokenClipResult *r = &self->result;
   gfloat threshold;
@@ -299,6 +323,11 @@ publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime runni
 
   work = g_new (guint32, n);
   g_mutex_lock (&self->result_lock);
+  if (generation != self->generation) {
+    g_mutex_unlock (&self->result_lock);
+    g_free (work);
+    return NULL;
+  }
   if (r->grid != a->grid) {
     g_free (r->scores);
     r->scores = g_new (gfloat, n);
@@ -392,6 +421,17 @@ attach_metas (GstTokenClip * self, GstBuffer * buf, const GstVideoInfo * info)
   g_mutex_unlock (&self->result_lock);
 }
 
+static guint
+current_generation (GstTokenClip * self)
+{
+  guint g;
+
+  g_mutex_lock (&self->result_lock);
+  g = self->generation;
+  g_mutex_unlock (&self->result_lock);
+  return g;
+}
+
 /* ---- async analysis thread --------------------------------------------------- */
 
 static gpointer
@@ -405,6 +445,7 @@ analysis_thread (gpointer data)
   while (!self->worker_stop) {
     tc_frame frame;
     GstClockTime running_time;
+    guint generation;
     tc_analysis a;
     tc_error err = { 0 };
     tc_status st = TC_OK;
@@ -425,6 +466,7 @@ analysis_thread (gpointer data)
     memcpy (pixels, self->pending_pixels, size);
     frame = self->pending_frame;
     running_time = self->pending_running_time;
+    generation = self->pending_generation;
     self->pending = FALSE;
     self->busy = TRUE;
     g_mutex_unlock (&self->worker_lock);
@@ -437,7 +479,7 @@ analysis_thread (gpointer data)
       st = tc_detector_analyse (self->det, pixels, frame.stride, FALSE, &a, &err);
     }
     if (!stale && st == TC_OK)
-      msg = publish_analysis (self, &a, running_time);
+      msg = publish_analysis (self, &a, running_time, generation);
     g_mutex_unlock (&self->analyse_lock);
     post_refusal (self, refusal);
     if (msg)
@@ -446,11 +488,12 @@ analysis_thread (gpointer data)
     g_mutex_lock (&self->worker_lock);
     self->busy = FALSE;
     self->analyses++;
+    g_cond_broadcast (&self->worker_cond);     /* for a drain at EOS */
     if (st != TC_OK) {
+      /* the streaming thread posts it: from here, an application's sync
+       * handler stopping the pipeline would join this very thread */
+      self->worker_error = err;
       self->worker_failed = TRUE;
-      g_mutex_unlock (&self->worker_lock);
-      POST_TC_ERROR (self, &err, "Analysis failed");
-      g_mutex_lock (&self->worker_lock);
       break;
     }
   }
@@ -476,13 +519,16 @@ offer_frame (GstTokenClip * self, GstVideoFrame * vframe, GstClockTime running_t
   }
   for (y = 0; y < height; y++)
     memcpy (self->pending_pixels + y * row, src + y * src_stride, row);
+  g_mutex_lock (&self->result_lock);
+  self->pending_generation = self->generation;
+  g_mutex_unlock (&self->result_lock);
   self->pending_frame = self->frame_layout;
   self->pending_frame.stride = (guint32) row;
   self->pending_running_time = running_time;
   if (self->pending)
     self->frames_replaced++;
   self->pending = TRUE;
-  g_cond_signal (&self->worker_cond);
+  g_cond_broadcast (&self->worker_cond);
   g_mutex_unlock (&self->worker_lock);
 }
 
@@ -524,6 +570,9 @@ gst_tokenclip_start (GstBaseTransform * trans)
   opts.encoder.input_size = self->input_size;
   opts.encoder.vv_start = self->vv_start;
   opts.map = map_params_locked (self);
+  self->map_dirty = FALSE;      /* opts.map holds every map change so far */
+  /* from here on, model and the other load-time properties are refused */
+  self->running = TRUE;
   GST_OBJECT_UNLOCK (self);
 
   if (!model || !*model) {
@@ -563,14 +612,17 @@ gst_tokenclip_start (GstBaseTransform * trans)
    * the head cannot take is an error, later only a warning */
   GST_OBJECT_LOCK (self);
   self->head_base = tc_detector_head_params (det);
-  self->head_dirty = self->map_dirty = FALSE;
+  self->head_dirty = FALSE;
   hp = head_params_locked (self);
+  g_free (self->device_name);
+  self->device_name = g_strdup (tc_detector_device_name (det));
   GST_OBJECT_UNLOCK (self);
   if (tc_detector_set_head_params (det, &hp, &err) != TC_OK) {
     POST_TC_ERROR (self, &err, "Invalid head parameters");
     tc_detector_destroy (det);
     goto fail;
   }
+  remember_applied (self);
 
   g_mutex_lock (&self->analyse_lock);
   self->det = det;
@@ -597,6 +649,9 @@ gst_tokenclip_start (GstBaseTransform * trans)
   return TRUE;
 
 fail:
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  GST_OBJECT_UNLOCK (self);
   g_free (model);
   g_free (head);
   g_free (device);
@@ -618,6 +673,11 @@ gst_tokenclip_stop (GstBaseTransform * trans)
   self->det = NULL;
   self->have_frame = FALSE;
   g_mutex_unlock (&self->analyse_lock);
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  g_free (self->device_name);
+  self->device_name = NULL;
+  GST_OBJECT_UNLOCK (self);
 
   g_free (self->pending_pixels);
   self->pending_pixels = NULL;
@@ -631,6 +691,46 @@ gst_tokenclip_stop (GstBaseTransform * trans)
   memset (&self->result, 0, sizeof self->result);
   g_mutex_unlock (&self->result_lock);
   return TRUE;
+}
+
+/* EOS in async mode waits for the analysis in progress. A flush (seek)
+ * starts over: no map, ROI or score of the frames before it is drawn on the
+ * frames after, a frame still waiting is dropped, an analysis still running
+ * is discarded, and the interval restarts. */
+static gboolean
+gst_tokenclip_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstTokenClip *self = GST_TOKENCLIP (trans);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->async) {
+    gboolean failed;
+    tc_error err;
+
+    /* async: the last frame's analysis finishes (and is reported, or its
+     * error is) before the stream ends */
+    g_mutex_lock (&self->worker_lock);
+    while ((self->pending || self->busy) && !self->worker_failed && !self->worker_stop)
+      g_cond_wait (&self->worker_cond, &self->worker_lock);
+    failed = self->worker_failed;
+    err = self->worker_error;
+    g_mutex_unlock (&self->worker_lock);
+    if (failed) {
+      POST_TC_ERROR (self, &err, "Analysis failed");
+      gst_event_unref (event);
+      return FALSE;
+    }
+  }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    g_mutex_lock (&self->worker_lock);
+    self->pending = FALSE;
+    g_mutex_unlock (&self->worker_lock);
+    g_mutex_lock (&self->result_lock);
+    self->generation++;
+    self->result.valid = FALSE;
+    g_mutex_unlock (&self->result_lock);
+    self->frame_count = 0;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
 static gboolean
@@ -717,17 +817,23 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
   interval = self->inference_interval;
   GST_OBJECT_UNLOCK (self);
   analyse = self->frame_count++ % interval == 0;
-  running_time = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME,
-      GST_BUFFER_PTS (vframe->buffer));
+  running_time = trans->segment.format == GST_FORMAT_TIME ?
+      gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (vframe->buffer)) :
+      GST_CLOCK_TIME_NONE;
 
   if (self->async) {
     gboolean failed;
 
+    tc_error err;
+
     g_mutex_lock (&self->worker_lock);
     failed = self->worker_failed;
+    err = self->worker_error;
     g_mutex_unlock (&self->worker_lock);
-    if (failed)
-      return GST_FLOW_ERROR;    /* the analysis thread posted the error */
+    if (failed) {
+      POST_TC_ERROR (self, &err, "Analysis failed");
+      return GST_FLOW_ERROR;
+    }
     if (analyse)
       offer_frame (self, vframe, running_time);
     /* the overlay lane runs beside a busy analysis lane: video does not wait */
@@ -748,7 +854,7 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
     st = tc_detector_analyse (self->det, GST_VIDEO_FRAME_PLANE_DATA (vframe, 0),
         GST_VIDEO_FRAME_PLANE_STRIDE (vframe, 0), blend, &a, &err);
     if (st == TC_OK)
-      msg = publish_analysis (self, &a, running_time);
+      msg = publish_analysis (self, &a, running_time, current_generation (self));
     g_mutex_unlock (&self->analyse_lock);
     post_refusal (self, refusal);
     if (msg)
@@ -774,19 +880,12 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
 
 /* ---- properties ------------------------------------------------------------- */
 
-/* Model, head, device and the encoder's shape are fixed while running. */
+/* Model, head, device and the encoder's shape are fixed while running.
+ * Object lock held; the caller posts the warning after releasing it. */
 static gboolean
-refuse_while_running (GstTokenClip * self, const gchar * name)
+refused_while_running_locked (GstTokenClip * self)
 {
-  gboolean running;
-
-  g_mutex_lock (&self->analyse_lock);
-  running = self->det != NULL;
-  g_mutex_unlock (&self->analyse_lock);
-  if (running)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cannot change %s while running", name),
-        ("set the element to READY or NULL first; the change was ignored"));
-  return running;
+  return self->running;
 }
 
 static void
@@ -794,6 +893,7 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
 {
   GstTokenClip *self = GST_TOKENCLIP (object);
 
+  GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL:
     case PROP_HEAD:
@@ -804,14 +904,17 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
     case PROP_INPUT_SIZE:
     case PROP_VV_START:
     case PROP_MODE:
-      if (refuse_while_running (self, pspec->name))
+      /* checked and stored under one lock, so start cannot slip between */
+      if (refused_while_running_locked (self)) {
+        GST_OBJECT_UNLOCK (self);
+        GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cannot change %s while running", pspec->name),
+            ("set the element to READY or NULL first; the change was ignored"));
         return;
+      }
       break;
     default:
       break;
   }
-
-  GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL:
       g_free (self->model);
@@ -906,15 +1009,11 @@ gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GPa
 {
   GstTokenClip *self = GST_TOKENCLIP (object);
 
-  if (prop_id == PROP_DEVICE_NAME) {
-    g_mutex_lock (&self->analyse_lock);
-    g_value_set_string (value, self->det ? tc_detector_device_name (self->det) : NULL);
-    g_mutex_unlock (&self->analyse_lock);
-    return;
-  }
-
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
+    case PROP_DEVICE_NAME:
+      g_value_set_string (value, self->device_name);
+      break;
     case PROP_MODEL:
       g_value_set_string (value, self->model);
       break;
@@ -999,6 +1098,7 @@ gst_tokenclip_finalize (GObject * object)
   g_free (self->object);
   g_free (self->prompts);
   g_free (self->vocab);
+  g_free (self->device_name);
   g_mutex_clear (&self->analyse_lock);
   g_mutex_clear (&self->result_lock);
   g_mutex_clear (&self->worker_lock);
@@ -1014,7 +1114,9 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  const GParamFlags live = rw | GST_PARAM_MUTABLE_PLAYING | GST_PARAM_CONTROLLABLE;
+  /* not GST_PARAM_CONTROLLABLE: a map change rebuilds the overlay, too
+   * costly to do per frame from a control binding */
+  const GParamFlags live = rw | GST_PARAM_MUTABLE_PLAYING;
   const GParamFlags ready = rw | GST_PARAM_MUTABLE_READY;
 
   gobject_class->set_property = gst_tokenclip_set_property;
@@ -1115,6 +1217,7 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_tokenclip_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_tokenclip_stop);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_tokenclip_sink_event);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_tokenclip_set_info);
   filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_tokenclip_transform_frame_ip);
 

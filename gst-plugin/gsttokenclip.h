@@ -55,6 +55,12 @@ struct _GstTokenClip {
   gboolean attach_map;
   gboolean head_dirty, map_dirty; /* live changes to apply before the next frame */
   tc_head_params head_base;       /* the head file's parameters (or the library's defaults) */
+  struct {
+    guint topk, sinkhorn_iters;
+    gfloat sinkhorn_eps, temperature;
+  } applied;                      /* the head properties last accepted */
+  gboolean running;               /* between start and stop: load-time properties are fixed */
+  gchar *device_name;             /* of the running detector */
 
   /* running state: the detector, its frame layout and one analysis at a time */
   GMutex analyse_lock;
@@ -71,6 +77,7 @@ struct _GstTokenClip {
 
   GMutex result_lock;
   GstTokenClipResult result;
+  guint generation;               /* bumped by a flush: older analyses are dropped */
 
   /* async mode: the newest frame waits here for the analysis thread */
   GThread *worker;
@@ -81,6 +88,8 @@ struct _GstTokenClip {
   gsize pending_size;
   tc_frame pending_frame;
   GstClockTime pending_running_time;
+  guint pending_generation;
+  tc_error worker_error;          /* why the analysis thread stopped */
   guint64 analyses, frames_replaced;
 };
 

@@ -302,6 +302,44 @@ static void test_alpha_zero_and_live_change(void)
   }
   if (out)
     gst_buffer_unref(out);
+  /* the refused value is not kept: the property reads what is in effect, and
+   * a later valid change goes through */
+  guint topk = 99;
+  g_object_get(h->element, "topk", &topk, NULL);
+  TC_CHECK(topk == 0, "after the refusal topk reads %u, the value in effect (0)", topk);
+  g_object_set(h->element, "temperature", 0.2f, NULL);
+  out = gst_harness_push_and_pull(h, make_frame(W, H, 3 * GST_SECOND / 30, 1));
+  m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+  TC_CHECK(m == NULL, "a valid change after a refused one: no warning");
+  if (m)
+    gst_message_unref(m);
+  if (out)
+    gst_buffer_unref(out);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
+
+/* A flush (seek) starts over: the interval restarts, so the first frame
+ * after it is analysed instead of carrying the map from before the seek. */
+static void test_flush_restarts(void)
+{
+  GstBus *bus;
+  GstHarness *h = make_harness("inference-interval=3 attach-map=true", &bus);
+  set_caps(h, "RGBA", 64, 48);
+  gst_buffer_unref(gst_harness_push_and_pull(h, make_frame(64, 48, 0, 0)));
+  TC_CHECK(count_tokenclip_messages(bus) == 1, "frame 0 analysed");
+  TC_CHECK(gst_harness_push_event(h, gst_event_new_flush_start()), "flush-start");
+  TC_CHECK(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)), "flush-stop");
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  TC_CHECK(gst_harness_push_event(h, gst_event_new_segment(&seg)), "new segment");
+  GstBuffer *out = gst_harness_push_and_pull(h, make_frame(64, 48, 5 * GST_SECOND, 0));
+  TC_CHECK(count_tokenclip_messages(bus) == 1, "the first frame after the flush is analysed");
+  GstTokenClipMeta *meta = out ? gst_buffer_get_tokenclip_meta(out) : NULL;
+  TC_CHECK(meta && meta->running_time == 5 * GST_SECOND, "its scores are its own (running time %" GST_TIME_FORMAT ")",
+           GST_TIME_ARGS(meta ? meta->running_time : GST_CLOCK_TIME_NONE));
+  if (out)
+    gst_buffer_unref(out);
   gst_harness_teardown(h);
   gst_object_unref(bus);
 }
@@ -659,6 +697,8 @@ static void test_errors(void)
     { "input size not a multiple of the patch", "model={M} head={H} input-size=33", "RGBA", "33" },
     { "topk above the subspaces", "model={M} head={H} topk=9", "RGBA", "topk" },
     { "NaN weights", "model={N} head={H}", "RGBA", "NaN" },
+    /* async: the analysis thread's error, not the stream's "internal error", comes first */
+    { "NaN weights, async", "model={N} head={H} mode=async", "RGBA", "NaN" },
     { "unsupported caps", "model={M} head={H}", "I420", "" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -790,6 +830,7 @@ int main(int argc, char **argv)
   RUN(test_alpha_zero_and_live_change);
   RUN(test_regions);
   RUN(test_interval_and_renegotiation);
+  RUN(test_flush_restarts);
   RUN(test_model_change_refused);
   RUN(test_errors);
   RUN(test_state_cycles);

@@ -331,8 +331,8 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
                               tc_error *err)
 {
   lane *l = &det->analysis;
-  blend = blend && det->map_params.alpha > 0;
   pthread_mutex_lock(&l->lock);
+  blend = blend && det->map_params.alpha > 0; /* map_params change under both lane locks */
   tc_status st = det->have_frame ? TC_OK : no_frame(err);
   if (st == TC_OK && !l->recorded[blend])
     st = record_analysis(det, blend, err);
