@@ -210,14 +210,14 @@ head_params_locked (GstTokenClip * self)
 {
   tc_head_params p = self->head_base;
 
-  if (self->topk > 0)
-    p.topk = self->topk;
-  if (self->sinkhorn_eps > 0)
-    p.sinkhorn_eps = self->sinkhorn_eps;
-  if (self->sinkhorn_iters > 0)
-    p.sinkhorn_iters = self->sinkhorn_iters;
-  if (self->temperature > 0)
-    p.temperature = self->temperature;
+  if (self->head_props.topk > 0)
+    p.topk = self->head_props.topk;
+  if (self->head_props.sinkhorn_eps > 0)
+    p.sinkhorn_eps = self->head_props.sinkhorn_eps;
+  if (self->head_props.sinkhorn_iters > 0)
+    p.sinkhorn_iters = self->head_props.sinkhorn_iters;
+  if (self->head_props.temperature > 0)
+    p.temperature = self->head_props.temperature;
   /* consecutive frames are alike: start Sinkhorn from the last potentials */
   p.sinkhorn_warm_start = 1;
   return p;
@@ -239,15 +239,12 @@ map_params_locked (GstTokenClip * self)
   return p;
 }
 
-/* Records the head properties now in effect. */
+/* Records the head properties the detector accepted. */
 static void
-remember_applied (GstTokenClip * self)
+remember_applied (GstTokenClip * self, const GstTokenClipHeadProps * props)
 {
   GST_OBJECT_LOCK (self);
-  self->applied.topk = self->topk;
-  self->applied.sinkhorn_eps = self->sinkhorn_eps;
-  self->applied.sinkhorn_iters = self->sinkhorn_iters;
-  self->applied.temperature = self->temperature;
+  self->applied = *props;
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -260,6 +257,7 @@ static gchar *
 apply_dirty_params (GstTokenClip * self)
 {
   gboolean head_dirty, map_dirty;
+  GstTokenClipHeadProps props;
   tc_head_params hp;
   tc_map_params mp;
   tc_error err = { 0 };
@@ -268,6 +266,7 @@ apply_dirty_params (GstTokenClip * self)
   head_dirty = self->head_dirty;
   map_dirty = self->map_dirty;
   self->head_dirty = self->map_dirty = FALSE;
+  props = self->head_props;
   hp = head_params_locked (self);
   mp = map_params_locked (self);
   GST_OBJECT_UNLOCK (self);
@@ -278,15 +277,12 @@ apply_dirty_params (GstTokenClip * self)
     /* put the properties back to what is in effect, so that they tell the
      * truth and a later valid change is not refused for this one */
     GST_OBJECT_LOCK (self);
-    self->topk = self->applied.topk;
-    self->sinkhorn_eps = self->applied.sinkhorn_eps;
-    self->sinkhorn_iters = self->applied.sinkhorn_iters;
-    self->temperature = self->applied.temperature;
+    self->head_props = self->applied;
     GST_OBJECT_UNLOCK (self);
     return g_strdup_printf ("Head parameters refused: %s", err.message);
   }
   if (head_dirty)
-    remember_applied (self);
+    remember_applied (self, &props);
   if (map_dirty && tc_detector_set_map_params (self->det, &mp, &err) != TC_OK)
     return g_strdup_printf ("Map parameters refused: %s", err.message);
   return NULL;
@@ -335,10 +331,6 @@ publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime runni
   }
   memcpy (r->scores, a->scores, n * sizeof (gfloat));
   r->image_score = a->image_score;
-  r->global_score = a->global_score;
-  r->max_score = a->max_score;
-  r->inference_ms = a->inference_ms;
-  r->iterations = a->iterations;
   r->running_time = running_time;
   r->n_regions = tc_find_regions (r->scores, a->grid, a->grid, threshold, r->regions,
       MIN (max_regions, G_N_ELEMENTS (r->regions)), work);
@@ -487,7 +479,6 @@ analysis_thread (gpointer data)
 
     g_mutex_lock (&self->worker_lock);
     self->busy = FALSE;
-    self->analyses++;
     g_cond_broadcast (&self->worker_cond);     /* for a drain at EOS */
     if (st != TC_OK) {
       /* the streaming thread posts it: from here, an application's sync
@@ -525,8 +516,6 @@ offer_frame (GstTokenClip * self, GstVideoFrame * vframe, GstClockTime running_t
   self->pending_frame = self->frame_layout;
   self->pending_frame.stride = (guint32) row;
   self->pending_running_time = running_time;
-  if (self->pending)
-    self->frames_replaced++;
   self->pending = TRUE;
   g_cond_broadcast (&self->worker_cond);
   g_mutex_unlock (&self->worker_lock);
@@ -556,6 +545,7 @@ gst_tokenclip_start (GstBaseTransform * trans)
   tc_error err = { 0 };
   gchar *model, *head, *device, *object, *prompts, *vocab;
   GstTokenClipMode mode;
+  GstTokenClipHeadProps props;
   tc_head_params hp;
 
   GST_OBJECT_LOCK (self);
@@ -613,6 +603,7 @@ gst_tokenclip_start (GstBaseTransform * trans)
   GST_OBJECT_LOCK (self);
   self->head_base = tc_detector_head_params (det);
   self->head_dirty = FALSE;
+  props = self->head_props;
   hp = head_params_locked (self);
   g_free (self->device_name);
   self->device_name = g_strdup (tc_detector_device_name (det));
@@ -622,7 +613,7 @@ gst_tokenclip_start (GstBaseTransform * trans)
     tc_detector_destroy (det);
     goto fail;
   }
-  remember_applied (self);
+  remember_applied (self, &props);
 
   g_mutex_lock (&self->analyse_lock);
   self->det = det;
@@ -635,7 +626,6 @@ gst_tokenclip_start (GstBaseTransform * trans)
   g_mutex_unlock (&self->result_lock);
 
   self->worker_stop = self->worker_failed = self->pending = self->busy = FALSE;
-  self->analyses = self->frames_replaced = 0;
   self->async = mode == GST_TOKENCLIP_MODE_ASYNC;
   if (self->async)
     self->worker = g_thread_new ("tokenclip-analysis", analysis_thread, self);
@@ -880,14 +870,6 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
 
 /* ---- properties ------------------------------------------------------------- */
 
-/* Model, head, device and the encoder's shape are fixed while running.
- * Object lock held; the caller posts the warning after releasing it. */
-static gboolean
-refused_while_running_locked (GstTokenClip * self)
-{
-  return self->running;
-}
-
 static void
 gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
 {
@@ -904,8 +886,9 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
     case PROP_INPUT_SIZE:
     case PROP_VV_START:
     case PROP_MODE:
-      /* checked and stored under one lock, so start cannot slip between */
-      if (refused_while_running_locked (self)) {
+      /* fixed while running; checked and stored under one lock, so start
+       * cannot slip between */
+      if (self->running) {
         GST_OBJECT_UNLOCK (self);
         GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cannot change %s while running", pspec->name),
             ("set the element to READY or NULL first; the change was ignored"));
@@ -947,19 +930,19 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
       self->vv_start = g_value_get_uint (value);
       break;
     case PROP_TOPK:
-      self->topk = g_value_get_uint (value);
+      self->head_props.topk = g_value_get_uint (value);
       self->head_dirty = TRUE;
       break;
     case PROP_SINKHORN_EPS:
-      self->sinkhorn_eps = g_value_get_float (value);
+      self->head_props.sinkhorn_eps = g_value_get_float (value);
       self->head_dirty = TRUE;
       break;
     case PROP_SINKHORN_ITERS:
-      self->sinkhorn_iters = g_value_get_uint (value);
+      self->head_props.sinkhorn_iters = g_value_get_uint (value);
       self->head_dirty = TRUE;
       break;
     case PROP_TEMPERATURE:
-      self->temperature = g_value_get_float (value);
+      self->head_props.temperature = g_value_get_float (value);
       self->head_dirty = TRUE;
       break;
     case PROP_ALPHA:
@@ -1039,16 +1022,16 @@ gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GPa
       g_value_set_uint (value, self->vv_start);
       break;
     case PROP_TOPK:
-      g_value_set_uint (value, self->topk);
+      g_value_set_uint (value, self->head_props.topk);
       break;
     case PROP_SINKHORN_EPS:
-      g_value_set_float (value, self->sinkhorn_eps);
+      g_value_set_float (value, self->head_props.sinkhorn_eps);
       break;
     case PROP_SINKHORN_ITERS:
-      g_value_set_uint (value, self->sinkhorn_iters);
+      g_value_set_uint (value, self->head_props.sinkhorn_iters);
       break;
     case PROP_TEMPERATURE:
-      g_value_set_float (value, self->temperature);
+      g_value_set_float (value, self->head_props.temperature);
       break;
     case PROP_ALPHA:
       g_value_set_float (value, self->alpha);
@@ -1231,10 +1214,10 @@ gst_tokenclip_init (GstTokenClip * self)
 {
   self->input_size = DEFAULT_INPUT_SIZE;
   self->vv_start = DEFAULT_VV_START;
-  self->topk = DEFAULT_TOPK;
-  self->sinkhorn_eps = DEFAULT_SINKHORN_EPS;
-  self->sinkhorn_iters = DEFAULT_SINKHORN_ITERS;
-  self->temperature = DEFAULT_TEMPERATURE;
+  self->head_props.topk = DEFAULT_TOPK;
+  self->head_props.sinkhorn_eps = DEFAULT_SINKHORN_EPS;
+  self->head_props.sinkhorn_iters = DEFAULT_SINKHORN_ITERS;
+  self->head_props.temperature = DEFAULT_TEMPERATURE;
   self->alpha = DEFAULT_ALPHA;
   self->colormap = DEFAULT_COLORMAP;
   self->blur_sigma = DEFAULT_BLUR_SIGMA;

@@ -26,13 +26,18 @@ typedef enum {
 /* Most regions attached per buffer (the max-regions property's maximum). */
 #define GST_TOKENCLIP_MAX_REGIONS 64
 
+/* The head properties, kept together so a refused change can be undone. */
+typedef struct {
+  guint topk, sinkhorn_iters;
+  gfloat sinkhorn_eps, temperature;
+} GstTokenClipHeadProps;
+
 /* The latest finished analysis, shared by the analysing and the streaming threads. */
 typedef struct {
   gboolean valid;
   guint grid;
   gfloat *scores;               /* grid x grid token scores */
-  gdouble image_score, global_score, max_score, inference_ms;
-  guint iterations;
+  gdouble image_score;
   GstClockTime running_time;    /* of the analysed frame */
   tc_region regions[GST_TOKENCLIP_MAX_REGIONS];
   gsize n_regions;
@@ -45,8 +50,7 @@ struct _GstTokenClip {
   gchar *model, *head, *device;
   gchar *object, *prompts, *vocab; /* zero-shot subspaces from words, instead of a head file */
   guint input_size, vv_start;
-  guint topk, sinkhorn_iters;
-  gfloat sinkhorn_eps, temperature;
+  GstTokenClipHeadProps head_props; /* 0: the head file's value */
   gfloat alpha, blur_sigma, threshold, overlay_threshold;
   tc_colormap colormap;
   GstTokenClipNormalize normalize;
@@ -55,10 +59,7 @@ struct _GstTokenClip {
   gboolean attach_map;
   gboolean head_dirty, map_dirty; /* live changes to apply before the next frame */
   tc_head_params head_base;       /* the head file's parameters (or the library's defaults) */
-  struct {
-    guint topk, sinkhorn_iters;
-    gfloat sinkhorn_eps, temperature;
-  } applied;                      /* the head properties last accepted */
+  GstTokenClipHeadProps applied;  /* the head properties last accepted */
   gboolean running;               /* between start and stop: load-time properties are fixed */
   gchar *device_name;             /* of the running detector */
 
@@ -90,7 +91,6 @@ struct _GstTokenClip {
   GstClockTime pending_running_time;
   guint pending_generation;
   tc_error worker_error;          /* why the analysis thread stopped */
-  guint64 analyses, frames_replaced;
 };
 
 GST_ELEMENT_REGISTER_DECLARE (tokenclip);
