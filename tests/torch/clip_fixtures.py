@@ -71,13 +71,31 @@ def full_config(name=None, **overrides):
 
 # ---------------------------------------------------------------- weights
 
+def random_block_weights(w, cfg, normal, ln):
+    """The residual blocks' weights into w (role.N keys), drawn in a fixed
+    order from normal(*shape, std) and ln() -> (weight, bias): the same for
+    the image and the text tower."""
+    W, M = cfg["width"], cfg["mlp"]
+    for i in range(cfg["layers"]):
+        w[f"ln_1_weight.{i}"], w[f"ln_1_bias.{i}"] = ln()
+        w[f"qkv_weight.{i}"] = normal(3 * W, W, std=W ** -0.5)
+        w[f"qkv_bias.{i}"] = normal(3 * W, std=0.1)
+        w[f"attn_out_weight.{i}"] = normal(W, W, std=W ** -0.5)
+        w[f"attn_out_bias.{i}"] = normal(W, std=0.1)
+        w[f"ln_2_weight.{i}"], w[f"ln_2_bias.{i}"] = ln()
+        w[f"mlp_fc_weight.{i}"] = normal(M, W, std=W ** -0.5)
+        w[f"mlp_fc_bias.{i}"] = normal(M, std=0.1)
+        w[f"mlp_proj_weight.{i}"] = normal(W, M, std=M ** -0.5)
+        w[f"mlp_proj_bias.{i}"] = normal(W, std=0.1)
+
+
 def random_weights(cfg, seed):
     """Canonical weights: float32 arrays keyed by role (per layer: role.N), in
     the layouts libtokenclip hands to its kernels: Linear weights [out, in],
     qkv fused [3W, W] (rows q, k, v), conv1 [W, 3, p, p], proj [embed, W].
     Scales keep activations O(1) so every part of the network matters."""
     rng = np.random.default_rng(seed)
-    W, p, E, M = cfg["width"], cfg["patch"], cfg["embed"], cfg["mlp"]
+    W, p, E = cfg["width"], cfg["patch"], cfg["embed"]
     n_pos = 1 + cfg["grid"] ** 2
 
     def normal(*shape, std=1.0):
@@ -91,17 +109,7 @@ def random_weights(cfg, seed):
     w["class_embed"] = normal(W, std=0.5)
     w["pos_embed"] = normal(n_pos, W, std=0.5)
     w["ln_pre_weight"], w["ln_pre_bias"] = ln()
-    for i in range(cfg["layers"]):
-        w[f"ln_1_weight.{i}"], w[f"ln_1_bias.{i}"] = ln()
-        w[f"qkv_weight.{i}"] = normal(3 * W, W, std=W ** -0.5)
-        w[f"qkv_bias.{i}"] = normal(3 * W, std=0.1)
-        w[f"attn_out_weight.{i}"] = normal(W, W, std=W ** -0.5)
-        w[f"attn_out_bias.{i}"] = normal(W, std=0.1)
-        w[f"ln_2_weight.{i}"], w[f"ln_2_bias.{i}"] = ln()
-        w[f"mlp_fc_weight.{i}"] = normal(M, W, std=W ** -0.5)
-        w[f"mlp_fc_bias.{i}"] = normal(M, std=0.1)
-        w[f"mlp_proj_weight.{i}"] = normal(W, M, std=M ** -0.5)
-        w[f"mlp_proj_bias.{i}"] = normal(W, std=0.1)
+    random_block_weights(w, cfg, normal, ln)
     w["ln_post_weight"], w["ln_post_bias"] = ln()
     w["proj"] = normal(E, W, std=W ** -0.5)
     return w

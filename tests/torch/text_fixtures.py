@@ -53,7 +53,7 @@ def random_text_weights(cfg, seed):
     """float32 arrays keyed by role (per layer role.N), kernel layouts:
     Linear [out, in], qkv fused [3W, W], proj [embed, W]."""
     rng = np.random.default_rng(seed + 500)
-    W, M, E = cfg["width"], cfg["mlp"], cfg["embed"]
+    W, E = cfg["width"], cfg["embed"]
 
     def normal(*shape, std=1.0):
         return (rng.standard_normal(shape) * std).astype(np.float32)
@@ -62,17 +62,7 @@ def random_text_weights(cfg, seed):
         return 1.0 + normal(W, std=0.1), normal(W, std=0.1)
 
     w = {"token_embed": normal(cfg["vocab"], W, std=0.5), "pos_embed": normal(cfg["context"], W, std=0.5)}
-    for i in range(cfg["layers"]):
-        w[f"ln_1_weight.{i}"], w[f"ln_1_bias.{i}"] = ln()
-        w[f"qkv_weight.{i}"] = normal(3 * W, W, std=W ** -0.5)
-        w[f"qkv_bias.{i}"] = normal(3 * W, std=0.1)
-        w[f"attn_out_weight.{i}"] = normal(W, W, std=W ** -0.5)
-        w[f"attn_out_bias.{i}"] = normal(W, std=0.1)
-        w[f"ln_2_weight.{i}"], w[f"ln_2_bias.{i}"] = ln()
-        w[f"mlp_fc_weight.{i}"] = normal(M, W, std=W ** -0.5)
-        w[f"mlp_fc_bias.{i}"] = normal(M, std=0.1)
-        w[f"mlp_proj_weight.{i}"] = normal(W, M, std=M ** -0.5)
-        w[f"mlp_proj_bias.{i}"] = normal(W, std=0.1)
+    cf.random_block_weights(w, cfg, normal, ln)
     w["ln_final_weight"], w["ln_final_bias"] = ln()
     w["proj"] = normal(E, W, std=W ** -0.5)
     return w
