@@ -243,6 +243,17 @@ static tc_status lane_prepare(tc_detector *det, lane *l, tc_error *err)
   return st;
 }
 
+/* Both lanes for det->frame and det->map_params; both lane locks held. The
+ * frame layout counts as set only when both are ready. */
+static tc_status lanes_prepare(tc_detector *det, tc_error *err)
+{
+  tc_status st = lane_prepare(det, &det->analysis, err);
+  if (st == TC_OK)
+    st = lane_prepare(det, &det->overlay, err);
+  det->have_frame = st == TC_OK;
+  return st;
+}
+
 tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_error *err)
 {
   tc_status st = tc_frame_check(frame, err);
@@ -256,10 +267,7 @@ tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_erro
     det->pp = NULL;
     st = tc_preprocess_create(det->ctx, frame, tc_encoder_input_size(det->enc), det->resample, &det->pp, err);
     if (st == TC_OK)
-      st = lane_prepare(det, &det->analysis, err);
-    if (st == TC_OK)
-      st = lane_prepare(det, &det->overlay, err);
-    det->have_frame = st == TC_OK;
+      st = lanes_prepare(det, err);
   }
   unlock_both(det);
   return st;
@@ -284,12 +292,8 @@ tc_status tc_detector_set_map_params(tc_detector *det, const tc_map_params *para
   tc_status st = TC_OK;
   lock_both(det);
   det->map_params = p;
-  if (det->have_frame) {
-    st = lane_prepare(det, &det->analysis, err);
-    if (st == TC_OK)
-      st = lane_prepare(det, &det->overlay, err);
-    det->have_frame = st == TC_OK;
-  }
+  if (det->have_frame)
+    st = lanes_prepare(det, err);
   unlock_both(det);
   return st;
 }
