@@ -680,13 +680,31 @@ static void expand(char *out, size_t size, const char *tmpl)
   out[n] = 0;
 }
 
+/* A bad input: the pipeline must end in an ERROR (not EOS) whose message
+ * names `want`. props may use the placeholders of expand(). */
+typedef struct {
+  const char *what, *props, *caps, *want;
+} error_case;
+
+static void expect_error(const error_case *c)
+{
+  char props[1024], desc[2048];
+  expand(props, sizeof props, c->props);
+  snprintf(desc, sizeof desc,
+           "videotestsrc num-buffers=3 ! video/x-raw,format=%s,width=64,height=48 ! tokenclip %s ! fakesink",
+           c->caps, props);
+  run_result r = run_pipeline(desc, NULL);
+  TC_CHECK(r.error[0] && !r.eos, "%s: an ERROR, not EOS", c->what);
+  TC_CHECK(strstr(r.error, c->want) != NULL || strcasestr(r.error, c->want) != NULL,
+           "%s: the error names '%s': %s", c->what, c->want, r.error);
+  printf("ok %s: %s\n", c->what, r.error);
+}
+
 /* Each bad input: an ERROR naming the problem, a failed state change or
  * stopped stream, no crash, no hang. */
 static void test_errors(void)
 {
-  struct {
-    const char *what, *props, *caps, *want;
-  } cases[] = {
+  static const error_case cases[] = {
     { "no model", "head={H}", "RGBA", "model" },
     { "missing model file", "model=/nonexistent/clip.safetensors head={H}", "RGBA", "/nonexistent/clip.safetensors" },
     { "truncated model", "model={T} head={H}", "RGBA", "truncated" },
@@ -701,18 +719,8 @@ static void test_errors(void)
     { "NaN weights, async", "model={N} head={H} mode=async", "RGBA", "NaN" },
     { "unsupported caps", "model={M} head={H}", "I420", "" },
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char props[1024], desc[2048];
-    expand(props, sizeof props, cases[i].props);
-    snprintf(desc, sizeof desc,
-             "videotestsrc num-buffers=3 ! video/x-raw,format=%s,width=64,height=48 ! tokenclip %s ! fakesink",
-             cases[i].caps, props);
-    run_result r = run_pipeline(desc, NULL);
-    TC_CHECK(r.error[0] && !r.eos, "%s: an ERROR, not EOS", cases[i].what);
-    TC_CHECK(strstr(r.error, cases[i].want) != NULL || strcasestr(r.error, cases[i].want) != NULL,
-             "%s: the error names '%s': %s", cases[i].what, cases[i].want, r.error);
-    printf("ok %s: %s\n", cases[i].what, r.error);
-  }
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    expect_error(&cases[i]);
 }
 
 /* Start and stop repeatedly: each run completes (leaks are checked under valgrind). */
@@ -766,23 +774,12 @@ static int test_object(const char *text_model, const char *tool_head, const char
   g_free(scores[1]);
 
   /* a model without a text tower, and both sources at once: errors */
-  struct {
-    const char *what, *props, *want;
-  } cases[] = {
-    { "object on a model without a text tower", "model={M} object=screw", "text" },
-    { "both head and object", "model={M} head={H} object=screw", "object" },
+  static const error_case cases[] = {
+    { "object on a model without a text tower", "model={M} object=screw", "RGBA", "text" },
+    { "both head and object", "model={M} head={H} object=screw", "RGBA", "object" },
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char props[1024], desc[2048];
-    expand(props, sizeof props, cases[i].props);
-    snprintf(desc, sizeof desc,
-             "videotestsrc num-buffers=2 ! video/x-raw,format=RGBA,width=64,height=48 ! tokenclip %s ! fakesink",
-             props);
-    run_result r = run_pipeline(desc, NULL);
-    TC_CHECK(r.error[0] && strstr(r.error, cases[i].want), "%s: an ERROR naming '%s': %s", cases[i].what,
-             cases[i].want, r.error);
-    printf("ok %s: %s\n", cases[i].what, r.error);
-  }
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    expect_error(&cases[i]);
   return 0;
 }
 
