@@ -510,9 +510,7 @@ offer_frame (GstTokenClip * self, GstVideoFrame * vframe, GstClockTime running_t
   }
   for (y = 0; y < height; y++)
     memcpy (self->pending_pixels + y * row, src + y * src_stride, row);
-  g_mutex_lock (&self->result_lock);
-  self->pending_generation = self->generation;
-  g_mutex_unlock (&self->result_lock);
+  self->pending_generation = current_generation (self);
   self->pending_frame = self->frame_layout;
   self->pending_frame.stride = (guint32) row;
   self->pending_running_time = running_time;
