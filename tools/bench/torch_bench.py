@@ -10,10 +10,11 @@ our time over torch's (below 1: we are faster). Shapes are M x K x N
 in step. fp16 weights are timed in torch as fp32 (CPU torch 1.13 has no fp16
 matmul); bias, activation and residual are applied as the layer would."""
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
+
+from torch_bench_common import bench_rows, median, time_ms
 
 # (what, M, K, N, bias, residual, act) -- the cases of bench_matmul.c
 CASES = [
@@ -45,28 +46,17 @@ def time_case(M, K, N, bias, residual, act, reps):
     w = (torch.rand(N, K, generator=g) * 2 - 1) / K**0.5
     b = torch.rand(N, generator=g) * 0.2 - 0.1 if bias else None
     r = torch.rand(M, N, generator=g) if residual else None
-    with torch.no_grad():
-        layer(x, w, b, r, act)  # warm-up
-        ms = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            layer(x, w, b, r, act)
-            ms.append((time.perf_counter() - t0) * 1e3)
-    ms.sort()
-    return ms[len(ms) // 2] if reps % 2 else 0.5 * (ms[reps // 2 - 1] + ms[reps // 2])
+    ms, _ = time_ms(lambda: layer(x, w, b, r, act), reps)
+    return median(ms)
 
 
 def read_ours(path):
-    """(shape, what) -> {kernel: ms} from tokenclip-bench's output, whose
-    lines are: kernel shape what... ms GFLOP/s cpu-ms first-ms."""
+    """(shape, what) -> {kernel: ms} from tokenclip-bench matmul's output."""
     ours = {}
     with open(path) as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) < 6 or not fields[0].startswith("matmul_"):
-                continue
-            what = " ".join(fields[2:-4])
-            ours.setdefault((fields[1], what), {})[fields[0]] = float(fields[-4])
+        for kernel, shape, what, ms, _ in bench_rows(f):
+            if kernel.startswith("matmul_"):
+                ours.setdefault((shape, what), {})[kernel] = ms
     return ours
 
 

@@ -20,10 +20,11 @@ machine, where the wall clock mostly measures the neighbours).
 Cases and flop as in tools/bench/bench_encoder.c; keep the two in step."""
 import argparse
 import subprocess
-import time
 
 import torch
 import torch.nn.functional as F
+
+from torch_bench_common import bench_rows, median, time_ms
 
 # (what, width, layers, patch, image, embed) -- the cases of bench_encoder.c
 CASES = [
@@ -85,33 +86,16 @@ def time_case(W, L, p, S, E, reps, device="cpu"):
     m = to_device(make_model(W, L, p, S, E, g), device)
     x = (torch.rand(3, S, S, generator=g) * 4 - 2).to(device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    with torch.no_grad():
-        forward(m, x, W, p)  # warm-up
-        sync()
-        ms, cpu = [], []
-        for _ in range(reps):
-            t0, c0 = time.perf_counter(), time.process_time()
-            forward(m, x, W, p)
-            sync()
-            ms.append((time.perf_counter() - t0) * 1e3)
-            cpu.append((time.process_time() - c0) * 1e3)
+    ms, cpu = time_ms(lambda: forward(m, x, W, p), reps, sync)
     return median(ms), min(ms), median(cpu)
 
 
-def median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
-
-
 def read_ours(lines):
-    """what -> {kernel: (ms, cpu ms)} from tokenclip-bench's output, whose
-    lines are: kernel shape what... ms GFLOP/s cpu-ms first-ms."""
+    """what -> {kernel: (ms, cpu ms)} from tokenclip-bench encoder_'s output."""
     ours = {}
-    for line in lines:
-        fields = line.split()
-        if len(fields) >= 7 and not line.startswith("#") and fields[0].startswith("encoder"):
-            ours.setdefault(" ".join(fields[2:-4]), {})[fields[0]] = (float(fields[-4]), float(fields[-2]))
+    for kernel, _, what, ms, cpu in bench_rows(lines):
+        if kernel.startswith("encoder"):
+            ours.setdefault(what, {})[kernel] = (ms, cpu)
     return ours
 
 

@@ -12,10 +12,11 @@ in step. Attention is timed as torch.nn.functional.multi_head_attention_forward
 computes its core: per-head views of the fused qkv, q * scale, bmm, softmax,
 bmm, and the heads put back side by side."""
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
+
+from torch_bench_common import bench_rows, median, time_ms
 
 # (kernel, shape, what, params) -- the cases of bench_nn.c
 CASES = [
@@ -59,28 +60,10 @@ def make(kernel, p, g):
     return f"{n}x{heads}x{hd}", (2.0 if causal else 4.0) * n * n * hd * heads, attention
 
 
-def median_ms(fn, reps):
-    with torch.no_grad():
-        fn()  # warm-up
-        ms = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            ms.append((time.perf_counter() - t0) * 1e3)
-    ms.sort()
-    return ms[len(ms) // 2] if reps % 2 else 0.5 * (ms[reps // 2 - 1] + ms[reps // 2])
-
-
 def read_ours(path):
-    """(kernel, shape, what) -> ms from tokenclip-bench's output, whose lines
-    are: kernel shape what... ms GFLOP/s cpu-ms first-ms."""
-    ours = {}
+    """(kernel, shape, what) -> ms from tokenclip-bench's output."""
     with open(path) as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 7 and not line.startswith("#"):
-                ours[(fields[0], fields[1], " ".join(fields[2:-4]))] = float(fields[-4])
-    return ours
+        return {(kernel, shape, what): ms for kernel, shape, what, ms, _ in bench_rows(f)}
 
 
 def main():
@@ -99,7 +82,7 @@ def main():
         shape, flop, fn = make(kernel, p, g)
         if a.filters and not any(f in f"{kernel} {shape} {what}" for f in a.filters):
             continue
-        ms = median_ms(fn, a.reps)
+        ms = median(time_ms(fn, a.reps)[0])
         line = f"{kernel:<12} {shape:<16} {what:<28} {ms:>10.3f} {flop / (ms * 1e6):>9.2f}"
         if ours:
             o = ours.get((kernel, shape, what))
