@@ -40,13 +40,7 @@ if [ -z "$model" ] || { [ -z "$head" ] && [ -z "$object" ]; }; then
     # a tiny random CLIP with ViT-B/16's 14 x 14 token grid, and 4 random subspaces
     /usr/bin/python3 tests/torch/clip_fixtures.py --config tiny --patch 16 --pretrain-size 224 \
       --forward-dtype none --seed 7 --out build/demo/random-clip >/dev/null
-    /usr/bin/python3 - "$head" <<'EOF'
-import sys, numpy as np
-sys.path.insert(0, "tests/torch")
-from clip_fixtures import write_safetensors
-t = np.random.default_rng(7).standard_normal((4, 2, 96)).astype(np.float32)
-write_safetensors(sys.argv[1], {"subspaces": (t, "f32")})
-EOF
+    /usr/bin/python3 tests/torch/random_head.py "$head" --seed 7
   fi
   cat >&2 <<'EOF'
 
