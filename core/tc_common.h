@@ -1,5 +1,7 @@
-/* Small shared definitions of libtokenclip: activations and the 16-bit
- * float conversions used by model loading, kernels' references and tests. */
+/* Small shared definitions of libtokenclip: the enums more than one stage
+ * uses (activation, element type, interpolation, weight precision, CLIP
+ * naming) and the 16-bit float conversions used by model loading, kernels'
+ * references and tests. */
 #ifndef TC_COMMON_H
 #define TC_COMMON_H
 
@@ -16,6 +18,33 @@ typedef enum tc_act {
   TC_ACT_QUICK_GELU = 1, /* x * sigmoid(1.702 x): OpenAI CLIP weights */
   TC_ACT_GELU = 2,       /* exact erf GELU: open_clip / LAION weights */
 } tc_act;
+
+/* Element type of a device buffer's values. */
+typedef enum tc_dtype {
+  TC_F32 = 0,
+  TC_F16 = 1,
+} tc_dtype;
+
+/* How a ViT's positional-embedding grid is resized (tc_pos_embed.h says
+ * which PyTorch call each one reproduces). */
+typedef enum tc_interp {
+  TC_INTERP_BICUBIC = 0,
+  TC_INTERP_BICUBIC_AA = 1,
+  TC_INTERP_BILINEAR = 2,
+} tc_interp;
+
+/* How a model's weights are kept on the device. */
+typedef enum tc_weight_precision {
+  TC_WEIGHTS_AS_STORED = 0, /* fp16 files stay fp16 on the device; fp32 and bf16 become fp32 */
+  TC_WEIGHTS_F32 = 1,
+  TC_WEIGHTS_F16 = 2,       /* matrix weights as fp16 (half the memory); vectors stay fp32 */
+} tc_weight_precision;
+
+/* Which tensor names a CLIP checkpoint uses (both towers alike). */
+typedef enum tc_clip_naming {
+  TC_CLIP_NAMING_HF = 0,
+  TC_CLIP_NAMING_OPENCLIP = 1, /* open_clip and OpenAI CLIP share it */
+} tc_clip_naming;
 
 /* The activation of one value, as the references compute it. */
 static inline float tc_act_f32(float x, tc_act act)

@@ -16,7 +16,7 @@
 #include "tc_ref_text.h"
 #include "tc_test.h"
 #include "tc_test_rows.h"
-#include "text/tc_text_encoder.h"
+#include "tc_text_encoder.h"
 
 int main(int argc, char **argv)
 {

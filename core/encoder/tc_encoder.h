@@ -24,12 +24,6 @@
 extern "C" {
 #endif
 
-typedef enum tc_weight_precision {
-  TC_WEIGHTS_AS_STORED = 0, /* fp16 files stay fp16 on the device; fp32 and bf16 become fp32 */
-  TC_WEIGHTS_F32 = 1,
-  TC_WEIGHTS_F16 = 2,       /* matrix weights as fp16 (half the memory); vectors stay fp32 */
-} tc_weight_precision;
-
 typedef struct tc_encoder_options {
   uint32_t input_size;        /* S: a multiple of the patch size; 0 = the pre-training size */
   uint32_t vv_start;          /* first layer (from 1) of the value-value stream; 0 = off */

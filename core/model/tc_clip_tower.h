@@ -1,7 +1,7 @@
 /* What the two CLIP tower loaders share (internal; not installed).
  *
  * The image tower (tc_clip_vision.c) and the text tower
- * (text/tc_clip_text.c) of a CLIP checkpoint are stored alike: a prefix,
+ * (tc_clip_text.c) of a CLIP checkpoint are stored alike: a prefix,
  * a few global tensors, a stack of identical pre-LN residual blocks named
  * "<prefix><blocks>N.<leaf>", Hugging Face's q, k and v as three tensors
  * where open_clip fuses them, and a projection that Hugging Face keeps

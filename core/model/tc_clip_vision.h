@@ -42,11 +42,6 @@
 extern "C" {
 #endif
 
-typedef enum tc_clip_naming {
-  TC_CLIP_NAMING_HF = 0,
-  TC_CLIP_NAMING_OPENCLIP = 1, /* open_clip and OpenAI CLIP share it */
-} tc_clip_naming;
-
 typedef struct tc_clip_vision_config {
   int width;      /* d_model */
   int layers;     /* residual blocks */

@@ -23,17 +23,12 @@
 
 #include <stddef.h>
 
+#include "tc_common.h"
 #include "tc_error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum tc_interp {
-  TC_INTERP_BICUBIC = 0,
-  TC_INTERP_BICUBIC_AA = 1,
-  TC_INTERP_BILINEAR = 2,
-} tc_interp;
 
 /* "bicubic", "bicubic-aa", "bilinear". */
 const char *tc_interp_name(tc_interp mode);

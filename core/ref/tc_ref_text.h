@@ -5,8 +5,8 @@
 #ifndef TC_REF_TEXT_H
 #define TC_REF_TEXT_H
 
-#include "tc_encoder.h"
-#include "text/tc_clip_text.h"
+#include "tc_clip_text.h"
+#include "tc_common.h"
 
 #ifdef __cplusplus
 extern "C" {

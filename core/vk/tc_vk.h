@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tc_common.h"
 #include "tc_error.h"
 
 #ifdef __cplusplus
@@ -79,11 +80,6 @@ uint64_t tc_context_max_storage_range(const tc_context *ctx);
 tc_status tc_list_devices(void *out, tc_error *err);
 
 /* ---- buffers ---------------------------------------------------------- */
-
-typedef enum tc_dtype {
-  TC_F32 = 0,
-  TC_F16 = 1,
-} tc_dtype;
 
 size_t tc_dtype_size(tc_dtype dtype);
 

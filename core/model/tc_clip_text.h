@@ -24,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tc_clip_vision.h"
+#include "tc_common.h"
+#include "tc_error.h"
+#include "tc_safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -22,7 +22,7 @@
 #define TC_TEXT_ENCODER_H
 
 #include "tc_clip_text.h"
-#include "tc_encoder.h"
+#include "tc_common.h"
 #include "tc_vk.h"
 
 #ifdef __cplusplus
