@@ -7,7 +7,6 @@
 
 #define SETS_PER_POOL 64
 #define MAX_TIMED_DISPATCHES 4096
-#define WAIT_TIMEOUT_NS (600ull * 1000 * 1000 * 1000) /* a lavapipe frame of ViT-L takes seconds, not minutes */
 
 struct tc_cmd {
   tc_context *ctx;
@@ -118,7 +117,7 @@ void tc_cmd_destroy(tc_cmd *cmd)
     return;
   VkDevice dev = cmd->ctx->device;
   if (cmd->pending)
-    vkWaitForFences(dev, 1, &cmd->fence, VK_TRUE, WAIT_TIMEOUT_NS);
+    vkWaitForFences(dev, 1, &cmd->fence, VK_TRUE, TC_VK_WAIT_TIMEOUT_NS);
   for (uint32_t i = 0; i < cmd->n_desc_pools; i++)
     vkDestroyDescriptorPool(dev, cmd->desc_pools[i], NULL);
   free(cmd->desc_pools);
@@ -359,10 +358,10 @@ tc_status tc_cmd_wait(tc_cmd *cmd, tc_error *err)
   if (!cmd->pending)
     return TC_OK;
   VkDevice dev = cmd->ctx->device;
-  VkResult r = vkWaitForFences(dev, 1, &cmd->fence, VK_TRUE, WAIT_TIMEOUT_NS);
+  VkResult r = vkWaitForFences(dev, 1, &cmd->fence, VK_TRUE, TC_VK_WAIT_TIMEOUT_NS);
   if (r == VK_TIMEOUT)
     return tc_error_set(err, TC_ERR_DEVICE_LOST, "the device did not finish a submission within %llu s",
-                        WAIT_TIMEOUT_NS / 1000000000ull);
+                        TC_VK_WAIT_TIMEOUT_NS / 1000000000ull);
   cmd->pending = false;
   tc_status st = tc_vk_check(r, "vkWaitForFences", err);
   if (st == TC_OK)
@@ -391,53 +390,3 @@ uint32_t tc_cmd_timings(const tc_cmd *cmd, const char *const **labels, const dou
 }
 
 double tc_cmd_total_ms(const tc_cmd *cmd) { return cmd->total_ms; }
-
-/* ---- one-shot recordings (staging copies) ---- */
-
-tc_status tc_vk_run_once(tc_context *ctx, tc_record_fn record, void *user, tc_error *err)
-{
-  VkDevice dev = ctx->device;
-  pthread_mutex_lock(&ctx->lock);
-  VkCommandBuffer cb = VK_NULL_HANDLE;
-  VkFence fence = VK_NULL_HANDLE;
-  VkCommandBufferAllocateInfo alloc = {
-    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-    .commandPool = ctx->transfer_pool,
-    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-    .commandBufferCount = 1,
-  };
-  tc_status st = tc_vk_check(vkAllocateCommandBuffers(dev, &alloc, &cb), "vkAllocateCommandBuffers", err);
-  if (st == TC_OK) {
-    VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
-    st = tc_vk_check(vkCreateFence(dev, &fi, NULL, &fence), "vkCreateFence", err);
-  }
-  if (st == TC_OK) {
-    VkCommandBufferBeginInfo begin = {
-      .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-      .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
-    };
-    vkBeginCommandBuffer(cb, &begin);
-    record(cb, user);
-    VkMemoryBarrier mb = {
-      .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-      .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-      .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT,
-    };
-    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0,
-                         NULL);
-    st = tc_vk_check(vkEndCommandBuffer(cb), "vkEndCommandBuffer", err);
-  }
-  if (st == TC_OK) {
-    VkSubmitInfo info = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cb };
-    st = tc_vk_check(vkQueueSubmit(ctx->queue, 1, &info, fence), "vkQueueSubmit", err);
-  }
-  if (st == TC_OK)
-    st = tc_vk_check(vkWaitForFences(dev, 1, &fence, VK_TRUE, WAIT_TIMEOUT_NS), "vkWaitForFences", err);
-  if (fence)
-    vkDestroyFence(dev, fence, NULL);
-  if (cb)
-    vkFreeCommandBuffers(dev, ctx->transfer_pool, 1, &cb);
-  pthread_mutex_unlock(&ctx->lock);
-  return st;
-}

@@ -63,14 +63,21 @@ struct tc_kernel {
   tc_kernel *next;
 };
 
-/* Maps a VkResult to a status and message naming the call. */
+/* How long a submission may take: a lavapipe frame of ViT-L takes seconds, not minutes. */
+#define TC_VK_WAIT_TIMEOUT_NS (600ull * 1000 * 1000 * 1000)
+
+/* Who calls whom, without a cycle: tc_cmd -> tc_buffer -> tc_transfer ->
+ * tc_context (tc_kernel -> tc_context). */
+
+/* tc_context.c: maps a VkResult to a status and message naming the call. */
 tc_status tc_vk_check(VkResult r, const char *what, tc_error *err);
 
-/* Runs a one-shot recording on the context's transfer pool and waits. */
+/* tc_transfer.c: runs a one-shot recording on the context's transfer pool
+ * and waits. */
 typedef void (*tc_record_fn)(VkCommandBuffer cb, void *user);
 tc_status tc_vk_run_once(tc_context *ctx, tc_record_fn record, void *user, tc_error *err);
 
-/* The texel view of buf for dtype, created on first use. */
+/* tc_buffer.c: the texel view of buf for dtype, created on first use. */
 tc_status tc_buffer_texel_view(tc_buffer *buf, tc_dtype dtype, VkBufferView *out, tc_error *err);
 
 #endif
