@@ -9,6 +9,11 @@
 
 #include "tc_clip_tower.h"
 
+_Static_assert(TC_TEXT_LN_1_WEIGHT + TC_BLOCK_QKV_WEIGHT == TC_TEXT_QKV_WEIGHT &&
+                 TC_TEXT_LN_1_WEIGHT + TC_BLOCK_MLP_FC_WEIGHT == TC_TEXT_MLP_FC_WEIGHT &&
+                 TC_TEXT_LN_1_WEIGHT + TC_BLOCK_ROLE_COUNT - 1 == TC_TEXT_MLP_PROJ_BIAS,
+               "the text block's roles in tc_clip_block_role's order");
+
 struct tc_clip_text {
   tc_clip_tower tw; /* prefix: "", "model.", "text_model." ... */
   tc_clip_text_config cfg;
@@ -139,6 +144,8 @@ static int file_shape(const void *loader, int role, int64_t shape[4])
 
 static const tc_clip_layout layout = {
   .schemes = schemes,
+  .what = "text ",
+  .role_names = role_names,
   .role_count = TC_TEXT_ROLE_COUNT,
   .block_first = TC_TEXT_LN_1_WEIGHT,
   .block_last = TC_TEXT_MLP_PROJ_BIAS,
@@ -219,52 +226,32 @@ const tc_clip_text_config *tc_clip_text_get_config(const tc_clip_text *ct) { ret
 tc_clip_naming tc_clip_text_naming(const tc_clip_text *ct) { return ct->tw.naming; }
 const char *tc_clip_text_path(const tc_clip_text *ct) { return tc_clip_tower_path(&ct->tw); }
 
+const tc_clip_tower *tc_clip_text_tower(const tc_clip_text *ct) { return &ct->tw; }
+
 size_t tc_clip_text_role_numel(const tc_clip_text *ct, tc_text_role role)
 {
-  int64_t shape[4] = { 1, 1, 1, 1 };
-  file_shape(ct, role, shape);
-  return (size_t)shape[0] * (size_t)shape[1] * (size_t)tc_clip_tower_parts(&ct->tw, role);
-}
-
-static const tc_clip_source *source_of(const tc_clip_text *ct, tc_text_role role, int layer)
-{
-  return ct ? tc_clip_tower_source(&ct->tw, (int)role, layer) : NULL;
+  return tc_clip_tower_role_numel(&ct->tw, (int)role);
 }
 
 tc_st_dtype tc_clip_text_role_dtype(const tc_clip_text *ct, tc_text_role role, int layer)
 {
-  const tc_clip_source *src = source_of(ct, role, layer);
-  return src ? src->t[0]->dtype : TC_ST_OTHER;
-}
-
-static tc_status check_request(const tc_clip_text *ct, tc_text_role role, int layer, const void *dst, size_t count,
-                               const tc_clip_source **src, tc_error *err)
-{
-  *src = source_of(ct, role, layer);
-  if (!*src || !dst)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: no text role %d at layer %d",
-                        ct ? tc_clip_text_path(ct) : "(null)", (int)role, layer);
-  size_t need = tc_clip_text_role_numel(ct, role);
-  if (count < need)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: text %s needs %zu values, the destination holds %zu",
-                        tc_clip_text_path(ct), tc_text_role_name(role), need, count);
-  return TC_OK;
+  return ct ? tc_clip_tower_role_dtype(&ct->tw, (int)role, layer) : TC_ST_OTHER;
 }
 
 tc_status tc_clip_text_get_f32(const tc_clip_text *ct, tc_text_role role, int layer, float *dst, size_t count,
                                tc_error *err)
 {
-  const tc_clip_source *src;
-  tc_status s = check_request(ct, role, layer, dst, count, &src, err);
-  return s ? s : tc_clip_source_get_f32(&ct->tw, src, dst, err);
+  if (!ct)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_clip_text_get_f32: no model");
+  return tc_clip_tower_get_f32(&ct->tw, (int)role, layer, dst, count, err);
 }
 
 tc_status tc_clip_text_get_f16(const tc_clip_text *ct, tc_text_role role, int layer, uint16_t *dst, size_t count,
                                tc_error *err)
 {
-  const tc_clip_source *src;
-  tc_status s = check_request(ct, role, layer, dst, count, &src, err);
-  return s ? s : tc_clip_source_get_f16(&ct->tw, src, dst, err);
+  if (!ct)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_clip_text_get_f16: no model");
+  return tc_clip_tower_get_f16(&ct->tw, (int)role, layer, dst, count, err);
 }
 
 tc_status tc_clip_text_token_rows(const tc_clip_text *ct, const int32_t *ids, size_t n, float *dst, tc_error *err)

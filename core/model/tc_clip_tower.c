@@ -310,3 +310,77 @@ tc_status tc_clip_source_get_f16(const tc_clip_tower *tw, const tc_clip_source *
   }
   return s;
 }
+
+/* ---- a bound role by number ---- */
+
+const char *tc_clip_tower_role_name(const tc_clip_tower *tw, int role)
+{
+  return role >= 0 && role < tw->layout->role_count ? tw->layout->role_names[role] : "unknown role";
+}
+
+size_t tc_clip_tower_role_numel(const tc_clip_tower *tw, int role)
+{
+  const tc_clip_source *src = slot(tw, role, 0);
+  size_t n = 0;
+  for (int k = 0; src && k < src->n; k++)
+    n += src->t[k]->numel;
+  return n;
+}
+
+void tc_clip_tower_role_matrix(const tc_clip_tower *tw, int role, uint32_t *rows, uint32_t *cols)
+{
+  const tc_clip_source *src = slot(tw, role, 0);
+  size_t n = tc_clip_tower_role_numel(tw, role), r = 0;
+  for (int k = 0; src && k < src->n; k++)
+    r += (size_t)(src->transpose ? src->t[k]->shape[1] : src->t[k]->shape[0]);
+  if (!src || src->t[0]->ndim < 2)
+    r = n;
+  *rows = (uint32_t)r;
+  *cols = r ? (uint32_t)(n / r) : 0;
+}
+
+tc_st_dtype tc_clip_tower_role_dtype(const tc_clip_tower *tw, int role, int layer)
+{
+  const tc_clip_source *src = slot(tw, role, layer);
+  return src ? src->t[0]->dtype : TC_ST_OTHER;
+}
+
+tc_dtype tc_clip_tower_matrix_dtype(const tc_clip_tower *tw, int role, int layer, tc_weight_precision wp)
+{
+  if (wp == TC_WEIGHTS_F16)
+    return TC_F16;
+  if (wp == TC_WEIGHTS_AS_STORED && tc_clip_tower_role_dtype(tw, role, layer) == TC_ST_F16)
+    return TC_F16;
+  return TC_F32;
+}
+
+static tc_status check_request(const tc_clip_tower *tw, int role, int layer, const void *dst, size_t count,
+                               const tc_clip_source **src, tc_error *err)
+{
+  const char *what = tw->layout->what;
+  *src = slot(tw, role, layer);
+  if (!*src || !dst)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: no %srole %d at layer %d (%d layers; global roles take "
+                        "layer 0)", tc_clip_tower_path(tw), what, role, layer, tw->layers);
+  size_t need = tc_clip_tower_role_numel(tw, role);
+  if (count < need)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: %s%s needs %zu values, the destination holds %zu",
+                        tc_clip_tower_path(tw), what, tc_clip_tower_role_name(tw, role), need, count);
+  return TC_OK;
+}
+
+tc_status tc_clip_tower_get_f32(const tc_clip_tower *tw, int role, int layer, float *dst, size_t count,
+                                tc_error *err)
+{
+  const tc_clip_source *src;
+  tc_status s = check_request(tw, role, layer, dst, count, &src, err);
+  return s ? s : tc_clip_source_get_f32(tw, src, dst, err);
+}
+
+tc_status tc_clip_tower_get_f16(const tc_clip_tower *tw, int role, int layer, uint16_t *dst, size_t count,
+                                tc_error *err)
+{
+  const tc_clip_source *src;
+  tc_status s = check_request(tw, role, layer, dst, count, &src, err);
+  return s ? s : tc_clip_source_get_f16(tw, src, dst, err);
+}

@@ -17,17 +17,40 @@
  * loaders: the roles and their names, how a tower is recognised, its own
  * embeddings and the shapes the configuration is derived from.
  *
- * Roles are the loaders' enums as ints. */
+ * Roles are the loaders' enums as ints; a block's roles come in the same
+ * order in both (tc_clip_block_role), so the code that runs a block (the
+ * encoders' tc_block, the references' tc_ref_block) reads either tower
+ * through this header. */
 #ifndef TC_CLIP_TOWER_H
 #define TC_CLIP_TOWER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tc_clip_vision.h"
+#include "tc_common.h"
+#include "tc_error.h"
+#include "tc_safetensors.h"
 
 #define TC_CLIP_NAME_LEN 1024
 #define TC_CLIP_MAX_ROLES 24
+
+/* The roles of one residual block, in the order both loaders' enums list
+ * them from their layout's block_first (each loader asserts it). */
+typedef enum tc_clip_block_role {
+  TC_BLOCK_LN_1_WEIGHT,
+  TC_BLOCK_LN_1_BIAS,
+  TC_BLOCK_QKV_WEIGHT,      /* [3*width, width]: rows q, k, v */
+  TC_BLOCK_QKV_BIAS,
+  TC_BLOCK_ATTN_OUT_WEIGHT, /* [width, width] */
+  TC_BLOCK_ATTN_OUT_BIAS,
+  TC_BLOCK_LN_2_WEIGHT,
+  TC_BLOCK_LN_2_BIAS,
+  TC_BLOCK_MLP_FC_WEIGHT,   /* [mlp, width] */
+  TC_BLOCK_MLP_FC_BIAS,
+  TC_BLOCK_MLP_PROJ_WEIGHT, /* [width, mlp] */
+  TC_BLOCK_MLP_PROJ_BIAS,
+  TC_BLOCK_ROLE_COUNT
+} tc_clip_block_role;
 
 /* Where one naming keeps a tower's roles: names[role] follows the prefix
  * (for per-layer roles "<blocks>N."). A name holding "%c" stands for three
@@ -42,6 +65,8 @@ typedef struct tc_clip_scheme {
 /* A loader's roles. */
 typedef struct tc_clip_layout {
   const tc_clip_scheme *schemes; /* [2], by tc_clip_naming */
+  const char *what;              /* the tower in errors: "" or "text " */
+  const char *const *role_names; /* [role_count]: "qkv_weight", ... */
   int role_count;
   int block_first, block_last; /* the per-layer roles: [block_first, block_last] */
   int proj_role;               /* the joint-space projection */
@@ -122,5 +147,39 @@ tc_status tc_clip_source_get_f16(const tc_clip_tower *tw, const tc_clip_source *
                                  tc_error *err);
 /* Element i of a float tensor (F32, F16 or BF16) as fp32. */
 float tc_clip_element_f32(const tc_st_tensor *t, size_t i);
+
+/* ---- a bound role by number: what the loaders' typed getters wrap ---- */
+
+/* The tower behind each loader. */
+typedef struct tc_clip_vision tc_clip_vision;
+typedef struct tc_clip_text tc_clip_text;
+const tc_clip_tower *tc_clip_vision_tower(const tc_clip_vision *cv);
+const tc_clip_tower *tc_clip_text_tower(const tc_clip_text *ct);
+
+/* The role number of a block role in tw's enum. */
+static inline int tc_clip_tower_block_role(const tc_clip_tower *tw, tc_clip_block_role r)
+{
+  return tw->layout->block_first + (int)r;
+}
+const char *tc_clip_tower_role_name(const tc_clip_tower *tw, int role);
+/* Values of the role as handed out (q, k, v stacked); 0 for an unknown role. */
+size_t tc_clip_tower_role_numel(const tc_clip_tower *tw, int role);
+/* The role as a matrix [rows, cols] as handed out: [out, in] for a Linear
+ * weight, the patch embedding flattened to [width, 3*p*p], open_clip's
+ * projection transposed; a vector is [n, 1]. */
+void tc_clip_tower_role_matrix(const tc_clip_tower *tw, int role, uint32_t *rows, uint32_t *cols);
+/* How the role is stored (HF's q/k/v: q_proj's dtype); TC_ST_OTHER when unknown. */
+tc_st_dtype tc_clip_tower_role_dtype(const tc_clip_tower *tw, int role, int layer);
+/* What a matrix role is kept as on the device under precision wp (the
+ * references round through the same): fp16 where wp asks for it, or the
+ * file stores fp16 and wp keeps what is stored; else fp32. */
+tc_dtype tc_clip_tower_matrix_dtype(const tc_clip_tower *tw, int role, int layer, tc_weight_precision wp);
+/* The role of one layer (globals: layer 0) into dst, which holds count
+ * values: fp32, or IEEE halves as tc_clip_source_get_f16. Errors name the
+ * file, the role and the layer. */
+tc_status tc_clip_tower_get_f32(const tc_clip_tower *tw, int role, int layer, float *dst, size_t count,
+                                tc_error *err);
+tc_status tc_clip_tower_get_f16(const tc_clip_tower *tw, int role, int layer, uint16_t *dst, size_t count,
+                                tc_error *err);
 
 #endif

@@ -9,6 +9,11 @@
 
 #include "tc_clip_tower.h"
 
+_Static_assert(TC_CLIP_LN_1_WEIGHT + TC_BLOCK_QKV_WEIGHT == TC_CLIP_QKV_WEIGHT &&
+                 TC_CLIP_LN_1_WEIGHT + TC_BLOCK_MLP_FC_WEIGHT == TC_CLIP_MLP_FC_WEIGHT &&
+                 TC_CLIP_LN_1_WEIGHT + TC_BLOCK_ROLE_COUNT - 1 == TC_CLIP_MLP_PROJ_BIAS,
+               "the image block's roles in tc_clip_block_role's order");
+
 struct tc_clip_vision {
   tc_clip_tower tw;
   tc_clip_vision_config cfg;
@@ -175,6 +180,8 @@ static int file_shape(const void *loader, int role, int64_t shape[4])
 
 static const tc_clip_layout layout = {
   .schemes = schemes,
+  .what = "",
+  .role_names = role_names,
   .role_count = TC_CLIP_ROLE_COUNT,
   .block_first = TC_CLIP_LN_1_WEIGHT,
   .block_last = TC_CLIP_MLP_PROJ_BIAS,
@@ -295,20 +302,16 @@ size_t tc_clip_vision_role_numel(const tc_clip_vision *cv, tc_clip_role role)
   return (size_t)(shape[0] * shape[1]);
 }
 
-static const tc_clip_source *source_of(const tc_clip_vision *cv, tc_clip_role role, int layer)
-{
-  return cv ? tc_clip_tower_source(&cv->tw, (int)role, layer) : NULL;
-}
+const tc_clip_tower *tc_clip_vision_tower(const tc_clip_vision *cv) { return &cv->tw; }
 
 tc_st_dtype tc_clip_vision_role_dtype(const tc_clip_vision *cv, tc_clip_role role, int layer)
 {
-  const tc_clip_source *src = source_of(cv, role, layer);
-  return src ? src->t[0]->dtype : TC_ST_OTHER;
+  return cv ? tc_clip_tower_role_dtype(&cv->tw, (int)role, layer) : TC_ST_OTHER;
 }
 
 int tc_clip_vision_role_sources(const tc_clip_vision *cv, tc_clip_role role, int layer, const char *names[3])
 {
-  const tc_clip_source *src = source_of(cv, role, layer);
+  const tc_clip_source *src = cv ? tc_clip_tower_source(&cv->tw, (int)role, layer) : NULL;
   if (!src)
     return 0;
   for (int k = 0; k < src->n; k++)
@@ -316,35 +319,20 @@ int tc_clip_vision_role_sources(const tc_clip_vision *cv, tc_clip_role role, int
   return src->n;
 }
 
-static tc_status check_request(const tc_clip_vision *cv, tc_clip_role role, int layer, const void *dst, size_t count,
-                               const tc_clip_source **src, tc_error *err)
-{
-  *src = source_of(cv, role, layer);
-  if (!*src || !dst)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: no role %d at layer %d (%d layers; global roles take "
-                        "layer 0)", cv ? tc_clip_vision_path(cv) : "(null)", (int)role, layer,
-                        cv ? cv->cfg.layers : 0);
-  size_t need = tc_clip_vision_role_numel(cv, role);
-  if (count < need)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: %s needs %zu values, the destination holds %zu",
-                        tc_clip_vision_path(cv), tc_clip_role_name(role), need, count);
-  return TC_OK;
-}
-
 tc_status tc_clip_vision_get_f32(const tc_clip_vision *cv, tc_clip_role role, int layer, float *dst, size_t count,
                                  tc_error *err)
 {
-  const tc_clip_source *src;
-  tc_status s = check_request(cv, role, layer, dst, count, &src, err);
-  return s ? s : tc_clip_source_get_f32(&cv->tw, src, dst, err);
+  if (!cv)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_clip_vision_get_f32: no model");
+  return tc_clip_tower_get_f32(&cv->tw, (int)role, layer, dst, count, err);
 }
 
 tc_status tc_clip_vision_get_f16(const tc_clip_vision *cv, tc_clip_role role, int layer, uint16_t *dst,
                                  size_t count, tc_error *err)
 {
-  const tc_clip_source *src;
-  tc_status s = check_request(cv, role, layer, dst, count, &src, err);
-  return s ? s : tc_clip_source_get_f16(&cv->tw, src, dst, err);
+  if (!cv)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_clip_vision_get_f16: no model");
+  return tc_clip_tower_get_f16(&cv->tw, (int)role, layer, dst, count, err);
 }
 
 tc_status tc_clip_vision_pos_embed(const tc_clip_vision *cv, int grid_h, int grid_w, tc_interp mode, float *dst,

@@ -6,30 +6,6 @@
 #include "tc_ref.h"
 #include "tc_ref_block.h"
 
-_Static_assert(TC_CLIP_LN_1_WEIGHT + TC_REF_QKV_WEIGHT == TC_CLIP_QKV_WEIGHT &&
-                 TC_CLIP_LN_1_WEIGHT + TC_REF_MLP_PROJ_BIAS == TC_CLIP_MLP_PROJ_BIAS,
-               "the image block's roles in tc_ref_block_role's order");
-
-static size_t numel(const void *m, int role) { return tc_clip_vision_role_numel(m, (tc_clip_role)role); }
-static tc_st_dtype dtype(const void *m, int role, int layer)
-{
-  return tc_clip_vision_role_dtype(m, (tc_clip_role)role, layer);
-}
-static tc_status get_f32(const void *m, int role, int layer, float *dst, size_t count, tc_error *err)
-{
-  return tc_clip_vision_get_f32(m, (tc_clip_role)role, layer, dst, count, err);
-}
-static tc_status get_f16(const void *m, int role, int layer, uint16_t *dst, size_t count, tc_error *err)
-{
-  return tc_clip_vision_get_f16(m, (tc_clip_role)role, layer, dst, count, err);
-}
-
-#define GET(var, role, matrix)                                              \
-  do {                                                                      \
-    if ((st = tc_ref_weight(&rm, role, 0, matrix, &var, err)) != TC_OK)     \
-      goto done;                                                            \
-  } while (0)
-
 tc_status tc_ref_encoder_run(const tc_clip_vision *m, const tc_encoder_options *opts, const float *input,
                              float *tokens, tc_error *err)
 {
@@ -42,7 +18,7 @@ tc_status tc_ref_encoder_run(const tc_clip_vision *m, const tc_encoder_options *
     return st;
   const size_t S = o->input_size ? o->input_size : (size_t)c->image_size, p = (size_t)c->patch_size;
   const size_t G = S / p, N = G * G, T = N + 1, W = (size_t)c->width, E = (size_t)c->embed_dim;
-  const tc_ref_model rm = { m, o->weights, TC_CLIP_LN_1_WEIGHT, numel, dtype, get_f32, get_f16 };
+  const tc_ref_model rm = { tc_clip_vision_tower(m), o->weights };
   const tc_ref_block_dims dims = { T, W, (size_t)c->mlp_dim, (size_t)c->heads, (size_t)c->head_dim, c->ln_eps,
                                    c->act, 0 };
 
@@ -62,17 +38,17 @@ tc_status tc_ref_encoder_run(const tc_clip_vision *m, const tc_encoder_options *
         for (size_t kx = 0; kx < p; kx++)
           patches[r * 3 * p * p + (ch * p + ky) * p + kx] =
             input[(ch * S + (r / G) * p + ky) * S + (r % G) * p + kx];
-  GET(w, TC_CLIP_PATCH_EMBED, 1);
+  TC_REF_GET(&rm, w, TC_CLIP_PATCH_EMBED, 1);
   tc_ref_matmul(patches, w, NULL, NULL, x + W, N, W, 3 * p * p, TC_ACT_NONE);
   free(w), w = NULL;
-  GET(w, TC_CLIP_CLASS_EMBED, 0);
+  TC_REF_GET(&rm, w, TC_CLIP_CLASS_EMBED, 0);
   memcpy(x, w, W * sizeof(float));
   free(w), w = NULL;
   if ((st = tc_clip_vision_pos_embed(m, (int)G, (int)G, o->pos_interp, pos, T * W, err)) != TC_OK)
     goto done;
   tc_ref_add(x, pos, x, T * W);
-  GET(w, TC_CLIP_LN_PRE_WEIGHT, 0);
-  GET(b, TC_CLIP_LN_PRE_BIAS, 0);
+  TC_REF_GET(&rm, w, TC_CLIP_LN_PRE_WEIGHT, 0);
+  TC_REF_GET(&rm, b, TC_CLIP_LN_PRE_BIAS, 0);
   tc_ref_layernorm(x, w, b, x, T, W, c->ln_eps);
   free(w), free(b), w = b = NULL;
 
@@ -84,9 +60,9 @@ tc_status tc_ref_encoder_run(const tc_clip_vision *m, const tc_encoder_options *
       goto done;
   }
 
-  GET(w, TC_CLIP_LN_POST_WEIGHT, 0);
-  GET(b, TC_CLIP_LN_POST_BIAS, 0);
-  GET(w2, TC_CLIP_PROJ, 1);
+  TC_REF_GET(&rm, w, TC_CLIP_LN_POST_WEIGHT, 0);
+  TC_REF_GET(&rm, b, TC_CLIP_LN_POST_BIAS, 0);
+  TC_REF_GET(&rm, w2, TC_CLIP_PROJ, 1);
   tc_ref_layernorm(o->vv_start ? y : x, w, b, h, T, W, c->ln_eps);
   tc_ref_matmul(h, w2, NULL, NULL, tokens, T, E, W, TC_ACT_NONE);
   if (o->vv_start) { /* global token from the ordinary stream */

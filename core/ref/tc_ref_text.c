@@ -5,30 +5,6 @@
 #include "tc_ref.h"
 #include "tc_ref_block.h"
 
-_Static_assert(TC_TEXT_LN_1_WEIGHT + TC_REF_QKV_WEIGHT == TC_TEXT_QKV_WEIGHT &&
-                 TC_TEXT_LN_1_WEIGHT + TC_REF_MLP_PROJ_BIAS == TC_TEXT_MLP_PROJ_BIAS,
-               "the text block's roles in tc_ref_block_role's order");
-
-static size_t numel(const void *m, int role) { return tc_clip_text_role_numel(m, (tc_text_role)role); }
-static tc_st_dtype dtype(const void *m, int role, int layer)
-{
-  return tc_clip_text_role_dtype(m, (tc_text_role)role, layer);
-}
-static tc_status get_f32(const void *m, int role, int layer, float *dst, size_t count, tc_error *err)
-{
-  return tc_clip_text_get_f32(m, (tc_text_role)role, layer, dst, count, err);
-}
-static tc_status get_f16(const void *m, int role, int layer, uint16_t *dst, size_t count, tc_error *err)
-{
-  return tc_clip_text_get_f16(m, (tc_text_role)role, layer, dst, count, err);
-}
-
-#define GET(var, role, matrix)                                              \
-  do {                                                                      \
-    if ((st = tc_ref_weight(&rm, role, 0, matrix, &var, err)) != TC_OK)     \
-      goto done;                                                            \
-  } while (0)
-
 tc_status tc_ref_text_encoder_run(const tc_clip_text *m, tc_weight_precision wp, const int32_t *ids, uint32_t n,
                                   uint32_t context, float *out, tc_error *err)
 {
@@ -36,7 +12,7 @@ tc_status tc_ref_text_encoder_run(const tc_clip_text *m, tc_weight_precision wp,
   if (context < 1 || context > (uint32_t)c->context)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%u tokens per prompt, the text model's context is %d", context,
                         c->context);
-  const tc_ref_model rm = { m, wp, TC_TEXT_LN_1_WEIGHT, numel, dtype, get_f32, get_f16 };
+  const tc_ref_model rm = { tc_clip_text_tower(m), wp };
   const tc_ref_block_dims dims = { context, (size_t)c->width, (size_t)c->mlp_dim, (size_t)c->heads,
                                    (size_t)c->head_dim, c->ln_eps, c->act, 1 };
   const size_t T = context, W = (size_t)c->width, E = (size_t)c->embed_dim;
@@ -50,9 +26,9 @@ tc_status tc_ref_text_encoder_run(const tc_clip_text *m, tc_weight_precision wp,
   }
   if ((st = tc_clip_text_get_f32(m, TC_TEXT_POS_EMBED, 0, pos, (size_t)c->context * W, err)) != TC_OK)
     goto done;
-  GET(w, TC_TEXT_LN_FINAL_WEIGHT, 0);
-  GET(b, TC_TEXT_LN_FINAL_BIAS, 0);
-  GET(proj, TC_TEXT_PROJ, 1);
+  TC_REF_GET(&rm, w, TC_TEXT_LN_FINAL_WEIGHT, 0);
+  TC_REF_GET(&rm, b, TC_TEXT_LN_FINAL_BIAS, 0);
+  TC_REF_GET(&rm, proj, TC_TEXT_PROJ, 1);
   for (uint32_t p = 0; p < n; p++) {
     const int32_t *row = ids + (size_t)p * context;
     if ((st = tc_clip_text_token_rows(m, row, T, x, err)) != TC_OK)
