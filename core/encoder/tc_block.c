@@ -1,0 +1,178 @@
+/* The pre-LN residual block of both CLIP towers: see tc_block.h. */
+#include "tc_block.h"
+
+#include <math.h>
+#include <string.h>
+
+tc_status tc_block_config_check(const tc_block_config *c, tc_error *err)
+{
+  if (c->head_dim % 4 != 0 || c->width % 4 != 0)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "width %u and head size %u must be multiples of 4", c->width,
+                        c->head_dim);
+  return TC_OK;
+}
+
+/* ---- weights ---- */
+
+static tc_status upload_vector(tc_context *ctx, const tc_clip_tower *tw, tc_clip_block_role role, int layer,
+                               tc_buffer **out, tc_error *err)
+{
+  return tc_weight_upload_vector(ctx, tw, tc_clip_tower_block_role(tw, role), layer, out, err);
+}
+
+static tc_status upload_matrix(tc_context *ctx, const tc_clip_tower *tw, tc_clip_block_role role, int layer,
+                               tc_weight_precision wp, tc_weight *out, tc_error *err)
+{
+  return tc_weight_upload_matrix(ctx, tw, tc_clip_tower_block_role(tw, role), layer, wp, out, err);
+}
+
+tc_status tc_block_upload(tc_context *ctx, const tc_clip_tower *tw, int layer, tc_weight_precision wp, tc_block *b,
+                          tc_error *err)
+{
+  tc_status st;
+  memset(b, 0, sizeof *b);
+  if ((st = upload_vector(ctx, tw, TC_BLOCK_LN_1_WEIGHT, layer, &b->ln1_w, err)) ||
+      (st = upload_vector(ctx, tw, TC_BLOCK_LN_1_BIAS, layer, &b->ln1_b, err)) ||
+      (st = upload_matrix(ctx, tw, TC_BLOCK_QKV_WEIGHT, layer, wp, &b->qkv, err)) ||
+      (st = upload_vector(ctx, tw, TC_BLOCK_QKV_BIAS, layer, &b->qkv_b, err)) ||
+      (st = upload_matrix(ctx, tw, TC_BLOCK_ATTN_OUT_WEIGHT, layer, wp, &b->out, err)) ||
+      (st = upload_vector(ctx, tw, TC_BLOCK_ATTN_OUT_BIAS, layer, &b->out_b, err)) ||
+      (st = upload_vector(ctx, tw, TC_BLOCK_LN_2_WEIGHT, layer, &b->ln2_w, err)) ||
+      (st = upload_vector(ctx, tw, TC_BLOCK_LN_2_BIAS, layer, &b->ln2_b, err)) ||
+      (st = upload_matrix(ctx, tw, TC_BLOCK_MLP_FC_WEIGHT, layer, wp, &b->fc, err)) ||
+      (st = upload_vector(ctx, tw, TC_BLOCK_MLP_FC_BIAS, layer, &b->fc_b, err)) ||
+      (st = upload_matrix(ctx, tw, TC_BLOCK_MLP_PROJ_WEIGHT, layer, wp, &b->proj, err)) ||
+      (st = upload_vector(ctx, tw, TC_BLOCK_MLP_PROJ_BIAS, layer, &b->proj_b, err)))
+    tc_block_release(b);
+  return st;
+}
+
+void tc_block_release(tc_block *b)
+{
+  tc_buffer *vectors[] = { b->ln1_w, b->ln1_b, b->ln2_w, b->ln2_b, b->qkv_b, b->out_b, b->fc_b, b->proj_b };
+  for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++)
+    tc_buffer_destroy(vectors[i]);
+  tc_weight_release(&b->qkv);
+  tc_weight_release(&b->out);
+  tc_weight_release(&b->fc);
+  tc_weight_release(&b->proj);
+  memset(b, 0, sizeof *b);
+}
+
+/* ---- activations ---- */
+
+tc_status tc_block_buffers_create(tc_context *ctx, const tc_block_config *c, uint32_t max_seqs, uint32_t max_tokens,
+                                  tc_block_buffers *out, tc_error *err)
+{
+  const size_t rows = (size_t)max_seqs * max_tokens, W = c->width, f = sizeof(float);
+  tc_block_buffers *o = out;
+  memset(o, 0, sizeof *o);
+  o->max_seqs = max_seqs, o->max_tokens = max_tokens;
+  tc_status st;
+  if ((st = tc_buffer_create(ctx, rows * W * f, &o->x, err)) ||
+      (st = tc_buffer_create(ctx, rows * W * f, &o->h, err)) ||
+      (st = tc_buffer_create(ctx, rows * 3 * W * f, &o->qkv, err)) ||
+      (st = tc_buffer_create(ctx, rows * W * f, &o->attn, err)) ||
+      (st = tc_buffer_create(ctx, rows * c->mlp_dim * f, &o->mlp, err)) ||
+      (max_seqs > 1 && ((st = tc_buffer_create(ctx, (size_t)max_tokens * 3 * W * f, &o->seq_qkv, err)) ||
+                        (st = tc_buffer_create(ctx, (size_t)max_tokens * W * f, &o->seq_attn, err)))))
+    tc_block_buffers_destroy(o);
+  return st;
+}
+
+void tc_block_buffers_destroy(tc_block_buffers *bufs)
+{
+  tc_buffer *all[] = { bufs->x, bufs->h, bufs->qkv, bufs->attn, bufs->mlp, bufs->seq_qkv, bufs->seq_attn };
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    tc_buffer_destroy(all[i]);
+  memset(bufs, 0, sizeof *bufs);
+}
+
+/* ---- recording ---- */
+
+static tc_status check_rows(const tc_block_buffers *bufs, uint32_t seqs, uint32_t tokens, tc_error *err)
+{
+  if (seqs == 0 || tokens == 0 || seqs > bufs->max_seqs || tokens > bufs->max_tokens)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "block: %u sequences of %u tokens, the buffers hold %u of %u",
+                        seqs, tokens, bufs->max_seqs, bufs->max_tokens);
+  return TC_OK;
+}
+
+/* y = x wᵀ + bias (+ residual, which may be y), act applied before the residual. */
+static tc_status linear(tc_cmd *cmd, tc_buffer *x, const tc_weight *w, tc_buffer *bias, tc_buffer *residual,
+                        tc_buffer *y, uint32_t M, uint32_t N, uint32_t K, tc_act act, const char *label,
+                        tc_error *err)
+{
+  return tc_op_matmul(cmd, &(tc_matmul){ .x = x, .w = w->buf, .w_dtype = w->dtype, .bias = bias,
+                                         .residual = residual, .y = y, .M = M, .N = N, .K = K, .act = act,
+                                         .w_panels = w->panels },
+                      label, err);
+}
+
+/* Multi-head attention of each sequence's rows of bufs->qkv into bufs->attn;
+ * value_value attends V to itself (q = k = v = the value columns). One
+ * sequence is read in place; several go through seq_qkv and seq_attn one at
+ * a time (the attention kernel takes a single sequence). */
+static tc_status record_attention(tc_cmd *cmd, const tc_block_config *c, const tc_block_buffers *bufs,
+                                  uint32_t seqs, uint32_t tokens, int value_value, tc_error *err)
+{
+  const uint32_t W = c->width;
+  const size_t f = sizeof(float);
+  tc_buffer *in = seqs == 1 ? bufs->qkv : bufs->seq_qkv, *out = seqs == 1 ? bufs->attn : bufs->seq_attn;
+  tc_slice q = { in, 0, 3 * W }, k = { in, W, 3 * W }, v = { in, 2 * W, 3 * W };
+  if (value_value)
+    q = k = v;
+  tc_attention at = {
+    .q = q, .k = k, .v = v, .out = out, .tokens = tokens, .heads = c->heads, .head_dim = c->head_dim,
+    .scale = 1.0f / sqrtf((float)c->head_dim), .causal = c->causal,
+  };
+  const char *label = value_value ? "attention v-v" : "attention";
+  if (seqs == 1)
+    return tc_op_attention(cmd, &at, label, err);
+  tc_status st = TC_OK;
+  for (uint32_t s = 0; st == TC_OK && s < seqs; s++) {
+    st = tc_cmd_copy(cmd, bufs->qkv, (size_t)s * tokens * 3 * W * f, bufs->seq_qkv, 0, (size_t)tokens * 3 * W * f,
+                     err);
+    if (st == TC_OK)
+      st = tc_op_attention(cmd, &at, label, err);
+    if (st == TC_OK)
+      st = tc_cmd_copy(cmd, bufs->seq_attn, 0, bufs->attn, (size_t)s * tokens * W * f, (size_t)tokens * W * f, err);
+  }
+  return st;
+}
+
+tc_status tc_block_record(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+                          uint32_t seqs, uint32_t tokens, tc_error *err)
+{
+  const uint32_t rows = seqs * tokens, W = c->width;
+  tc_status st = check_rows(bufs, seqs, tokens, err);
+  if (st == TC_OK)
+    st = tc_op_layernorm(cmd, bufs->x, b->ln1_w, b->ln1_b, bufs->h, rows, W, c->ln_eps, "ln_1", err);
+  if (st == TC_OK)
+    st = linear(cmd, bufs->h, &b->qkv, b->qkv_b, NULL, bufs->qkv, rows, 3 * W, W, TC_ACT_NONE, "qkv", err);
+  if (st == TC_OK)
+    st = record_attention(cmd, c, bufs, seqs, tokens, 0, err);
+  if (st == TC_OK)
+    st = linear(cmd, bufs->attn, &b->out, b->out_b, bufs->x, bufs->x, rows, W, W, TC_ACT_NONE, "attention out",
+                err);
+  if (st == TC_OK)
+    st = tc_op_layernorm(cmd, bufs->x, b->ln2_w, b->ln2_b, bufs->h, rows, W, c->ln_eps, "ln_2", err);
+  if (st == TC_OK)
+    st = linear(cmd, bufs->h, &b->fc, b->fc_b, NULL, bufs->mlp, rows, c->mlp_dim, W, c->act, "mlp fc", err);
+  if (st == TC_OK)
+    st = linear(cmd, bufs->mlp, &b->proj, b->proj_b, bufs->x, bufs->x, rows, W, c->mlp_dim, TC_ACT_NONE, "mlp proj",
+                err);
+  return st;
+}
+
+tc_status tc_block_record_vv(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+                             tc_buffer *y, uint32_t seqs, uint32_t tokens, tc_error *err)
+{
+  const uint32_t rows = seqs * tokens, W = c->width;
+  tc_status st = check_rows(bufs, seqs, tokens, err);
+  if (st == TC_OK)
+    st = record_attention(cmd, c, bufs, seqs, tokens, 1, err);
+  if (st == TC_OK)
+    st = linear(cmd, bufs->attn, &b->out, b->out_b, y, y, rows, W, W, TC_ACT_NONE, "attention out v-v", err);
+  return st;
+}

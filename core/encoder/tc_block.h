@@ -1,0 +1,83 @@
+/* One pre-LN CLIP residual block on the device, for both towers (internal).
+ *
+ *   x += out_proj(multi-head attention(ln_1(x)))   (causal in the text tower)
+ *   x += c_proj(act(c_fc(ln_2(x))))
+ *
+ * tc_block holds one layer's weights, uploaded once in the layouts the
+ * matmul kernels want (tc_weights.h). tc_block_record appends the layer to
+ * a command sequence for `seqs` sequences of `tokens` rows each, stored one
+ * after another (rows = seqs * tokens): the row-wise ops (layer norms,
+ * matmuls) run over all rows in one dispatch each, attention runs within
+ * each sequence. The image encoder runs one sequence (a frame), the text
+ * encoder a batch of prompts; a batch of frames is seqs > 1 as well.
+ *
+ * The image encoder's value-value stream (DESIGN.md) sits on top:
+ * tc_block_record_vv reuses the q, k, v that tc_block_record left in the
+ * buffers, with the same out projection. */
+#ifndef TC_BLOCK_H
+#define TC_BLOCK_H
+
+#include "tc_weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tc_block_config {
+  uint32_t width, heads, head_dim, mlp_dim;
+  float ln_eps;
+  tc_act act;  /* of the MLP */
+  int causal;  /* attention masks later tokens (the text tower) */
+} tc_block_config;
+
+/* What the kernels need of the shape (vec4 loads); the message names it. */
+tc_status tc_block_config_check(const tc_block_config *c, tc_error *err);
+
+/* One layer's weights on the device. */
+typedef struct tc_block {
+  tc_buffer *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+  tc_weight qkv, out, fc, proj; /* [3W, W], [W, W], [mlp, W], [W, mlp] */
+  tc_buffer *qkv_b, *out_b, *fc_b, *proj_b;
+} tc_block;
+
+/* Uploads layer `layer` of the tower's blocks; on error what was uploaded
+ * is released. */
+tc_status tc_block_upload(tc_context *ctx, const tc_clip_tower *tw, int layer, tc_weight_precision wp, tc_block *b,
+                          tc_error *err);
+/* Destroys the buffers; a zeroed tc_block is fine. */
+void tc_block_release(tc_block *b);
+
+/* The activations a block works in, for up to max_seqs x max_tokens rows.
+ * The encoders use x and h for their own stages too. */
+typedef struct tc_block_buffers {
+  tc_buffer *x;    /* [rows, W] the residual stream, updated in place */
+  tc_buffer *h;    /* [rows, W] layer-norm output */
+  tc_buffer *qkv;  /* [rows, 3W]: after tc_block_record, the layer's q, k, v of ln_1(x) */
+  tc_buffer *attn; /* [rows, W] */
+  tc_buffer *mlp;  /* [rows, mlp] */
+  /* one sequence's q, k, v and attention (max_seqs > 1 only): the attention
+   * kernel takes one sequence, so each is copied out and back */
+  tc_buffer *seq_qkv, *seq_attn;
+  uint32_t max_seqs, max_tokens;
+} tc_block_buffers;
+
+tc_status tc_block_buffers_create(tc_context *ctx, const tc_block_config *c, uint32_t max_seqs, uint32_t max_tokens,
+                                  tc_block_buffers *out, tc_error *err);
+/* A zeroed tc_block_buffers is fine. */
+void tc_block_buffers_destroy(tc_block_buffers *bufs);
+
+/* Appends the layer over bufs->x: seqs sequences of `tokens` rows. */
+tc_status tc_block_record(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+                          uint32_t seqs, uint32_t tokens, tc_error *err);
+
+/* The value-value step after tc_block_record of the same layer and rows:
+ *   y += out_proj(softmax(V Vᵀ scale) V)   per head, V = the value columns
+ * of bufs->qkv, masked as the block's attention. y is [rows, W]. */
+tc_status tc_block_record_vv(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+                             tc_buffer *y, uint32_t seqs, uint32_t tokens, tc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
