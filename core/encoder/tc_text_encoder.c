@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "tc_ops.h"
+#include "tc_weights.h"
 
 typedef struct block {
-  tc_buffer *ln1_w, *ln1_b, *qkv_w, *qkv_b, *out_w, *out_b;
-  tc_buffer *ln2_w, *ln2_b, *fc_w, *fc_b, *proj_w, *proj_b;
-  tc_dtype qkv_dt, out_dt, fc_dt, proj_dt;
+  tc_buffer *ln1_w, *ln1_b, *qkv_b, *out_b;
+  tc_buffer *ln2_w, *ln2_b, *fc_b, *proj_b;
+  tc_weight qkv, out, fc, proj;
 } block;
 
 struct tc_text_encoder {
@@ -19,8 +20,8 @@ struct tc_text_encoder {
   tc_clip_text_config cfg;
   tc_text_encoder_options opts;
   block *blocks;
-  tc_buffer *ln_w, *ln_b, *proj;
-  tc_dtype proj_dt;
+  tc_buffer *ln_w, *ln_b;
+  tc_weight proj;
   float *pos;       /* [context, W] host copy */
   float *host_x;    /* [B * context, W] */
   uint32_t *eot;    /* [B] end-of-text positions */
@@ -36,57 +37,38 @@ void tc_text_encoder_options_init(tc_text_encoder_options *opts)
   *opts = (tc_text_encoder_options){ .weights = TC_WEIGHTS_AS_STORED, .max_batch = 64 };
 }
 
-typedef struct role_fill {
-  const tc_clip_text *model;
-  tc_text_role role;
-  int layer;
-  tc_dtype dtype;
-} role_fill;
-
-static tc_status fill_role(void *user, void *dst, size_t bytes, tc_error *err)
+static tc_status upload(tc_text_encoder *te, tc_text_role role, int layer, tc_buffer **out, tc_error *err)
 {
-  const role_fill *f = user;
-  size_t count = bytes / tc_dtype_size(f->dtype);
-  return f->dtype == TC_F16 ? tc_clip_text_get_f16(f->model, f->role, f->layer, dst, count, err)
-                            : tc_clip_text_get_f32(f->model, f->role, f->layer, dst, count, err);
+  return tc_weight_upload_vector(te->ctx, tc_clip_text_tower(te->model), (int)role, layer, out, err);
 }
 
-static tc_status upload(tc_text_encoder *te, tc_text_role role, int layer, int matrix, tc_buffer **out,
-                        tc_dtype *dtype, tc_error *err)
+static tc_status upload_matrix(tc_text_encoder *te, tc_text_role role, int layer, tc_weight *out, tc_error *err)
 {
-  tc_dtype dt = TC_F32;
-  if (matrix && te->opts.weights == TC_WEIGHTS_F16)
-    dt = TC_F16;
-  else if (matrix && te->opts.weights == TC_WEIGHTS_AS_STORED)
-    dt = tc_clip_text_role_dtype(te->model, role, layer) == TC_ST_F16 ? TC_F16 : TC_F32;
-  if (dtype)
-    *dtype = dt;
-  role_fill f = { te->model, role, layer, dt };
-  return tc_buffer_create_filled(te->ctx, tc_clip_text_role_numel(te->model, role) * tc_dtype_size(dt), fill_role,
-                                 &f, out, err);
+  return tc_weight_upload_matrix(te->ctx, tc_clip_text_tower(te->model), (int)role, layer, te->opts.weights, out,
+                                 err);
 }
 
 static tc_status upload_weights(tc_text_encoder *te, tc_error *err)
 {
   tc_status st;
-  if ((st = upload(te, TC_TEXT_LN_FINAL_WEIGHT, 0, 0, &te->ln_w, NULL, err)) ||
-      (st = upload(te, TC_TEXT_LN_FINAL_BIAS, 0, 0, &te->ln_b, NULL, err)) ||
-      (st = upload(te, TC_TEXT_PROJ, 0, 1, &te->proj, &te->proj_dt, err)))
+  if ((st = upload(te, TC_TEXT_LN_FINAL_WEIGHT, 0, &te->ln_w, err)) ||
+      (st = upload(te, TC_TEXT_LN_FINAL_BIAS, 0, &te->ln_b, err)) ||
+      (st = upload_matrix(te, TC_TEXT_PROJ, 0, &te->proj, err)))
     return st;
   for (int l = 0; l < te->cfg.layers; l++) {
     block *b = &te->blocks[l];
-    if ((st = upload(te, TC_TEXT_LN_1_WEIGHT, l, 0, &b->ln1_w, NULL, err)) ||
-        (st = upload(te, TC_TEXT_LN_1_BIAS, l, 0, &b->ln1_b, NULL, err)) ||
-        (st = upload(te, TC_TEXT_QKV_WEIGHT, l, 1, &b->qkv_w, &b->qkv_dt, err)) ||
-        (st = upload(te, TC_TEXT_QKV_BIAS, l, 0, &b->qkv_b, NULL, err)) ||
-        (st = upload(te, TC_TEXT_ATTN_OUT_WEIGHT, l, 1, &b->out_w, &b->out_dt, err)) ||
-        (st = upload(te, TC_TEXT_ATTN_OUT_BIAS, l, 0, &b->out_b, NULL, err)) ||
-        (st = upload(te, TC_TEXT_LN_2_WEIGHT, l, 0, &b->ln2_w, NULL, err)) ||
-        (st = upload(te, TC_TEXT_LN_2_BIAS, l, 0, &b->ln2_b, NULL, err)) ||
-        (st = upload(te, TC_TEXT_MLP_FC_WEIGHT, l, 1, &b->fc_w, &b->fc_dt, err)) ||
-        (st = upload(te, TC_TEXT_MLP_FC_BIAS, l, 0, &b->fc_b, NULL, err)) ||
-        (st = upload(te, TC_TEXT_MLP_PROJ_WEIGHT, l, 1, &b->proj_w, &b->proj_dt, err)) ||
-        (st = upload(te, TC_TEXT_MLP_PROJ_BIAS, l, 0, &b->proj_b, NULL, err)))
+    if ((st = upload(te, TC_TEXT_LN_1_WEIGHT, l, &b->ln1_w, err)) ||
+        (st = upload(te, TC_TEXT_LN_1_BIAS, l, &b->ln1_b, err)) ||
+        (st = upload_matrix(te, TC_TEXT_QKV_WEIGHT, l, &b->qkv, err)) ||
+        (st = upload(te, TC_TEXT_QKV_BIAS, l, &b->qkv_b, err)) ||
+        (st = upload_matrix(te, TC_TEXT_ATTN_OUT_WEIGHT, l, &b->out, err)) ||
+        (st = upload(te, TC_TEXT_ATTN_OUT_BIAS, l, &b->out_b, err)) ||
+        (st = upload(te, TC_TEXT_LN_2_WEIGHT, l, &b->ln2_w, err)) ||
+        (st = upload(te, TC_TEXT_LN_2_BIAS, l, &b->ln2_b, err)) ||
+        (st = upload_matrix(te, TC_TEXT_MLP_FC_WEIGHT, l, &b->fc, err)) ||
+        (st = upload(te, TC_TEXT_MLP_FC_BIAS, l, &b->fc_b, err)) ||
+        (st = upload_matrix(te, TC_TEXT_MLP_PROJ_WEIGHT, l, &b->proj, err)) ||
+        (st = upload(te, TC_TEXT_MLP_PROJ_BIAS, l, &b->proj_b, err)))
       return st;
   }
   return TC_OK;
@@ -101,8 +83,9 @@ tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, con
   if (!opts)
     opts = &defaults;
   const tc_clip_text_config *cfg = tc_clip_text_get_config(model);
-  if (opts->weights != TC_WEIGHTS_AS_STORED && opts->weights != TC_WEIGHTS_F32 && opts->weights != TC_WEIGHTS_F16)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown weight precision %d", (int)opts->weights);
+  tc_status st = tc_weight_precision_check(opts->weights, err);
+  if (st != TC_OK)
+    return st;
   if (cfg->head_dim % 4 || cfg->width % 4)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: text width %d and head size %d must be multiples of 4",
                         tc_clip_text_path(model), cfg->width, cfg->head_dim);
@@ -119,7 +102,6 @@ tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, con
     te->opts.max_batch = 64;
   const size_t B = te->opts.max_batch, C = (size_t)cfg->context, W = (size_t)cfg->width, f = sizeof(float);
   const size_t rows = B * C;
-  tc_status st = TC_OK;
   if (!(te->pos = malloc(C * W * f)) || !(te->host_x = malloc(rows * W * f)) || !(te->eot = calloc(B, sizeof *te->eot)))
     st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   if (st == TC_OK)
@@ -152,16 +134,20 @@ void tc_text_encoder_destroy(tc_text_encoder *te)
   if (!te)
     return;
   tc_cmd_destroy(te->cmd);
-  tc_buffer *globals[] = { te->ln_w, te->ln_b, te->proj, te->x, te->h, te->qkv, te->attn, te->mlp,
+  tc_buffer *globals[] = { te->ln_w, te->ln_b, te->x, te->h, te->qkv, te->attn, te->mlp,
                            te->seq_qkv, te->seq_attn, te->pooled, te->pooled_n, te->out };
   for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++)
     tc_buffer_destroy(globals[i]);
+  tc_weight_release(&te->proj);
   for (int l = 0; te->blocks && l < te->cfg.layers; l++) {
     block *b = &te->blocks[l];
-    tc_buffer *bufs[] = { b->ln1_w, b->ln1_b, b->qkv_w, b->qkv_b, b->out_w, b->out_b,
-                          b->ln2_w, b->ln2_b, b->fc_w,  b->fc_b,  b->proj_w, b->proj_b };
+    tc_buffer *bufs[] = { b->ln1_w, b->ln1_b, b->qkv_b, b->out_b, b->ln2_w, b->ln2_b, b->fc_b, b->proj_b };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
       tc_buffer_destroy(bufs[i]);
+    tc_weight_release(&b->qkv);
+    tc_weight_release(&b->out);
+    tc_weight_release(&b->fc);
+    tc_weight_release(&b->proj);
   }
   free(te->blocks);
   free(te->pos);
@@ -190,8 +176,9 @@ static tc_status record_block(tc_text_encoder *te, tc_cmd *cmd, int layer, uint3
   const size_t f = sizeof(float);
   tc_status st = tc_op_layernorm(cmd, te->x, b->ln1_w, b->ln1_b, te->h, M, W, eps, "text ln_1", err);
   if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->qkv_w, .w_dtype = b->qkv_dt, .bias = b->qkv_b,
-                                         .y = te->qkv, .M = M, .N = 3 * W, .K = W }, "text qkv", err);
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->qkv.buf, .w_dtype = b->qkv.dtype, .bias = b->qkv_b,
+                                         .y = te->qkv, .M = M, .N = 3 * W, .K = W,
+                                         .w_panels = b->qkv.panels }, "text qkv", err);
   /* attention prompt by prompt: its rows to seq_qkv, the causal kernel, the result back */
   tc_attention at = {
     .q = { te->seq_qkv, 0, 3 * W }, .k = { te->seq_qkv, W, 3 * W }, .v = { te->seq_qkv, 2 * W, 3 * W },
@@ -206,18 +193,21 @@ static tc_status record_block(tc_text_encoder *te, tc_cmd *cmd, int layer, uint3
       st = tc_cmd_copy(cmd, te->seq_attn, 0, te->attn, (size_t)p * T * W * f, (size_t)T * W * f, err);
   }
   if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->attn, .w = b->out_w, .w_dtype = b->out_dt, .bias = b->out_b,
-                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = W },
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->attn, .w = b->out.buf, .w_dtype = b->out.dtype, .bias = b->out_b,
+                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = W,
+                                         .w_panels = b->out.panels },
                       "text attention out", err);
   if (st == TC_OK)
     st = tc_op_layernorm(cmd, te->x, b->ln2_w, b->ln2_b, te->h, M, W, eps, "text ln_2", err);
   if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->fc_w, .w_dtype = b->fc_dt, .bias = b->fc_b,
-                                         .y = te->mlp, .M = M, .N = mlp, .K = W, .act = te->cfg.act },
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->fc.buf, .w_dtype = b->fc.dtype, .bias = b->fc_b,
+                                         .y = te->mlp, .M = M, .N = mlp, .K = W, .act = te->cfg.act,
+                                         .w_panels = b->fc.panels },
                       "text mlp fc", err);
   if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->mlp, .w = b->proj_w, .w_dtype = b->proj_dt, .bias = b->proj_b,
-                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = mlp },
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->mlp, .w = b->proj.buf, .w_dtype = b->proj.dtype, .bias = b->proj_b,
+                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = mlp,
+                                         .w_panels = b->proj.panels },
                       "text mlp proj", err);
   if (st != TC_OK)
     tc_error_prefix(err, "text layer %d", layer + 1);
@@ -257,8 +247,9 @@ static tc_status run_batch(tc_text_encoder *te, const int32_t *ids, uint32_t B, 
     st = tc_op_layernorm(cmd, te->pooled, te->ln_w, te->ln_b, te->pooled_n, B, W, te->cfg.ln_eps, "text ln_final",
                          err);
   if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->pooled_n, .w = te->proj, .w_dtype = te->proj_dt, .y = te->out,
-                                         .M = B, .N = E, .K = W }, "text projection", err);
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->pooled_n, .w = te->proj.buf, .w_dtype = te->proj.dtype,
+                                         .y = te->out, .M = B, .N = E, .K = W, .w_panels = te->proj.panels },
+                      "text projection", err);
   if (st == TC_OK)
     st = tc_cmd_end(cmd, err);
   if (st == TC_OK)
