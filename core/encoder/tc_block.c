@@ -2,14 +2,14 @@
 #include "tc_block.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-tc_status tc_block_config_check(const tc_block_config *c, tc_error *err)
+tc_block_config tc_block_config_make(int width, int heads, int mlp_dim, float ln_eps, tc_act act, int causal)
 {
-  if (c->head_dim % 4 != 0 || c->width % 4 != 0)
-    return tc_error_set(err, TC_ERR_UNSUPPORTED, "width %u and head size %u must be multiples of 4", c->width,
-                        c->head_dim);
-  return TC_OK;
+  return (tc_block_config){ .width = (uint32_t)width, .heads = (uint32_t)heads,
+                            .head_dim = heads > 0 ? (uint32_t)(width / heads) : 0, .mlp_dim = (uint32_t)mlp_dim,
+                            .ln_eps = ln_eps, .act = act, .causal = causal };
 }
 
 /* ---- weights ---- */
@@ -26,11 +26,21 @@ static tc_status upload_matrix(tc_context *ctx, const tc_clip_tower *tw, tc_clip
   return tc_weight_upload_matrix(ctx, tw, tc_clip_tower_block_role(tw, role), layer, wp, out, err);
 }
 
-tc_status tc_block_upload(tc_context *ctx, const tc_clip_tower *tw, int layer, tc_weight_precision wp, tc_block *b,
-                          tc_error *err)
+static void release_block(tc_block *b)
+{
+  tc_buffer *vectors[] = { b->ln1_w, b->ln1_b, b->ln2_w, b->ln2_b, b->qkv_b, b->out_b, b->fc_b, b->proj_b };
+  for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++)
+    tc_buffer_destroy(vectors[i]);
+  tc_weight_release(&b->qkv);
+  tc_weight_release(&b->out);
+  tc_weight_release(&b->fc);
+  tc_weight_release(&b->proj);
+}
+
+static tc_status upload_block(tc_context *ctx, const tc_clip_tower *tw, int layer, tc_weight_precision wp,
+                              tc_block *b, tc_error *err)
 {
   tc_status st;
-  memset(b, 0, sizeof *b);
   if ((st = upload_vector(ctx, tw, TC_BLOCK_LN_1_WEIGHT, layer, &b->ln1_w, err)) ||
       (st = upload_vector(ctx, tw, TC_BLOCK_LN_1_BIAS, layer, &b->ln1_b, err)) ||
       (st = upload_matrix(ctx, tw, TC_BLOCK_QKV_WEIGHT, layer, wp, &b->qkv, err)) ||
@@ -43,20 +53,35 @@ tc_status tc_block_upload(tc_context *ctx, const tc_clip_tower *tw, int layer, t
       (st = upload_vector(ctx, tw, TC_BLOCK_MLP_FC_BIAS, layer, &b->fc_b, err)) ||
       (st = upload_matrix(ctx, tw, TC_BLOCK_MLP_PROJ_WEIGHT, layer, wp, &b->proj, err)) ||
       (st = upload_vector(ctx, tw, TC_BLOCK_MLP_PROJ_BIAS, layer, &b->proj_b, err)))
-    tc_block_release(b);
+    tc_error_prefix(err, "layer %d", layer + 1);
   return st;
 }
 
-void tc_block_release(tc_block *b)
+tc_status tc_block_stack_upload(tc_context *ctx, const tc_clip_tower *tw, const tc_block_config *c,
+                                tc_weight_precision wp, tc_block_stack *out, tc_error *err)
 {
-  tc_buffer *vectors[] = { b->ln1_w, b->ln1_b, b->ln2_w, b->ln2_b, b->qkv_b, b->out_b, b->fc_b, b->proj_b };
-  for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++)
-    tc_buffer_destroy(vectors[i]);
-  tc_weight_release(&b->qkv);
-  tc_weight_release(&b->out);
-  tc_weight_release(&b->fc);
-  tc_weight_release(&b->proj);
-  memset(b, 0, sizeof *b);
+  memset(out, 0, sizeof *out);
+  if (c->heads == 0 || c->head_dim % 4 != 0 || c->width % 4 != 0)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%swidth %u and head size %u must be multiples of 4",
+                        tw->layout->what, c->width, c->head_dim);
+  out->config = *c;
+  out->layers = tw->layers;
+  if (!(out->layer = calloc((size_t)tw->layers, sizeof *out->layer)))
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for %d layers", tw->layers);
+  tc_status st = TC_OK;
+  for (int l = 0; st == TC_OK && l < out->layers; l++)
+    st = upload_block(ctx, tw, l, wp, &out->layer[l], err);
+  if (st != TC_OK)
+    tc_block_stack_release(out);
+  return st;
+}
+
+void tc_block_stack_release(tc_block_stack *s)
+{
+  for (int l = 0; s->layer && l < s->layers; l++)
+    release_block(&s->layer[l]);
+  free(s->layer);
+  memset(s, 0, sizeof *s);
 }
 
 /* ---- activations ---- */
@@ -65,18 +90,17 @@ tc_status tc_block_buffers_create(tc_context *ctx, const tc_block_config *c, uin
                                   tc_block_buffers *out, tc_error *err)
 {
   const size_t rows = (size_t)max_seqs * max_tokens, W = c->width, f = sizeof(float);
-  tc_block_buffers *o = out;
-  memset(o, 0, sizeof *o);
-  o->max_seqs = max_seqs, o->max_tokens = max_tokens;
+  memset(out, 0, sizeof *out);
+  out->max_seqs = max_seqs, out->max_tokens = max_tokens;
   tc_status st;
-  if ((st = tc_buffer_create(ctx, rows * W * f, &o->x, err)) ||
-      (st = tc_buffer_create(ctx, rows * W * f, &o->h, err)) ||
-      (st = tc_buffer_create(ctx, rows * 3 * W * f, &o->qkv, err)) ||
-      (st = tc_buffer_create(ctx, rows * W * f, &o->attn, err)) ||
-      (st = tc_buffer_create(ctx, rows * c->mlp_dim * f, &o->mlp, err)) ||
-      (max_seqs > 1 && ((st = tc_buffer_create(ctx, (size_t)max_tokens * 3 * W * f, &o->seq_qkv, err)) ||
-                        (st = tc_buffer_create(ctx, (size_t)max_tokens * W * f, &o->seq_attn, err)))))
-    tc_block_buffers_destroy(o);
+  if ((st = tc_buffer_create(ctx, rows * W * f, &out->x, err)) ||
+      (st = tc_buffer_create(ctx, rows * W * f, &out->h, err)) ||
+      (st = tc_buffer_create(ctx, rows * 3 * W * f, &out->qkv, err)) ||
+      (st = tc_buffer_create(ctx, rows * W * f, &out->attn, err)) ||
+      (st = tc_buffer_create(ctx, rows * c->mlp_dim * f, &out->mlp, err)) ||
+      (max_seqs > 1 && ((st = tc_buffer_create(ctx, (size_t)max_tokens * 3 * W * f, &out->seq_qkv, err)) ||
+                        (st = tc_buffer_create(ctx, (size_t)max_tokens * W * f, &out->seq_attn, err)))))
+    tc_block_buffers_destroy(out);
   return st;
 }
 
@@ -141,9 +165,11 @@ static tc_status record_attention(tc_cmd *cmd, const tc_block_config *c, const t
   return st;
 }
 
-tc_status tc_block_record(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+tc_status tc_block_record(tc_cmd *cmd, const tc_block_stack *s, int layer, const tc_block_buffers *bufs,
                           uint32_t seqs, uint32_t tokens, tc_error *err)
 {
+  const tc_block *b = &s->layer[layer];
+  const tc_block_config *c = &s->config;
   const uint32_t rows = seqs * tokens, W = c->width;
   tc_status st = check_rows(bufs, seqs, tokens, err);
   if (st == TC_OK)
@@ -162,17 +188,22 @@ tc_status tc_block_record(tc_cmd *cmd, const tc_block *b, const tc_block_config 
   if (st == TC_OK)
     st = linear(cmd, bufs->mlp, &b->proj, b->proj_b, bufs->x, bufs->x, rows, W, c->mlp_dim, TC_ACT_NONE, "mlp proj",
                 err);
+  if (st != TC_OK)
+    tc_error_prefix(err, "layer %d", layer + 1);
   return st;
 }
 
-tc_status tc_block_record_vv(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+tc_status tc_block_record_vv(tc_cmd *cmd, const tc_block_stack *s, int layer, const tc_block_buffers *bufs,
                              tc_buffer *y, uint32_t seqs, uint32_t tokens, tc_error *err)
 {
-  const uint32_t rows = seqs * tokens, W = c->width;
+  const tc_block *b = &s->layer[layer];
+  const uint32_t rows = seqs * tokens, W = s->config.width;
   tc_status st = check_rows(bufs, seqs, tokens, err);
   if (st == TC_OK)
-    st = record_attention(cmd, c, bufs, seqs, tokens, 1, err);
+    st = record_attention(cmd, &s->config, bufs, seqs, tokens, 1, err);
   if (st == TC_OK)
     st = linear(cmd, bufs->attn, &b->out, b->out_b, y, y, rows, W, W, TC_ACT_NONE, "attention out v-v", err);
+  if (st != TC_OK)
+    tc_error_prefix(err, "layer %d v-v", layer + 1);
   return st;
 }

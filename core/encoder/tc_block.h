@@ -3,9 +3,9 @@
  *   x += out_proj(multi-head attention(ln_1(x)))   (causal in the text tower)
  *   x += c_proj(act(c_fc(ln_2(x))))
  *
- * tc_block holds one layer's weights, uploaded once in the layouts the
- * matmul kernels want (tc_weights.h). tc_block_record appends the layer to
- * a command sequence for `seqs` sequences of `tokens` rows each, stored one
+ * tc_block_stack holds every layer's weights, uploaded once in the layouts
+ * the matmul kernels want (tc_weights.h). tc_block_record appends one layer
+ * to a command sequence for `seqs` sequences of `tokens` rows each, stored one
  * after another (rows = seqs * tokens): the row-wise ops (layer norms,
  * matmuls) run over all rows in one dispatch each, attention runs within
  * each sequence. The image encoder runs one sequence (a frame), the text
@@ -30,8 +30,8 @@ typedef struct tc_block_config {
   int causal;  /* attention masks later tokens (the text tower) */
 } tc_block_config;
 
-/* What the kernels need of the shape (vec4 loads); the message names it. */
-tc_status tc_block_config_check(const tc_block_config *c, tc_error *err);
+/* The shape from a tower's configuration; head_dim = width / heads. */
+tc_block_config tc_block_config_make(int width, int heads, int mlp_dim, float ln_eps, tc_act act, int causal);
 
 /* One layer's weights on the device. */
 typedef struct tc_block {
@@ -40,12 +40,19 @@ typedef struct tc_block {
   tc_buffer *qkv_b, *out_b, *fc_b, *proj_b;
 } tc_block;
 
-/* Uploads layer `layer` of the tower's blocks; on error what was uploaded
- * is released. */
-tc_status tc_block_upload(tc_context *ctx, const tc_clip_tower *tw, int layer, tc_weight_precision wp, tc_block *b,
-                          tc_error *err);
-/* Destroys the buffers; a zeroed tc_block is fine. */
-void tc_block_release(tc_block *b);
+/* Every layer of a tower. */
+typedef struct tc_block_stack {
+  tc_block_config config;
+  int layers;
+  tc_block *layer; /* [layers] */
+} tc_block_stack;
+
+/* Checks the shape against what the kernels need (vec4 loads) and uploads
+ * the tower's tw->layers blocks. On error nothing is left to release. */
+tc_status tc_block_stack_upload(tc_context *ctx, const tc_clip_tower *tw, const tc_block_config *c,
+                                tc_weight_precision wp, tc_block_stack *out, tc_error *err);
+/* Destroys every buffer; a zeroed stack is fine. */
+void tc_block_stack_release(tc_block_stack *s);
 
 /* The activations a block works in, for up to max_seqs x max_tokens rows.
  * The encoders use x and h for their own stages too. */
@@ -66,14 +73,15 @@ tc_status tc_block_buffers_create(tc_context *ctx, const tc_block_config *c, uin
 /* A zeroed tc_block_buffers is fine. */
 void tc_block_buffers_destroy(tc_block_buffers *bufs);
 
-/* Appends the layer over bufs->x: seqs sequences of `tokens` rows. */
-tc_status tc_block_record(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+/* Appends layer `layer` (from 0) over bufs->x: seqs sequences of `tokens`
+ * rows. Errors say the layer (from 1). */
+tc_status tc_block_record(tc_cmd *cmd, const tc_block_stack *s, int layer, const tc_block_buffers *bufs,
                           uint32_t seqs, uint32_t tokens, tc_error *err);
 
 /* The value-value step after tc_block_record of the same layer and rows:
  *   y += out_proj(softmax(V Vᵀ scale) V)   per head, V = the value columns
  * of bufs->qkv, masked as the block's attention. y is [rows, W]. */
-tc_status tc_block_record_vv(tc_cmd *cmd, const tc_block *b, const tc_block_config *c, const tc_block_buffers *bufs,
+tc_status tc_block_record_vv(tc_cmd *cmd, const tc_block_stack *s, int layer, const tc_block_buffers *bufs,
                              tc_buffer *y, uint32_t seqs, uint32_t tokens, tc_error *err);
 
 #ifdef __cplusplus

@@ -18,8 +18,7 @@ struct tc_encoder {
   /* weights */
   tc_weight patch_w, proj;
   tc_buffer *cls, *pos, *ln_pre_w, *ln_pre_b, *ln_post_w, *ln_post_b;
-  tc_block_config block;
-  tc_block *blocks;
+  tc_block_stack blocks;
 
   /* activations */
   tc_buffer *input;     /* [3, S, S] */
@@ -83,9 +82,9 @@ static tc_status upload_weights(tc_encoder *enc, const tc_clip_vision *m, tc_err
       (st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_POST_BIAS, 0, &enc->ln_post_b, err)) ||
       (st = tc_weight_upload_matrix(ctx, tw, TC_CLIP_PROJ, 0, wp, &enc->proj, err)))
     return st;
-  for (int l = 0; st == TC_OK && l < enc->cfg.layers; l++)
-    st = tc_block_upload(ctx, tw, l, wp, &enc->blocks[l], err);
-  return st;
+  const tc_clip_vision_config *c = &enc->cfg;
+  const tc_block_config block = tc_block_config_make(c->width, c->heads, c->mlp_dim, c->ln_eps, c->act, 0);
+  return tc_block_stack_upload(ctx, tw, &block, wp, &enc->blocks, err);
 }
 
 static tc_status alloc_activations(tc_encoder *enc, tc_error *err)
@@ -96,7 +95,7 @@ static tc_status alloc_activations(tc_encoder *enc, tc_error *err)
   if ((st = tc_buffer_create(enc->ctx, 3 * (size_t)enc->size * enc->size * f, &enc->input, err)) ||
       (st = tc_buffer_create(enc->ctx, N * 3 * p * p * f, &enc->patches, err)) ||
       (st = tc_buffer_create(enc->ctx, N * W * f, &enc->embed, err)) ||
-      (st = tc_block_buffers_create(enc->ctx, &enc->block, 1, enc->tokens, &enc->act, err)) ||
+      (st = tc_block_buffers_create(enc->ctx, &enc->blocks.config, 1, enc->tokens, &enc->act, err)) ||
       (st = tc_buffer_create(enc->ctx, T * (size_t)enc->cfg.embed_dim * f, &enc->out, err)))
     return st;
   if (enc->opts.vv_start &&
@@ -116,24 +115,15 @@ tc_status tc_encoder_create(tc_context *ctx, const tc_clip_vision *model, const 
     opts = &defaults;
   const tc_clip_vision_config *cfg = tc_clip_vision_get_config(model);
   tc_status st = tc_encoder_options_check(opts, cfg, err);
-  const tc_block_config block = {
-    .width = (uint32_t)cfg->width, .heads = (uint32_t)cfg->heads, .head_dim = (uint32_t)cfg->head_dim,
-    .mlp_dim = (uint32_t)cfg->mlp_dim, .ln_eps = cfg->ln_eps, .act = cfg->act, .causal = 0,
-  };
-  if (st == TC_OK && (st = tc_block_config_check(&block, err)) != TC_OK)
-    tc_error_prefix(err, "%s", tc_clip_vision_path(model));
   if (st != TC_OK)
     return st;
 
   tc_encoder *enc = calloc(1, sizeof *enc);
-  if (!enc || !(enc->blocks = calloc((size_t)cfg->layers, sizeof *enc->blocks))) {
-    free(enc);
+  if (!enc)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  }
   enc->ctx = ctx;
   enc->cfg = *cfg;
   enc->opts = *opts;
-  enc->block = block;
   enc->size = opts->input_size ? opts->input_size : (uint32_t)cfg->image_size;
   enc->grid = enc->size / (uint32_t)cfg->patch_size;
   enc->tokens = 1 + enc->grid * enc->grid;
@@ -161,9 +151,7 @@ void tc_encoder_destroy(tc_encoder *enc)
   tc_weight_release(&enc->patch_w);
   tc_weight_release(&enc->proj);
   tc_block_buffers_destroy(&enc->act);
-  for (int l = 0; enc->blocks && l < enc->cfg.layers; l++)
-    tc_block_release(&enc->blocks[l]);
-  free(enc->blocks);
+  tc_block_stack_release(&enc->blocks);
   free(enc);
 }
 
@@ -223,11 +211,9 @@ static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, tc_error 
   if (vv && (uint32_t)layer + 1 == enc->opts.vv_start)
     st = tc_cmd_copy(cmd, enc->act.x, 0, enc->y, 0, (size_t)T * W * sizeof(float), err);
   if (st == TC_OK)
-    st = tc_block_record(cmd, &enc->blocks[layer], &enc->block, &enc->act, 1, T, err);
+    st = tc_block_record(cmd, &enc->blocks, layer, &enc->act, 1, T, err);
   if (vv && st == TC_OK)
-    st = tc_block_record_vv(cmd, &enc->blocks[layer], &enc->block, &enc->act, enc->y, 1, T, err);
-  if (st != TC_OK)
-    tc_error_prefix(err, "layer %d", layer + 1);
+    st = tc_block_record_vv(cmd, &enc->blocks, layer, &enc->act, enc->y, 1, T, err);
   return st;
 }
 

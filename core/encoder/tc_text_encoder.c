@@ -1,33 +1,24 @@
 /* CLIP text encoder: weights uploaded once, each batch of prompts recorded and run. */
 #include "tc_text_encoder.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tc_block.h"
 #include "tc_ops.h"
-#include "tc_weights.h"
-
-typedef struct block {
-  tc_buffer *ln1_w, *ln1_b, *qkv_b, *out_b;
-  tc_buffer *ln2_w, *ln2_b, *fc_b, *proj_b;
-  tc_weight qkv, out, fc, proj;
-} block;
 
 struct tc_text_encoder {
   tc_context *ctx;
   const tc_clip_text *model;
   tc_clip_text_config cfg;
   tc_text_encoder_options opts;
-  block *blocks;
+  tc_block_stack blocks;
   tc_buffer *ln_w, *ln_b;
   tc_weight proj;
   float *pos;       /* [context, W] host copy */
   float *host_x;    /* [B * context, W] */
   uint32_t *eot;    /* [B] end-of-text positions */
-  /* activations, sized for max_batch prompts of the whole context */
-  tc_buffer *x, *h, *qkv, *attn, *mlp;
-  tc_buffer *seq_qkv, *seq_attn; /* one prompt's rows for the attention kernel */
+  tc_block_buffers act; /* max_batch prompts of the whole context */
   tc_buffer *pooled, *pooled_n, *out;
   tc_cmd *cmd;
 };
@@ -37,41 +28,18 @@ void tc_text_encoder_options_init(tc_text_encoder_options *opts)
   *opts = (tc_text_encoder_options){ .weights = TC_WEIGHTS_AS_STORED, .max_batch = 64 };
 }
 
-static tc_status upload(tc_text_encoder *te, tc_text_role role, int layer, tc_buffer **out, tc_error *err)
-{
-  return tc_weight_upload_vector(te->ctx, tc_clip_text_tower(te->model), (int)role, layer, out, err);
-}
-
-static tc_status upload_matrix(tc_text_encoder *te, tc_text_role role, int layer, tc_weight *out, tc_error *err)
-{
-  return tc_weight_upload_matrix(te->ctx, tc_clip_text_tower(te->model), (int)role, layer, te->opts.weights, out,
-                                 err);
-}
-
 static tc_status upload_weights(tc_text_encoder *te, tc_error *err)
 {
+  const tc_clip_tower *tw = tc_clip_text_tower(te->model);
+  const tc_weight_precision wp = te->opts.weights;
   tc_status st;
-  if ((st = upload(te, TC_TEXT_LN_FINAL_WEIGHT, 0, &te->ln_w, err)) ||
-      (st = upload(te, TC_TEXT_LN_FINAL_BIAS, 0, &te->ln_b, err)) ||
-      (st = upload_matrix(te, TC_TEXT_PROJ, 0, &te->proj, err)))
+  if ((st = tc_weight_upload_vector(te->ctx, tw, TC_TEXT_LN_FINAL_WEIGHT, 0, &te->ln_w, err)) ||
+      (st = tc_weight_upload_vector(te->ctx, tw, TC_TEXT_LN_FINAL_BIAS, 0, &te->ln_b, err)) ||
+      (st = tc_weight_upload_matrix(te->ctx, tw, TC_TEXT_PROJ, 0, wp, &te->proj, err)))
     return st;
-  for (int l = 0; l < te->cfg.layers; l++) {
-    block *b = &te->blocks[l];
-    if ((st = upload(te, TC_TEXT_LN_1_WEIGHT, l, &b->ln1_w, err)) ||
-        (st = upload(te, TC_TEXT_LN_1_BIAS, l, &b->ln1_b, err)) ||
-        (st = upload_matrix(te, TC_TEXT_QKV_WEIGHT, l, &b->qkv, err)) ||
-        (st = upload(te, TC_TEXT_QKV_BIAS, l, &b->qkv_b, err)) ||
-        (st = upload_matrix(te, TC_TEXT_ATTN_OUT_WEIGHT, l, &b->out, err)) ||
-        (st = upload(te, TC_TEXT_ATTN_OUT_BIAS, l, &b->out_b, err)) ||
-        (st = upload(te, TC_TEXT_LN_2_WEIGHT, l, &b->ln2_w, err)) ||
-        (st = upload(te, TC_TEXT_LN_2_BIAS, l, &b->ln2_b, err)) ||
-        (st = upload_matrix(te, TC_TEXT_MLP_FC_WEIGHT, l, &b->fc, err)) ||
-        (st = upload(te, TC_TEXT_MLP_FC_BIAS, l, &b->fc_b, err)) ||
-        (st = upload_matrix(te, TC_TEXT_MLP_PROJ_WEIGHT, l, &b->proj, err)) ||
-        (st = upload(te, TC_TEXT_MLP_PROJ_BIAS, l, &b->proj_b, err)))
-      return st;
-  }
-  return TC_OK;
+  const tc_clip_text_config *c = &te->cfg;
+  const tc_block_config block = tc_block_config_make(c->width, c->heads, c->mlp_dim, c->ln_eps, c->act, 1);
+  return tc_block_stack_upload(te->ctx, tw, &block, wp, &te->blocks, err);
 }
 
 tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, const tc_text_encoder_options *opts,
@@ -86,14 +54,9 @@ tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, con
   tc_status st = tc_weight_precision_check(opts->weights, err);
   if (st != TC_OK)
     return st;
-  if (cfg->head_dim % 4 || cfg->width % 4)
-    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: text width %d and head size %d must be multiples of 4",
-                        tc_clip_text_path(model), cfg->width, cfg->head_dim);
   tc_text_encoder *te = calloc(1, sizeof *te);
-  if (!te || !(te->blocks = calloc((size_t)cfg->layers, sizeof *te->blocks))) {
-    free(te);
+  if (!te)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  }
   te->ctx = ctx;
   te->model = model;
   te->cfg = *cfg;
@@ -109,13 +72,7 @@ tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, con
   if (st == TC_OK)
     st = upload_weights(te, err);
   if (st == TC_OK)
-    (void)((st = tc_buffer_create(ctx, rows * W * f, &te->x, err)) ||
-           (st = tc_buffer_create(ctx, rows * W * f, &te->h, err)) ||
-           (st = tc_buffer_create(ctx, rows * 3 * W * f, &te->qkv, err)) ||
-           (st = tc_buffer_create(ctx, rows * W * f, &te->attn, err)) ||
-           (st = tc_buffer_create(ctx, rows * (size_t)cfg->mlp_dim * f, &te->mlp, err)) ||
-           (st = tc_buffer_create(ctx, C * 3 * W * f, &te->seq_qkv, err)) ||
-           (st = tc_buffer_create(ctx, C * W * f, &te->seq_attn, err)) ||
+    (void)((st = tc_block_buffers_create(ctx, &te->blocks.config, (uint32_t)B, (uint32_t)C, &te->act, err)) ||
            (st = tc_buffer_create(ctx, B * W * f, &te->pooled, err)) ||
            (st = tc_buffer_create(ctx, B * W * f, &te->pooled_n, err)) ||
            (st = tc_buffer_create(ctx, B * (size_t)cfg->embed_dim * f, &te->out, err)) ||
@@ -134,22 +91,12 @@ void tc_text_encoder_destroy(tc_text_encoder *te)
   if (!te)
     return;
   tc_cmd_destroy(te->cmd);
-  tc_buffer *globals[] = { te->ln_w, te->ln_b, te->x, te->h, te->qkv, te->attn, te->mlp,
-                           te->seq_qkv, te->seq_attn, te->pooled, te->pooled_n, te->out };
+  tc_buffer *globals[] = { te->ln_w, te->ln_b, te->pooled, te->pooled_n, te->out };
   for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++)
     tc_buffer_destroy(globals[i]);
   tc_weight_release(&te->proj);
-  for (int l = 0; te->blocks && l < te->cfg.layers; l++) {
-    block *b = &te->blocks[l];
-    tc_buffer *bufs[] = { b->ln1_w, b->ln1_b, b->qkv_b, b->out_b, b->ln2_w, b->ln2_b, b->fc_b, b->proj_b };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-      tc_buffer_destroy(bufs[i]);
-    tc_weight_release(&b->qkv);
-    tc_weight_release(&b->out);
-    tc_weight_release(&b->fc);
-    tc_weight_release(&b->proj);
-  }
-  free(te->blocks);
+  tc_block_buffers_destroy(&te->act);
+  tc_block_stack_release(&te->blocks);
   free(te->pos);
   free(te->host_x);
   free(te->eot);
@@ -166,52 +113,6 @@ static uint32_t eot_position(const int32_t *row, uint32_t context)
     if (row[t] > row[best])
       best = t;
   return best;
-}
-
-static tc_status record_block(tc_text_encoder *te, tc_cmd *cmd, int layer, uint32_t B, uint32_t T, tc_error *err)
-{
-  const block *b = &te->blocks[layer];
-  const uint32_t W = (uint32_t)te->cfg.width, M = B * T, mlp = (uint32_t)te->cfg.mlp_dim;
-  const float eps = te->cfg.ln_eps;
-  const size_t f = sizeof(float);
-  tc_status st = tc_op_layernorm(cmd, te->x, b->ln1_w, b->ln1_b, te->h, M, W, eps, "text ln_1", err);
-  if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->qkv.buf, .w_dtype = b->qkv.dtype, .bias = b->qkv_b,
-                                         .y = te->qkv, .M = M, .N = 3 * W, .K = W,
-                                         .w_panels = b->qkv.panels }, "text qkv", err);
-  /* attention prompt by prompt: its rows to seq_qkv, the causal kernel, the result back */
-  tc_attention at = {
-    .q = { te->seq_qkv, 0, 3 * W }, .k = { te->seq_qkv, W, 3 * W }, .v = { te->seq_qkv, 2 * W, 3 * W },
-    .out = te->seq_attn, .tokens = T, .heads = (uint32_t)te->cfg.heads, .head_dim = (uint32_t)te->cfg.head_dim,
-    .scale = 1.0f / sqrtf((float)te->cfg.head_dim), .causal = 1,
-  };
-  for (uint32_t p = 0; st == TC_OK && p < B; p++) {
-    st = tc_cmd_copy(cmd, te->qkv, (size_t)p * T * 3 * W * f, te->seq_qkv, 0, (size_t)T * 3 * W * f, err);
-    if (st == TC_OK)
-      st = tc_op_attention(cmd, &at, "text attention", err);
-    if (st == TC_OK)
-      st = tc_cmd_copy(cmd, te->seq_attn, 0, te->attn, (size_t)p * T * W * f, (size_t)T * W * f, err);
-  }
-  if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->attn, .w = b->out.buf, .w_dtype = b->out.dtype, .bias = b->out_b,
-                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = W,
-                                         .w_panels = b->out.panels },
-                      "text attention out", err);
-  if (st == TC_OK)
-    st = tc_op_layernorm(cmd, te->x, b->ln2_w, b->ln2_b, te->h, M, W, eps, "text ln_2", err);
-  if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->h, .w = b->fc.buf, .w_dtype = b->fc.dtype, .bias = b->fc_b,
-                                         .y = te->mlp, .M = M, .N = mlp, .K = W, .act = te->cfg.act,
-                                         .w_panels = b->fc.panels },
-                      "text mlp fc", err);
-  if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = te->mlp, .w = b->proj.buf, .w_dtype = b->proj.dtype, .bias = b->proj_b,
-                                         .residual = te->x, .y = te->x, .M = M, .N = W, .K = mlp,
-                                         .w_panels = b->proj.panels },
-                      "text mlp proj", err);
-  if (st != TC_OK)
-    tc_error_prefix(err, "text layer %d", layer + 1);
-  return st;
 }
 
 /* One batch of B prompts. */
@@ -235,14 +136,14 @@ static tc_status run_batch(tc_text_encoder *te, const int32_t *ids, uint32_t B, 
     for (size_t i = 0; i < (size_t)T * W; i++)
       x[i] += te->pos[i];
   }
-  tc_status st = tc_buffer_upload(te->x, 0, te->host_x, (size_t)B * T * W * f, err);
+  tc_status st = tc_buffer_upload(te->act.x, 0, te->host_x, (size_t)B * T * W * f, err);
   tc_cmd *cmd = te->cmd;
   if (st == TC_OK)
     st = tc_cmd_begin(cmd, err);
   for (int l = 0; st == TC_OK && l < te->cfg.layers; l++)
-    st = record_block(te, cmd, l, B, T, err);
+    st = tc_block_record(cmd, &te->blocks, l, &te->act, B, T, err);
   for (uint32_t p = 0; st == TC_OK && p < B; p++)
-    st = tc_cmd_copy(cmd, te->x, ((size_t)p * T + eot[p]) * W * f, te->pooled, (size_t)p * W * f, W * f, err);
+    st = tc_cmd_copy(cmd, te->act.x, ((size_t)p * T + eot[p]) * W * f, te->pooled, (size_t)p * W * f, W * f, err);
   if (st == TC_OK)
     st = tc_op_layernorm(cmd, te->pooled, te->ln_w, te->ln_b, te->pooled_n, B, W, te->cfg.ln_eps, "text ln_final",
                          err);
