@@ -6,15 +6,16 @@
 // their supports overlap, so each pixel is read once for the four, with one
 // texel fetch for its four weights. Table: see tc_resample_upload.
 #include "common.glsl"
+#define FRAME_BINDING 0
+#include "frame.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer Frame { uint pixels[]; }; // 8-bit x4, rows stride_px words apart
 layout(binding = 1) uniform samplerBuffer table;
 layout(std430, binding = 2) writeonly buffer Rows { vec4 rows[]; }; // [frame height][out_w], RGB + unused
 layout(push_constant) uniform P {
   uint stride_px, width, height, out_w;
-  uint record;     // texels per group record: 1 + span
-  uint blue_first; // BGRA/BGRx: byte 0 is blue
+  uint record; // texels per group record: 1 + span
+  uint format; // tc_frame_format
 } p;
 
 void main()
@@ -23,20 +24,19 @@ void main()
   if (4u * group >= p.out_w || y >= p.height)
     return;
   int rec = int(group * p.record);
-  uint first = uint(texelFetch(table, rec).x), last = p.width - 1u, row = y * p.stride_px;
+  uint first = uint(texelFetch(table, rec).x), last = p.width - 1u;
   vec4 acc_r = vec4(0.0), acc_g = vec4(0.0), acc_b = vec4(0.0); // a channel of the four outputs
   for (uint u = 1; u < p.record; u++) {
     vec4 w = texelFetch(table, rec + int(u));
-    uint px = pixels[row + min(first + u - 1u, last)]; // inputs past the row have weight 0: clamped, never outside
-    acc_r += w * float(px & 0xffu);
-    acc_g += w * float((px >> 8) & 0xffu);
-    acc_b += w * float((px >> 16) & 0xffu);
+    vec3 px = vec3(frame_rgb(min(first + u - 1u, last), y, p.stride_px, p.format)); // inputs past the row: weight 0
+    acc_r += w * px.r;
+    acc_g += w * px.g;
+    acc_b += w * px.b;
   }
   uint n_out = min(4u, p.out_w - 4u * group);
   for (uint c = 0; c < 4u; c++) { // a constant trip count: unrolled, constant component indices
     if (c >= n_out)
       break;
-    vec3 v = vec3(acc_r[c], acc_g[c], acc_b[c]);
-    rows[y * p.out_w + 4u * group + c] = vec4(p.blue_first != 0u ? v.zyx : v, 0.0);
+    rows[y * p.out_w + 4u * group + c] = vec4(acc_r[c], acc_g[c], acc_b[c], 0.0);
   }
 }

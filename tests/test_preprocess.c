@@ -6,7 +6,13 @@
  * Tolerance: outputs are about -1.8..2.6; the device sums up to ~40 fp32
  * products of 0..255 and fp32 weights where the reference sums in double.
  * Measured worst error 1.0e-6; atol 5e-6 + rtol 2e-6 (an 8-bit step is 0.015
- * after normalisation). */
+ * after normalisation).
+ *
+ * TC_RESAMPLE_PIL_BICUBIC (PIL's 8-bit resize) must equal the reference bit
+ * for bit, tolerance 0: both passes are integer arithmetic (integer weights,
+ * int32 sums, shifts and clamps: exact on any device), and the normalisation
+ * is a lookup in a table the host fills with the reference's own double
+ * expression rounded to float. */
 #include "image/tc_preprocess.h"
 #include "tc_ref_image.h"
 #include "tc_test.h"
@@ -37,7 +43,9 @@ static void run_case(tc_context *ctx, const pp_case *c)
   f.stride += c->pad;
   char what[160];
   snprintf(what, sizeof what, "preprocess %s %ux%u stride %u -> %u %s", tc_frame_format_name(c->format), c->w, c->h,
-           f.stride, c->size, c->filter == TC_RESAMPLE_BICUBIC ? "bicubic" : "bilinear");
+           f.stride, c->size, tc_resample_filter_name(c->filter));
+  const int exact = c->filter == TC_RESAMPLE_PIL_BICUBIC;
+  const double atol = exact ? 0 : ATOL, rtol = exact ? 0 : RTOL;
   size_t n_out = 3 * (size_t)c->size * c->size;
   uint8_t *px = random_frame(&f);
   float *got = malloc(n_out * 4), *want = malloc(n_out * 4);
@@ -54,7 +62,7 @@ static void run_case(tc_context *ctx, const pp_case *c)
       TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err)) {
     tc_buffer_download(out, 0, got, n_out * 4, &err);
     tc_ref_preprocess(px, &f, c->size, c->filter, want);
-    tc_test_close(what, got, want, n_out, ATOL, RTOL);
+    tc_test_close(what, got, want, n_out, atol, rtol);
 
     /* the same recording on the next frame's pixels */
     free(px);
@@ -64,7 +72,7 @@ static void run_case(tc_context *ctx, const pp_case *c)
       tc_buffer_download(out, 0, got, n_out * 4, &err);
       tc_ref_preprocess(px, &f, c->size, c->filter, want);
       snprintf(what + strlen(what), sizeof what - strlen(what), ", resubmitted");
-      tc_test_close(what, got, want, n_out, ATOL, RTOL);
+      tc_test_close(what, got, want, n_out, atol, rtol);
     }
   }
   tc_cmd_destroy(cmd);
@@ -75,7 +83,7 @@ static void run_case(tc_context *ctx, const pp_case *c)
 }
 
 /* The same picture as RGBA and as BGRx gives the same model input, bit for bit. */
-static void test_byte_orders_agree(tc_context *ctx)
+static void test_byte_orders_agree(tc_context *ctx, tc_resample_filter filter)
 {
   const uint32_t w = 53, h = 31, size = 32;
   tc_frame rgba = tc_frame_make(TC_FRAME_RGBA, w, h), bgrx = tc_frame_make(TC_FRAME_BGRX, w, h);
@@ -95,7 +103,7 @@ static void test_byte_orders_agree(tc_context *ctx)
     tc_preprocess *pp = NULL;
     tc_buffer *frame = NULL, *o = NULL;
     tc_cmd *cmd = NULL;
-    if (TC_CHECK_OK(tc_preprocess_create(ctx, fs[i], size, TC_RESAMPLE_BICUBIC, &pp, &err), &err) &&
+    if (TC_CHECK_OK(tc_preprocess_create(ctx, fs[i], size, filter, &pp, &err), &err) &&
         TC_CHECK_OK(tc_frame_buffer_create(ctx, fs[i], &frame, &err), &err) &&
         TC_CHECK_OK(tc_frame_upload(frame, fs[i], pxs[i], fs[i]->stride, &err), &err) &&
         TC_CHECK_OK(tc_buffer_create(ctx, n_out * 4, &o, &err), &err) &&
@@ -108,7 +116,9 @@ static void test_byte_orders_agree(tc_context *ctx)
     tc_buffer_destroy(frame);
     tc_preprocess_destroy(pp);
   }
-  tc_test_close("preprocess RGBA == BGRx of the same picture", out[1], out[0], n_out, 0, 0);
+  char what[80];
+  snprintf(what, sizeof what, "preprocess %s: RGBA == BGRx of the same picture", tc_resample_filter_name(filter));
+  tc_test_close(what, out[1], out[0], n_out, 0, 0);
   free(a), free(b), free(out[0]), free(out[1]);
 }
 
@@ -202,11 +212,22 @@ int main(void)
     { 5, 333, 0, TC_FRAME_BGRA, 518, TC_RESAMPLE_BICUBIC },     /* up in x, down in y */
     { 1920, 1080, 0, TC_FRAME_BGRX, 224, TC_RESAMPLE_BICUBIC }, /* the real thing */
     { 1280, 720, 64, TC_FRAME_RGBA, 518, TC_RESAMPLE_BICUBIC },
+    /* PIL's 8-bit resize, exactly */
+    { 641, 479, 12, TC_FRAME_RGBA, 224, TC_RESAMPLE_PIL_BICUBIC },
+    { 1, 1, 0, TC_FRAME_BGRX, 224, TC_RESAMPLE_PIL_BICUBIC },
+    { 37, 23, 8, TC_FRAME_BGRA, 224, TC_RESAMPLE_PIL_BICUBIC }, /* upscaling: overshoots clamped to 0..255 */
+    { 300, 7, 4, TC_FRAME_RGBX, 64, TC_RESAMPLE_PIL_BICUBIC },
+    { 5, 333, 0, TC_FRAME_BGRA, 518, TC_RESAMPLE_PIL_BICUBIC },
+    { 518, 518, 0, TC_FRAME_RGBA, 518, TC_RESAMPLE_PIL_BICUBIC }, /* tokenclip-eval's frames: both passes identity */
+    { 518, 300, 4, TC_FRAME_BGRX, 518, TC_RESAMPLE_PIL_BICUBIC }, /* one pass identity */
+    { 1920, 1080, 0, TC_FRAME_BGRX, 518, TC_RESAMPLE_PIL_BICUBIC }, /* a camera to AnomalyCLIP */
+    { 1280, 720, 64, TC_FRAME_RGBA, 224, TC_RESAMPLE_PIL_BICUBIC },
   };
   tc_test_seed(11);
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     run_case(ctx, &cases[i]);
-  test_byte_orders_agree(ctx);
+  test_byte_orders_agree(ctx, TC_RESAMPLE_BICUBIC);
+  test_byte_orders_agree(ctx, TC_RESAMPLE_PIL_BICUBIC);
   test_frame_copies(ctx);
   test_errors(ctx);
   return tc_test_finish(ctx);

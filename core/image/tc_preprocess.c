@@ -1,6 +1,7 @@
 #include "tc_preprocess.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "tc_resample.h"
 
@@ -10,10 +11,31 @@ struct tc_preprocess {
   tc_context *ctx;
   tc_frame frame;
   uint32_t size;
+  int pil;                   /* TC_RESAMPLE_PIL_BICUBIC: integer tables, 8-bit passes */
   tc_resample_groups gx, gy; /* filter tables, outputs in groups of four */
   tc_buffer *table_x, *table_y;
-  tc_buffer *rows; /* pass 1 output: [frame height][size] RGB + unused, float */
+  tc_buffer *rows; /* pass 1 output: [frame height][size], RGB + unused as floats, or (PIL) RGB bytes in a word */
+  tc_buffer *norm; /* PIL: [3][256] the normalised value of each byte */
 };
+
+const char *tc_resample_filter_name(tc_resample_filter filter)
+{
+  switch (filter) {
+  case TC_RESAMPLE_BICUBIC: return "bicubic";
+  case TC_RESAMPLE_BILINEAR: return "bilinear";
+  case TC_RESAMPLE_PIL_BICUBIC: return "bicubic-pil";
+  }
+  return NULL;
+}
+
+int tc_resample_filter_from_name(const char *name)
+{
+  static const tc_resample_filter all[] = { TC_RESAMPLE_BICUBIC, TC_RESAMPLE_BILINEAR, TC_RESAMPLE_PIL_BICUBIC };
+  for (size_t i = 0; name && i < sizeof all / sizeof *all; i++)
+    if (strcmp(name, tc_resample_filter_name(all[i])) == 0)
+      return (int)all[i];
+  return -1;
+}
 
 void tc_preprocess_destroy(tc_preprocess *pp)
 {
@@ -22,7 +44,20 @@ void tc_preprocess_destroy(tc_preprocess *pp)
   tc_buffer_destroy(pp->table_x);
   tc_buffer_destroy(pp->table_y);
   tc_buffer_destroy(pp->rows);
+  tc_buffer_destroy(pp->norm);
   free(pp);
+}
+
+/* (v / 255 - mean) / std for every byte v, in double, rounded once. */
+static tc_status create_norm(tc_preprocess *pp, tc_error *err)
+{
+  static const float mean[3] = { TC_CLIP_MEAN_R, TC_CLIP_MEAN_G, TC_CLIP_MEAN_B };
+  static const float std[3] = { TC_CLIP_STD_R, TC_CLIP_STD_G, TC_CLIP_STD_B };
+  float norm[3 * 256];
+  for (int c = 0; c < 3; c++)
+    for (int v = 0; v < 256; v++)
+      norm[256 * c + v] = (float)((v / 255.0 - (double)mean[c]) / (double)std[c]);
+  return tc_buffer_create_from(pp->ctx, norm, sizeof norm, &pp->norm, err);
 }
 
 tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t size, tc_resample_filter filter,
@@ -40,10 +75,13 @@ tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t 
   pp->ctx = ctx;
   pp->frame = *frame;
   pp->size = size;
+  pp->pil = filter == TC_RESAMPLE_PIL_BICUBIC;
+  tc_status (*table)(uint32_t, uint32_t, tc_resample_filter, tc_resample_table *, tc_error *) =
+    pp->pil ? tc_resample_pil : tc_resample_antialias;
   tc_resample_table tx, ty;
-  st = tc_resample_antialias(frame->width, size, filter, &tx, err);
+  st = table(frame->width, size, filter, &tx, err);
   if (st == TC_OK) {
-    st = tc_resample_antialias(frame->height, size, filter, &ty, err);
+    st = table(frame->height, size, filter, &ty, err);
     if (st == TC_OK) {
       st = tc_resample_upload(ctx, &tx, &pp->gx, &pp->table_x, err);
       if (st == TC_OK)
@@ -52,8 +90,11 @@ tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t 
     }
     tc_resample_free(&tx);
   }
+  size_t texel = pp->pil ? sizeof(uint32_t) : 4 * sizeof(float);
   if (st == TC_OK)
-    st = tc_buffer_create(ctx, (size_t)frame->height * size * 4 * sizeof(float), &pp->rows, err);
+    st = tc_buffer_create(ctx, (size_t)frame->height * size * texel, &pp->rows, err);
+  if (st == TC_OK && pp->pil)
+    st = create_norm(pp, err);
   if (st != TC_OK) {
     tc_error_prefix(err, "preprocess %ux%u -> %u", frame->width, frame->height, size);
     tc_preprocess_destroy(pp);
@@ -65,6 +106,79 @@ tc_status tc_preprocess_create(tc_context *ctx, const tc_frame *frame, uint32_t 
 
 size_t tc_preprocess_output_bytes(const tc_preprocess *pp) { return 3 * (size_t)pp->size * pp->size * sizeof(float); }
 
+/* Pass 1, frame rows -> size columns: preprocess_rows or preprocess_pil_rows. */
+static tc_status record_rows(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err)
+{
+  tc_kernel_desc desc = {
+    .shader = pp->pil ? "preprocess_pil_rows" : "preprocess_rows",
+    .n_bindings = 3,
+    .bindings = { TC_BIND_STORAGE, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
+    .push_size = 6 * sizeof(uint32_t),
+    .n_spec = 1,
+    .spec = { WORKGROUP },
+  };
+  tc_kernel *k = NULL;
+  tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
+  if (st != TC_OK)
+    return st;
+  uint32_t push[6] = { pp->frame.stride / 4, pp->frame.width, pp->frame.height, pp->size, pp->gx.record,
+                       (uint32_t)pp->frame.format };
+  tc_buffer *bufs[] = { frame_buf, pp->table_x, pp->rows };
+  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(pp->gx.groups, WORKGROUP), pp->frame.height, 1,
+                         "preprocess rows", err);
+}
+
+/* Pass 2 in floating point: columns -> size rows, then v * scale + bias. */
+static tc_status record_cols(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *out, tc_error *err)
+{
+  tc_kernel_desc desc = {
+    .shader = "preprocess_cols",
+    .n_bindings = 3,
+    .bindings = { TC_BIND_TEXEL_F32, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
+    .push_size = 9 * sizeof(uint32_t),
+    .n_spec = 1,
+    .spec = { WORKGROUP },
+  };
+  tc_kernel *k = NULL;
+  tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
+  if (st != TC_OK)
+    return st;
+  const float mean[3] = { TC_CLIP_MEAN_R, TC_CLIP_MEAN_G, TC_CLIP_MEAN_B };
+  const float std[3] = { TC_CLIP_STD_R, TC_CLIP_STD_G, TC_CLIP_STD_B };
+  struct {
+    uint32_t size, height, record;
+    float scale[3], bias[3];
+  } push = { pp->size, pp->frame.height, pp->gy.record, { 0 }, { 0 } };
+  for (int c = 0; c < 3; c++) {
+    push.scale[c] = (float)(1.0 / (255.0 * std[c]));
+    push.bias[c] = (float)(-(double)mean[c] / std[c]);
+  }
+  tc_buffer *bufs[] = { pp->rows, pp->table_y, out };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up(pp->size, WORKGROUP), pp->gy.groups, 1, "preprocess cols",
+                         err);
+}
+
+/* Pass 2 as PIL: 8-bit columns -> size rows, then the normalisation table. */
+static tc_status record_pil_cols(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *out, tc_error *err)
+{
+  tc_kernel_desc desc = {
+    .shader = "preprocess_pil_cols",
+    .n_bindings = 4,
+    .bindings = { TC_BIND_STORAGE, TC_BIND_TEXEL_F32, TC_BIND_STORAGE, TC_BIND_STORAGE },
+    .push_size = 3 * sizeof(uint32_t),
+    .n_spec = 1,
+    .spec = { WORKGROUP },
+  };
+  tc_kernel *k = NULL;
+  tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
+  if (st != TC_OK)
+    return st;
+  uint32_t push[3] = { pp->size, pp->frame.height, pp->gy.record };
+  tc_buffer *bufs[] = { pp->rows, pp->table_y, pp->norm, out };
+  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(pp->size, WORKGROUP), pp->gy.groups, 1,
+                         "preprocess cols (PIL)", err);
+}
+
 tc_status tc_preprocess_record(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_buf, tc_buffer *out, tc_error *err)
 {
   tc_status st = tc_frame_check_buffer(&pp->frame, frame_buf, err);
@@ -73,48 +187,8 @@ tc_status tc_preprocess_record(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_
   if (!out || tc_buffer_size(out) < tc_preprocess_output_bytes(pp))
     return tc_error_set(err, TC_ERR_MISMATCH, "preprocess output needs %zu bytes, the buffer has %zu",
                         tc_preprocess_output_bytes(pp), out ? tc_buffer_size(out) : 0);
-  tc_context *ctx = tc_cmd_context(cmd);
-
-  tc_kernel_desc rows_desc = {
-    .shader = "preprocess_rows",
-    .n_bindings = 3,
-    .bindings = { TC_BIND_STORAGE, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
-    .push_size = 6 * sizeof(uint32_t),
-    .n_spec = 1,
-    .spec = { WORKGROUP },
-  };
-  tc_kernel *k = NULL;
-  if ((st = tc_kernel_get(ctx, &rows_desc, &k, err)) != TC_OK)
-    return st;
-  uint32_t rows_push[6] = { pp->frame.stride / 4, pp->frame.width, pp->frame.height, pp->size, pp->gx.record,
-                            (uint32_t)tc_frame_blue_first(pp->frame.format) };
-  tc_buffer *rows_bufs[] = { frame_buf, pp->table_x, pp->rows };
-  st = tc_cmd_dispatch(cmd, k, rows_bufs, rows_push, tc_div_up(pp->gx.groups, WORKGROUP),
-                       pp->frame.height, 1, "preprocess rows", err);
+  st = record_rows(pp, cmd, frame_buf, err);
   if (st != TC_OK)
     return st;
-
-  tc_kernel_desc cols_desc = {
-    .shader = "preprocess_cols",
-    .n_bindings = 3,
-    .bindings = { TC_BIND_TEXEL_F32, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
-    .push_size = 9 * sizeof(uint32_t),
-    .n_spec = 1,
-    .spec = { WORKGROUP },
-  };
-  if ((st = tc_kernel_get(ctx, &cols_desc, &k, err)) != TC_OK)
-    return st;
-  const float mean[3] = { TC_CLIP_MEAN_R, TC_CLIP_MEAN_G, TC_CLIP_MEAN_B };
-  const float std[3] = { TC_CLIP_STD_R, TC_CLIP_STD_G, TC_CLIP_STD_B };
-  struct {
-    uint32_t size, height, record;
-    float scale[3], bias[3];
-  } cols_push = { pp->size, pp->frame.height, pp->gy.record, { 0 }, { 0 } };
-  for (int c = 0; c < 3; c++) {
-    cols_push.scale[c] = (float)(1.0 / (255.0 * std[c]));
-    cols_push.bias[c] = (float)(-(double)mean[c] / std[c]);
-  }
-  tc_buffer *cols_bufs[] = { pp->rows, pp->table_y, out };
-  return tc_cmd_dispatch(cmd, k, cols_bufs, &cols_push, tc_div_up(pp->size, WORKGROUP), pp->gy.groups, 1,
-                         "preprocess cols", err);
+  return pp->pil ? record_pil_cols(pp, cmd, out, err) : record_cols(pp, cmd, out, err);
 }

@@ -4,11 +4,19 @@
  * The whole frame is resized to S x S (no crop, as AnomalyCLIP's test
  * transform does: Resize((S, S), bicubic) then a no-op CenterCrop(S)), with
  * the antialiased separable filter of torch.nn.functional.interpolate(...,
- * align_corners=False, antialias=True) in torch 1.13, which is PIL's resize:
+ * align_corners=False, antialias=True) in torch 1.13, which is PIL's filter:
  * the filter support widens with the downscale factor, taps outside the frame
  * are dropped and each output's weights renormalised to 1; bicubic uses
  * a = -0.5. Upscaling uses the same filter at its natural width. Then
  * (pixel / 255 - mean) / std per channel.
+ *
+ * TC_RESAMPLE_BICUBIC and _BILINEAR compute the filter in floating point;
+ * TC_RESAMPLE_PIL_BICUBIC computes it as PIL's Image.resize does an 8-bit
+ * RGB image (Resample.c, Pillow <= 12), which AnomalyCLIP's transform runs:
+ * weights rounded to 22-bit integers, int32 sums, each pass rounded and
+ * clamped to 0..255, the horizontal pass first. That is integer arithmetic,
+ * so the model input is PIL's bit for bit (the float filter differs from it
+ * by up to one 8-bit step a pass: 0.07 after normalisation).
  *
  * Two dispatches: frame rows -> S columns (into a scratch buffer), then
  * columns -> S rows with the normalisation. The filter tables depend only on
@@ -25,7 +33,13 @@ extern "C" {
 typedef enum tc_resample_filter {
   TC_RESAMPLE_BICUBIC = 0, /* default, as CLIP and AnomalyCLIP */
   TC_RESAMPLE_BILINEAR = 1,
+  TC_RESAMPLE_PIL_BICUBIC = 2, /* bicubic in PIL's 8-bit fixed point, bit for bit (AnomalyCLIP's input) */
 } tc_resample_filter;
+
+/* "bicubic", "bilinear", "bicubic-pil"; NULL for anything else. */
+const char *tc_resample_filter_name(tc_resample_filter filter);
+/* Parses a name above; returns -1 when unknown. */
+int tc_resample_filter_from_name(const char *name);
 
 /* CLIP's image normalisation (OpenAI, also used by AnomalyCLIP). */
 #define TC_CLIP_MEAN_R 0.48145466f

@@ -1,6 +1,7 @@
 #include "tc_resample.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,10 +112,137 @@ tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_resample_filte
   memset(t, 0, sizeof *t);
   if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
-  if (filter != TC_RESAMPLE_BICUBIC && filter != TC_RESAMPLE_BILINEAR)
+  if (!tc_resample_filter_name(filter))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown resampling filter %d", (int)filter);
-  aa_params p = { n_in, n_out, filter };
+  aa_params p = { n_in, n_out, filter == TC_RESAMPLE_BILINEAR ? TC_RESAMPLE_BILINEAR : TC_RESAMPLE_BICUBIC };
   return build(n_in, n_out, aa_row, &p, t, err);
+}
+
+/* ---- PIL's 8-bit fixed-point resize (libImaging/Resample.c) ---- */
+
+/* PIL's filters, written as Resample.c writes them: the weights are rounded
+ * to 22 bits afterwards, so even the order of operations is kept. */
+static double pil_bicubic(double x)
+{
+  const double a = -0.5;
+  if (x < 0.0)
+    x = -x;
+  if (x < 1.0)
+    return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0)
+    return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+static double pil_bilinear(double x)
+{
+  if (x < 0.0)
+    x = -x;
+  if (x < 1.0)
+    return 1.0 - x;
+  return 0.0;
+}
+
+/* precompute_coeffs (in0 = 0, in1 = n_in) for output o, then
+ * normalize_coeffs_8bpc: integer weights into row[xmin .. xmax). */
+static void pil_row(const void *params, uint32_t o, double *row)
+{
+  const aa_params *p = params;
+  int bilinear = p->filter == TC_RESAMPLE_BILINEAR;
+  double scale = (double)p->n_in / p->n_out, filterscale = scale < 1.0 ? 1.0 : scale;
+  double support = (bilinear ? 1.0 : 2.0) * filterscale;
+  double center = (o + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+  int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+  if (xmin < 0)
+    xmin = 0;
+  if (xmax > (int)p->n_in)
+    xmax = (int)p->n_in;
+  xmax -= xmin;
+  double *k = row + xmin;
+  for (int x = 0; x < xmax; x++) {
+    double w = bilinear ? pil_bilinear((x + xmin - center + 0.5) * ss) : pil_bicubic((x + xmin - center + 0.5) * ss);
+    k[x] = w;
+    ww += w;
+  }
+  for (int x = 0; x < xmax; x++) {
+    if (ww != 0.0)
+      k[x] /= ww;
+    k[x] = k[x] < 0 ? (int)(-0.5 + k[x] * (1 << TC_PIL_PRECISION_BITS))
+                    : (int)(0.5 + k[x] * (1 << TC_PIL_PRECISION_BITS));
+  }
+}
+
+tc_status tc_resample_pil(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, tc_resample_table *t, tc_error *err)
+{
+  memset(t, 0, sizeof *t);
+  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
+  if (!tc_resample_filter_name(filter))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown resampling filter %d", (int)filter);
+  aa_params p = { n_in, n_out, filter == TC_RESAMPLE_BILINEAR ? TC_RESAMPLE_BILINEAR : TC_RESAMPLE_BICUBIC };
+  return build(n_in, n_out, pil_row, &p, t, err);
+}
+
+/* One PIL pass over `lines` lines of n_in pixels (pixel i of line l at
+ * src + l * src_line + i * src_px) into n_out pixels each: the first three
+ * bytes of a pixel, 2^21 + sum w p in int64 (PIL's int32 never overflows:
+ * |sum| < 1.2 * 255 * 2^22), then >> 22 clamped to 0..255. */
+static void pil_pass(const tc_resample_table *t, uint32_t lines, const uint8_t *src, size_t src_line, size_t src_px,
+                     uint8_t *dst, size_t dst_line, size_t dst_px)
+{
+  for (uint32_t l = 0; l < lines; l++)
+    for (uint32_t o = 0; o < t->n_out; o++) {
+      const float *w = t->weights + (size_t)o * t->taps;
+      const uint8_t *in = src + l * src_line + (size_t)t->first[o] * src_px;
+      int64_t acc[3] = { 1 << (TC_PIL_PRECISION_BITS - 1), 1 << (TC_PIL_PRECISION_BITS - 1),
+                         1 << (TC_PIL_PRECISION_BITS - 1) };
+      for (uint32_t k = 0; k < t->taps; k++)
+        for (int c = 0; c < 3; c++)
+          acc[c] += (int64_t)w[k] * in[k * src_px + c];
+      uint8_t *out = dst + l * dst_line + o * dst_px;
+      for (int c = 0; c < 3; c++) {
+        int64_t v = acc[c] < 0 ? 0 : acc[c] >> TC_PIL_PRECISION_BITS;
+        out[c] = (uint8_t)(v > 255 ? 255 : v);
+      }
+    }
+}
+
+tc_status tc_resize_pil_8bit(const uint8_t *src, uint32_t w, uint32_t h, size_t src_stride, uint8_t *dst,
+                             uint32_t ow, uint32_t oh, size_t dst_stride, tc_resample_filter filter, tc_error *err)
+{
+  if (src_stride < 4 * (size_t)w || dst_stride < 4 * (size_t)ow)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resize %ux%u -> %ux%u: strides %zu, %zu bytes are short of "
+                        "4-byte pixels", w, h, ow, oh, src_stride, dst_stride);
+  tc_resample_table tx = { 0 }, ty = { 0 };
+  tc_status st = w != ow ? tc_resample_pil(w, ow, filter, &tx, err) : TC_OK;
+  if (st == TC_OK && h != oh)
+    st = tc_resample_pil(h, oh, filter, &ty, err);
+  /* the horizontal pass's output: rows of ow pixels (dst itself when there is no vertical pass) */
+  uint8_t *mid = NULL;
+  if (st == TC_OK && w != ow && h != oh && !(mid = malloc((size_t)h * ow * 4)))
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize %ux%u -> %ux%u", w, h, ow, oh);
+  if (st == TC_OK) {
+    const uint8_t *rows = src; /* the input of the vertical pass */
+    size_t rows_stride = src_stride;
+    if (w != ow) {
+      rows = mid ? mid : dst;
+      rows_stride = mid ? 4 * (size_t)ow : dst_stride;
+      pil_pass(&tx, h, src, src_stride, 4, (uint8_t *)rows, rows_stride, 4);
+    }
+    if (h != oh) {
+      pil_pass(&ty, ow, rows, 4, rows_stride, dst, 4, dst_stride);
+    } else if (w == ow) {
+      for (uint32_t y = 0; y < h; y++)
+        memcpy(dst + y * dst_stride, src + y * src_stride, 4 * (size_t)w);
+    }
+    for (uint32_t y = 0; y < oh; y++)
+      for (uint32_t x = 0; x < ow; x++)
+        dst[y * dst_stride + 4 * x + 3] = 255;
+  }
+  free(mid);
+  tc_resample_free(&tx);
+  tc_resample_free(&ty);
+  return st;
 }
 
 /* ---- bilinear upsampling, then a Gaussian blur ---- */

@@ -16,9 +16,36 @@ typedef struct tc_resample_table {
 
 /* F.interpolate(mode, align_corners=False, antialias=True) along one axis
  * (torch 1.13 / PIL): support (bilinear 1, bicubic 2) times max(1, n_in/n_out),
- * taps outside [0, n_in) dropped, weights renormalised. */
+ * taps outside [0, n_in) dropped, weights renormalised. TC_RESAMPLE_PIL_BICUBIC
+ * gives bicubic's table here (in floating point, not rounded as PIL's). */
 tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, tc_resample_table *t,
                                 tc_error *err);
+
+/* PIL's weights are integers in units of 2^-22 (Resample.c's PRECISION_BITS). */
+#define TC_PIL_PRECISION_BITS 22
+
+/* The same filter as PIL's 8-bit resize has it (Resample.c: precompute_coeffs
+ * then normalize_coeffs_8bpc): computed in double with PIL's expressions,
+ * operation for operation (a weight is then rounded, and another rounding of
+ * an intermediate could move it across a rounding boundary), normalised, and
+ * rounded half away from zero to an integer number of 2^-22. The table's
+ * weights are those integers (|w| <= 2^22: exact as floats). An output of
+ * PIL's pass is clamp(floor((2^21 + sum w p) / 2^22), 0, 255), sums below
+ * 2^31 in magnitude. TC_RESAMPLE_PIL_BICUBIC and _BICUBIC give PIL's BICUBIC,
+ * _BILINEAR PIL's BILINEAR. */
+tc_status tc_resample_pil(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, tc_resample_table *t,
+                          tc_error *err);
+
+/* PIL's Image.resize((out_w, out_h), filter) of an 8-bit RGB image, on the
+ * host, bit for bit (Pillow <= 12: the horizontal pass first, each pass
+ * rounded and clamped to 0..255; a pass whose size does not change is the
+ * identity and is skipped, as PIL skips it). Pixels are 4 bytes, rows
+ * src_stride / dst_stride bytes apart: the first three bytes of a pixel are
+ * resized whatever their order, the fourth byte of every output pixel is
+ * 255. Filters as tc_resample_pil. src and dst must not overlap. */
+tc_status tc_resize_pil_8bit(const uint8_t *src, uint32_t width, uint32_t height, size_t src_stride, uint8_t *dst,
+                             uint32_t out_width, uint32_t out_height, size_t dst_stride, tc_resample_filter filter,
+                             tc_error *err);
 
 /* F.interpolate(mode="bilinear", align_corners=False) along one axis (no
  * antialias: the edges clamp), followed, when sigma > 0, by a Gaussian blur

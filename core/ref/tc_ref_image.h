@@ -21,8 +21,20 @@ extern "C" {
 void tc_ref_resize_antialias(const float *in, size_t in_h, size_t in_w, float *out, size_t out_h, size_t out_w,
                              tc_resample_filter filter);
 
+/* One 8-bit plane [in_h][in_w] -> [out_h][out_w] as PIL's Image.resize with
+ * BICUBIC (filter TC_RESAMPLE_PIL_BICUBIC or _BICUBIC) or BILINEAR resizes
+ * a band of an 8-bit image (Pillow's libImaging/Resample.c): the filter above
+ * in double, each weight rounded half away from zero to units of 2^-22,
+ * integer sums, horizontal pass first into an 8-bit plane, each output
+ * clamp(floor((2^21 + sum) / 2^22), 0, 255); a pass whose size does not
+ * change is skipped (it is the identity). */
+void tc_ref_resize_pil(const uint8_t *in, size_t in_h, size_t in_w, uint8_t *out, size_t out_h, size_t out_w,
+                       tc_resample_filter filter);
+
 /* A frame (bytes laid out as `frame` says) -> float [3][size][size], RGB,
- * resized as above, then (v / 255 - mean) / std with CLIP's constants. */
+ * resized as above (TC_RESAMPLE_PIL_BICUBIC: tc_ref_resize_pil, else
+ * tc_ref_resize_antialias), then (v / 255 - mean) / std with CLIP's
+ * constants, in double, rounded to float once. */
 void tc_ref_preprocess(const uint8_t *pixels, const tc_frame *frame, size_t size, tc_resample_filter filter, float *out);
 
 /* [in_h][in_w] -> [out_h][out_w] as F.interpolate(mode="bilinear", align_corners=False). */

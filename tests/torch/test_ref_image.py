@@ -1,10 +1,14 @@
 """core/ref image references (preprocess and anomaly map) and the colour
-tables against PyTorch / numpy formulations.
+tables against PyTorch / numpy / PIL formulations.
 
 - resize: F.interpolate(mode, align_corners=False, antialias=True), which is
-  what torchvision's tensor Resize does (and PIL's resize for PIL images, as
-  AnomalyCLIP's transform gets them), down- and upscaling.
-- preprocess: the same on a uint8 frame, then /255 and CLIP's Normalize.
+  what torchvision's tensor Resize does (PIL's filter, in floating point),
+  down- and upscaling.
+- PIL resize: tc_ref_resize_pil and the host tc_resize_pil_8bit against
+  Debian's PIL (python3-pil) Image.resize(BICUBIC / BILINEAR) of 8-bit
+  images, exactly (integer arithmetic both sides).
+- preprocess: the same on a uint8 frame, then /255 and CLIP's Normalize
+  (the float filters against torch, the PIL filter against PIL).
 - upsample: F.interpolate(mode="bilinear", align_corners=False).
 - blur: a 2-D convolution with the outer product of the 1-D Gaussian
   (radius ceil(3 sigma)) over a replicate-padded map.
@@ -16,6 +20,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 import tc_ctypes as t
 
@@ -24,8 +29,9 @@ rng = np.random.default_rng(7)
 U8P = ctypes.POINTER(ctypes.c_uint8)
 SZ = ctypes.c_size_t
 
-BICUBIC, BILINEAR = 0, 1
+BICUBIC, BILINEAR, PIL_BICUBIC = 0, 1, 2
 MODES = {BICUBIC: "bicubic", BILINEAR: "bilinear"}
+PIL_FILTERS = {PIL_BICUBIC: Image.BICUBIC, BILINEAR: Image.BILINEAR}
 RGBA, BGRA, RGBX, BGRX = 0, 1, 2, 3
 TURBO, JET, INFERNO, GRAY = 0, 1, 2, 3
 MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(3, 1, 1)
@@ -44,6 +50,9 @@ def u8ptr(a):
 
 lib.tc_ref_gaussian_blur.argtypes = [t.F32P, t.F32P, SZ, SZ, ctypes.c_float]
 lib.tc_ref_map_smooth.argtypes = [t.F32P, SZ, SZ, t.F32P, SZ, SZ, ctypes.c_float, t.F32P, t.F32P]
+lib.tc_ref_resize_pil.argtypes = [U8P, SZ, SZ, U8P, SZ, SZ, ctypes.c_int]
+lib.tc_resize_pil_8bit.argtypes = [U8P, ctypes.c_uint32, ctypes.c_uint32, SZ, U8P, ctypes.c_uint32, ctypes.c_uint32,
+                                   SZ, ctypes.c_int, ctypes.c_void_p]
 lib.tc_ref_map_blend.argtypes = [t.F32P, ctypes.c_float, ctypes.c_float, U8P, ctypes.c_float, ctypes.c_float, U8P,
                                  ctypes.POINTER(Frame)]
 lib.tc_ref_preprocess.argtypes = [U8P, ctypes.POINTER(Frame), SZ, ctypes.c_int, t.F32P]
@@ -63,6 +72,35 @@ for (ih, iw, oh, ow) in [(479, 641, 224, 224), (23, 37, 224, 224), (7, 300, 64, 
                              align_corners=False, antialias=True)[0, 0].numpy()
         t.close(f"resize {mode} {iw}x{ih} -> {ow}x{oh} vs F.interpolate(antialias=True)", got, want, 1e-4, 1e-6)
 
+# ---- PIL's 8-bit resize --------------------------------------------------
+# (ih, iw, oh, ow): down, up, mixed, one pixel, a size kept on one axis (PIL
+# skips that pass), camera frames to AnomalyCLIP's 518 and CLIP's 224.
+
+PIL_SIZES = [(479, 641, 224, 224), (23, 37, 224, 224), (7, 300, 64, 64), (333, 5, 518, 518), (1, 1, 7, 7),
+             (40, 56, 48, 48), (48, 97, 48, 48), (97, 48, 48, 48), (1080, 1920, 518, 518), (720, 1280, 224, 224),
+             (50, 60, 49, 61), (3, 2, 1, 1)]
+for (ih, iw, oh, ow) in PIL_SIZES:
+    rgb = rng.integers(0, 256, size=(ih, iw, 3), dtype=np.uint8)
+    for filt, pil_filter in PIL_FILTERS.items():
+        name = "BICUBIC" if filt == PIL_BICUBIC else "BILINEAR"
+        want = np.asarray(Image.fromarray(rgb).resize((ow, oh), pil_filter))
+        got = np.empty((oh, ow, 3), np.uint8)
+        for c in range(3):
+            plane = np.ascontiguousarray(rgb[..., c])
+            out = np.empty((oh, ow), np.uint8)
+            lib.tc_ref_resize_pil(u8ptr(plane), ih, iw, u8ptr(out), oh, ow, filt)
+            got[..., c] = out
+        t.close(f"PIL resize reference {iw}x{ih} -> {ow}x{oh} {name} vs PIL's Image.resize, exactly", got, want, 0, 0)
+        # the host resize of the tools (tokenclip-eval): 4-byte pixels, padded source rows
+        pad = 8 if iw % 2 else 0
+        src = rng.integers(0, 256, size=(ih, 4 * iw + pad), dtype=np.uint8)
+        src[:, :4 * iw].reshape(ih, iw, 4)[..., :3] = rgb
+        dst = np.zeros((oh, 4 * ow), np.uint8)
+        assert lib.tc_resize_pil_8bit(u8ptr(src), iw, ih, 4 * iw + pad, u8ptr(dst), ow, oh, 4 * ow, filt, None) == 0
+        px = dst.reshape(oh, ow, 4)
+        t.close(f"host tc_resize_pil_8bit {iw}x{ih} -> {ow}x{oh} {name} vs PIL, exactly (fourth byte 255)",
+                px, np.concatenate([want, np.full((oh, ow, 1), 255, np.uint8)], axis=2), 0, 0)
+
 # ---- preprocess ---------------------------------------------------------
 
 for (w, h, pad, fmt, size, interp) in [(641, 479, 12, RGBA, 224, BICUBIC), (37, 23, 0, BGRX, 224, BILINEAR),
@@ -79,14 +117,34 @@ for (w, h, pad, fmt, size, interp) in [(641, 479, 12, RGBA, 224, BICUBIC), (37, 
     want = ((y - MEAN.double()) / STD.double()).numpy()
     t.close(f"preprocess {w}x{h} fmt {fmt} -> {size} {MODES[interp]} vs torch", got, want, 1e-6, 1e-6)
 
+# PIL's path: PIL's 8-bit resize of the RGB picture, then /255 and Normalize in
+# float64; the reference rounds that to float32 once (half an ulp: 1.2e-7 at
+# |v| < 2.7). The float filter of the same picture is printed for scale.
+for (w, h, pad, fmt, size) in [(641, 479, 12, RGBA, 224), (37, 23, 0, BGRX, 224), (1920, 1080, 0, BGRA, 518),
+                               (1, 1, 4, RGBX, 224), (518, 518, 0, RGBA, 518), (518, 300, 8, BGRX, 518)]:
+    stride = 4 * w + pad
+    raw = rng.integers(0, 256, size=h * stride, dtype=np.uint8)
+    frame = Frame(fmt, w, h, stride)
+    got = np.empty((3, size, size), np.float32)
+    lib.tc_ref_preprocess(u8ptr(raw), ctypes.byref(frame), size, PIL_BICUBIC, t.fptr(got))
+    px = raw.reshape(h, stride)[:, :4 * w].reshape(h, w, 4)
+    rgb = np.ascontiguousarray(px[..., [2, 1, 0]] if fmt in (BGRA, BGRX) else px[..., :3])
+    pil = np.asarray(Image.fromarray(rgb).resize((size, size), Image.BICUBIC))
+    x = torch.from_numpy(pil.astype(np.float64)).permute(2, 0, 1) / 255.0
+    want = ((x - MEAN.double()) / STD.double()).numpy()
+    t.close(f"preprocess {w}x{h} fmt {fmt} -> {size} bicubic-pil vs PIL's resize + Normalize", got, want, 3e-7, 0)
+    flt = np.empty_like(got)
+    lib.tc_ref_preprocess(u8ptr(raw), ctypes.byref(frame), size, BICUBIC, t.fptr(flt))
+    print(f"  (the float bicubic filter differs from PIL's by up to {np.abs(flt - want).max():.3g} here)")
+
 # ---- anomaly map --------------------------------------------------------
 
 for (gh, gw, h, w) in [(14, 14, 479, 641), (37, 37, 720, 1280), (5, 7, 37, 100), (37, 37, 13, 20), (3, 2, 1, 1)]:
     s = t.rand(rng, gh, gw, lo=0.0, hi=1.0)
     got = np.empty((h, w), np.float32)
     lib.tc_ref_upsample_bilinear(t.fptr(s), SZ(gh), SZ(gw), t.fptr(got), SZ(h), SZ(w))
-    want = F.interpolate(torch.from_numpy(s)[None, None], size=(h, w), mode="bilinear",
-                         align_corners=False)[0, 0].numpy()
+    want = F.interpolate(torch.from_numpy(s).double()[None, None], size=(h, w), mode="bilinear",
+                         align_corners=False)[0, 0].numpy()  # float64: torch's fp32 source indices are off by 1e-6
     t.close(f"upsample {gw}x{gh} -> {w}x{h} vs F.interpolate(bilinear)", got, want, 1e-6, 0)
 
 
