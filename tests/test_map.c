@@ -1,7 +1,9 @@
 /* The anomaly map on the device against the C reference (core/ref/tc_ref_map.c,
- * checked against torch by tests/torch/test_ref_image.py): awkward frame
- * sizes, padded strides, all four byte orders, every colormap, blur on and
- * off, min/max and fixed ranges, thresholds, alpha 0; plus argument errors.
+ * checked against torch and scipy by tests/torch/test_ref_image.py): awkward
+ * frame sizes, padded strides, all four byte orders, every colormap, blur on
+ * and off (scipy's: radius int(4 sigma + 0.5), mirrored edges; frames
+ * smaller than the radius, a sigma per axis), min/max and fixed ranges,
+ * thresholds, alpha 0; plus argument errors.
  *
  * Tolerances:
  * - smoothed map: scores in [0, 1]; the device applies fp32 tables (a few
@@ -29,7 +31,8 @@ typedef struct {
   float alpha, threshold;
   int fixed_range;
   float lo, hi;
-  int map_off; /* 1: keep_map off; the blend is then checked end to end only */
+  int map_off;   /* 1: keep_map off; the blend is then checked end to end only */
+  float sigma_y; /* vertical blur when not 0 (sigma is then the horizontal one) */
 } map_case;
 
 static uint8_t *random_bytes(size_t n)
@@ -149,6 +152,7 @@ static bool rig_make(tc_context *ctx, const map_case *c, const uint8_t *px, cons
   p.grid_w = c->grid_w;
   p.grid_h = c->grid_h;
   p.sigma = c->sigma;
+  p.sigma_y = c->sigma_y;
   p.colormap = c->colormap;
   p.alpha = c->alpha;
   p.threshold = c->threshold;
@@ -170,9 +174,10 @@ static bool rig_make(tc_context *ctx, const map_case *c, const uint8_t *px, cons
 static void run_case(tc_context *ctx, const map_case *c)
 {
   char what[200];
-  snprintf(what, sizeof what, "map %ux%u -> %s %ux%u +%u, sigma %g, %s, alpha %g, threshold %g, %s", c->grid_w,
-           c->grid_h, tc_frame_format_name(c->format), c->w, c->h, c->pad, c->sigma, tc_colormap_name(c->colormap),
-           c->alpha, c->threshold, c->fixed_range ? "fixed range" : "min/max");
+  float sigma_y = c->sigma_y > 0 ? c->sigma_y : c->sigma;
+  snprintf(what, sizeof what, "map %ux%u -> %s %ux%u +%u, sigma %g x %g, %s, alpha %g, threshold %g, %s", c->grid_w,
+           c->grid_h, tc_frame_format_name(c->format), c->w, c->h, c->pad, c->sigma, sigma_y,
+           tc_colormap_name(c->colormap), c->alpha, c->threshold, c->fixed_range ? "fixed range" : "min/max");
   rig r;
   size_t n = (size_t)c->w * c->h, bytes = (size_t)(4 * c->w + c->pad) * c->h;
   uint8_t *px = random_bytes(bytes), *got_px = malloc(bytes), *want_px = malloc(bytes);
@@ -185,7 +190,8 @@ static void run_case(tc_context *ctx, const map_case *c)
     float gmin, gmax, rmin, rmax;
     TC_CHECK_OK(tc_map_read_range(r.map, &gmin, &gmax, &err), &err);
     TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got_px, bytes, &err), &err);
-    tc_ref_map_smooth(scores + c->offset, c->grid_h, c->grid_w, want, c->h, c->w, c->sigma, &rmin, &rmax);
+    tc_ref_map_smooth_xy(scores + c->offset, c->grid_h, c->grid_w, want, c->h, c->w, c->sigma, sigma_y, &rmin,
+                         &rmax);
     TC_CHECK(fabsf(gmin - rmin) <= MAP_ATOL && fabsf(gmax - rmax) <= MAP_ATOL,
              "%s: range %.9g..%.9g, reference %.9g..%.9g", what, gmin, gmax, rmin, rmax);
     char sub[260];
@@ -220,7 +226,7 @@ static void run_case(tc_context *ctx, const map_case *c)
 /* alpha 0 leaves the whole buffer (pixels, fourth bytes, padding) byte-identical. */
 static void test_alpha_zero(tc_context *ctx)
 {
-  map_case c = { 641, 479, 20, TC_FRAME_RGBA, 14, 14, 0, 4, TC_COLORMAP_TURBO, 0.0f, 0.0f, 0, 0, 1, 0 };
+  map_case c = { 641, 479, 20, TC_FRAME_RGBA, 14, 14, 0, 4, TC_COLORMAP_TURBO, 0.0f, 0.0f, 0, 0, 1, 0, 0 };
   size_t bytes = (size_t)(4 * c.w + c.pad) * c.h;
   uint8_t *px = random_bytes(bytes), *got = malloc(bytes);
   float *scores = random_scores(0, c.grid_w, c.grid_h);
@@ -242,7 +248,8 @@ static void test_threshold_extremes(tc_context *ctx)
 {
   for (int k = 0; k < 4; k++) {
     float threshold = k % 2 == 0 ? 1.0f : 0.0f;
-    map_case c = { k < 2 ? 97 : 96, 61, 0, TC_FRAME_BGRX, 5, 4, 0, 0, TC_COLORMAP_GRAY, 1.0f, threshold, 0, 0, 1, 0 };
+    map_case c = { k < 2 ? 97 : 96, 61, 0, TC_FRAME_BGRX, 5, 4, 0, 0, TC_COLORMAP_GRAY, 1.0f, threshold, 0, 0, 1,
+                   0, 0 };
     size_t n = (size_t)c.w * c.h, bytes = 4 * n;
     uint8_t *px = random_bytes(bytes), *got = malloc(bytes);
     float *scores = random_scores(0, c.grid_w, c.grid_h), *map = malloc(n * 4);
@@ -277,7 +284,7 @@ static void test_threshold_extremes(tc_context *ctx)
  * recording of the blend alone reuses the last smoothed map. */
 static void test_resubmit_and_blend_only(tc_context *ctx)
 {
-  map_case c = { 200, 150, 8, TC_FRAME_BGRA, 16, 12, 1, 3, TC_COLORMAP_JET, 0.6f, 0.2f, 0, 0, 1, 0 };
+  map_case c = { 200, 150, 8, TC_FRAME_BGRA, 16, 12, 1, 3, TC_COLORMAP_JET, 0.6f, 0.2f, 0, 0, 1, 0, 0 };
   size_t n = (size_t)c.w * c.h, bytes = (size_t)(4 * c.w + c.pad) * c.h;
   uint8_t *px = random_bytes(bytes), *got_px = malloc(bytes), *want_px = malloc(bytes), lut[768];
   float *scores = random_scores(c.offset, c.grid_w, c.grid_h), *map = malloc(n * 4);
@@ -345,6 +352,8 @@ static void test_errors(tc_context *ctx)
   q = p, q.alpha = NAN, expect_refused(ctx, &q, "alpha", "alpha NaN");
   q = p, q.threshold = -0.1f, expect_refused(ctx, &q, "threshold", "threshold -0.1");
   q = p, q.sigma = -1, expect_refused(ctx, &q, "sigma", "sigma -1");
+  q = p, q.sigma_y = NAN, expect_refused(ctx, &q, "sigma_y", "sigma_y NaN");
+  q = p, q.sigma = 1001, expect_refused(ctx, &q, "sigma", "sigma 1001");
   q = p, q.fixed_range = 1, q.lo = 1, q.hi = 1, expect_refused(ctx, &q, "range", "range [1, 1]");
   q = p, q.colormap = (tc_colormap)9, expect_refused(ctx, &q, "colormap", "colormap 9");
 
@@ -378,16 +387,25 @@ int main(void)
   tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
   /* w, h, pad, format, grid w, h, offset, sigma, colormap, alpha, threshold, fixed, lo, hi, map off */
   const map_case cases[] = {
-    { 641, 479, 12, TC_FRAME_RGBA, 14, 14, 0, 4, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1, 0 },
-    { 641, 479, 0, TC_FRAME_BGRX, 37, 37, 1, 0, TC_COLORMAP_INFERNO, 0.7f, 0.5f, 0, 0, 1, 0 },
-    { 1, 1, 0, TC_FRAME_BGRX, 37, 37, 0, 2, TC_COLORMAP_JET, 1.0f, 0, 0, 0, 1, 0 },
-    { 1, 1, 8, TC_FRAME_RGBX, 14, 14, 0, 0, TC_COLORMAP_TURBO, 0.5f, 0, 1, 0, 1, 0 },
-    { 100, 37, 4, TC_FRAME_BGRA, 7, 5, 0, 0, TC_COLORMAP_GRAY, 0.35f, 0.25f, 0, 0, 1, 0 },
-    { 333, 250, 0, TC_FRAME_RGBX, 16, 16, 1, 10, TC_COLORMAP_GRAY, 0.3f, 0.25f, 1, 0.2f, 0.8f, 0 },
-    { 20, 13, 0, TC_FRAME_RGBA, 37, 37, 0, 3, TC_COLORMAP_INFERNO, 0.8f, 0, 0, 0, 1, 0 }, /* frame smaller than grid */
-    { 1280, 720, 0, TC_FRAME_BGRX, 37, 37, 1, 8, TC_COLORMAP_TURBO, 0.5f, 0.3f, 0, 0, 1, 0 },
-    { 1920, 1080, 0, TC_FRAME_RGBX, 14, 14, 1, 15, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1, 1 }, /* no full-res map */
-    { 641, 479, 12, TC_FRAME_BGRA, 37, 37, 0, 0, TC_COLORMAP_JET, 0.6f, 0.1f, 1, 0.3f, 0.7f, 1 },
+    { 641, 479, 12, TC_FRAME_RGBA, 14, 14, 0, 4, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1, 0, 0 },
+    { 641, 479, 0, TC_FRAME_BGRX, 37, 37, 1, 0, TC_COLORMAP_INFERNO, 0.7f, 0.5f, 0, 0, 1, 0, 0 },
+    { 1, 1, 0, TC_FRAME_BGRX, 37, 37, 0, 2, TC_COLORMAP_JET, 1.0f, 0, 0, 0, 1, 0, 0 },
+    { 1, 1, 8, TC_FRAME_RGBX, 14, 14, 0, 0, TC_COLORMAP_TURBO, 0.5f, 0, 1, 0, 1, 0, 0 },
+    { 100, 37, 4, TC_FRAME_BGRA, 7, 5, 0, 0, TC_COLORMAP_GRAY, 0.35f, 0.25f, 0, 0, 1, 0, 0 },
+    { 333, 250, 0, TC_FRAME_RGBX, 16, 16, 1, 10, TC_COLORMAP_GRAY, 0.3f, 0.25f, 1, 0.2f, 0.8f, 0, 0 },
+    { 20, 13, 0, TC_FRAME_RGBA, 37, 37, 0, 3, TC_COLORMAP_INFERNO, 0.8f, 0, 0, 0, 1, 0, 0 }, /* smaller than the grid */
+    { 1280, 720, 0, TC_FRAME_BGRX, 37, 37, 1, 8, TC_COLORMAP_TURBO, 0.5f, 0.3f, 0, 0, 1, 0, 0 },
+    { 1920, 1080, 0, TC_FRAME_RGBX, 14, 14, 1, 15, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1, 1, 0 }, /* no full-res map */
+    { 641, 479, 12, TC_FRAME_BGRA, 37, 37, 0, 0, TC_COLORMAP_JET, 0.6f, 0.1f, 1, 0.3f, 0.7f, 1, 0 },
+    /* scipy's blur where it matters: AnomalyCLIP's S x S frames (the fixtures' 48, the real 518), a frame
+       smaller than the radius (16 on 6 pixels: mirrored again and again), a sigma per axis (a 1080p
+       frame stretched to 518: 4 * 1920 / 518, 4 * 1080 / 518), a vertical blur alone */
+    { 48, 48, 0, TC_FRAME_RGBA, 6, 6, 0, 4, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1, 0, 0 },
+    { 518, 518, 0, TC_FRAME_BGRX, 37, 37, 0, 4, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1, 0, 0 },
+    { 6, 6, 0, TC_FRAME_RGBA, 6, 6, 0, 4, TC_COLORMAP_INFERNO, 0.5f, 0, 0, 0, 1, 0, 0 },
+    { 7, 3, 4, TC_FRAME_BGRA, 37, 37, 0, 9, TC_COLORMAP_JET, 0.5f, 0, 1, 0, 1, 0, 0 }, /* nearly flat: fixed range */
+    { 1920, 1080, 0, TC_FRAME_BGRX, 37, 37, 0, 14.826f, TC_COLORMAP_TURBO, 0.5f, 0, 0, 0, 1, 0, 8.340f },
+    { 97, 61, 0, TC_FRAME_RGBX, 5, 7, 0, 0, TC_COLORMAP_GRAY, 0.5f, 0, 0, 0, 1, 0, 5 },
   };
   tc_test_seed(23);
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)

@@ -269,18 +269,24 @@ static void add_bilinear(const blur_params *p, uint32_t x, double g, double *row
   row[i1] += g * l1;
 }
 
+/* scipy's mode "reflect" (half-sample symmetric): index x of the infinite
+ * line mirrored into [0, n), period 2n. */
+static long reflect_index(long x, long n)
+{
+  long m = x % (2 * n);
+  m = m < 0 ? m + 2 * n : m;
+  return m < n ? m : 2 * n - 1 - m;
+}
+
 static void blur_row(const void *params, uint32_t o, double *row)
 {
   const blur_params *p = params;
-  long r = (long)p->radius, last = (long)p->n_out - 1;
-  for (long k = -r; k <= r; k++) {
-    long x = (long)o + k;
-    x = x < 0 ? 0 : x > last ? last : x; /* replicated edges */
-    add_bilinear(p, (uint32_t)x, p->gauss[k + r], row);
-  }
+  long r = (long)p->radius;
+  for (long k = -r; k <= r; k++)
+    add_bilinear(p, (uint32_t)reflect_index((long)o + k, (long)p->n_out), p->gauss[k + r], row);
 }
 
-uint32_t tc_gaussian_radius(float sigma) { return sigma > 0 ? (uint32_t)ceil(3.0 * sigma) : 0; }
+uint32_t tc_gaussian_radius(float sigma) { return sigma > 0 ? (uint32_t)(4.0 * sigma + 0.5) : 0; }
 
 tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, tc_resample_table *t, tc_error *err)
 {
@@ -296,7 +302,7 @@ tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, 
   double sum = 0;
   for (uint32_t i = 0; i <= 2 * r; i++) {
     double k = (double)i - r;
-    g[i] = r ? exp(-k * k / (2.0 * sigma * sigma)) : 1;
+    g[i] = r ? exp(-0.5 / ((double)sigma * sigma) * (k * k)) : 1; /* as scipy's _gaussian_kernel1d */
     sum += g[i];
   }
   for (uint32_t i = 0; i <= 2 * r; i++)

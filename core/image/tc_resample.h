@@ -49,8 +49,12 @@ tc_status tc_resize_pil_8bit(const uint8_t *src, uint32_t width, uint32_t height
 
 /* F.interpolate(mode="bilinear", align_corners=False) along one axis (no
  * antialias: the edges clamp), followed, when sigma > 0, by a Gaussian blur
- * of the n_out samples with standard deviation sigma, radius ceil(3 sigma)
- * and replicated edges. Both are linear, so the table is their product. */
+ * of the n_out samples as scipy.ndimage.gaussian_filter1d(sigma,
+ * mode="reflect", truncate=4.0) does it: radius tc_gaussian_radius(sigma),
+ * weights exp(-x^2 / (2 sigma^2)) normalised to 1, samples beyond an edge
+ * mirrored about it (d c b a | a b c d | d c b a ..., repeated as often as
+ * the radius needs, so any radius works on any length). Both are linear, so
+ * the table is their product. */
 tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, tc_resample_table *t,
                                     tc_error *err);
 
@@ -74,7 +78,8 @@ typedef struct tc_resample_groups {
 tc_status tc_resample_upload(tc_context *ctx, const tc_resample_table *t, tc_resample_groups *g, tc_buffer **out,
                              tc_error *err);
 
-/* The Gaussian radius used for sigma: ceil(3 sigma), 0 when sigma <= 0. */
+/* The Gaussian radius used for sigma, scipy's for truncate 4:
+ * int(4 sigma + 0.5), 0 when sigma <= 0. */
 uint32_t tc_gaussian_radius(float sigma);
 
 #endif

@@ -44,6 +44,9 @@ static tc_status check_params(const tc_map_params *p, tc_error *err)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "score grid %ux%u is outside 1..4096", p->grid_w, p->grid_h);
   if (!(p->sigma >= 0 && p->sigma <= 1000))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, 1000] pixels", p->sigma);
+  if (!(p->sigma_y >= 0 && p->sigma_y <= 1000))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "vertical blur sigma_y %g is outside [0, 1000] pixels",
+                        p->sigma_y);
   if (p->fixed_range && !(isfinite(p->lo) && isfinite(p->hi) && p->hi > p->lo))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "fixed range [%g, %g]: needs finite lo < hi", p->lo, p->hi);
   if (!(p->alpha >= 0 && p->alpha <= 1))
@@ -86,7 +89,8 @@ static tc_status create_tables(tc_map *m, tc_error *err)
   tc_status st = tc_resample_bilinear_blur(m->params.grid_w, m->frame.width, m->params.sigma, &tx, err);
   if (st != TC_OK)
     return st;
-  st = tc_resample_bilinear_blur(m->params.grid_h, m->frame.height, m->params.sigma, &ty, err);
+  float sigma_y = m->params.sigma_y > 0 ? m->params.sigma_y : m->params.sigma;
+  st = tc_resample_bilinear_blur(m->params.grid_h, m->frame.height, sigma_y, &ty, err);
   if (st == TC_OK) {
     st = tc_resample_upload(m->ctx, &tx, &m->gx, &m->table_x, err);
     if (st == TC_OK)

@@ -3,8 +3,10 @@
  *
  *   smooth: scores [grid_h][grid_w] (floats in a device buffer, raster order)
  *           -> frame size, bilinear as F.interpolate(align_corners=False),
- *           -> optional Gaussian blur (sigma in frame pixels, radius
- *              ceil(3 sigma), replicated edges),
+ *           -> optional Gaussian blur as scipy.ndimage.gaussian_filter(mode=
+ *              "reflect", truncate=4) (AnomalyCLIP's): sigma in frame
+ *              pixels, radius int(4 sigma + 0.5), edges mirrored
+ *              (d c b a | a b c d), any radius on any frame size,
  *           -> the map's min and max (the image score blends with the max),
  *              and, when asked, the full-resolution map itself.
  *   blend:  normalise (the map's min/max, or a fixed [lo, hi]) -> colormap ->
@@ -41,6 +43,10 @@ const char *tc_colormap_name(tc_colormap colormap);
 typedef struct tc_map_params {
   uint32_t grid_w, grid_h; /* the token grid of the scores */
   float sigma;             /* Gaussian blur in frame pixels; 0: none. Default 4 */
+  float sigma_y;           /* a different vertical blur in frame pixels, sigma then the horizontal one;
+                              0 (default): sigma. A model-input sigma s at input size S, over a
+                              W x H frame that preprocess stretches to S x S: sigma = s W / S,
+                              sigma_y = s H / S (an S x S frame: s itself) */
   int fixed_range;         /* 0: normalise by the map's min and max (default); 1: by [lo, hi] */
   float lo, hi;            /* the fixed range; hi > lo */
   tc_colormap colormap;    /* default turbo */

@@ -40,16 +40,22 @@ void tc_ref_preprocess(const uint8_t *pixels, const tc_frame *frame, size_t size
 /* [in_h][in_w] -> [out_h][out_w] as F.interpolate(mode="bilinear", align_corners=False). */
 void tc_ref_upsample_bilinear(const float *in, size_t in_h, size_t in_w, float *out, size_t out_h, size_t out_w);
 
-/* Separable Gaussian blur of [h][w], standard deviation sigma in samples,
- * radius ceil(3 sigma), weights normalised to 1, replicated edges (the
- * sample beyond the border is the border sample). sigma <= 0 copies. out may
- * not be in. */
+/* Separable Gaussian blur of [h][w] as scipy.ndimage.gaussian_filter(sigma,
+ * mode="reflect", truncate=4.0): standard deviation sigma in samples, radius
+ * int(4 sigma + 0.5), weights exp(-x^2 / (2 sigma^2)) normalised to 1, the
+ * line mirrored beyond its ends (d c b a | a b c d | d c b a, repeated when
+ * the radius exceeds the length). sigma <= 0 copies. out may not be in. */
 void tc_ref_gaussian_blur(const float *in, float *out, size_t h, size_t w, float sigma);
+/* The same with a standard deviation per axis (either <= 0: that axis not blurred). */
+void tc_ref_gaussian_blur_xy(const float *in, float *out, size_t h, size_t w, float sigma_x, float sigma_y);
 
 /* The smoothed anomaly map: scores [grid_h][grid_w] upsampled to [h][w],
  * blurred with sigma (0: not), and its min and max. */
 void tc_ref_map_smooth(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
                        float sigma, float *min, float *max);
+/* The same with a standard deviation per axis. */
+void tc_ref_map_smooth_xy(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
+                          float sigma_x, float sigma_y, float *min, float *max);
 
 /* Colour blend of map [h][w] (h, w the frame's) into the frame in place:
  * t = clamp((v - lo) / (hi - lo), 0, 1) (0 when hi <= lo); where t >= threshold

@@ -1,6 +1,7 @@
 /* References of the anomaly map: torch's bilinear upsampling
- * (UpSampleKernel.cpp, align_corners=False), a Gaussian blur with
- * replicated edges, and the colour blend. */
+ * (UpSampleKernel.cpp, align_corners=False), scipy's Gaussian blur
+ * (ndimage.gaussian_filter, mode reflect, truncate 4: _filters.py and
+ * ni_support.c's line extension), and the colour blend. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,49 +39,72 @@ void tc_ref_upsample_bilinear(const float *in, size_t in_h, size_t in_w, float *
   }
 }
 
-void tc_ref_gaussian_blur(const float *in, float *out, size_t h, size_t w, float sigma)
+/* The normalised Gaussian of scipy's _gaussian_kernel1d: g[0 .. 2r], r = int(4 sigma + 0.5). */
+static double *gaussian(float sigma, long *radius)
 {
-  if (!(sigma > 0)) {
-    memmove(out, in, h * w * sizeof *out);
-    return;
-  }
-  long r = (long)ceil(3.0 * sigma);
-  double *g = malloc((2 * r + 1) * sizeof *g), sum = 0;
+  long r = (long)(4.0 * (double)sigma + 0.5);
+  double *g = malloc((size_t)(2 * r + 1) * sizeof *g), sum = 0;
   for (long k = -r; k <= r; k++)
-    sum += g[k + r] = exp(-(double)(k * k) / (2.0 * sigma * sigma));
+    sum += g[k + r] = exp(-0.5 / ((double)sigma * sigma) * (double)(k * k));
   for (long k = -r; k <= r; k++)
     g[k + r] /= sum;
-  double *mid = malloc(h * w * sizeof *mid); /* blurred along x */
-  for (size_t y = 0; y < h; y++)
-    for (size_t x = 0; x < w; x++) {
-      double acc = 0;
-      for (long k = -r; k <= r; k++) {
-        long xs = (long)x + k;
-        xs = xs < 0 ? 0 : xs >= (long)w ? (long)w - 1 : xs;
-        acc += g[k + r] * in[y * w + (size_t)xs];
-      }
-      mid[y * w + x] = acc;
-    }
-  for (size_t y = 0; y < h; y++)
-    for (size_t x = 0; x < w; x++) {
-      double acc = 0;
-      for (long k = -r; k <= r; k++) {
-        long ys = (long)y + k;
-        ys = ys < 0 ? 0 : ys >= (long)h ? (long)h - 1 : ys;
-        acc += g[k + r] * mid[(size_t)ys * w + x];
-      }
-      out[y * w + x] = (float)acc;
-    }
-  free(g);
-  free(mid);
+  *radius = r;
+  return g;
 }
 
-void tc_ref_map_smooth(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
-                       float sigma, float *min, float *max)
+/* scipy's mode "reflect": i mirrored into [0, n) as often as needed (period 2n). */
+static size_t reflect(long i, size_t n)
+{
+  long m = (long)n, j = i % (2 * m);
+  j = j < 0 ? j + 2 * m : j;
+  return (size_t)(j < m ? j : 2 * m - 1 - j);
+}
+
+/* One axis: n lines of len samples, sample i of line l at l * line + i * step. */
+static void blur_axis(const double *in, double *out, size_t n, size_t len, size_t line, size_t step, float sigma)
+{
+  if (!(sigma > 0)) {
+    for (size_t l = 0; l < n; l++)
+      for (size_t i = 0; i < len; i++)
+        out[l * line + i * step] = in[l * line + i * step];
+    return;
+  }
+  long r;
+  double *g = gaussian(sigma, &r);
+  for (size_t l = 0; l < n; l++)
+    for (size_t i = 0; i < len; i++) {
+      double acc = 0;
+      for (long k = -r; k <= r; k++)
+        acc += g[k + r] * in[l * line + reflect((long)i + k, len) * step];
+      out[l * line + i * step] = acc;
+    }
+  free(g);
+}
+
+void tc_ref_gaussian_blur_xy(const float *in, float *out, size_t h, size_t w, float sigma_x, float sigma_y)
+{
+  double *a = calloc(h * w, sizeof *a), *b = calloc(h * w, sizeof *b);
+  for (size_t i = 0; i < h * w; i++)
+    a[i] = in[i];
+  blur_axis(a, b, h, w, w, 1, sigma_x); /* along rows, as scipy's axis 1 */
+  blur_axis(b, a, w, h, 1, w, sigma_y); /* along columns */
+  for (size_t i = 0; i < h * w; i++)
+    out[i] = (float)a[i];
+  free(a);
+  free(b);
+}
+
+void tc_ref_gaussian_blur(const float *in, float *out, size_t h, size_t w, float sigma)
+{
+  tc_ref_gaussian_blur_xy(in, out, h, w, sigma, sigma);
+}
+
+void tc_ref_map_smooth_xy(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
+                          float sigma_x, float sigma_y, float *min, float *max)
 {
   float *up = malloc(h * w * sizeof *up);
   tc_ref_upsample_bilinear(scores, grid_h, grid_w, up, h, w);
-  tc_ref_gaussian_blur(up, map, h, w, sigma);
+  tc_ref_gaussian_blur_xy(up, map, h, w, sigma_x, sigma_y);
   free(up);
   float mn = map[0], mx = map[0];
   for (size_t i = 1; i < h * w; i++) {
@@ -89,6 +113,12 @@ void tc_ref_map_smooth(const float *scores, size_t grid_h, size_t grid_w, float 
   }
   *min = mn;
   *max = mx;
+}
+
+void tc_ref_map_smooth(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
+                       float sigma, float *min, float *max)
+{
+  tc_ref_map_smooth_xy(scores, grid_h, grid_w, map, h, w, sigma, sigma, min, max);
 }
 
 void tc_ref_map_blend(const float *map, float lo, float hi, const uint8_t *lut_rgb, float alpha, float threshold,

@@ -1,5 +1,5 @@
 """core/ref image references (preprocess and anomaly map) and the colour
-tables against PyTorch / numpy / PIL formulations.
+tables against PyTorch / numpy / PIL / scipy formulations.
 
 - resize: F.interpolate(mode, align_corners=False, antialias=True), which is
   what torchvision's tensor Resize does (PIL's filter, in floating point),
@@ -10,8 +10,8 @@ tables against PyTorch / numpy / PIL formulations.
 - preprocess: the same on a uint8 frame, then /255 and CLIP's Normalize
   (the float filters against torch, the PIL filter against PIL).
 - upsample: F.interpolate(mode="bilinear", align_corners=False).
-- blur: a 2-D convolution with the outer product of the 1-D Gaussian
-  (radius ceil(3 sigma)) over a replicate-padded map.
+- blur: scipy.ndimage.gaussian_filter(mode="reflect", truncate=4.0)
+  (python3-scipy), AnomalyCLIP's, tiny frames with radii past their size included.
 - colour tables: turbo's polynomial, matplotlib's jet segments and inferno.
 - blend: the formula of tc_ref_map_blend in numpy float32."""
 import ctypes
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from scipy.ndimage import gaussian_filter
 
 import tc_ctypes as t
 
@@ -49,7 +50,9 @@ def u8ptr(a):
 
 
 lib.tc_ref_gaussian_blur.argtypes = [t.F32P, t.F32P, SZ, SZ, ctypes.c_float]
+lib.tc_ref_gaussian_blur_xy.argtypes = [t.F32P, t.F32P, SZ, SZ, ctypes.c_float, ctypes.c_float]
 lib.tc_ref_map_smooth.argtypes = [t.F32P, SZ, SZ, t.F32P, SZ, SZ, ctypes.c_float, t.F32P, t.F32P]
+lib.tc_ref_map_smooth_xy.argtypes = [t.F32P, SZ, SZ, t.F32P, SZ, SZ, ctypes.c_float, ctypes.c_float, t.F32P, t.F32P]
 lib.tc_ref_resize_pil.argtypes = [U8P, SZ, SZ, U8P, SZ, SZ, ctypes.c_int]
 lib.tc_resize_pil_8bit.argtypes = [U8P, ctypes.c_uint32, ctypes.c_uint32, SZ, U8P, ctypes.c_uint32, ctypes.c_uint32,
                                    SZ, ctypes.c_int, ctypes.c_void_p]
@@ -148,31 +151,43 @@ for (gh, gw, h, w) in [(14, 14, 479, 641), (37, 37, 720, 1280), (5, 7, 37, 100),
     t.close(f"upsample {gw}x{gh} -> {w}x{h} vs F.interpolate(bilinear)", got, want, 1e-6, 0)
 
 
-def torch_blur(x, sigma):
-    r = math.ceil(3 * sigma)
-    k = torch.arange(-r, r + 1, dtype=torch.float64)
-    g = torch.exp(-k * k / (2 * sigma * sigma))
-    g = g / g.sum()
-    kernel = torch.outer(g, g)[None, None]
-    xp = F.pad(torch.from_numpy(x).double()[None, None], (r, r, r, r), mode="replicate")
-    return F.conv2d(xp, kernel)[0, 0].float().numpy()
+def scipy_blur(x, sigma_x, sigma_y=None):
+    """scipy.ndimage.gaussian_filter in float64, AnomalyCLIP's call; sigma per axis (y, x)."""
+    sy = sigma_x if sigma_y is None else sigma_y
+    return gaussian_filter(x.astype(np.float64), sigma=(sy, sigma_x), mode="reflect", truncate=4.0)
 
 
-for (h, w, sigma) in [(61, 97, 4.0), (13, 20, 3.0), (200, 150, 10.0), (1, 1, 2.0), (5, 64, 0.7), (40, 3, 8.0)]:
+# (h, w, sigma): non-square, radius past the size (6x6 and 13x20 with radius
+# 16; 1 pixel; 3 wide with radius 32: scipy mirrors again and again), sigma 0
+# (a copy) and sigma 0.1 (radius 0: a copy too)
+for (h, w, sigma) in [(61, 97, 4.0), (13, 20, 4.0), (6, 6, 4.0), (200, 150, 10.0), (1, 1, 2.0), (5, 64, 0.7),
+                      (40, 3, 8.0), (48, 48, 4.0), (37, 50, 0.0), (9, 7, 0.1)]:
     x = t.rand(rng, h, w, lo=0.0, hi=1.0)
     got = np.empty_like(x)
     lib.tc_ref_gaussian_blur(t.fptr(x), t.fptr(got), h, w, sigma)
-    t.close(f"blur {w}x{h} sigma {sigma} vs conv2d on replicate padding", got, torch_blur(x, sigma), 1e-6, 0)
+    t.close(f"blur {w}x{h} sigma {sigma} (radius {int(4 * sigma + 0.5)}) vs scipy gaussian_filter(reflect, truncate 4)",
+            got, scipy_blur(x, sigma), 1e-6, 0)
+for (h, w, sx, sy) in [(54, 96, 7.4, 4.2), (20, 9, 0.0, 3.0), (7, 30, 5.0, 0.0)]:
+    x = t.rand(rng, h, w, lo=0.0, hi=1.0)
+    got = np.empty_like(x)
+    lib.tc_ref_gaussian_blur_xy(t.fptr(x), t.fptr(got), h, w, sx, sy)
+    t.close(f"blur {w}x{h} sigma x {sx}, y {sy} vs scipy gaussian_filter(sigma=(y, x))", got, scipy_blur(x, sx, sy),
+            1e-6, 0)
 
-for (gh, gw, h, w, sigma) in [(14, 14, 240, 320, 4.0), (37, 37, 100, 77, 0.0)]:
+for (gh, gw, h, w, sx, sy) in [(14, 14, 240, 320, 4.0, 4.0), (37, 37, 100, 77, 0.0, 0.0), (6, 6, 48, 48, 4.0, 4.0),
+                               (37, 37, 54, 96, 7.4, 4.2)]:
     s = t.rand(rng, gh, gw, lo=0.0, hi=1.0)
     got = np.empty((h, w), np.float32)
     lo, hi = ctypes.c_float(), ctypes.c_float()
-    lib.tc_ref_map_smooth(t.fptr(s), gh, gw, t.fptr(got), h, w, sigma, ctypes.byref(lo), ctypes.byref(hi))
-    up = F.interpolate(torch.from_numpy(s)[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
-    want = torch_blur(up.numpy(), sigma) if sigma > 0 else up.numpy()
-    t.close(f"map smooth {gw}x{gh} -> {w}x{h} sigma {sigma}", got, want, 1e-6, 0)
+    lib.tc_ref_map_smooth_xy(t.fptr(s), gh, gw, t.fptr(got), h, w, sx, sy, ctypes.byref(lo), ctypes.byref(hi))
+    up = F.interpolate(torch.from_numpy(s).double()[None, None], size=(h, w), mode="bilinear", align_corners=False)
+    want = scipy_blur(up[0, 0].numpy(), sx, sy)
+    t.close(f"map smooth {gw}x{gh} -> {w}x{h} sigma x {sx}, y {sy} vs F.interpolate + scipy", got, want, 1e-6, 0)
     t.close("map smooth min/max", np.array([lo.value, hi.value]), np.array([got.min(), got.max()]), 0, 0)
+    if sx == sy:
+        one = np.empty_like(got)
+        lib.tc_ref_map_smooth(t.fptr(s), gh, gw, t.fptr(one), h, w, sx, ctypes.byref(lo), ctypes.byref(hi))
+        t.close(f"map smooth {gw}x{gh} -> {w}x{h}: one sigma == the same sigma per axis", one, got, 0, 0)
 
 # ---- colour tables ------------------------------------------------------
 
