@@ -16,7 +16,6 @@ layout(std430, binding = 2) writeonly buffer Rows { uint rows[]; }; // [frame he
 layout(push_constant) uniform P {
   uint stride_px, width, height, out_w;
   uint record; // texels per group record: 1 + span
-  uint format; // tc_frame_format
 } p;
 
 void main()
@@ -29,7 +28,7 @@ void main()
   ivec4 acc_r = ivec4(1 << 21), acc_g = acc_r, acc_b = acc_r; // a channel of the four outputs, rounding added
   for (uint u = 1; u < p.record; u++) {
     ivec4 w = ivec4(texelFetch(table, rec + int(u)));
-    ivec3 px = ivec3(frame_rgb(min(first + u - 1u, last), y, p.stride_px, p.format)); // past the row: weight 0
+    ivec3 px = ivec3(frame_rgb(min(first + u - 1u, last), y, p.stride_px)); // past the row: weight 0
     acc_r += w * px.r; // |sum| < 1.2 * 255 * 2^22 < 2^31, as in PIL
     acc_g += w * px.g;
     acc_b += w * px.b;

@@ -113,16 +113,15 @@ static tc_status record_rows(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_bu
     .shader = pp->pil ? "preprocess_pil_rows" : "preprocess_rows",
     .n_bindings = 3,
     .bindings = { TC_BIND_STORAGE, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
-    .push_size = 6 * sizeof(uint32_t),
-    .n_spec = 1,
-    .spec = { WORKGROUP },
+    .push_size = 5 * sizeof(uint32_t),
+    .n_spec = 2,
+    .spec = { WORKGROUP, (uint32_t)pp->frame.format }, /* frame.glsl's FRAME_FORMAT */
   };
   tc_kernel *k = NULL;
   tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
   if (st != TC_OK)
     return st;
-  uint32_t push[6] = { pp->frame.stride / 4, pp->frame.width, pp->frame.height, pp->size, pp->gx.record,
-                       (uint32_t)pp->frame.format };
+  uint32_t push[5] = { pp->frame.stride / 4, pp->frame.width, pp->frame.height, pp->size, pp->gx.record };
   tc_buffer *bufs[] = { frame_buf, pp->table_x, pp->rows };
   return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(pp->gx.groups, WORKGROUP), pp->frame.height, 1,
                          "preprocess rows", err);
