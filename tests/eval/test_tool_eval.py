@@ -12,6 +12,9 @@ nothing, but the test checks
   (--maps) of the `widget` images, with the masks read here, must give the
   JSON's numbers; tokenclip-infer on two of the images (already at the
   evaluation size, so neither tool resizes) gives the same maps and scores;
+- the images' resize to the evaluation size is PIL's (AnomalyCLIP's input):
+  at --eval-size 32, tokenclip-infer on the picture resized by Debian's PIL
+  gives eval's map and score (the float filter, rounded, would not);
 - VisA's CSV on the same images gives the same numbers as the MVTec layout;
 - --heads-dir, --categories, --limit, --eval-size (smaller than the images,
   and 0 = native) and the errors (missing mask, folder, column, category,
@@ -25,6 +28,9 @@ import sys
 import tempfile
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import aupro_ref
@@ -40,6 +46,29 @@ def metrics_in_range(res):
     for c in list(res["categories"].values()) + [res["mean"]]:
         vals += [c[k] for k in ("image_auroc", "image_ap", "pixel_auroc", "aupro", "pixel_ap") if c[k] is not None]
     return all(0 <= v <= 1 for v in vals) and len(vals) > 0
+
+
+def check_pil_resize(infer, common, head, sample, size, tmp):
+    """eval's map and score of `sample` at size == tokenclip-infer's on the picture resized by PIL."""
+    rgb = np.asarray(Image.open(sample["image"]).convert("RGB"))
+    pil = np.asarray(Image.fromarray(rgb).resize((size, size), Image.BICUBIC))
+    x = torch.from_numpy(rgb).permute(2, 0, 1).double()[None]
+    flt = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)[0]
+    flt = flt.round().clamp(0, 255).permute(1, 2, 0).numpy().astype(np.uint8)
+    differ = int((flt != pil).any(axis=2).sum())
+    check(f"the float filter, rounded, differs from PIL's in {differ} of {size * size} pixels (the check can fail)",
+          differ > 0)
+    png = os.path.join(tmp, "pil.png")
+    Image.fromarray(pil).save(png)
+    npy = os.path.join(tmp, "pil.npy")
+    r = run(infer, *common, "--head", head, "--image", png, "--map", npy)
+    ok = r.returncode == 0
+    if ok:
+        m, want = np.load(npy), np.load(sample["map"])
+        ok = m.shape == want.shape and np.abs(m - want).max() <= 1e-6 and \
+            abs(json.loads(r.stdout)["image_score"] - sample["score"]) <= 1e-6
+    check(f"--eval-size {size}: the image resized as PIL does (tokenclip-infer on PIL's resize: the same map "
+          "and score)", ok, r.stderr)
 
 
 def checks(tool, infer, model, tmp):
@@ -142,12 +171,14 @@ def checks(tool, infer, model, tmp):
     # smaller evaluation size (masks resized), and native size
     for size in (32, 0):
         r = run(tool, *common, "--head", head, "--data", mv, "--categories", "widget", "--limit", 4, "--eval-size", size,
-                "--json", js)
+                "--json", js, "--maps", os.path.join(tmp, f"maps{size}"))
         ok = r.returncode == 0
         if ok:
             res = json.load(open(js))
             ok = res["eval_size"] == size and metrics_in_range(res)
         check(f"--eval-size {size}", ok, r.stderr)
+        if ok and size == 32:
+            check_pil_resize(infer, common, head, res["categories"]["widget"]["samples"][0], size, tmp)
 
     # errors
     broken = os.path.join(tmp, "broken")

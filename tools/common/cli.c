@@ -70,11 +70,12 @@ int cli_kernels(const char *tool, const char *val, tc_kernel_family *out)
 
 int cli_resample(const char *tool, const char *val, tc_resample_filter *out)
 {
-  if (strcmp(val, "bicubic") == 0 || strcmp(val, "bilinear") == 0) {
-    *out = val[2] == 'c' ? TC_RESAMPLE_BICUBIC : TC_RESAMPLE_BILINEAR;
+  int f = tc_resample_filter_from_name(val);
+  if (f >= 0) {
+    *out = (tc_resample_filter)f;
     return 0;
   }
-  fprintf(stderr, "%s: --resample takes bicubic or bilinear, not \"%s\"\n", tool, val);
+  fprintf(stderr, "%s: --resample takes bicubic, bilinear or bicubic-pil, not \"%s\"\n", tool, val);
   return -1;
 }
 

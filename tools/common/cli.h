@@ -34,7 +34,7 @@ int cli_uint_max(const char *tool, const char *opt, const char *val, uint32_t ma
 /* --kernels cpu|gpu. */
 int cli_kernels(const char *tool, const char *val, tc_kernel_family *out);
 
-/* --resample bicubic|bilinear. */
+/* --resample bicubic|bilinear|bicubic-pil. */
 int cli_resample(const char *tool, const char *val, tc_resample_filter *out);
 
 /* --pos-interp bicubic|bicubic-aa|bilinear. */

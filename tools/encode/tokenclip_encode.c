@@ -2,7 +2,7 @@
  *
  *   tokenclip-encode --model M.safetensors (--input x.npy | --image file.png|jpg)
  *                    --output tokens.npy [--vv-start L] [--input-size S]
- *                    [--pos-interp bicubic|bicubic-aa|bilinear] [--resample bicubic|bilinear]
+ *                    [--pos-interp bicubic|bicubic-aa|bilinear] [--resample bicubic|bilinear|bicubic-pil]
  *                    [--weights stored|f32|f16] [--device D] [--kernels cpu|gpu] [--ref] [--reps N]
  *
  * x.npy holds float [3, S, S], already CLIP-normalised; S is the encoder's
@@ -53,7 +53,8 @@ static void usage(FILE *f)
              "                   else the model's pre-training size)\n"
              "  --pos-interp M   positional-embedding resize when S differs from the pre-training size\n"
              "                   (default bicubic)\n"
-             "  --resample M     --image resize filter, antialiased (default bicubic)\n"
+             "  --resample M     --image resize filter: bicubic, bilinear (antialiased, in float) or\n"
+             "                   bicubic-pil (PIL's 8-bit resize) (default bicubic)\n"
              "  --weights P      matrix weights on the device: as stored (fp16 stays fp16), f32 or f16\n"
              "  --device D       Vulkan device index or name substring (default: the best)\n"
              "  --kernels F      kernel family cpu or gpu (default: from the device type)\n"
@@ -311,7 +312,7 @@ int main(int argc, char **argv)
     cli_json_string(stdout, o.input ? o.input : o.image, 0);
     if (img.rgba)
       printf(", \"format\": \"%s\", \"width\": %u, \"height\": %u, \"resample\": \"%s\"", img.format, img.width,
-             img.height, o.resample == TC_RESAMPLE_BICUBIC ? "bicubic" : "bilinear");
+             img.height, tc_resample_filter_name(o.resample));
     printf("},\n");
     printf("  \"input_size\": %u,\n  \"grid\": %u,\n  \"tokens\": %zu,\n  \"dim\": %u,\n", S, G, rows, E);
     printf("  \"vv_start\": %u,\n  \"pos_interp\": \"%s\",\n  \"weights\": \"%s\",\n", o.vv_start,

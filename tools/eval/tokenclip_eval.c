@@ -8,13 +8,16 @@
  *                  [--eval-size R] [--json FILE] [--panels DIR --worst N]
  *                  [--limit N] [--fpr-limit F] [detector options]
  *
- * Each test image is resized to R x R (antialiased bicubic, as PIL and
- * AnomalyCLIP's test transform do; R = the model's input size by default)
- * and given to the detector as a frame of that size; the anomaly map is the
- * detector's smoothed map at the frame size (token grid bilinearly
- * upsampled to R x R, Gaussian blur of --sigma pixels at that size), so the
- * pixel metrics are at R x R, against masks resized the same way
- * (antialiased bilinear, then > 0.5). --eval-size 0 keeps every image and
+ * Each test image is resized to R x R by PIL's 8-bit resize, bit for bit
+ * (tc_resize_pil_8bit: bicubic, or bilinear with --resample bilinear), as
+ * AnomalyCLIP's test transform does (R = the model's input size by default),
+ * and given to the detector as a frame of that size (when R is the model's
+ * input size, the detector's own resize is the identity: the model sees
+ * AnomalyCLIP's input exactly). The anomaly map is the detector's smoothed
+ * map at the frame size (token grid bilinearly upsampled to R x R, scipy's
+ * Gaussian blur of --sigma pixels at that size), so the pixel metrics are
+ * at R x R, against masks resized to R x R (antialiased bilinear in float,
+ * then > 0.5). --eval-size 0 keeps every image and
  * mask at its own size. The image score is the detector's (the global
  * token's score blended with the map's maximum, --blend).
  *
@@ -75,7 +78,7 @@ static void usage(FILE *f)
           "                   Exactly one of --head, --heads-dir, --object, --objects-from-categories\n"
           "  --categories L   only these categories (comma-separated), in this order\n"
           "  --eval-size R    resolution of the maps and masks the pixel metrics use: every image is\n"
-          "                   resized to R x R (antialiased bicubic) before the detector, every mask\n"
+          "                   resized to R x R (PIL's 8-bit bicubic) before the detector, every mask\n"
           "                   to R x R (antialiased bilinear, then > 0.5). Default: the model's input\n"
           "                   size (AnomalyCLIP's protocol). 0: each image and mask at its own size\n"
           "                   (memory: 4-8 bytes per pixel of a category's test set)\n"
@@ -254,7 +257,7 @@ static tc_status source_for_category(const options *o, const char *name, source 
   return TC_OK;
 }
 
-/* ---- host resampling (antialiased, as PIL's resize) ---- */
+/* ---- host resampling ---- */
 
 /* src [h][w] planes of `channels` floats, interleaved -> dst [oh][ow]. */
 static tc_status resample(const float *src, uint32_t w, uint32_t h, uint32_t channels, float *dst, uint32_t ow,
@@ -291,35 +294,26 @@ static tc_status resample(const float *src, uint32_t w, uint32_t h, uint32_t cha
   return st;
 }
 
-/* The picture at size x size, RGBA (alpha 255), as the detector's frame. */
+/* The picture at size x size, RGBA (alpha 255), as the detector's frame:
+ * PIL's 8-bit Image.resize of the RGB picture, bit for bit (AnomalyCLIP's
+ * transform), with bicubic's filter unless the detector's is bilinear. */
 static tc_status resize_image(image_file *img, uint32_t size, tc_resample_filter filter, tc_error *err)
 {
   if (img->width == size && img->height == size)
     return TC_OK;
-  const size_t n = (size_t)img->width * img->height, m = (size_t)size * size;
-  float *in = malloc(n * 3 * sizeof *in), *out = malloc(m * 3 * sizeof *out);
-  uint8_t *px = malloc(m * 4);
-  tc_status st = in && out && px ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize");
+  uint8_t *px = malloc((size_t)size * size * 4);
+  tc_status st = px ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize");
+  if (st == TC_OK)
+    st = tc_resize_pil_8bit(img->rgba, img->width, img->height, 4 * (size_t)img->width, px, size, size,
+                            4 * (size_t)size, filter == TC_RESAMPLE_BILINEAR ? TC_RESAMPLE_BILINEAR
+                                                                              : TC_RESAMPLE_PIL_BICUBIC, err);
   if (st == TC_OK) {
-    for (size_t i = 0; i < n; i++)
-      for (int c = 0; c < 3; c++)
-        in[3 * i + c] = img->rgba[4 * i + c];
-    st = resample(in, img->width, img->height, 3, out, size, size, filter, err);
-  }
-  if (st == TC_OK) {
-    for (size_t i = 0; i < m; i++) {
-      for (int c = 0; c < 3; c++) {
-        float v = roundf(out[3 * i + c]);
-        px[4 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-      }
-      px[4 * i + 3] = 255;
-    }
     free(img->rgba);
     img->rgba = px;
     img->width = img->height = size;
     px = NULL;
   }
-  free(in), free(out), free(px);
+  free(px);
   return st;
 }
 
