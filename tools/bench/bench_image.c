@@ -1,5 +1,6 @@
 /* Image stage bench cases: preprocess of a 1080p frame to the model inputs
- * of ViT-B/16 (224) and AnomalyCLIP's ViT-L/14 (518), and the overlay
+ * of ViT-B/16 (224) and AnomalyCLIP's ViT-L/14 (518), with the float filter
+ * and with PIL's 8-bit one (AnomalyCLIP's input), and the overlay
  * (upsampling, blur, colormap and blend into the frame) at 1080p and 720p
  * from the token grids of both (14x14, 37x37), with AnomalyCLIP's blur
  * (sigma 4 at 518 px) scaled to the frame: sigma = 4 * width / 518. The
@@ -14,6 +15,7 @@
 typedef struct image_bench {
   uint32_t width, height;
   uint32_t size;       /* preprocess: model input size; 0 for the map cases */
+  tc_resample_filter filter; /* preprocess */
   uint32_t grid;       /* map: token grid */
   int smooth, blend;   /* map: which parts to record */
 } image_bench;
@@ -52,7 +54,7 @@ static tc_status image_setup(tc_context *ctx, const void *params, tc_cmd *cmd, v
   tc_frame f = tc_frame_make(TC_FRAME_BGRX, b->width, b->height);
   tc_status st = random_frame(ctx, &f, &s->frame, err);
   if (st == TC_OK && b->size) {
-    st = tc_preprocess_create(ctx, &f, b->size, TC_RESAMPLE_BICUBIC, &s->pp, err);
+    st = tc_preprocess_create(ctx, &f, b->size, b->filter, &s->pp, err);
     if (st == TC_OK)
       st = tc_buffer_create(ctx, tc_preprocess_output_bytes(s->pp), &s->out, err);
     if (st == TC_OK)
@@ -87,15 +89,18 @@ static void image_teardown(void *state)
   free(s);
 }
 
-#define PREPROCESS(w, h, size, what) \
-  { "preprocess", #w "x" #h ">" #size, what, 0, image_setup, image_teardown, &(const image_bench){ w, h, size, 0, 0, 0 } }
+#define PREPROCESS(w, h, size, filter, what)                                                    \
+  { "preprocess", #w "x" #h ">" #size, what, 0, image_setup, image_teardown,                   \
+    &(const image_bench){ w, h, size, filter, 0, 0, 0 } }
 #define MAP(name, w, h, grid, smooth, blend, what)                                                       \
   { name, #w "x" #h "<" #grid "x" #grid, what, 0, image_setup, image_teardown,                          \
-    &(const image_bench){ w, h, 0, grid, smooth, blend } }
+    &(const image_bench){ w, h, 0, 0, grid, smooth, blend } }
 
 const tc_bench_case tc_bench_image_cases[] = {
-  PREPROCESS(1920, 1080, 224, "bicubic aa, ViT-B/16"),
-  PREPROCESS(1920, 1080, 518, "bicubic aa, AnomalyCLIP L/14"),
+  PREPROCESS(1920, 1080, 224, TC_RESAMPLE_BICUBIC, "bicubic aa, ViT-B/16"),
+  PREPROCESS(1920, 1080, 518, TC_RESAMPLE_BICUBIC, "bicubic aa, AnomalyCLIP L/14"),
+  PREPROCESS(1920, 1080, 224, TC_RESAMPLE_PIL_BICUBIC, "bicubic-pil (8-bit), ViT-B/16"),
+  PREPROCESS(1920, 1080, 518, TC_RESAMPLE_PIL_BICUBIC, "bicubic-pil (8-bit), AnomalyCLIP L/14"),
   MAP("overlay", 1920, 1080, 14, 1, 1, "ViT-B/16 grid, sigma 14.8"),
   MAP("overlay", 1920, 1080, 37, 1, 1, "AnomalyCLIP grid, sigma 14.8"),
   MAP("overlay", 1280, 720, 14, 1, 1, "ViT-B/16 grid, sigma 9.9"),
