@@ -14,7 +14,10 @@ nothing, but the test checks
   evaluation size, so neither tool resizes) gives the same maps and scores;
 - the images' resize to the evaluation size is PIL's (AnomalyCLIP's input):
   at --eval-size 32, tokenclip-infer on the picture resized by Debian's PIL
-  gives eval's map and score (the float filter, rounded, would not);
+  gives eval's map and score (the float filter, rounded, would not); the
+  masks' is AnomalyCLIP's target transform (PIL's bilinear of the 0/255
+  mask, / 255 > 0.5): the pixel metrics from eval's maps and such masks
+  are eval's (the float filter's masks differ);
 - VisA's CSV on the same images gives the same numbers as the MVTec layout;
 - --heads-dir, --categories, --limit, --eval-size (smaller than the images,
   and 0 = native) and the errors (missing mask, folder, column, category,
@@ -69,6 +72,34 @@ def check_pil_resize(infer, common, head, sample, size, tmp):
             abs(json.loads(r.stdout)["image_score"] - sample["score"]) <= 1e-6
     check(f"--eval-size {size}: the image resized as PIL does (tokenclip-infer on PIL's resize: the same map "
           "and score)", ok, r.stderr)
+
+
+def check_mask_resize(w, by_path, size):
+    """eval's pixel metrics at size == those of its maps and AnomalyCLIP's masks."""
+    maps, masks, floats = [], [], []
+    for x in w["samples"]:
+        maps.append(np.load(x["map"]))
+        path = by_path[x["image"]]["mask"]
+        if path is None:
+            masks.append(np.zeros((size, size), np.uint8))
+            floats.append(masks[-1])
+            continue
+        m = (eval_fixtures.read_png_grey(path) > 0).astype(np.uint8)
+        pil = np.asarray(Image.fromarray(m * 255, mode="L").resize((size, size), Image.BILINEAR))
+        masks.append((pil / 255.0 > 0.5).astype(np.uint8))
+        f = F.interpolate(torch.from_numpy(m).double()[None, None], size=(size, size), mode="bilinear",
+                          align_corners=False, antialias=True)[0, 0].numpy()
+        floats.append((f > 0.5).astype(np.uint8))
+    pix, gt = np.stack(maps).ravel(), np.stack(masks).ravel()
+    differ = int(sum((a != b).sum() for a, b in zip(masks, floats)))
+    other = roc_auc_score(np.stack(floats).ravel(), pix)
+    check(f"the float filter's masks differ from AnomalyCLIP's in {differ} pixels, pixel AUROC {other:.6f} (the "
+          "check can fail)", differ > 0 and abs(other - w["pixel_auroc"]) > 1e-6)
+    want = {"pixel_auroc": roc_auc_score(gt, pix), "pixel_ap": average_precision_score(gt, pix),
+            "aupro": aupro_ref.aupro_mvtec(maps, masks, 0.3)}
+    for k, v in want.items():
+        check(f"--eval-size {size}: {k} = the reference on eval's maps and AnomalyCLIP's masks ({v:.6f})",
+              abs(w[k] - v) < 1e-6, f"eval {w[k]} reference {v}")
 
 
 def checks(tool, infer, model, tmp):
@@ -179,6 +210,7 @@ def checks(tool, infer, model, tmp):
         check(f"--eval-size {size}", ok, r.stderr)
         if ok and size == 32:
             check_pil_resize(infer, common, head, res["categories"]["widget"]["samples"][0], size, tmp)
+            check_mask_resize(res["categories"]["widget"], by_path, size)
 
     # errors
     broken = os.path.join(tmp, "broken")

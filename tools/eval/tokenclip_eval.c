@@ -16,8 +16,8 @@
  * AnomalyCLIP's input exactly). The anomaly map is the detector's smoothed
  * map at the frame size (token grid bilinearly upsampled to R x R, scipy's
  * Gaussian blur of --sigma pixels at that size), so the pixel metrics are
- * at R x R, against masks resized to R x R (antialiased bilinear in float,
- * then > 0.5). --eval-size 0 keeps every image and
+ * at R x R, against masks resized to R x R as AnomalyCLIP's are (PIL's
+ * 8-bit bilinear resize of the 0/255 mask, then / 255 > 0.5). --eval-size 0 keeps every image and
  * mask at its own size. The image score is the detector's (the global
  * token's score blended with the map's maximum, --blend).
  *
@@ -79,8 +79,9 @@ static void usage(FILE *f)
           "  --categories L   only these categories (comma-separated), in this order\n"
           "  --eval-size R    resolution of the maps and masks the pixel metrics use: every image is\n"
           "                   resized to R x R (PIL's 8-bit bicubic) before the detector, every mask\n"
-          "                   to R x R (antialiased bilinear, then > 0.5). Default: the model's input\n"
-          "                   size (AnomalyCLIP's protocol). 0: each image and mask at its own size\n"
+          "                   to R x R (PIL's 8-bit bilinear of the 0/255 mask, then > 127). Default:\n"
+          "                   the model's input size (AnomalyCLIP's protocol). 0: each image and mask\n"
+          "                   at its own size\n"
           "                   (memory: 4-8 bytes per pixel of a category's test set)\n"
           "  --json FILE      also write the results as JSON, with every image's score\n"
           "  --maps DIR       also write every image's map, float32 [R, R] .npy, as\n"
@@ -259,41 +260,6 @@ static tc_status source_for_category(const options *o, const char *name, source 
 
 /* ---- host resampling ---- */
 
-/* src [h][w] planes of `channels` floats, interleaved -> dst [oh][ow]. */
-static tc_status resample(const float *src, uint32_t w, uint32_t h, uint32_t channels, float *dst, uint32_t ow,
-                          uint32_t oh, tc_resample_filter filter, tc_error *err)
-{
-  tc_resample_table tx = { 0 }, ty = { 0 };
-  float *tmp = malloc((size_t)h * ow * channels * sizeof *tmp);
-  tc_status st = tmp ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize");
-  if (st == TC_OK)
-    st = tc_resample_antialias(w, ow, filter, &tx, err);
-  if (st == TC_OK)
-    st = tc_resample_antialias(h, oh, filter, &ty, err);
-  if (st == TC_OK) {
-    for (uint32_t y = 0; y < h; y++)
-      for (uint32_t x = 0; x < ow; x++)
-        for (uint32_t c = 0; c < channels; c++) {
-          double s = 0;
-          for (uint32_t t = 0; t < tx.taps; t++)
-            s += (double)tx.weights[(size_t)x * tx.taps + t] * src[((size_t)y * w + tx.first[x] + t) * channels + c];
-          tmp[((size_t)y * ow + x) * channels + c] = (float)s;
-        }
-    for (uint32_t y = 0; y < oh; y++)
-      for (uint32_t x = 0; x < ow; x++)
-        for (uint32_t c = 0; c < channels; c++) {
-          double s = 0;
-          for (uint32_t t = 0; t < ty.taps; t++)
-            s += (double)ty.weights[(size_t)y * ty.taps + t] * tmp[(((size_t)ty.first[y] + t) * ow + x) * channels + c];
-          dst[((size_t)y * ow + x) * channels + c] = (float)s;
-        }
-  }
-  tc_resample_free(&tx);
-  tc_resample_free(&ty);
-  free(tmp);
-  return st;
-}
-
 /* The picture at size x size, RGBA (alpha 255), as the detector's frame:
  * PIL's 8-bit Image.resize of the RGB picture, bit for bit (AnomalyCLIP's
  * transform), with bicubic's filter unless the detector's is bilinear. */
@@ -317,8 +283,9 @@ static tc_status resize_image(image_file *img, uint32_t size, tc_resample_filter
   return st;
 }
 
-/* The ground truth at width x height: nonzero = anomalous in the file,
- * resized as 0/1 (antialiased bilinear) and > 0.5 when sizes differ. A
+/* The ground truth at width x height: nonzero = anomalous in the file;
+ * when sizes differ, resized as AnomalyCLIP's target transform does: the
+ * mask as 0/255 through PIL's 8-bit bilinear resize, then / 255 > 0.5. A
  * normal image (path NULL) is all zero. The mask file must have the image's
  * size. */
 static tc_status load_mask(const char *path, const char *image_path, uint32_t img_w, uint32_t img_h, uint32_t width,
@@ -338,18 +305,18 @@ static tc_status load_mask(const char *path, const char *image_path, uint32_t im
     for (size_t i = 0; i < m; i++)
       mask[i] = (f.rgba[4 * i] | f.rgba[4 * i + 1] | f.rgba[4 * i + 2]) ? 1 : 0;
   } else if (st == TC_OK) {
-    const size_t n = (size_t)f.width * f.height;
-    float *in = malloc(n * sizeof *in), *out = malloc(m * sizeof *out);
-    st = in && out ? TC_OK : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize %s", path);
-    if (st == TC_OK) {
-      for (size_t i = 0; i < n; i++)
-        in[i] = (f.rgba[4 * i] | f.rgba[4 * i + 1] | f.rgba[4 * i + 2]) ? 1.0f : 0.0f;
-      st = resample(in, f.width, f.height, 1, out, width, height, TC_RESAMPLE_BILINEAR, err);
+    for (size_t i = 0; i < (size_t)f.width * f.height; i++) {
+      uint8_t *p = f.rgba + 4 * i;
+      p[0] = p[1] = p[2] = (p[0] | p[1] | p[2]) ? 255 : 0;
     }
+    uint8_t *out = malloc(m * 4);
+    st = out ? tc_resize_pil_8bit(f.rgba, f.width, f.height, 4 * (size_t)f.width, out, width, height,
+                                  4 * (size_t)width, TC_RESAMPLE_BILINEAR, err)
+             : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory to resize %s", path);
     if (st == TC_OK)
       for (size_t i = 0; i < m; i++)
-        mask[i] = out[i] > 0.5f;
-    free(in), free(out);
+        mask[i] = out[4 * i] > 127; /* v / 255 > 0.5 */
+    free(out);
   }
   image_file_free(&f);
   return st;
