@@ -106,7 +106,7 @@ static int parse(int argc, char **argv, options *o)
   detector_args_init(&o->d);
   o->eval_size = UINT32_MAX;
   o->worst = 5;
-  o->fpr_limit = 0.3f;
+  o->fpr_limit = 0.3;
   o->progress = -1;
   int has_worst = 0;
   for (int i = 1; i < argc; i++) {
@@ -434,7 +434,7 @@ static tc_status run_one(evaluator *e, const sample *s, view *v, tc_error *err)
   if (st == TC_OK)
     v->score = a.image_score;
   else if (!strstr(err->message, s->image))
-    tc_error_prefix(err, "%s: ", s->image);
+    tc_error_prefix(err, "%s", s->image); /* it adds the ": " */
   return st;
 }
 
@@ -689,7 +689,7 @@ static tc_status eval_category(evaluator *e, const category *c, result *r, size_
       if (o->maps)
         st = write_map(o, c, s, &v, &rec[i].map, err);
     } else if (!strstr(err->message, s->image)) {
-      tc_error_prefix(err, "%s: ", s->image);
+      tc_error_prefix(err, "%s", s->image); /* it adds the ": " */
     }
     view_free(&v);
     progress(show, ++*done, total, c->name, t0);
