@@ -332,9 +332,10 @@ publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime runni
   memcpy (r->scores, a->scores, n * sizeof (gfloat));
   r->image_score = a->image_score;
   r->running_time = running_time;
-  r->n_regions = tc_find_regions (r->scores, a->grid, a->grid, threshold, r->regions,
+  /* all the regions found, for the message; the highest max_regions of them were written */
+  n_regions = tc_find_regions (r->scores, a->grid, a->grid, threshold, r->regions,
       MIN (max_regions, G_N_ELEMENTS (r->regions)), work);
-  n_regions = r->n_regions;
+  r->n_regions = MIN (n_regions, MIN (max_regions, G_N_ELEMENTS (r->regions)));
   r->valid = TRUE;
   g_mutex_unlock (&self->result_lock);
   g_free (work);

@@ -40,7 +40,7 @@ typedef struct {
   gdouble image_score;
   GstClockTime running_time;    /* of the analysed frame */
   tc_region regions[GST_TOKENCLIP_MAX_REGIONS];
-  gsize n_regions;
+  gsize n_regions;              /* ROI metas to attach: at most max-regions */
 } GstTokenClipResult;
 
 struct _GstTokenClip {

@@ -365,6 +365,7 @@ static void test_regions(void)
     guint regions = 0;
     if (m)
       gst_structure_get_uint(gst_message_get_structure(m), "regions", &regions);
+    /* fewer regions than max-regions (16): one ROI meta each */
     TC_CHECK(m && (int)regions == n, "threshold %g: message says %u regions, buffer has %d", cases[c].threshold,
              regions, n);
     if (cases[c].want >= 0)
@@ -396,6 +397,83 @@ static void test_regions(void)
     gst_harness_teardown(h);
     gst_object_unref(bus);
   }
+}
+
+/* 8-connected regions of grid cells with score >= t (the test's own count). */
+static int count_regions(const float *scores, float t)
+{
+  int label[GRID * GRID] = { 0 }, n = 0, stack[GRID * GRID];
+  for (int i = 0; i < GRID * GRID; i++) {
+    if (label[i] || !(scores[i] >= t))
+      continue;
+    int top = 0;
+    label[i] = ++n, stack[top++] = i;
+    while (top) {
+      int c = stack[--top], cx = c % GRID, cy = c / GRID;
+      for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+          int x = cx + dx, y = cy + dy, j = y * GRID + x;
+          if (x >= 0 && y >= 0 && x < GRID && y < GRID && !label[j] && scores[j] >= t)
+            label[j] = n, stack[top++] = j;
+        }
+    }
+  }
+  return n;
+}
+
+/* max-regions=k with more than k regions: exactly k ROI metas, the highest
+ * scores, and the message still counts every region found. */
+static void test_max_regions(void)
+{
+  enum { W = 64, H = 48 };
+  GstBus *bus;
+  GstHarness *h = make_harness("threshold=1 attach-map=true", &bus);
+  set_caps(h, "RGBA", W, H);
+  GstBuffer *out = gst_harness_push_and_pull(h, make_frame(W, H, 0, 1));
+  GstTokenClipMeta *meta = out ? gst_buffer_get_tokenclip_meta(out) : NULL;
+  float threshold = -1;
+  int regions = 0;
+  /* a threshold at one of the scores that splits the grid into 3 or more regions */
+  for (int i = 0; meta && i < GRID * GRID; i++) {
+    int n = count_regions(meta->scores, meta->scores[i]);
+    if (n > regions)
+      regions = n, threshold = meta->scores[i];
+  }
+  TC_CHECK(regions >= 3, "some threshold gives 3 or more regions (at most %d)", regions);
+  if (out)
+    gst_buffer_unref(out);
+  count_tokenclip_messages(bus);
+  for (guint k = 1; regions >= 3 && k <= 2; k++) {
+    g_object_set(h->element, "threshold", threshold, "max-regions", k, NULL);
+    out = gst_harness_push_and_pull(h, make_frame(W, H, k * GST_SECOND / 30, 1));
+    TC_CHECK(out && count_rois(out) == (int)k, "max-regions %u, %d regions: %d ROI metas", k, regions,
+             out ? count_rois(out) : -1);
+    GstMessage *m = pop_tokenclip_message(bus);
+    guint said = 0;
+    if (m)
+      gst_structure_get_uint(gst_message_get_structure(m), "regions", &said);
+    TC_CHECK(m && (int)said == regions, "max-regions %u: the message counts all %d regions (says %u)", k, regions,
+             said);
+    /* the ROIs are the regions with the highest max-score, highest first */
+    double prev = INFINITY;
+    gpointer state = NULL;
+    GstMeta *gm;
+    while (out && (gm = gst_buffer_iterate_meta_filtered(out, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+      GstStructure *p = gst_video_region_of_interest_meta_get_param((GstVideoRegionOfInterestMeta *)gm, "anomaly");
+      double max_score = -1;
+      TC_CHECK(p && gst_structure_get_double(p, "max-score", &max_score) && max_score >= threshold &&
+                   max_score <= prev,
+               "max-regions %u: ROI max-score %g at or above %g, not above the one before (%g)", k, max_score,
+               threshold, prev);
+      prev = max_score;
+    }
+    if (m)
+      gst_message_unref(m);
+    if (out)
+      gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
 }
 
 /* Every third frame analysed; the two between carry the latest map. Then a
@@ -826,6 +904,7 @@ int main(int argc, char **argv)
   RUN(test_pixels_follow_map);
   RUN(test_alpha_zero_and_live_change);
   RUN(test_regions);
+  RUN(test_max_regions);
   RUN(test_interval_and_renegotiation);
   RUN(test_flush_restarts);
   RUN(test_model_change_refused);
