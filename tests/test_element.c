@@ -730,6 +730,81 @@ static void test_async_keeps_live_rate(void)
          max_late_ms);
 }
 
+/* Score meta seen on a pad: whether the last buffer had it, and its scores. */
+typedef struct {
+  int buffers, with_meta;
+  float scores[GRID * GRID];
+} meta_probe;
+
+static GstPadProbeReturn on_meta_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  meta_probe *p = data;
+  GstTokenClipMeta *m = gst_buffer_get_tokenclip_meta(GST_PAD_PROBE_INFO_BUFFER(info));
+  p->buffers++;
+  if (m && m->grid_width == GRID && m->grid_height == GRID) {
+    p->with_meta++;
+    memcpy(p->scores, m->scores, sizeof p->scores);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* GstTokenClipMeta downstream of elements that change the picture's
+ * geometry: a scale keeps the grid over the whole frame, so the meta goes
+ * on unchanged (the "gst-video-scale" transform, also what videoconvert
+ * asks); a crop or a flip would leave scores on the wrong pixels, so the
+ * meta's tags (size, orientation) make them drop it. */
+static void test_meta_follows_geometry(void)
+{
+  static const struct {
+    const char *element;
+    int kept;
+  } cases[] = {
+    { "videoscale ! video/x-raw,width=32,height=24", 1 },
+    { "videoconvert ! video/x-raw,format=I420", 1 },
+    { "videocrop left=8 top=4", 0 },
+    { "videoflip video-direction=horiz", 0 },
+    { "videoflip video-direction=90r", 0 },
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    char desc[2048];
+    snprintf(desc, sizeof desc,
+             "videotestsrc num-buffers=2 ! video/x-raw,format=RGBA,width=64,height=48 ! tokenclip model=%s head=%s "
+             "attach-map=true ! identity name=before ! %s ! fakesink name=after",
+             model_path, head_path, cases[c].element);
+    GstElement *pipe = gst_parse_launch(desc, NULL);
+    TC_CHECK(pipe != NULL, "pipeline %s", desc);
+    if (!pipe)
+      continue;
+    meta_probe probes[2] = { 0 };
+    const char *names[2] = { "before", "after" };
+    for (int i = 0; i < 2; i++) {
+      GstElement *e = gst_bin_get_by_name(GST_BIN(pipe), names[i]);
+      GstPad *pad = gst_element_get_static_pad(e, i ? "sink" : "src");
+      gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_meta_buffer, &probes[i], NULL);
+      gst_object_unref(pad);
+      gst_object_unref(e);
+    }
+    gst_element_set_state(pipe, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipe);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    TC_CHECK(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS, "%s: EOS", cases[c].element);
+    if (m)
+      gst_message_unref(m);
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(pipe);
+    TC_CHECK(probes[0].buffers == 2 && probes[0].with_meta == 2 && probes[1].buffers == 2,
+             "%s: 2 buffers with the meta before (%d of %d), 2 after (%d)", cases[c].element, probes[0].with_meta,
+             probes[0].buffers, probes[1].buffers);
+    if (cases[c].kept)
+      TC_CHECK(probes[1].with_meta == 2 && memcmp(probes[0].scores, probes[1].scores, sizeof probes[0].scores) == 0,
+               "%s: the meta goes on with the same scores (%d of 2 buffers)", cases[c].element, probes[1].with_meta);
+    else
+      TC_CHECK(probes[1].with_meta == 0, "%s: the meta is dropped (%d of 2 buffers kept it)", cases[c].element,
+               probes[1].with_meta);
+  }
+}
+
 /* Replaces {M} {H} {T} {D} {N}: the model, the head, the truncated model,
  * the head of dimension 50, the NaN model. */
 static void expand(char *out, size_t size, const char *tmpl)
@@ -907,6 +982,7 @@ int main(int argc, char **argv)
   RUN(test_max_regions);
   RUN(test_interval_and_renegotiation);
   RUN(test_flush_restarts);
+  RUN(test_meta_follows_geometry);
   RUN(test_model_change_refused);
   RUN(test_errors);
   RUN(test_state_cycles);
