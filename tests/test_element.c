@@ -551,6 +551,33 @@ static void test_model_change_refused(void)
   gst_object_unref(bus);
 }
 
+/* Every property reads its documented (GParamSpec) default on a new
+ * element: the defaults of the parameter properties are the library's. */
+static void test_property_defaults(void)
+{
+  GstElement *e = gst_element_factory_make("tokenclip", NULL);
+  guint n = 0;
+  GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(e), &n);
+  int checked = 0;
+  for (guint i = 0; i < n; i++) {
+    if (specs[i]->owner_type != G_OBJECT_TYPE(e) || !(specs[i]->flags & G_PARAM_READABLE))
+      continue;
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, specs[i]->value_type);
+    g_object_get_property(G_OBJECT(e), specs[i]->name, &v);
+    gchar *got = g_strdup_value_contents(&v);
+    gchar *want = g_strdup_value_contents(g_param_spec_get_default_value(specs[i]));
+    TC_CHECK(g_param_values_cmp(specs[i], &v, g_param_spec_get_default_value(specs[i])) == 0,
+             "%s reads %s, its default is %s", specs[i]->name, got, want);
+    g_free(got), g_free(want);
+    g_value_unset(&v);
+    checked++;
+  }
+  TC_CHECK(checked >= 20, "%d properties checked", checked);
+  g_free(specs);
+  gst_object_unref(e);
+}
+
 /* ---- pipelines ----------------------------------------------------------------- */
 
 typedef struct {
@@ -976,6 +1003,7 @@ int main(int argc, char **argv)
     fflush(stdout);                              \
     t();                                         \
   }
+  RUN(test_property_defaults);
   RUN(test_pixels_follow_map);
   RUN(test_alpha_zero_and_live_change);
   RUN(test_regions);

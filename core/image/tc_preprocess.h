@@ -22,10 +22,7 @@
 extern "C" {
 #endif
 
-typedef enum tc_resample_filter {
-  TC_RESAMPLE_BICUBIC = 0, /* default, as CLIP and AnomalyCLIP */
-  TC_RESAMPLE_BILINEAR = 1,
-} tc_resample_filter;
+/* tc_resample_filter is public (tokenclip/tokenclip.h). */
 
 /* CLIP's image normalisation (OpenAI, also used by AnomalyCLIP). */
 #define TC_CLIP_MEAN_R 0.48145466f
