@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "head/tc_head_file.h"
-#include "head/tc_head_ref.h"
+#include "tc_head_ref.h"
 #include "tc_common.h"
 #include "tc_safetensors.h"
 #include "tc_test.h"

@@ -1,4 +1,4 @@
-/* The anomaly map on the device against the C reference (core/ref/tc_ref_map.c,
+/* The anomaly map on the device against the C reference (tests/ref/tc_ref_map.c,
  * checked against torch by tests/torch/test_ref_image.py): awkward frame
  * sizes, padded strides, all four byte orders, every colormap, blur on and
  * off, min/max and fixed ranges, thresholds, alpha 0; plus argument errors.

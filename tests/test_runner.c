@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "detector/tc_runner.h"
+#include "image/tc_frame.h"
 #include "tc_head_file.h"
 #include "tc_test.h"
 

@@ -23,7 +23,7 @@
 #include "cli.h"
 #include "head/tc_head.h"
 #include "head/tc_head_file.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "tc_params.h"
 #include "text/tc_prompts.h"
 

@@ -35,10 +35,10 @@
 #include "dataset.h"
 #include "detector_args.h"
 #include "map/tc_map.h"
-#include "eval/tc_metrics.h"
+#include "tc_metrics.h"
 #include "image/tc_resample.h"
 #include "image_file.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 
 #define TOOL "tokenclip-eval"
 

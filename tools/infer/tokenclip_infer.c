@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "detector_args.h"
 #include "image_file.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "tokenclip/tokenclip.h"
 
 #define TOOL "tokenclip-infer"
