@@ -350,7 +350,10 @@ tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_erro
     st = tc_map_create(det->ctx, frame, &det->map_params, &det->map, err);
   for (int i = 0; i < TC_DETECTOR_SLOTS && st == TC_OK; i++)
     st = tc_frame_slot_create(det->ctx, frame, &det->slot[i], err);
-  /* preprocessing and the map have kernels shaped by the layout */
+  /* Preprocessing and the map: lavapipe compiles a kernel per variant key,
+   * which holds the shape of its texel buffers (a byte size that is a power
+   * of two or not, and some bits of the view's size), and their tables' sizes
+   * follow the layout: so they are compiled here, not at creation. */
   if (st == TC_OK && det->warm_up)
     st = run_once(det, record_frame_stages, err);
   if (st != TC_OK) {

@@ -268,9 +268,9 @@ typedef struct tc_detector_options {
   tc_params params;       /* the caller's settings: the fields set override the head file's defaults */
   /* 1: every kernel compiled before the first frame: a zero input through
    * encoder and head at creation, and through preprocessing and the map at
-   * each new frame layout (some of those kernels depend on it). Lavapipe
-   * compiles a kernel at its first dispatch: without this the first frame
-   * pays for it. */
+   * each new frame layout (lavapipe compiles a variant of those per shape of
+   * their tables, which follow the layout). Lavapipe compiles a kernel at its
+   * first dispatch: without this the first frame pays for it. */
   int warm_up;
 } tc_detector_options;
 
