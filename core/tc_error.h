@@ -6,30 +6,11 @@
 #ifndef TC_ERROR_H
 #define TC_ERROR_H
 
+#include "tokenclip/tokenclip.h" /* tc_status, tc_error, tc_status_name, tc_error_clear */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum tc_status {
-  TC_OK = 0,
-  TC_ERR_INVALID_ARGUMENT, /* a caller passed something out of range */
-  TC_ERR_NO_DEVICE,        /* no (matching) Vulkan device or driver */
-  TC_ERR_OUT_OF_MEMORY,    /* host or device memory exhausted */
-  TC_ERR_DEVICE_LOST,      /* the device stopped; the context is unusable */
-  TC_ERR_VULKAN,           /* any other Vulkan failure */
-  TC_ERR_IO,               /* a file could not be opened, mapped or written */
-  TC_ERR_FORMAT,           /* a file is malformed (bad header, truncated) */
-  TC_ERR_MISMATCH,         /* shapes or dimensions do not agree */
-  TC_ERR_NUMERIC,          /* NaN or infinity where finite numbers are required */
-  TC_ERR_UNSUPPORTED,      /* valid but not handled (a dtype, a format) */
-} tc_status;
-
-#define TC_ERROR_MESSAGE_MAX 512
-
-typedef struct tc_error {
-  tc_status status;
-  char message[TC_ERROR_MESSAGE_MAX];
-} tc_error;
 
 /* Records status and a printf-style message in err (which may be NULL) and
  * returns status, so callers can write `return tc_error_set(err, ...);`.
@@ -40,11 +21,6 @@ tc_status tc_error_set(tc_error *err, tc_status status, const char *fmt, ...)
 /* Prefixes an already set message with context ("loading model.safetensors: ..."). */
 void tc_error_prefix(tc_error *err, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
-
-void tc_error_clear(tc_error *err);
-
-/* A short fixed name for a status ("out of memory"). */
-const char *tc_status_name(tc_status status);
 
 #ifdef __cplusplus
 }

@@ -1,110 +1,114 @@
-/* tokenclip-scores: a small application around the tokenclip element.
+/* tokenclip-scores: a small application on libtokenclip's public API, the
+ * installed header alone:
  *
- * Runs a pipeline (a video file, or the test pattern), reads the element's
- * `tokenclip` bus messages and prints one line per analysed frame, plus the
- * anomaly regions attached to the buffers as GstVideoRegionOfInterestMeta.
+ *   cc tokenclip-scores.c $(pkg-config --cflags --libs tokenclip) -o tokenclip-scores
  *
- *   tokenclip-scores MODEL.safetensors HEAD.safetensors [VIDEO] [FRAMES]
+ *   tokenclip-scores MODEL HEAD [FRAMES]             a moving test pattern (10 frames)
+ *   tokenclip-scores MODEL HEAD WIDTHxHEIGHT FILE    raw RGBA frames, "-" for stdin, e.g.
+ *       ffmpeg -i in.mp4 -f rawvideo -pix_fmt rgba - | tokenclip-scores clip.safetensors head.safetensors 640x480 -
  *
- * The plugin is found through GST_PLUGIN_PATH (build/gst-plugin in a build
- * tree) or the system plugin directory once installed. */
-#include <gst/gst.h>
-#include <gst/video/video.h>
+ * The frames go through a runner in async mode, as a live source would feed
+ * it (video never waits; the newest frame is analysed on the runner's
+ * thread). Each analysis prints a line (image score, anomalous, time) and
+ * its regions; the exit status is non-zero unless a frame was analysed. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* Prints the regions of each buffer leaving tokenclip. */
-static GstPadProbeReturn on_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+#include <tokenclip/tokenclip.h>
+
+static int analysed;
+
+/* On the runner's thread, once per analysis. */
+static void on_analysis(void *user, const tc_analysis *a)
 {
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-  gpointer state = NULL;
-  GstMeta *meta;
-  while ((meta = gst_buffer_iterate_meta_filtered(buf, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
-    GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *)meta;
-    GstStructure *s = gst_video_region_of_interest_meta_get_param(roi, "anomaly");
-    double score = 0;
-    if (s)
-      gst_structure_get_double(s, "max-score", &score);
-    printf("  region %ux%u at (%u,%u), max score %.3f\n", roi->w, roi->h, roi->x, roi->y, score);
+  (void)user;
+  printf("frame at %.3f s: image score %.3f%s (%.1f ms), %u region(s)\n", a->timestamp / 1e9, a->image_score,
+         a->anomalous ? "  ANOMALOUS" : "", a->inference_ms, a->regions);
+  for (uint32_t i = 0; i < a->n_regions; i++) {
+    const tc_region *r = &a->region[i];
+    printf("  region %ux%u at (%u,%u), max score %.3f, %u cells\n", r->w, r->h, r->x, r->y, r->max_score, r->cells);
   }
-  return GST_PAD_PROBE_OK;
+  analysed++;
+}
+
+/* A gradient drifting to the right with a red disc in the middle. */
+static void test_pattern(uint8_t *px, uint32_t w, uint32_t h, int t)
+{
+  for (uint32_t y = 0; y < h; y++)
+    for (uint32_t x = 0; x < w; x++) {
+      uint8_t *p = px + 4 * ((size_t)y * w + x);
+      int dx = (int)x - (int)w / 2, dy = (int)y - (int)h / 2, disc = dx * dx + dy * dy < (int)(h * h / 36);
+      p[0] = disc ? 230 : (uint8_t)((x + 4 * t) * 255 / w);
+      p[1] = disc ? 30 : (uint8_t)(y * 255 / h);
+      p[2] = disc ? 30 : 128;
+      p[3] = 255;
+    }
 }
 
 int main(int argc, char **argv)
 {
-  gst_init(&argc, &argv);
   if (argc < 3) {
-    fprintf(stderr, "usage: %s MODEL.safetensors HEAD.safetensors [VIDEO] [FRAMES]\n", argv[0]);
+    fprintf(stderr, "usage: %s MODEL HEAD [FRAMES]\n       %s MODEL HEAD WIDTHxHEIGHT FILE|-\n", argv[0], argv[0]);
     return 2;
   }
-  const char *video = argc > 3 && argv[3][0] ? argv[3] : NULL;
-  int frames = argc > 4 ? atoi(argv[4]) : 10;
-
-  gchar *src = video ? g_strdup_printf("filesrc location=\"%s\" ! decodebin ! videoconvert ! videoscale", video)
-                     : g_strdup_printf("videotestsrc num-buffers=%d ! video/x-raw,width=320,height=240", frames);
-  gchar *desc = g_strdup_printf("%s ! videoconvert ! video/x-raw,format=RGBA ! "
-                                "tokenclip name=tc model=\"%s\" head=\"%s\" threshold=0.6 ! fakesink",
-                                src, argv[1], argv[2]);
-  GError *error = NULL;
-  GstElement *pipeline = gst_parse_launch(desc, &error);
-  g_free(src);
-  g_free(desc);
-  /* a missing element is a "recoverable" error: a pipeline comes back too */
-  if (error) {
-    fprintf(stderr, "pipeline: %s%s\n", error->message,
-            g_error_matches(error, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT)
-                ? " (is GST_PLUGIN_PATH set to build/gst-plugin?)" : "");
-    g_error_free(error);
-    if (pipeline)
-      gst_object_unref(pipeline);
-    return 1;
-  }
-  GstElement *tc = gst_bin_get_by_name(GST_BIN(pipeline), "tc");
-  GstPad *srcpad = gst_element_get_static_pad(tc, "src");
-  gst_pad_add_probe(srcpad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, NULL, NULL);
-  gst_object_unref(srcpad);
-  gst_object_unref(tc);
-
-  int status = 0, analysed = 0;
-  GstBus *bus = gst_element_get_bus(pipeline);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  for (gboolean done = FALSE; !done;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
-                                                 GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
-    switch (GST_MESSAGE_TYPE(msg)) {
-    case GST_MESSAGE_ELEMENT:
-      if (gst_message_has_name(msg, "tokenclip")) {
-        const GstStructure *s = gst_message_get_structure(msg);
-        guint64 t = 0;
-        double image = 0, ms = 0;
-        gboolean anomalous = FALSE;
-        gst_structure_get(s, "running-time", G_TYPE_UINT64, &t, "image-score", G_TYPE_DOUBLE, &image, "inference-ms",
-                          G_TYPE_DOUBLE, &ms, "anomalous", G_TYPE_BOOLEAN, &anomalous, NULL);
-        printf("%" GST_TIME_FORMAT "  image score %.3f%s  (%.1f ms)\n", GST_TIME_ARGS(t), image,
-               anomalous ? "  ANOMALOUS" : "", ms);
-        analysed++;
-      }
-      break;
-    case GST_MESSAGE_ERROR: {
-      GError *e = NULL;
-      gchar *dbg = NULL;
-      gst_message_parse_error(msg, &e, &dbg);
-      fprintf(stderr, "error: %s\n", e->message);
-      g_error_free(e);
-      g_free(dbg);
-      status = 1;
-      done = TRUE;
-      break;
+  uint32_t w = 320, h = 240;
+  int frames = 10;
+  FILE *in = NULL;
+  if (argc > 4) {
+    if (sscanf(argv[3], "%ux%u", &w, &h) != 2 || !w || !h) {
+      fprintf(stderr, "%s: a frame size WIDTHxHEIGHT, not \"%s\"\n", argv[0], argv[3]);
+      return 2;
     }
-    default:
-      done = TRUE;
-      break;
+    in = strcmp(argv[4], "-") == 0 ? stdin : fopen(argv[4], "rb");
+    if (!in) {
+      perror(argv[4]);
+      return 1;
     }
-    gst_message_unref(msg);
+  } else if (argc > 3) {
+    frames = atoi(argv[3]);
   }
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(bus);
-  gst_object_unref(pipeline);
+
+  tc_detector_options opts;
+  tc_detector_options_init(&opts);
+  opts.model_path = argv[1];
+  opts.head_path = argv[2];
+  tc_params_set(&opts.params, TC_PARAM_THRESHOLD, 0.6, NULL);
+  tc_runner_options ropts;
+  tc_runner_options_init(&ropts);
+  ropts.mode = TC_RUNNER_ASYNC;
+  ropts.on_analysis = on_analysis;
+
+  tc_error err = { 0 };
+  tc_runner *runner = NULL;
+  const tc_frame frame = tc_frame_make(TC_FRAME_RGBA, w, h);
+  uint8_t *px = malloc((size_t)frame.stride * h);
+  tc_status st = px ? TC_OK : TC_ERR_OUT_OF_MEMORY;
+  if (st == TC_OK)
+    st = tc_runner_create(&opts, &ropts, &runner, &err);
+  if (st == TC_OK) {
+    const tc_detector *det = tc_runner_detector(runner);
+    printf("%s: %ux%u input, %ux%u tokens, %u subspaces\n", tc_detector_device_name(det),
+           tc_detector_input_size(det), tc_detector_input_size(det), tc_detector_grid(det), tc_detector_grid(det),
+           tc_detector_subspaces(det));
+    st = tc_runner_set_frame(runner, &frame, &err);
+  }
+  for (int t = 0; st == TC_OK && (in || t < frames); t++) {
+    if (in && fread(px, frame.stride, h, in) != h)
+      break;
+    if (!in)
+      test_pattern(px, w, h, t);
+    const tc_analysis *latest; /* its map is now blended into px */
+    st = tc_runner_submit(runner, px, frame.stride, (uint64_t)t * 1000000000 / 30, &latest, &err);
+  }
+  if (st == TC_OK)
+    st = tc_runner_drain(runner, &err); /* the last frame's analysis */
+  if (st != TC_OK)
+    fprintf(stderr, "%s: %s\n", argv[0], err.status ? err.message : tc_status_name(st));
+  tc_runner_destroy(runner);
+  free(px);
+  if (in && in != stdin)
+    fclose(in);
   printf("%d frames analysed\n", analysed);
-  return status ? status : analysed > 0 ? 0 : 1;
+  return st != TC_OK ? 1 : analysed > 0 ? 0 : 1;
 }

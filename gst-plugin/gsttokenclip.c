@@ -26,7 +26,8 @@
  *
  * In `sync` mode every analysed frame waits for its own map. In `async` mode
  * video never waits: the newest frame is analysed on a thread of its own
- * while the frames flowing past get the latest finished map.
+ * while the frames flowing past get the latest finished map. The analysis is
+ * libtokenclip's runner (tokenclip/tokenclip.h); this file is its glue.
  *
  * The textual subspaces come from a head file (#GstTokenClip:head), or are
  * computed once at start from words with CLIP's text tower
@@ -58,10 +59,6 @@
 #include "gsttokenclip.h"
 #include "gsttokenclipmeta.h"
 
-#include <string.h>
-
-#include "tc_regions.h"
-
 GST_DEBUG_CATEGORY_STATIC (gst_tokenclip_debug);
 #define GST_CAT_DEFAULT gst_tokenclip_debug
 
@@ -71,16 +68,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_tokenclip_debug);
 #define DEFAULT_SINKHORN_EPS 0.0f
 #define DEFAULT_SINKHORN_ITERS 0
 #define DEFAULT_TEMPERATURE 0.0f
-#define DEFAULT_ALPHA 0.5f
-#define DEFAULT_COLORMAP TC_COLORMAP_TURBO
-#define DEFAULT_BLUR_SIGMA 4.0f
-#define DEFAULT_THRESHOLD 0.5f
-#define DEFAULT_OVERLAY_THRESHOLD 0.0f
+/* the other parameters' defaults are the library's (tc_params_init) */
 #define DEFAULT_NORMALIZE GST_TOKENCLIP_NORMALIZE_FIXED
-#define DEFAULT_INFERENCE_INTERVAL 1
 #define DEFAULT_MODE GST_TOKENCLIP_MODE_SYNC
 #define DEFAULT_ATTACH_MAP FALSE
-#define DEFAULT_MAX_REGIONS 16
 
 enum
 {
@@ -110,6 +101,43 @@ enum
   PROP_DEVICE_NAME,
 };
 
+/* The properties that are analysis parameters. With zero_unsets, 0 means
+ * "not set": the head file's default (or the library's) applies. */
+static const struct {
+  guint prop;
+  tc_param param;
+  gboolean zero_unsets;
+} param_props[] = {
+  {PROP_INPUT_SIZE, TC_PARAM_INPUT_SIZE, TRUE},
+  {PROP_VV_START, TC_PARAM_VV_START, TRUE},
+  {PROP_TOPK, TC_PARAM_TOPK, TRUE},
+  {PROP_SINKHORN_EPS, TC_PARAM_SINKHORN_EPS, TRUE},
+  {PROP_SINKHORN_ITERS, TC_PARAM_SINKHORN_ITERS, TRUE},
+  {PROP_TEMPERATURE, TC_PARAM_TEMPERATURE, TRUE},
+  {PROP_ALPHA, TC_PARAM_ALPHA, FALSE},
+  {PROP_COLORMAP, TC_PARAM_COLORMAP, FALSE},
+  {PROP_BLUR_SIGMA, TC_PARAM_SIGMA, FALSE},
+  {PROP_THRESHOLD, TC_PARAM_THRESHOLD, FALSE},
+  {PROP_OVERLAY_THRESHOLD, TC_PARAM_OVERLAY_THRESHOLD, FALSE},
+  {PROP_NORMALIZE, TC_PARAM_FIXED_RANGE, FALSE},
+  {PROP_INFERENCE_INTERVAL, TC_PARAM_INTERVAL, FALSE},
+  {PROP_MAX_REGIONS, TC_PARAM_MAX_REGIONS, FALSE},
+};
+
+/* The string properties: where each is kept. */
+static const struct {
+  guint prop;
+  gsize offset;
+} string_props[] = {
+  {PROP_MODEL, G_STRUCT_OFFSET (GstTokenClip, model)},
+  {PROP_HEAD, G_STRUCT_OFFSET (GstTokenClip, head)},
+  {PROP_OBJECT, G_STRUCT_OFFSET (GstTokenClip, object)},
+  {PROP_PROMPTS, G_STRUCT_OFFSET (GstTokenClip, prompts)},
+  {PROP_VOCAB, G_STRUCT_OFFSET (GstTokenClip, vocab)},
+  {PROP_DEVICE, G_STRUCT_OFFSET (GstTokenClip, device)},
+  {PROP_DEVICE_NAME, G_STRUCT_OFFSET (GstTokenClip, device_name)},
+};
+
 #define TOKENCLIP_FORMATS "{ RGBA, BGRA, RGBx, BGRx }"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -124,600 +152,209 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (tokenclip, "tokenclip", GST_RANK_NONE, GS
 
 /* ---- enums ---------------------------------------------------------------- */
 
+/* A GEnum type, registered on first use. */
+#define DEFINE_ENUM_TYPE(func, name, ...)                                      \
+  static GType                                                                 \
+  func (void)                                                                  \
+  {                                                                            \
+    static GType type = 0;                                                     \
+    static const GEnumValue values[] = { __VA_ARGS__, {0, NULL, NULL} };       \
+    if (g_once_init_enter (&type))                                             \
+      g_once_init_leave (&type, g_enum_register_static (name, values));        \
+    return type;                                                               \
+  }
+
 #define GST_TYPE_TOKENCLIP_COLORMAP (gst_tokenclip_colormap_get_type ())
-static GType
-gst_tokenclip_colormap_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+DEFINE_ENUM_TYPE (gst_tokenclip_colormap_get_type, "GstTokenClipColormap",
     {TC_COLORMAP_TURBO, "Google's Turbo", "turbo"},
     {TC_COLORMAP_JET, "Jet", "jet"},
     {TC_COLORMAP_INFERNO, "Inferno", "inferno"},
-    {TC_COLORMAP_GRAY, "Grey levels", "gray"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstTokenClipColormap", values));
-  return type;
-}
+    {TC_COLORMAP_GRAY, "Grey levels", "gray"});
 
 #define GST_TYPE_TOKENCLIP_MODE (gst_tokenclip_mode_get_type ())
-static GType
-gst_tokenclip_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+DEFINE_ENUM_TYPE (gst_tokenclip_mode_get_type, "GstTokenClipMode",
     {GST_TOKENCLIP_MODE_SYNC, "Every analysed frame waits for its own map", "sync"},
     {GST_TOKENCLIP_MODE_ASYNC,
-        "Video never waits: the newest frame is analysed on a thread, frames get the latest map", "async"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstTokenClipMode", values));
-  return type;
-}
+        "Video never waits: the newest frame is analysed on a thread, frames get the latest map", "async"});
 
 #define GST_TYPE_TOKENCLIP_NORMALIZE (gst_tokenclip_normalize_get_type ())
-static GType
-gst_tokenclip_normalize_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+DEFINE_ENUM_TYPE (gst_tokenclip_normalize_get_type, "GstTokenClipNormalize",
     {GST_TOKENCLIP_NORMALIZE_FIXED, "Scores 0..1 map to the colormap as they are (comparable across frames)",
         "fixed"},
-    {GST_TOKENCLIP_NORMALIZE_MINMAX, "Each map stretched from its minimum to its maximum", "minmax"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstTokenClipNormalize", values));
-  return type;
-}
+    {GST_TOKENCLIP_NORMALIZE_MINMAX, "Each map stretched from its minimum to its maximum", "minmax"});
 
 /* ---- errors ----------------------------------------------------------------- */
 
-/* Posts an ERROR naming the cause; the domain follows the library status. */
-#define POST_TC_ERROR(self, err, what)                                                             \
-  G_STMT_START {                                                                                   \
-    switch ((err)->status) {                                                                       \
-      case TC_ERR_IO:                                                                              \
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s: %s", what, (err)->message), (NULL));   \
-        break;                                                                                     \
-      case TC_ERR_INVALID_ARGUMENT:                                                                \
-      case TC_ERR_MISMATCH:                                                                        \
-      case TC_ERR_FORMAT:                                                                          \
-      case TC_ERR_UNSUPPORTED:                                                                     \
-        GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s: %s", what, (err)->message), (NULL));    \
-        break;                                                                                     \
-      case TC_ERR_NUMERIC:                                                                         \
-        GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s: %s", what, (err)->message), (NULL));        \
-        break;                                                                                     \
-      default:                                                                                     \
-        GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("%s: %s", what, (err)->message),                \
-            ("status: %s", tc_status_name ((err)->status)));                                       \
-        break;                                                                                     \
-    }                                                                                              \
-  } G_STMT_END
-
-/* ---- parameters ------------------------------------------------------------- */
-
-/* The head parameters: the head file's (or the library's) defaults, with the
- * properties that are set (non-zero) on top. Object lock held. */
-static tc_head_params
-head_params_locked (GstTokenClip * self)
-{
-  tc_head_params p = self->head_base;
-
-  if (self->head_props.topk > 0)
-    p.topk = self->head_props.topk;
-  if (self->head_props.sinkhorn_eps > 0)
-    p.sinkhorn_eps = self->head_props.sinkhorn_eps;
-  if (self->head_props.sinkhorn_iters > 0)
-    p.sinkhorn_iters = self->head_props.sinkhorn_iters;
-  if (self->head_props.temperature > 0)
-    p.temperature = self->head_props.temperature;
-  /* consecutive frames are alike: start Sinkhorn from the last potentials */
-  p.sinkhorn_warm_start = 1;
-  return p;
-}
-
-static tc_map_params
-map_params_locked (GstTokenClip * self)
-{
-  tc_map_params p;
-
-  tc_map_params_init (&p);
-  p.sigma = self->blur_sigma;
-  p.colormap = self->colormap;
-  p.alpha = self->alpha;
-  p.threshold = self->overlay_threshold;
-  p.fixed_range = self->normalize == GST_TOKENCLIP_NORMALIZE_FIXED;
-  p.lo = 0.0f;
-  p.hi = 1.0f;
-  return p;
-}
-
-/* Records the head properties the detector accepted. */
+/* Posts an ERROR naming the cause; the domain follows the library status:
+ * a file (RESOURCE OPEN_READ), a setting or input (RESOURCE SETTINGS), a
+ * non-finite result (STREAM FAILED), the device (LIBRARY FAILED). */
 static void
-remember_applied (GstTokenClip * self, const GstTokenClipHeadProps * props)
+post_error (GstTokenClip * self, const tc_error * err, const gchar * what)
 {
-  GST_OBJECT_LOCK (self);
-  self->applied = *props;
-  GST_OBJECT_UNLOCK (self);
+  GQuark domain = GST_RESOURCE_ERROR;
+  gint code = GST_RESOURCE_ERROR_SETTINGS;
+
+  if (err->status == TC_ERR_IO)
+    code = GST_RESOURCE_ERROR_OPEN_READ;
+  else if (err->status == TC_ERR_NUMERIC)
+    domain = GST_STREAM_ERROR, code = GST_STREAM_ERROR_FAILED;
+  else if (err->status != TC_ERR_INVALID_ARGUMENT && err->status != TC_ERR_MISMATCH &&
+      err->status != TC_ERR_FORMAT && err->status != TC_ERR_UNSUPPORTED)
+    domain = GST_LIBRARY_ERROR, code = GST_LIBRARY_ERROR_FAILED;
+  gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, domain, code,
+      g_strdup_printf ("%s: %s", what, err->message), g_strdup_printf ("status: %s", tc_status_name (err->status)),
+      __FILE__, GST_FUNCTION, __LINE__);
 }
 
-/* Applies property changes made since the last frame. analyse_lock held. A
- * value the library refuses (topk above the number of subspaces, say) keeps
- * the previous parameters; the returned text (or NULL) is for
- * post_refusal() once the lock is released: a message can run an
- * application's sync bus handler, which may set properties. */
-static gchar *
-apply_dirty_params (GstTokenClip * self)
-{
-  gboolean head_dirty, map_dirty;
-  GstTokenClipHeadProps props;
-  tc_head_params hp;
-  tc_map_params mp;
-  tc_error err = { 0 };
+/* ---- results: messages and metas ------------------------------------------ */
 
-  GST_OBJECT_LOCK (self);
-  head_dirty = self->head_dirty;
-  map_dirty = self->map_dirty;
-  self->head_dirty = self->map_dirty = FALSE;
-  props = self->head_props;
-  hp = head_params_locked (self);
-  mp = map_params_locked (self);
-  GST_OBJECT_UNLOCK (self);
-
-  if (!self->det)
-    return NULL;
-  if (head_dirty && tc_detector_set_head_params (self->det, &hp, &err) != TC_OK) {
-    /* put the properties back to what is in effect, so that they tell the
-     * truth and a later valid change is not refused for this one */
-    GST_OBJECT_LOCK (self);
-    self->head_props = self->applied;
-    GST_OBJECT_UNLOCK (self);
-    return g_strdup_printf ("Head parameters refused: %s", err.message);
-  }
-  if (head_dirty)
-    remember_applied (self, &props);
-  if (map_dirty && tc_detector_set_map_params (self->det, &mp, &err) != TC_OK)
-    return g_strdup_printf ("Map parameters refused: %s", err.message);
-  return NULL;
-}
-
+/* Each finished analysis, on the thread that ran it: a message on the bus. */
 static void
-post_refusal (GstTokenClip * self, gchar * text)
+on_analysis (gpointer user, const tc_analysis * a)
 {
-  if (!text)
-    return;
-  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", text), ("the previous parameters stay in effect"));
-  g_free (text);
-}
-
-/* ---- results: messages, regions, meta --------------------------------------- */
-
-/* Stores a finished analysis as the latest result; returns its bus message,
- * for the caller to post once analyse_lock is released. An analysis of a
- * frame from before a flush (another generation) is dropped: NULL. */
-static GstMessage *
-publish_analysis (GstTokenClip * self, const tc_analysis * a, GstClockTime running_time, guint generation)
-{
-  GstTokenClipResult *r = &self->result;
-  gfloat threshold;
-  guint max_regions;
-  gsize n = (gsize) a->grid * a->grid, n_regions;
-  guint32 *work;
+  GstTokenClip *self = user;
   GstStructure *s;
-
-  GST_OBJECT_LOCK (self);
-  threshold = self->threshold;
-  max_regions = self->max_regions;
-  GST_OBJECT_UNLOCK (self);
-
-  work = g_new (guint32, n);
-  g_mutex_lock (&self->result_lock);
-  if (generation != self->generation) {
-    g_mutex_unlock (&self->result_lock);
-    g_free (work);
-    return NULL;
-  }
-  if (r->grid != a->grid) {
-    g_free (r->scores);
-    r->scores = g_new (gfloat, n);
-    r->grid = a->grid;
-  }
-  memcpy (r->scores, a->scores, n * sizeof (gfloat));
-  r->image_score = a->image_score;
-  r->running_time = running_time;
-  r->n_regions = tc_find_regions (r->scores, a->grid, a->grid, threshold, r->regions,
-      MIN (max_regions, G_N_ELEMENTS (r->regions)), work);
-  n_regions = r->n_regions;
-  r->valid = TRUE;
-  g_mutex_unlock (&self->result_lock);
-  g_free (work);
 
   GST_LOG_OBJECT (self, "image score %.4f, max %.4f, %.1f ms, %u iterations", a->image_score, a->max_score,
       a->inference_ms, a->iterations);
   s = gst_structure_new ("tokenclip",
-      "running-time", G_TYPE_UINT64, running_time,
+      "running-time", G_TYPE_UINT64, (guint64) a->timestamp,
       "image-score", G_TYPE_DOUBLE, (gdouble) a->image_score,
       "global-score", G_TYPE_DOUBLE, (gdouble) a->global_score,
       "max-score", G_TYPE_DOUBLE, (gdouble) a->max_score,
-      "anomalous", G_TYPE_BOOLEAN, a->image_score >= threshold,
+      "anomalous", G_TYPE_BOOLEAN, a->anomalous != 0,
       "inference-ms", G_TYPE_DOUBLE, a->inference_ms,
       "map-width", G_TYPE_UINT, a->grid,
       "map-height", G_TYPE_UINT, a->grid,
       "iterations", G_TYPE_UINT, a->iterations,
       "converged", G_TYPE_BOOLEAN, a->converged != 0,
-      "regions", G_TYPE_UINT, (guint) n_regions, NULL);
-  return gst_message_new_element (GST_OBJECT (self), s);
+      "regions", G_TYPE_UINT, a->regions, NULL);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
-/* Copies the latest scores into a caller's array (grid * grid floats);
- * FALSE when nothing has been analysed yet. */
-static gboolean
-latest_scores (GstTokenClip * self, gfloat ** scores, guint * grid)
-{
-  gboolean valid;
-
-  g_mutex_lock (&self->result_lock);
-  valid = self->result.valid;
-  if (valid) {
-    gsize n = (gsize) self->result.grid * self->result.grid;
-    if (*grid != self->result.grid) {
-      g_free (*scores);
-      *scores = g_new (gfloat, n);
-      *grid = self->result.grid;
-    }
-    memcpy (*scores, self->result.scores, n * sizeof (gfloat));
-  }
-  g_mutex_unlock (&self->result_lock);
-  return valid;
-}
-
-/* Region-of-interest meta (and the score meta) of the latest result. */
+/* The latest analysis on a buffer: its regions as ROI metas, its scores. */
 static void
-attach_metas (GstTokenClip * self, GstBuffer * buf, const GstVideoInfo * info)
+attach_metas (GstTokenClip * self, GstBuffer * buf, const tc_analysis * a)
 {
-  GstTokenClipResult *r = &self->result;
   gboolean attach_map;
-  gsize i;
+  guint i;
 
   GST_OBJECT_LOCK (self);
   attach_map = self->attach_map;
   GST_OBJECT_UNLOCK (self);
 
-  g_mutex_lock (&self->result_lock);
-  if (!r->valid) {
-    g_mutex_unlock (&self->result_lock);
-    return;
-  }
-  for (i = 0; i < r->n_regions && i < G_N_ELEMENTS (r->regions); i++) {
-    GstVideoRegionOfInterestMeta *roi;
-    guint32 x, y, w, h;
+  for (i = 0; i < a->n_regions; i++) {
+    const tc_region *r = &a->region[i];
+    GstVideoRegionOfInterestMeta *roi =
+        gst_buffer_add_video_region_of_interest_meta (buf, "anomaly", r->x, r->y, r->w, r->h);
 
-    tc_region_to_pixels (&r->regions[i], r->grid, r->grid, GST_VIDEO_INFO_WIDTH (info),
-        GST_VIDEO_INFO_HEIGHT (info), &x, &y, &w, &h);
-    roi = gst_buffer_add_video_region_of_interest_meta (buf, "anomaly", x, y, w, h);
     gst_video_region_of_interest_meta_add_param (roi, gst_structure_new ("anomaly",
-            "max-score", G_TYPE_DOUBLE, (gdouble) r->regions[i].max_score,
-            "mean-score", G_TYPE_DOUBLE, (gdouble) r->regions[i].mean_score,
-            "cells", G_TYPE_UINT, r->regions[i].cells,
-            "running-time", G_TYPE_UINT64, r->running_time, NULL));
+            "max-score", G_TYPE_DOUBLE, (gdouble) r->max_score,
+            "mean-score", G_TYPE_DOUBLE, (gdouble) r->mean_score,
+            "cells", G_TYPE_UINT, r->cells,
+            "running-time", G_TYPE_UINT64, (guint64) a->timestamp, NULL));
   }
   if (attach_map)
-    gst_buffer_add_tokenclip_meta (buf, r->grid, r->grid, r->scores, r->image_score, r->running_time);
-  g_mutex_unlock (&self->result_lock);
-}
-
-static guint
-current_generation (GstTokenClip * self)
-{
-  guint g;
-
-  g_mutex_lock (&self->result_lock);
-  g = self->generation;
-  g_mutex_unlock (&self->result_lock);
-  return g;
-}
-
-/* ---- async analysis thread --------------------------------------------------- */
-
-static gpointer
-analysis_thread (gpointer data)
-{
-  GstTokenClip *self = data;
-  guint8 *pixels = NULL;
-  gsize size = 0;
-
-  g_mutex_lock (&self->worker_lock);
-  while (!self->worker_stop) {
-    tc_frame frame;
-    GstClockTime running_time;
-    guint generation;
-    tc_analysis a;
-    tc_error err = { 0 };
-    tc_status st = TC_OK;
-    gboolean stale;
-    gchar *refusal = NULL;
-    GstMessage *msg = NULL;
-
-    if (!self->pending) {
-      g_cond_wait (&self->worker_cond, &self->worker_lock);
-      continue;
-    }
-    /* take the newest frame; the streaming thread may leave another meanwhile */
-    if (size != self->pending_size) {
-      g_free (pixels);
-      pixels = g_malloc (self->pending_size);
-      size = self->pending_size;
-    }
-    memcpy (pixels, self->pending_pixels, size);
-    frame = self->pending_frame;
-    running_time = self->pending_running_time;
-    generation = self->pending_generation;
-    self->pending = FALSE;
-    self->busy = TRUE;
-    g_mutex_unlock (&self->worker_lock);
-
-    g_mutex_lock (&self->analyse_lock);
-    /* caps changed after this frame was queued: its layout is gone */
-    stale = !self->have_frame || memcmp (&frame, &self->frame, sizeof frame) != 0;
-    if (!stale) {
-      refusal = apply_dirty_params (self);
-      st = tc_detector_analyse (self->det, pixels, frame.stride, FALSE, &a, &err);
-    }
-    if (!stale && st == TC_OK)
-      msg = publish_analysis (self, &a, running_time, generation);
-    g_mutex_unlock (&self->analyse_lock);
-    post_refusal (self, refusal);
-    if (msg)
-      gst_element_post_message (GST_ELEMENT (self), msg);
-
-    g_mutex_lock (&self->worker_lock);
-    self->busy = FALSE;
-    g_cond_broadcast (&self->worker_cond);     /* for a drain at EOS */
-    if (st != TC_OK) {
-      /* the streaming thread posts it: from here, an application's sync
-       * handler stopping the pipeline would join this very thread */
-      self->worker_error = err;
-      self->worker_failed = TRUE;
-      break;
-    }
-  }
-  g_mutex_unlock (&self->worker_lock);
-  g_free (pixels);
-  return NULL;
-}
-
-/* Leaves the frame for the analysis thread, replacing one still waiting. */
-static void
-offer_frame (GstTokenClip * self, GstVideoFrame * vframe, GstClockTime running_time)
-{
-  const guint8 *src = GST_VIDEO_FRAME_PLANE_DATA (vframe, 0);
-  gint src_stride = GST_VIDEO_FRAME_PLANE_STRIDE (vframe, 0);
-  guint width = GST_VIDEO_FRAME_WIDTH (vframe), height = GST_VIDEO_FRAME_HEIGHT (vframe);
-  gsize row = (gsize) width * 4, y;
-
-  g_mutex_lock (&self->worker_lock);
-  if (self->pending_size != row * height) {
-    g_free (self->pending_pixels);
-    self->pending_size = row * height;
-    self->pending_pixels = g_malloc (self->pending_size);
-  }
-  for (y = 0; y < height; y++)
-    memcpy (self->pending_pixels + y * row, src + y * src_stride, row);
-  self->pending_generation = current_generation (self);
-  self->pending_frame = self->frame_layout;
-  self->pending_frame.stride = (guint32) row;
-  self->pending_running_time = running_time;
-  self->pending = TRUE;
-  g_cond_broadcast (&self->worker_cond);
-  g_mutex_unlock (&self->worker_lock);
-}
-
-static void
-stop_worker (GstTokenClip * self)
-{
-  if (!self->worker)
-    return;
-  g_mutex_lock (&self->worker_lock);
-  self->worker_stop = TRUE;
-  g_cond_signal (&self->worker_cond);
-  g_mutex_unlock (&self->worker_lock);
-  g_thread_join (self->worker);
-  self->worker = NULL;
+    gst_buffer_add_tokenclip_meta (buf, a->grid, a->grid, a->scores, a->image_score, a->timestamp);
 }
 
 /* ---- GstBaseTransform / GstVideoFilter ------------------------------------- */
+
+#define NONEMPTY(s) ((s) && *(s) ? (s) : NULL)
 
 static gboolean
 gst_tokenclip_start (GstBaseTransform * trans)
 {
   GstTokenClip *self = GST_TOKENCLIP (trans);
   tc_detector_options opts;
-  tc_detector *det = NULL;
+  tc_runner_options ropts;
+  tc_runner *runner = NULL;
   tc_error err = { 0 };
-  gchar *model, *head, *device, *object, *prompts, *vocab;
-  GstTokenClipMode mode;
-  GstTokenClipHeadProps props;
-  tc_head_params hp;
+  gboolean ok = FALSE;
 
   GST_OBJECT_LOCK (self);
-  model = g_strdup (self->model);
-  head = g_strdup (self->head);
-  device = g_strdup (self->device);
-  object = g_strdup (self->object);
-  prompts = g_strdup (self->prompts);
-  vocab = g_strdup (self->vocab);
-  mode = self->mode;
   tc_detector_options_init (&opts);
-  opts.encoder.input_size = self->input_size;
-  opts.encoder.vv_start = self->vv_start;
-  opts.map = map_params_locked (self);
-  self->map_dirty = FALSE;      /* opts.map holds every map change so far */
-  /* from here on, model and the other load-time properties are refused */
+  opts.params = self->params;
+  tc_runner_options_init (&ropts);
+  ropts.mode = (tc_runner_mode) self->mode;
+  ropts.on_analysis = on_analysis;
+  ropts.user = self;
+  /* from here on, model and the other strings are fixed: they are read without the lock */
   self->running = TRUE;
   GST_OBJECT_UNLOCK (self);
 
-  if (!model || !*model) {
+  opts.model_path = NONEMPTY (self->model);
+  opts.head_path = NONEMPTY (self->head);
+  opts.object = NONEMPTY (self->object);
+  opts.prompts_path = NONEMPTY (self->prompts);
+  opts.vocab_path = NONEMPTY (self->vocab);
+  opts.device = NONEMPTY (self->device);
+  if (!opts.model_path) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model: set the model property to a CLIP safetensors file"),
         (NULL));
-    goto fail;
-  }
-  if ((!head || !*head) && (!object || !*object)) {
+  } else if (!opts.head_path && !opts.object) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No head: set the head property to a head file, or object to a word for zero-shot subspaces"),
-        (NULL));
-    goto fail;
+        ("No head: set the head property to a head file, or object to a word for zero-shot subspaces"), (NULL));
+  } else if (opts.head_path && opts.object) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Both head (%s) and object (%s) are set: the subspaces come "
+            "from one of them", opts.head_path, opts.object), (NULL));
+  } else if (!(ok = tc_runner_create (&opts, &ropts, &runner, &err) == TC_OK)) {
+    post_error (self, &err, "Could not start");
   }
-  if (head && *head && object && *object) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Both head (%s) and object (%s) are set: the subspaces come from one of them", head, object), (NULL));
-    goto fail;
-  }
-  opts.model_path = model;
-  if (head && *head)
-    opts.head_path = head;
-  else
-    opts.object = object;
-  opts.prompts_path = prompts && *prompts ? prompts : NULL;
-  opts.vocab_path = vocab && *vocab ? vocab : NULL;
-  opts.device = device && *device ? device : NULL;
 
-  if (tc_detector_create (&opts, &det, &err) != TC_OK) {
-    POST_TC_ERROR (self, &err, "Could not start");
-    goto fail;
-  }
-  GST_INFO_OBJECT (self, "model %s on %s: %ux%u input, %ux%u tokens, %u subspaces", model,
-      tc_detector_device_name (det), tc_detector_input_size (det), tc_detector_input_size (det),
-      tc_detector_grid (det), tc_detector_grid (det), tc_detector_subspaces (det));
-
-  /* the properties on top of the head file's parameters; at start a value
-   * the head cannot take is an error, later only a warning */
   GST_OBJECT_LOCK (self);
-  self->head_base = tc_detector_head_params (det);
-  self->head_dirty = FALSE;
-  props = self->head_props;
-  hp = head_params_locked (self);
-  g_free (self->device_name);
-  self->device_name = g_strdup (tc_detector_device_name (det));
-  GST_OBJECT_UNLOCK (self);
-  if (tc_detector_set_head_params (det, &hp, &err) != TC_OK) {
-    POST_TC_ERROR (self, &err, "Invalid head parameters");
-    tc_detector_destroy (det);
-    goto fail;
+  self->running = ok;
+  self->runner = runner;
+  if (ok) {
+    const tc_detector *det = tc_runner_detector (runner);
+
+    GST_INFO_OBJECT (self, "model %s on %s: %ux%u input, %ux%u tokens, %u subspaces", opts.model_path,
+        tc_detector_device_name (det), tc_detector_input_size (det), tc_detector_input_size (det),
+        tc_detector_grid (det), tc_detector_grid (det), tc_detector_subspaces (det));
+    g_free (self->device_name);
+    self->device_name = g_strdup (tc_detector_device_name (det));
+    /* a change made while the runner was being created */
+    if (tc_runner_set_params (runner, &self->params, &err) != TC_OK)
+      self->params = opts.params;
   }
-  remember_applied (self, &props);
-
-  g_mutex_lock (&self->analyse_lock);
-  self->det = det;
-  self->have_frame = FALSE;
-  self->frame_count = 0;
-  g_mutex_unlock (&self->analyse_lock);
-
-  g_mutex_lock (&self->result_lock);
-  self->result.valid = FALSE;
-  g_mutex_unlock (&self->result_lock);
-
-  self->worker_stop = self->worker_failed = self->pending = self->busy = FALSE;
-  self->async = mode == GST_TOKENCLIP_MODE_ASYNC;
-  if (self->async)
-    self->worker = g_thread_new ("tokenclip-analysis", analysis_thread, self);
-
-  g_free (model);
-  g_free (head);
-  g_free (device);
-  g_free (object);
-  g_free (prompts);
-  g_free (vocab);
-  return TRUE;
-
-fail:
-  GST_OBJECT_LOCK (self);
-  self->running = FALSE;
   GST_OBJECT_UNLOCK (self);
-  g_free (model);
-  g_free (head);
-  g_free (device);
-  g_free (object);
-  g_free (prompts);
-  g_free (vocab);
-  return FALSE;
+  return ok;
 }
 
 static gboolean
 gst_tokenclip_stop (GstBaseTransform * trans)
 {
   GstTokenClip *self = GST_TOKENCLIP (trans);
+  tc_runner *runner;
 
-  stop_worker (self);
-  g_mutex_lock (&self->analyse_lock);
-  if (self->det)
-    tc_detector_destroy (self->det);
-  self->det = NULL;
-  self->have_frame = FALSE;
-  g_mutex_unlock (&self->analyse_lock);
   GST_OBJECT_LOCK (self);
+  runner = self->runner;
+  self->runner = NULL;
   self->running = FALSE;
   g_free (self->device_name);
   self->device_name = NULL;
   GST_OBJECT_UNLOCK (self);
-
-  g_free (self->pending_pixels);
-  self->pending_pixels = NULL;
-  self->pending_size = 0;
-  self->pending = FALSE;
-  g_free (self->overlay_scores);
-  self->overlay_scores = NULL;
-  self->overlay_grid = 0;
-  g_mutex_lock (&self->result_lock);
-  g_free (self->result.scores);
-  memset (&self->result, 0, sizeof self->result);
-  g_mutex_unlock (&self->result_lock);
+  /* not under the lock: the runner's thread may be posting a message */
+  tc_runner_destroy (runner);
   return TRUE;
 }
 
-/* EOS in async mode waits for the analysis in progress. A flush (seek)
- * starts over: no map, ROI or score of the frames before it is drawn on the
- * frames after, a frame still waiting is dropped, an analysis still running
- * is discarded, and the interval restarts. */
+/* EOS in async mode waits for the analysis in progress (and reports it, or
+ * its error). A flush (seek) starts over: nothing from before it is drawn on
+ * the frames after, and the interval restarts. */
 static gboolean
 gst_tokenclip_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstTokenClip *self = GST_TOKENCLIP (trans);
+  tc_error err = { 0 };
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->async) {
-    gboolean failed;
-    tc_error err;
-
-    /* async: the last frame's analysis finishes (and is reported, or its
-     * error is) before the stream ends */
-    g_mutex_lock (&self->worker_lock);
-    while ((self->pending || self->busy) && !self->worker_failed && !self->worker_stop)
-      g_cond_wait (&self->worker_cond, &self->worker_lock);
-    failed = self->worker_failed;
-    err = self->worker_error;
-    g_mutex_unlock (&self->worker_lock);
-    if (failed) {
-      POST_TC_ERROR (self, &err, "Analysis failed");
-      gst_event_unref (event);
-      return FALSE;
-    }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->runner && tc_runner_drain (self->runner, &err) != TC_OK) {
+    post_error (self, &err, "Analysis failed");
+    gst_event_unref (event);
+    return FALSE;
   }
-  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
-    g_mutex_lock (&self->worker_lock);
-    self->pending = FALSE;
-    g_mutex_unlock (&self->worker_lock);
-    g_mutex_lock (&self->result_lock);
-    self->generation++;
-    self->result.valid = FALSE;
-    g_mutex_unlock (&self->result_lock);
-    self->frame_count = 0;
-  }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->runner)
+    tc_runner_flush (self->runner);
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
@@ -725,262 +362,156 @@ static gboolean
 gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo * in_info,
     GstCaps * outcaps, GstVideoInfo * out_info)
 {
+  static const GstVideoFormat formats[] = {     /* in tc_frame_format's order */
+    GST_VIDEO_FORMAT_RGBA, GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx
+  };
   GstTokenClip *self = GST_TOKENCLIP (filter);
+  guint format = 0;
   tc_frame frame;
   tc_error err = { 0 };
-  tc_status st;
 
-  switch (GST_VIDEO_INFO_FORMAT (in_info)) {
-    case GST_VIDEO_FORMAT_RGBA:
-      frame.format = TC_FRAME_RGBA;
-      break;
-    case GST_VIDEO_FORMAT_BGRA:
-      frame.format = TC_FRAME_BGRA;
-      break;
-    case GST_VIDEO_FORMAT_RGBx:
-      frame.format = TC_FRAME_RGBX;
-      break;
-    case GST_VIDEO_FORMAT_BGRx:
-      frame.format = TC_FRAME_BGRX;
-      break;
-    default:
-      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Unsupported video format %s",
-              gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info))), ("tokenclip takes " TOKENCLIP_FORMATS));
-      return FALSE;
+  while (format < G_N_ELEMENTS (formats) && formats[format] != GST_VIDEO_INFO_FORMAT (in_info))
+    format++;
+  if (format == G_N_ELEMENTS (formats)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Unsupported video format %s",
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info))), ("tokenclip takes " TOKENCLIP_FORMATS));
+    return FALSE;
   }
-  frame = tc_frame_make (frame.format, GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
-
-  g_mutex_lock (&self->analyse_lock);
-  if (!self->det) {
-    g_mutex_unlock (&self->analyse_lock);
+  if (!self->runner) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, ("Caps before the element started"), (NULL));
     return FALSE;
   }
-  st = tc_detector_set_frame (self->det, &frame, &err);
-  self->have_frame = st == TC_OK;
-  self->frame = frame;
-  g_mutex_unlock (&self->analyse_lock);
-  if (st != TC_OK) {
-    POST_TC_ERROR (self, &err, "Could not prepare for the frames");
+  frame = tc_frame_make ((tc_frame_format) format, GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
+  /* the kernels that depend on the layout are compiled here, before the first frame */
+  if (tc_runner_set_frame (self->runner, &frame, &err) != TC_OK) {
+    post_error (self, &err, "Could not prepare for the frames");
     return FALSE;
   }
-  /* the layout the streaming thread queues frames with (packed rows) */
-  self->frame_layout = frame;
   GST_DEBUG_OBJECT (self, "frames %s %ux%u", tc_frame_format_name (frame.format), frame.width, frame.height);
   return TRUE;
 }
 
-/* Blends the latest finished map over the frame (frames between analyses,
- * and every frame in async mode). */
-static GstFlowReturn
-overlay_latest (GstTokenClip * self, GstVideoFrame * vframe)
-{
-  tc_error err = { 0 };
-  gfloat alpha;
-
-  GST_OBJECT_LOCK (self);
-  alpha = self->alpha;
-  GST_OBJECT_UNLOCK (self);
-  if (alpha <= 0.0f || !latest_scores (self, &self->overlay_scores, &self->overlay_grid))
-    return GST_FLOW_OK;
-  if (tc_detector_overlay (self->det, GST_VIDEO_FRAME_PLANE_DATA (vframe, 0),
-          GST_VIDEO_FRAME_PLANE_STRIDE (vframe, 0), self->overlay_scores, &err) != TC_OK) {
-    POST_TC_ERROR (self, &err, "Overlay failed");
-    return GST_FLOW_ERROR;
-  }
-  return GST_FLOW_OK;
-}
-
+/* The runner analyses the frame (sync) or leaves it for its thread (async),
+ * and blends in the latest map; the latest analysis goes on the buffer. */
 static GstFlowReturn
 gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vframe)
 {
   GstTokenClip *self = GST_TOKENCLIP (filter);
-  GstBaseTransform *trans = GST_BASE_TRANSFORM (filter);
-  GstClockTime running_time;
-  guint interval;
-  gboolean analyse;
-  GstFlowReturn ret;
+  GstSegment *segment = &GST_BASE_TRANSFORM (filter)->segment;
+  GstClockTime running_time = segment->format == GST_FORMAT_TIME ?
+      gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (vframe->buffer)) : GST_CLOCK_TIME_NONE;
+  const tc_analysis *latest;
+  tc_error err = { 0 };
 
-  GST_OBJECT_LOCK (self);
-  interval = self->inference_interval;
-  GST_OBJECT_UNLOCK (self);
-  analyse = self->frame_count++ % interval == 0;
-  running_time = trans->segment.format == GST_FORMAT_TIME ?
-      gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (vframe->buffer)) :
-      GST_CLOCK_TIME_NONE;
-
-  if (self->async) {
-    gboolean failed;
-
-    tc_error err;
-
-    g_mutex_lock (&self->worker_lock);
-    failed = self->worker_failed;
-    err = self->worker_error;
-    g_mutex_unlock (&self->worker_lock);
-    if (failed) {
-      POST_TC_ERROR (self, &err, "Analysis failed");
-      return GST_FLOW_ERROR;
-    }
-    if (analyse)
-      offer_frame (self, vframe, running_time);
-    /* the overlay lane runs beside a busy analysis lane: video does not wait */
-    ret = overlay_latest (self, vframe);
-  } else if (analyse) {
-    tc_analysis a;
-    tc_error err = { 0 };
-    tc_status st;
-    gboolean blend;
-    gchar *refusal;
-    GstMessage *msg = NULL;
-
-    GST_OBJECT_LOCK (self);
-    blend = self->alpha > 0.0f;
-    GST_OBJECT_UNLOCK (self);
-    g_mutex_lock (&self->analyse_lock);
-    refusal = apply_dirty_params (self);
-    st = tc_detector_analyse (self->det, GST_VIDEO_FRAME_PLANE_DATA (vframe, 0),
-        GST_VIDEO_FRAME_PLANE_STRIDE (vframe, 0), blend, &a, &err);
-    if (st == TC_OK)
-      msg = publish_analysis (self, &a, running_time, current_generation (self));
-    g_mutex_unlock (&self->analyse_lock);
-    post_refusal (self, refusal);
-    if (msg)
-      gst_element_post_message (GST_ELEMENT (self), msg);
-    if (st != TC_OK) {
-      POST_TC_ERROR (self, &err, "Analysis failed");
-      return GST_FLOW_ERROR;
-    }
-    ret = GST_FLOW_OK;
-  } else {
-    gchar *refusal;
-
-    g_mutex_lock (&self->analyse_lock);
-    refusal = apply_dirty_params (self);
-    g_mutex_unlock (&self->analyse_lock);
-    post_refusal (self, refusal);
-    ret = overlay_latest (self, vframe);
+  if (tc_runner_submit (self->runner, GST_VIDEO_FRAME_PLANE_DATA (vframe, 0),
+          GST_VIDEO_FRAME_PLANE_STRIDE (vframe, 0), running_time, &latest, &err) != TC_OK) {
+    post_error (self, &err, "Analysis failed");
+    return GST_FLOW_ERROR;
   }
-  if (ret == GST_FLOW_OK)
-    attach_metas (self, vframe->buffer, &vframe->info);
-  return ret;
+  if (latest)
+    attach_metas (self, vframe->buffer, latest);
+  return GST_FLOW_OK;
 }
 
 /* ---- properties ------------------------------------------------------------- */
+
+/* The index of prop_id in param_props, -1 if it is not a parameter. */
+static gint
+param_prop (guint prop_id)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (param_props); i++)
+    if (param_props[i].prop == prop_id)
+      return (gint) i;
+  return -1;
+}
+
+/* The field of a string property, NULL if prop_id is not one. */
+static gchar **
+string_prop (GstTokenClip * self, guint prop_id)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (string_props); i++)
+    if (string_props[i].prop == prop_id)
+      return G_STRUCT_MEMBER_P (self, string_props[i].offset);
+  return NULL;
+}
+
+/* A parameter property's value: a guint, a gfloat or an enum. */
+static gdouble
+value_get (const GValue * v)
+{
+  return G_VALUE_HOLDS_UINT (v) ? g_value_get_uint (v) : G_VALUE_HOLDS_FLOAT (v) ? g_value_get_float (v) :
+      g_value_get_enum (v);
+}
+
+static void
+value_set (GValue * value, gdouble v)
+{
+  if (G_VALUE_HOLDS_UINT (value))
+    g_value_set_uint (value, (guint) v);
+  else if (G_VALUE_HOLDS_FLOAT (value))
+    g_value_set_float (value, (gfloat) v);
+  else
+    g_value_set_enum (value, (gint) v);
+}
+
+/* A parameter property: into self->params, and while running to the
+ * runner, which checks it; a value refused leaves the property as it was. */
+static void
+set_param (GstTokenClip * self, gint i, const GValue * value)
+{
+  tc_params p;
+  tc_error err = { 0 };
+  tc_status st = TC_OK;
+  gdouble v = value_get (value);
+
+  GST_OBJECT_LOCK (self);
+  p = self->params;
+  if (param_props[i].zero_unsets && v == 0)
+    tc_params_unset (&p, param_props[i].param);
+  else
+    st = tc_params_set (&p, param_props[i].param, v, &err);
+  if (st == TC_OK && self->runner)
+    st = tc_runner_set_params (self->runner, &p, &err);
+  if (st == TC_OK)
+    self->params = p;
+  GST_OBJECT_UNLOCK (self);
+  if (st != TC_OK)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Parameters refused: %s", err.message),
+        ("the previous values stay in effect"));
+}
 
 static void
 gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
 {
   GstTokenClip *self = GST_TOKENCLIP (object);
+  gchar **str = string_prop (self, prop_id);
+  gint i = param_prop (prop_id);
 
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_MODEL:
-    case PROP_HEAD:
-    case PROP_OBJECT:
-    case PROP_PROMPTS:
-    case PROP_VOCAB:
-    case PROP_DEVICE:
-    case PROP_INPUT_SIZE:
-    case PROP_VV_START:
-    case PROP_MODE:
-      /* fixed while running; checked and stored under one lock, so start
-       * cannot slip between */
-      if (self->running) {
-        GST_OBJECT_UNLOCK (self);
-        GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cannot change %s while running", pspec->name),
-            ("set the element to READY or NULL first; the change was ignored"));
-        return;
-      }
-      break;
-    default:
-      break;
+  if (i >= 0) {
+    set_param (self, i, value);
+    return;
   }
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_free (self->model);
-      self->model = g_value_dup_string (value);
-      break;
-    case PROP_HEAD:
-      g_free (self->head);
-      self->head = g_value_dup_string (value);
-      break;
-    case PROP_OBJECT:
-      g_free (self->object);
-      self->object = g_value_dup_string (value);
-      break;
-    case PROP_PROMPTS:
-      g_free (self->prompts);
-      self->prompts = g_value_dup_string (value);
-      break;
-    case PROP_VOCAB:
-      g_free (self->vocab);
-      self->vocab = g_value_dup_string (value);
-      break;
-    case PROP_DEVICE:
-      g_free (self->device);
-      self->device = g_value_dup_string (value);
-      break;
-    case PROP_INPUT_SIZE:
-      self->input_size = g_value_get_uint (value);
-      break;
-    case PROP_VV_START:
-      self->vv_start = g_value_get_uint (value);
-      break;
-    case PROP_TOPK:
-      self->head_props.topk = g_value_get_uint (value);
-      self->head_dirty = TRUE;
-      break;
-    case PROP_SINKHORN_EPS:
-      self->head_props.sinkhorn_eps = g_value_get_float (value);
-      self->head_dirty = TRUE;
-      break;
-    case PROP_SINKHORN_ITERS:
-      self->head_props.sinkhorn_iters = g_value_get_uint (value);
-      self->head_dirty = TRUE;
-      break;
-    case PROP_TEMPERATURE:
-      self->head_props.temperature = g_value_get_float (value);
-      self->head_dirty = TRUE;
-      break;
-    case PROP_ALPHA:
-      self->alpha = g_value_get_float (value);
-      self->map_dirty = TRUE;
-      break;
-    case PROP_COLORMAP:
-      self->colormap = g_value_get_enum (value);
-      self->map_dirty = TRUE;
-      break;
-    case PROP_BLUR_SIGMA:
-      self->blur_sigma = g_value_get_float (value);
-      self->map_dirty = TRUE;
-      break;
-    case PROP_OVERLAY_THRESHOLD:
-      self->overlay_threshold = g_value_get_float (value);
-      self->map_dirty = TRUE;
-      break;
-    case PROP_NORMALIZE:
-      self->normalize = g_value_get_enum (value);
-      self->map_dirty = TRUE;
-      break;
-    case PROP_THRESHOLD:
-      self->threshold = g_value_get_float (value);
-      break;
-    case PROP_INFERENCE_INTERVAL:
-      self->inference_interval = g_value_get_uint (value);
-      break;
-    case PROP_MODE:
-      self->mode = g_value_get_enum (value);
-      break;
-    case PROP_ATTACH_MAP:
-      self->attach_map = g_value_get_boolean (value);
-      break;
-    case PROP_MAX_REGIONS:
-      self->max_regions = g_value_get_uint (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  GST_OBJECT_LOCK (self);
+  if (self->running && prop_id != PROP_ATTACH_MAP) {
+    /* fixed while running; checked and stored under one lock, so start cannot slip between */
+    GST_OBJECT_UNLOCK (self);
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cannot change %s while running", pspec->name),
+        ("set the element to READY or NULL first; the change was ignored"));
+    return;
+  }
+  if (str) {
+    g_free (*str);
+    *str = g_value_dup_string (value);
+  } else if (prop_id == PROP_MODE) {
+    self->mode = g_value_get_enum (value);
+  } else if (prop_id == PROP_ATTACH_MAP) {
+    self->attach_map = g_value_get_boolean (value);
+  } else {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -989,81 +520,23 @@ static void
 gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
 {
   GstTokenClip *self = GST_TOKENCLIP (object);
+  gchar **str = string_prop (self, prop_id);
+  gint i = param_prop (prop_id);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_DEVICE_NAME:
-      g_value_set_string (value, self->device_name);
-      break;
-    case PROP_MODEL:
-      g_value_set_string (value, self->model);
-      break;
-    case PROP_HEAD:
-      g_value_set_string (value, self->head);
-      break;
-    case PROP_OBJECT:
-      g_value_set_string (value, self->object);
-      break;
-    case PROP_PROMPTS:
-      g_value_set_string (value, self->prompts);
-      break;
-    case PROP_VOCAB:
-      g_value_set_string (value, self->vocab);
-      break;
-    case PROP_DEVICE:
-      g_value_set_string (value, self->device);
-      break;
-    case PROP_INPUT_SIZE:
-      g_value_set_uint (value, self->input_size);
-      break;
-    case PROP_VV_START:
-      g_value_set_uint (value, self->vv_start);
-      break;
-    case PROP_TOPK:
-      g_value_set_uint (value, self->head_props.topk);
-      break;
-    case PROP_SINKHORN_EPS:
-      g_value_set_float (value, self->head_props.sinkhorn_eps);
-      break;
-    case PROP_SINKHORN_ITERS:
-      g_value_set_uint (value, self->head_props.sinkhorn_iters);
-      break;
-    case PROP_TEMPERATURE:
-      g_value_set_float (value, self->head_props.temperature);
-      break;
-    case PROP_ALPHA:
-      g_value_set_float (value, self->alpha);
-      break;
-    case PROP_COLORMAP:
-      g_value_set_enum (value, self->colormap);
-      break;
-    case PROP_BLUR_SIGMA:
-      g_value_set_float (value, self->blur_sigma);
-      break;
-    case PROP_OVERLAY_THRESHOLD:
-      g_value_set_float (value, self->overlay_threshold);
-      break;
-    case PROP_NORMALIZE:
-      g_value_set_enum (value, self->normalize);
-      break;
-    case PROP_THRESHOLD:
-      g_value_set_float (value, self->threshold);
-      break;
-    case PROP_INFERENCE_INTERVAL:
-      g_value_set_uint (value, self->inference_interval);
-      break;
-    case PROP_MODE:
-      g_value_set_enum (value, self->mode);
-      break;
-    case PROP_ATTACH_MAP:
-      g_value_set_boolean (value, self->attach_map);
-      break;
-    case PROP_MAX_REGIONS:
-      g_value_set_uint (value, self->max_regions);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (i >= 0) {
+    tc_param id = param_props[i].param;
+
+    value_set (value, param_props[i].zero_unsets && !tc_params_is_set (&self->params, id) ? 0 :
+        tc_params_get (&self->params, id));
+  } else if (str) {
+    g_value_set_string (value, *str);
+  } else if (prop_id == PROP_MODE) {
+    g_value_set_enum (value, self->mode);
+  } else if (prop_id == PROP_ATTACH_MAP) {
+    g_value_set_boolean (value, self->attach_map);
+  } else {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -1072,18 +545,10 @@ static void
 gst_tokenclip_finalize (GObject * object)
 {
   GstTokenClip *self = GST_TOKENCLIP (object);
+  guint i;
 
-  g_free (self->model);
-  g_free (self->head);
-  g_free (self->device);
-  g_free (self->object);
-  g_free (self->prompts);
-  g_free (self->vocab);
-  g_free (self->device_name);
-  g_mutex_clear (&self->analyse_lock);
-  g_mutex_clear (&self->result_lock);
-  g_mutex_clear (&self->worker_lock);
-  g_cond_clear (&self->worker_cond);
+  for (i = 0; i < G_N_ELEMENTS (string_props); i++)
+    g_free (*string_prop (self, string_props[i].prop));
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1099,6 +564,9 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
    * costly to do per frame from a control binding */
   const GParamFlags live = rw | GST_PARAM_MUTABLE_PLAYING;
   const GParamFlags ready = rw | GST_PARAM_MUTABLE_READY;
+  tc_params lib;
+
+  tc_params_init (&lib);
 
   gobject_class->set_property = gst_tokenclip_set_property;
   gobject_class->get_property = gst_tokenclip_get_property;
@@ -1156,21 +624,21 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
           0.0f, 10.0f, DEFAULT_TEMPERATURE, live));
   g_object_class_install_property (gobject_class, PROP_ALPHA,
       g_param_spec_float ("alpha", "Alpha", "Opacity of the heatmap (0: frames untouched)", 0.0f, 1.0f,
-          DEFAULT_ALPHA, live));
+          lib.alpha, live));
   g_object_class_install_property (gobject_class, PROP_COLORMAP,
       g_param_spec_enum ("colormap", "Colormap", "Colours of the heatmap", GST_TYPE_TOKENCLIP_COLORMAP,
-          DEFAULT_COLORMAP, live));
+          lib.colormap, live));
   g_object_class_install_property (gobject_class, PROP_BLUR_SIGMA,
       g_param_spec_float ("blur-sigma", "Blur sigma",
           "Gaussian blur of the map at frame size, in frame pixels (0: none)", 0.0f, 256.0f,
-          DEFAULT_BLUR_SIGMA, live));
+          lib.sigma, live));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_float ("threshold", "Threshold",
           "Anomaly score from which a frame is anomalous (message) and token regions become "
-          "region-of-interest meta", 0.0f, 1.0f, DEFAULT_THRESHOLD, live));
+          "region-of-interest meta", 0.0f, 1.0f, lib.threshold, live));
   g_object_class_install_property (gobject_class, PROP_OVERLAY_THRESHOLD,
       g_param_spec_float ("overlay-threshold", "Overlay threshold",
-          "Normalised map value below which no colour is blended", 0.0f, 1.0f, DEFAULT_OVERLAY_THRESHOLD,
+          "Normalised map value below which no colour is blended", 0.0f, 1.0f, lib.overlay_threshold,
           live));
   g_object_class_install_property (gobject_class, PROP_NORMALIZE,
       g_param_spec_enum ("normalize", "Normalize", "How map values are spread over the colormap",
@@ -1178,7 +646,7 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
       g_param_spec_uint ("inference-interval", "Inference interval",
           "Analyse every Nth frame; the frames between get the latest map", 1, G_MAXINT,
-          DEFAULT_INFERENCE_INTERVAL, live));
+          lib.interval, live));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode", "Whether video waits for the analysis", GST_TYPE_TOKENCLIP_MODE,
           DEFAULT_MODE, ready));
@@ -1188,7 +656,7 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   g_object_class_install_property (gobject_class, PROP_MAX_REGIONS,
       g_param_spec_uint ("max-regions", "Max regions",
           "Most region-of-interest metas per buffer, highest scores first (0: none)", 0,
-          GST_TOKENCLIP_MAX_REGIONS, DEFAULT_MAX_REGIONS, live));
+          GST_TOKENCLIP_MAX_REGIONS, lib.max_regions, live));
 
   gst_element_class_set_static_metadata (element_class, "TokenCLIP anomaly heatmap", "Filter/Analyzer/Video",
       "Finds anomalies with CLIP and optimal-transport token alignment (Vulkan) and overlays a heatmap",
@@ -1207,30 +675,17 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_TOKENCLIP_NORMALIZE, 0);
 }
 
+/* The properties' defaults, as parameters: the library's, but for the
+ * element's own (fixed colours, Sinkhorn from the previous frame). */
 static void
 gst_tokenclip_init (GstTokenClip * self)
 {
-  self->input_size = DEFAULT_INPUT_SIZE;
-  self->vv_start = DEFAULT_VV_START;
-  self->head_props.topk = DEFAULT_TOPK;
-  self->head_props.sinkhorn_eps = DEFAULT_SINKHORN_EPS;
-  self->head_props.sinkhorn_iters = DEFAULT_SINKHORN_ITERS;
-  self->head_props.temperature = DEFAULT_TEMPERATURE;
-  self->alpha = DEFAULT_ALPHA;
-  self->colormap = DEFAULT_COLORMAP;
-  self->blur_sigma = DEFAULT_BLUR_SIGMA;
-  self->threshold = DEFAULT_THRESHOLD;
-  self->overlay_threshold = DEFAULT_OVERLAY_THRESHOLD;
-  self->normalize = DEFAULT_NORMALIZE;
-  self->inference_interval = DEFAULT_INFERENCE_INTERVAL;
+  tc_params_init (&self->params);
+  tc_params_set (&self->params, TC_PARAM_FIXED_RANGE, DEFAULT_NORMALIZE, NULL);
+  /* consecutive frames are alike: start Sinkhorn from the last potentials */
+  tc_params_set (&self->params, TC_PARAM_SINKHORN_WARM_START, 1, NULL);
   self->mode = DEFAULT_MODE;
   self->attach_map = DEFAULT_ATTACH_MAP;
-  self->max_regions = DEFAULT_MAX_REGIONS;
-  tc_head_params_default (&self->head_base);
-  g_mutex_init (&self->analyse_lock);
-  g_mutex_init (&self->result_lock);
-  g_mutex_init (&self->worker_lock);
-  g_cond_init (&self->worker_cond);
   /* every frame is written in place */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }

@@ -1,12 +1,17 @@
 #include "gsttokenclipmeta.h"
 
+#include <gst/video/video.h>
 #include <string.h>
 
 GType
 gst_tokenclip_meta_api_get_type (void)
 {
   static GType type = 0;
-  static const gchar *tags[] = { NULL };  /* pixel-independent: survives any transform */
+  /* the scores lie on a grid over the whole picture: they depend on its size
+   * (a crop moves them) and orientation (a flip moves them); an element that
+   * changes either drops the meta unless meta_transform can follow */
+  static const gchar *tags[] = { GST_META_TAG_VIDEO_STR, GST_META_TAG_VIDEO_SIZE_STR,
+    GST_META_TAG_VIDEO_ORIENTATION_STR, NULL };
 
   if (g_once_init_enter (&type)) {
     GType t = gst_meta_api_type_register (GST_TOKENCLIP_META_API_NAME, tags);
@@ -33,12 +38,19 @@ meta_free (GstMeta * meta, GstBuffer * buffer)
   g_free (((GstTokenClipMeta *) meta)->scores);
 }
 
+/* A copy of the whole buffer, and a scale (videoscale; videoconvert asks the
+ * same with equal sizes), keep the grid over the whole picture: the meta goes
+ * on as it is. A copy of part of the buffer no longer holds the picture the
+ * grid covers: no meta. Anything else (GStreamer 1.22 has no crop or flip
+ * transform) is refused, so the element drops the meta. */
 static gboolean
 meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer, GQuark type, gpointer data)
 {
   GstTokenClipMeta *m = (GstTokenClipMeta *) meta;
 
-  if (!GST_META_TRANSFORM_IS_COPY (type))
+  if (GST_META_TRANSFORM_IS_COPY (type) && ((GstMetaTransformCopy *) data)->region)
+    return TRUE;
+  if (!GST_META_TRANSFORM_IS_COPY (type) && !GST_VIDEO_META_TRANSFORM_IS_SCALE (type))
     return FALSE;
   return gst_buffer_add_tokenclip_meta (dest, m->grid_width, m->grid_height, m->scores, m->image_score,
       m->running_time) != NULL;

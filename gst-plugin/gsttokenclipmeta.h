@@ -21,7 +21,11 @@ typedef struct _GstTokenClipMeta GstTokenClipMeta;
  * @image_score: the frame's anomaly score
  * @running_time: running time of the frame the scores were computed on (in async mode an earlier frame)
  *
- * Attached by tokenclip when its attach-map property is set.
+ * Attached by tokenclip when its attach-map property is set. The grid covers
+ * the whole picture: the meta follows a copy or a scale of the frame
+ * (videoscale, videoconvert) unchanged; elements that crop or flip the
+ * picture (videocrop, videoflip) drop it, as its tags (video, size,
+ * orientation) tell them to.
  */
 struct _GstTokenClipMeta {
   GstMeta meta;

@@ -3,7 +3,7 @@
  * with the arrays tests/torch/clip_fixtures.py wrote), positional-embedding
  * resize wired through, and bad files refused naming the file and tensor.
  * The fixtures are written at build time by clip_fixtures.py --loader-suite. */
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "tc_clip_vision.h"
 #include "tc_test.h"
 #include "tc_test_files.h"

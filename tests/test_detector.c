@@ -6,6 +6,8 @@
 
 #include "tc_detector.h"
 #include "tc_head_file.h"
+#include "tc_params.h"
+#include "tc_regions.h"
 #include "tc_head_ref.h"
 #include "tc_ref_encoder.h"
 #include "tc_ref_image.h"
@@ -39,8 +41,8 @@ static tc_detector *make(const char *head, float alpha, tc_status want, const ch
   tc_detector_options_init(&o);
   o.model_path = model_path;
   o.head_path = head;
-  o.map.alpha = alpha;
-  o.map.sigma = 2.0f;
+  tc_params_set(&o.params, TC_PARAM_ALPHA, alpha, NULL);
+  tc_params_set(&o.params, TC_PARAM_SIGMA, 2, NULL);
   tc_detector *det = NULL;
   tc_error err = { 0 };
   tc_status st = tc_detector_create(&o, &det, &err);
@@ -58,10 +60,8 @@ static void test_against_references(void)
   tc_error err = { 0 };
   const tc_frame f = { TC_FRAME_RGBX, 67, 45, 67 * 4 + 12 }; /* odd size, padded rows */
   uint8_t *px = malloc(tc_frame_bytes(&f)), *blended = malloc(tc_frame_bytes(&f));
-  uint8_t *overlaid = malloc(tc_frame_bytes(&f));
   random_frame(px, &f);
   memcpy(blended, px, tc_frame_bytes(&f));
-  memcpy(overlaid, px, tc_frame_bytes(&f));
 
   tc_analysis a;
   TC_CHECK(tc_detector_analyse(det, px, f.stride, 0, &a, &err) == TC_ERR_INVALID_ARGUMENT,
@@ -79,7 +79,10 @@ static void test_against_references(void)
   float *scores = malloc(N * sizeof(float));
   tc_clip_vision *model = NULL;
   tc_head_file hf = { 0 };
-  tc_head_params hp = tc_detector_head_params(det);
+  tc_params eff;
+  tc_head_params hp;
+  tc_detector_params(det, &eff);
+  tc_params_to_head(&eff, &hp);
   tc_head_result hr;
   tc_ref_preprocess(px, &f, S, TC_RESAMPLE_BICUBIC, input);
   if (TC_CHECK_OK(tc_clip_vision_open(model_path, NULL, &model, &err), &err) &&
@@ -98,11 +101,27 @@ static void test_against_references(void)
       mx = fmaxf(mx, scores[i]);
     /* the smoothed map's max lies within the grid's range */
     TC_CHECK(a.map_max <= mx + 1e-5f && a.map_max > 0, "map max %g, grid max %g", a.map_max, mx);
+    TC_CHECK(a.anomalous == (a.image_score >= eff.threshold), "anomalous %d for image score %g, threshold %g",
+             a.anomalous, a.image_score, eff.threshold);
+  }
+  /* the regions: tc_find_regions on the analysis's own scores, boxes in frame pixels */
+  {
+    tc_region want[TC_MAX_REGIONS];
+    uint32_t work[64 * 64];
+    size_t n = tc_find_regions(a.scores, a.grid, a.grid, eff.threshold, want, eff.max_regions, work);
+    TC_CHECK(a.regions == n && a.n_regions == (n < eff.max_regions ? n : eff.max_regions), "%u/%u regions, want %zu",
+             a.n_regions, a.regions, n);
+    for (uint32_t i = 0; i < a.n_regions; i++) {
+      const tc_region *r = &a.region[i];
+      uint32_t x, y, w, h;
+      tc_region_to_pixels(&want[i], a.grid, a.grid, f.width, f.height, &x, &y, &w, &h);
+      TC_CHECK(r->x0 == want[i].x0 && r->y1 == want[i].y1 && r->max_score == want[i].max_score && r->x == x &&
+                   r->y == y && r->w == w && r->h == h && x + w <= f.width && y + h <= f.height,
+               "region %u: box %u,%u %ux%u", i, r->x, r->y, r->w, r->h);
+    }
   }
 
   /* the same frame with the blend: pixels change, the x byte and the row padding stay */
-  float *grid_scores = malloc(N * sizeof(float));
-  memcpy(grid_scores, a.scores, N * sizeof(float));
   if (TC_CHECK_OK(tc_detector_analyse(det, blended, f.stride, 1, &a, &err), &err)) {
     size_t changed = 0, touched_fixed = 0;
     for (uint32_t y = 0; y < f.height; y++)
@@ -114,19 +133,15 @@ static void test_against_references(void)
       }
     TC_CHECK(changed > (size_t)f.width * f.height, "only %zu colour bytes changed", changed);
     TC_CHECK(touched_fixed == 0, "%zu x or padding bytes changed", touched_fixed);
-    /* the overlay lane draws the same scores identically */
-    if (TC_CHECK_OK(tc_detector_overlay(det, overlaid, f.stride, grid_scores, &err), &err))
-      TC_CHECK(memcmp(overlaid, blended, tc_frame_bytes(&f)) == 0, "overlay differs from the analysis blend");
   }
 
-  /* alpha 0: nothing is drawn, by either lane */
-  tc_map_params mp;
-  tc_map_params_init(&mp);
-  mp.alpha = 0;
+  /* alpha 0: nothing is drawn */
+  tc_params user;
+  tc_params_init(&user);
+  tc_params_set(&user, TC_PARAM_ALPHA, 0, NULL);
   memcpy(blended, px, tc_frame_bytes(&f));
-  if (TC_CHECK_OK(tc_detector_set_map_params(det, &mp, &err), &err) &&
-      TC_CHECK_OK(tc_detector_analyse(det, blended, f.stride, 1, &a, &err), &err) &&
-      TC_CHECK_OK(tc_detector_overlay(det, blended, f.stride, grid_scores, &err), &err))
+  if (TC_CHECK_OK(tc_detector_set_params(det, &user, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(det, blended, f.stride, 1, &a, &err), &err))
     TC_CHECK(memcmp(blended, px, tc_frame_bytes(&f)) == 0, "alpha 0 changed the frame");
 
   /* a new layout (caps change) works without recreating the detector */
@@ -138,14 +153,13 @@ static void test_against_references(void)
     TC_CHECK(a.grid == G && a.image_score >= 0 && a.image_score <= 1, "after a layout change: grid %u score %g",
              a.grid, a.image_score);
   free(px2);
-  free(grid_scores);
   tc_head_file_free(&hf);
   tc_clip_vision_close(model);
   free(input), free(tokens), free(scores);
 done:
   TC_CHECK(tc_detector_validation_messages(det) == 0, "validation layer messages");
   tc_detector_destroy(det);
-  free(px), free(blended), free(overlaid);
+  free(px), free(blended);
 }
 
 /* tc_detector_read_map: the smoothed map at frame size, against the C
@@ -169,15 +183,15 @@ static void test_read_map(void)
              "read_map without keep_map: \"%s\"", err.message);
     tc_error_clear(&err);
   }
-  tc_map_params mp;
-  tc_map_params_init(&mp);
-  mp.sigma = 3.0f;
-  mp.keep_map = 1;
-  if (TC_CHECK_OK(tc_detector_set_map_params(det, &mp, &err), &err) &&
+  tc_params user;
+  tc_params_init(&user);
+  tc_params_set(&user, TC_PARAM_SIGMA, 3, NULL);
+  tc_params_set(&user, TC_PARAM_KEEP_MAP, 1, NULL);
+  if (TC_CHECK_OK(tc_detector_set_params(det, &user, &err), &err) &&
       TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err) &&
       TC_CHECK_OK(tc_detector_read_map(det, map, &err), &err)) {
     float lo, hi;
-    tc_ref_map_smooth(a.scores, a.grid, a.grid, want, f.height, f.width, mp.sigma, &lo, &hi);
+    tc_ref_map_smooth(a.scores, a.grid, a.grid, want, f.height, f.width, user.sigma, &lo, &hi);
     tc_test_close("read_map vs reference smoothing", map, want, (size_t)f.width * f.height, 1e-6, 1e-5);
     float mx = map[0];
     for (size_t i = 1; i < (size_t)f.width * f.height; i++)
@@ -187,6 +201,78 @@ static void test_read_map(void)
   TC_CHECK(tc_detector_validation_messages(det) == 0, "validation layer messages");
   tc_detector_destroy(det);
   free(px), free(map), free(want);
+}
+
+/* The parameters' three layers and a refused change. The head file says
+ * topk 2: in effect until the caller sets topk, again once it unsets it. A
+ * value the head cannot take (topk > Q), and a load-time field, are refused
+ * with the field named, and change nothing: not the values in effect, not the
+ * next analysis. */
+static void test_params_layers(void)
+{
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/tc-test-detector-%d-topk.safetensors", (int)getpid());
+  float t[Q * 2 * 96];
+  tc_test_fill(t, Q * 2 * 96, -1, 1);
+  tc_params file;
+  tc_params_init(&file);
+  tc_params_set(&file, TC_PARAM_TOPK, 2, NULL);
+  tc_error err = { 0 };
+  if (!TC_CHECK_OK(tc_head_file_write(path, t, Q, 96, 0, &file, &err), &err))
+    return;
+  tc_detector *det = make(path, 0.5f, TC_OK, NULL);
+  tc_params eff, user;
+  tc_params_init(&user);
+  if (!det)
+    return;
+  tc_detector_params(det, &eff);
+  TC_CHECK(eff.topk == 2, "the head file's topk is in effect: %u", eff.topk);
+  tc_params_set(&user, TC_PARAM_TOPK, 3, NULL);
+  tc_params_set(&user, TC_PARAM_TEMPERATURE, 0.1, NULL);
+  if (TC_CHECK_OK(tc_detector_set_params(det, &user, &err), &err)) {
+    tc_detector_params(det, &eff);
+    TC_CHECK(eff.topk == 3 && eff.temperature == 0.1f, "the caller's topk and temperature: %u %g", eff.topk,
+             eff.temperature);
+  }
+  tc_params_unset(&user, TC_PARAM_TOPK);
+  if (TC_CHECK_OK(tc_detector_set_params(det, &user, &err), &err)) {
+    tc_detector_params(det, &eff);
+    TC_CHECK(eff.topk == 2 && eff.temperature == 0.1f, "topk unset: the file's again (%u)", eff.topk);
+  }
+
+  const tc_frame f = tc_frame_make(TC_FRAME_RGBA, 40, 30);
+  uint8_t *px = malloc(tc_frame_bytes(&f));
+  float before_scores[64];
+  random_frame(px, &f);
+  tc_analysis a;
+  if (TC_CHECK_OK(tc_detector_set_frame(det, &f, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err)) {
+    memcpy(before_scores, a.scores, a.grid * a.grid * sizeof(float));
+    struct {
+      tc_param id;
+      double v;
+      const char *needle;
+    } refused[] = { { TC_PARAM_TOPK, Q + 1, "topk" }, { TC_PARAM_INPUT_SIZE, 64, "input_size" } };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+      tc_params bad = user, was;
+      tc_detector_params(det, &was);
+      tc_error e = { 0 };
+      tc_params_set(&bad, refused[i].id, refused[i].v, NULL);
+      TC_CHECK(tc_detector_set_params(det, &bad, &e) == TC_ERR_INVALID_ARGUMENT && strstr(e.message, refused[i].needle),
+               "%s %g refused, naming it: %s", refused[i].needle, refused[i].v, e.message);
+      tc_detector_params(det, &eff);
+      TC_CHECK(memcmp(&eff, &was, sizeof eff) == 0, "after the refusal of %s the values in effect are the same",
+               refused[i].needle);
+      printf("ok refused: %s\n", e.message);
+    }
+    if (TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err))
+      TC_CHECK(memcmp(before_scores, a.scores, a.grid * a.grid * sizeof(float)) == 0,
+               "the analysis after the refusals is the one before");
+  }
+  free(px);
+  TC_CHECK(tc_detector_validation_messages(det) == 0, "validation layer messages");
+  tc_detector_destroy(det);
+  unlink(path);
 }
 
 static void test_errors(void)
@@ -213,6 +299,7 @@ int main(int argc, char **argv)
   write_heads(96);
   test_against_references();
   test_read_map();
+  test_params_layers();
   test_errors();
   unlink(head_path);
   unlink(head_path_bad_dim);

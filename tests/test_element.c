@@ -2,10 +2,16 @@
  * changes, renegotiation, async mode against a live source, and an ERROR
  * (never a crash or a hang) for each kind of bad input.
  *
- * Usage: test_element MODEL.safetensors [TEST]  (a tiny random CLIP, embed
- * 96, input 32, patch 8: a 4 x 4 token grid). Head files are written here.
- *        test_element MODEL --object TEXT_MODEL TOOL_HEAD NAME: zero-shot
- * subspaces from the element against those of tokenclip-prompts. */
+ * Usage: test_element MODEL HEAD HEAD50 TRUNCATED NAN [TEST]: a tiny random
+ * CLIP (embed 96, input 32, patch 8: a 4 x 4 token grid), a head of 4
+ * subspaces, one of dimension 50, and two broken copies of the model (written
+ * at build time by random_head.py and broken_models.py).
+ *        test_element MODEL HEAD HEAD50 TRUNCATED NAN --object TEXT_MODEL
+ * TOOL_HEAD NAME: zero-shot subspaces from the element against those of
+ * tokenclip-prompts.
+ *
+ * It links only the installed library's public API, as the plugin does: a
+ * symbol the plugin needs from elsewhere would fail here too. */
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -16,81 +22,11 @@
 #include <unistd.h>
 
 #include "gsttokenclipmeta.h"
-#include "tc_head_file.h"
-#include "tc_safetensors.h"
-#include "tc_test.h"
+#include "tc_check.h"
 
 #define GRID 4
-#define EMBED 96
 
-static const char *model_path;
-static char head_path[256], head_bad_dim_path[256], truncated_path[256], nan_model_path[256];
-
-/* ---- fixtures ------------------------------------------------------------ */
-
-static void write_head(const char *path, uint32_t D)
-{
-  enum { Q = 4 };
-  float *t = malloc(sizeof(float) * Q * 2 * D);
-  tc_error err = { 0 };
-  tc_test_seed(11);
-  tc_test_fill(t, (size_t)Q * 2 * D, -1, 1);
-  TC_CHECK_OK(tc_head_file_write(path, t, Q, D, 0, NULL, &err), &err);
-  free(t);
-}
-
-static void *read_file(const char *path, size_t *size)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  *size = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *data = malloc(*size);
-  if (fread(data, 1, *size, f) != *size) {
-    free(data);
-    data = NULL;
-  }
-  fclose(f);
-  return data;
-}
-
-static void write_bytes(const char *path, const void *data, size_t size)
-{
-  FILE *f = fopen(path, "wb");
-  TC_CHECK(f && fwrite(data, 1, size, f) == size, "writing %s", path);
-  if (f)
-    fclose(f);
-}
-
-/* A copy of the model cut in half, and one whose projection is all NaN. */
-static void write_broken_models(void)
-{
-  size_t size = 0;
-  uint8_t *bytes = read_file(model_path, &size);
-  TC_CHECK(bytes != NULL, "reading %s", model_path);
-  if (!bytes)
-    return;
-  write_bytes(truncated_path, bytes, size / 2);
-
-  tc_safetensors *st = NULL;
-  tc_error err = { 0 };
-  if (TC_CHECK_OK(tc_safetensors_open(model_path, &st, &err), &err)) {
-    size_t data_size;
-    const uint8_t *data = tc_safetensors_data(st, &data_size);
-    const tc_st_tensor *t = tc_safetensors_find(st, "visual_projection.weight");
-    TC_CHECK(t && t->dtype == TC_ST_F32, "the fixture has an F32 visual_projection.weight");
-    if (t && t->dtype == TC_ST_F32) {
-      size_t offset = size - data_size + (size_t)((const uint8_t *)t->data - data);
-      for (size_t i = 0; i < t->numel; i++)
-        memcpy(bytes + offset + 4 * i, &(float){ NAN }, 4);
-    }
-    tc_safetensors_close(st);
-  }
-  write_bytes(nan_model_path, bytes, size);
-  free(bytes);
-}
+static const char *model_path, *head_path, *head_bad_dim_path, *truncated_path, *nan_model_path;
 
 /* ---- harness helpers --------------------------------------------------------- */
 
@@ -365,6 +301,7 @@ static void test_regions(void)
     guint regions = 0;
     if (m)
       gst_structure_get_uint(gst_message_get_structure(m), "regions", &regions);
+    /* fewer regions than max-regions (16): one ROI meta each */
     TC_CHECK(m && (int)regions == n, "threshold %g: message says %u regions, buffer has %d", cases[c].threshold,
              regions, n);
     if (cases[c].want >= 0)
@@ -396,6 +333,84 @@ static void test_regions(void)
     gst_harness_teardown(h);
     gst_object_unref(bus);
   }
+}
+
+/* 8-connected regions of grid cells with score >= t (the test's own count). */
+static int count_regions(const float *scores, float t)
+{
+  int label[GRID * GRID] = { 0 }, n = 0, stack[GRID * GRID];
+  for (int i = 0; i < GRID * GRID; i++) {
+    if (label[i] || !(scores[i] >= t))
+      continue;
+    int top = 0;
+    label[i] = ++n, stack[top++] = i;
+    while (top) {
+      int c = stack[--top], cx = c % GRID, cy = c / GRID;
+      for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+          int x = cx + dx, y = cy + dy, j = y * GRID + x;
+          if (x >= 0 && y >= 0 && x < GRID && y < GRID && !label[j] && scores[j] >= t)
+            label[j] = n, stack[top++] = j;
+        }
+    }
+  }
+  return n;
+}
+
+/* max-regions=k with more than k regions: exactly k ROI metas, the highest
+ * scores, and the message still counts every region found (k = 1, and 2
+ * when the grid has 3 regions at some threshold). */
+static void test_max_regions(void)
+{
+  enum { W = 64, H = 48 };
+  GstBus *bus;
+  GstHarness *h = make_harness("threshold=1 attach-map=true", &bus);
+  set_caps(h, "RGBA", W, H);
+  GstBuffer *out = gst_harness_push_and_pull(h, make_frame(W, H, 0, 1));
+  GstTokenClipMeta *meta = out ? gst_buffer_get_tokenclip_meta(out) : NULL;
+  float threshold = -1;
+  int regions = 0;
+  /* a threshold at one of the scores that splits the grid into the most regions (2 or more) */
+  for (int i = 0; meta && i < GRID * GRID; i++) {
+    int n = count_regions(meta->scores, meta->scores[i]);
+    if (n > regions)
+      regions = n, threshold = meta->scores[i];
+  }
+  TC_CHECK(regions >= 2, "some threshold gives 2 or more regions (at most %d)", regions);
+  if (out)
+    gst_buffer_unref(out);
+  count_tokenclip_messages(bus);
+  for (guint k = 1; (int)k < regions && k <= 2; k++) {
+    g_object_set(h->element, "threshold", threshold, "max-regions", k, NULL);
+    out = gst_harness_push_and_pull(h, make_frame(W, H, k * GST_SECOND / 30, 1));
+    TC_CHECK(out && count_rois(out) == (int)k, "max-regions %u, %d regions: %d ROI metas", k, regions,
+             out ? count_rois(out) : -1);
+    GstMessage *m = pop_tokenclip_message(bus);
+    guint said = 0;
+    if (m)
+      gst_structure_get_uint(gst_message_get_structure(m), "regions", &said);
+    TC_CHECK(m && (int)said == regions, "max-regions %u: the message counts all %d regions (says %u)", k, regions,
+             said);
+    /* the ROIs are the regions with the highest max-score, highest first */
+    double prev = INFINITY;
+    gpointer state = NULL;
+    GstMeta *gm;
+    while (out && (gm = gst_buffer_iterate_meta_filtered(out, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+      GstStructure *p = gst_video_region_of_interest_meta_get_param((GstVideoRegionOfInterestMeta *)gm, "anomaly");
+      double max_score = -1;
+      TC_CHECK(p && gst_structure_get_double(p, "max-score", &max_score) && max_score >= threshold &&
+                   max_score <= prev,
+               "max-regions %u: ROI max-score %g at or above %g, not above the one before (%g)", k, max_score,
+               threshold, prev);
+      prev = max_score;
+    }
+    if (m)
+      gst_message_unref(m);
+    if (out)
+      gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
 }
 
 /* Every third frame analysed; the two between carry the latest map. Then a
@@ -471,6 +486,33 @@ static void test_model_change_refused(void)
   g_free(dev);
   gst_harness_teardown(h);
   gst_object_unref(bus);
+}
+
+/* Every property reads its documented (GParamSpec) default on a new
+ * element: the defaults of the parameter properties are the library's. */
+static void test_property_defaults(void)
+{
+  GstElement *e = gst_element_factory_make("tokenclip", NULL);
+  guint n = 0;
+  GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(e), &n);
+  int checked = 0;
+  for (guint i = 0; i < n; i++) {
+    if (specs[i]->owner_type != G_OBJECT_TYPE(e) || !(specs[i]->flags & G_PARAM_READABLE))
+      continue;
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, specs[i]->value_type);
+    g_object_get_property(G_OBJECT(e), specs[i]->name, &v);
+    gchar *got = g_strdup_value_contents(&v);
+    gchar *want = g_strdup_value_contents(g_param_spec_get_default_value(specs[i]));
+    TC_CHECK(g_param_values_cmp(specs[i], &v, g_param_spec_get_default_value(specs[i])) == 0,
+             "%s reads %s, its default is %s", specs[i]->name, got, want);
+    g_free(got), g_free(want);
+    g_value_unset(&v);
+    checked++;
+  }
+  TC_CHECK(checked >= 20, "%d properties checked", checked);
+  g_free(specs);
+  gst_object_unref(e);
 }
 
 /* ---- pipelines ----------------------------------------------------------------- */
@@ -652,6 +694,81 @@ static void test_async_keeps_live_rate(void)
          max_late_ms);
 }
 
+/* Score meta seen on a pad: whether the last buffer had it, and its scores. */
+typedef struct {
+  int buffers, with_meta;
+  float scores[GRID * GRID];
+} meta_probe;
+
+static GstPadProbeReturn on_meta_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  meta_probe *p = data;
+  GstTokenClipMeta *m = gst_buffer_get_tokenclip_meta(GST_PAD_PROBE_INFO_BUFFER(info));
+  p->buffers++;
+  if (m && m->grid_width == GRID && m->grid_height == GRID) {
+    p->with_meta++;
+    memcpy(p->scores, m->scores, sizeof p->scores);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* GstTokenClipMeta downstream of elements that change the picture's
+ * geometry: a scale keeps the grid over the whole frame, so the meta goes
+ * on unchanged (the "gst-video-scale" transform, also what videoconvert
+ * asks); a crop or a flip would leave scores on the wrong pixels, so the
+ * meta's tags (size, orientation) make them drop it. */
+static void test_meta_follows_geometry(void)
+{
+  static const struct {
+    const char *element;
+    int kept;
+  } cases[] = {
+    { "videoscale ! video/x-raw,width=32,height=24", 1 },
+    { "videoconvert ! video/x-raw,format=I420", 1 },
+    { "videocrop left=8 top=4", 0 },
+    { "videoflip video-direction=horiz", 0 },
+    { "videoflip video-direction=90r", 0 },
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    char desc[2048];
+    snprintf(desc, sizeof desc,
+             "videotestsrc num-buffers=2 ! video/x-raw,format=RGBA,width=64,height=48 ! tokenclip model=%s head=%s "
+             "attach-map=true ! identity name=before ! %s ! fakesink name=after",
+             model_path, head_path, cases[c].element);
+    GstElement *pipe = gst_parse_launch(desc, NULL);
+    TC_CHECK(pipe != NULL, "pipeline %s", desc);
+    if (!pipe)
+      continue;
+    meta_probe probes[2] = { 0 };
+    const char *names[2] = { "before", "after" };
+    for (int i = 0; i < 2; i++) {
+      GstElement *e = gst_bin_get_by_name(GST_BIN(pipe), names[i]);
+      GstPad *pad = gst_element_get_static_pad(e, i ? "sink" : "src");
+      gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_meta_buffer, &probes[i], NULL);
+      gst_object_unref(pad);
+      gst_object_unref(e);
+    }
+    gst_element_set_state(pipe, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipe);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    TC_CHECK(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS, "%s: EOS", cases[c].element);
+    if (m)
+      gst_message_unref(m);
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(pipe);
+    TC_CHECK(probes[0].buffers == 2 && probes[0].with_meta == 2 && probes[1].buffers == 2,
+             "%s: 2 buffers with the meta before (%d of %d), 2 after (%d)", cases[c].element, probes[0].with_meta,
+             probes[0].buffers, probes[1].buffers);
+    if (cases[c].kept)
+      TC_CHECK(probes[1].with_meta == 2 && memcmp(probes[0].scores, probes[1].scores, sizeof probes[0].scores) == 0,
+               "%s: the meta goes on with the same scores (%d of 2 buffers)", cases[c].element, probes[1].with_meta);
+    else
+      TC_CHECK(probes[1].with_meta == 0, "%s: the meta is dropped (%d of 2 buffers kept it)", cases[c].element,
+               probes[1].with_meta);
+  }
+}
+
 /* Replaces {M} {H} {T} {D} {N}: the model, the head, the truncated model,
  * the head of dimension 50, the NaN model. */
 static void expand(char *out, size_t size, const char *tmpl)
@@ -786,11 +903,12 @@ static int test_object(const char *text_model, const char *tool_head, const char
 int main(int argc, char **argv)
 {
   gst_init(&argc, &argv);
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s MODEL.safetensors\n", argv[0]);
+  if (argc < 6) {
+    fprintf(stderr, "usage: %s MODEL HEAD HEAD50 TRUNCATED NAN [TEST]\n", argv[0]);
     return 2;
   }
-  model_path = argv[1];
+  model_path = argv[1], head_path = argv[2], head_bad_dim_path = argv[3];
+  truncated_path = argv[4], nan_model_path = argv[5];
   GstElementFactory *f = gst_element_factory_find("tokenclip");
   if (!f) {
     fprintf(stderr, "FAIL: element tokenclip not found (GST_PLUGIN_PATH=%s)\n", g_getenv("GST_PLUGIN_PATH"));
@@ -798,23 +916,14 @@ int main(int argc, char **argv)
   }
   gst_object_unref(f);
 
-  int pid = (int)getpid();
-  snprintf(head_path, sizeof head_path, "/tmp/tc-test-element-%d-head.safetensors", pid);
-  snprintf(head_bad_dim_path, sizeof head_bad_dim_path, "/tmp/tc-test-element-%d-head50.safetensors", pid);
-  snprintf(truncated_path, sizeof truncated_path, "/tmp/tc-test-element-%d-truncated.safetensors", pid);
-  snprintf(nan_model_path, sizeof nan_model_path, "/tmp/tc-test-element-%d-nan.safetensors", pid);
-  write_head(head_path, EMBED);
-  write_head(head_bad_dim_path, 50);
-  write_broken_models();
-
-  const char *only = argc > 2 ? argv[2] : NULL;
+  const char *only = argc > 6 ? argv[6] : NULL;
   if (only && strcmp(only, "--object") == 0) {
-    /* test_element VISION_MODEL --object TEXT_MODEL TOOL_HEAD NAME */
-    if (argc < 6) {
-      fprintf(stderr, "usage: %s MODEL --object TEXT_MODEL TOOL_HEAD NAME\n", argv[0]);
+    /* ... --object TEXT_MODEL TOOL_HEAD NAME */
+    if (argc < 10) {
+      fprintf(stderr, "usage: %s MODEL HEAD HEAD50 TRUNCATED NAN --object TEXT_MODEL TOOL_HEAD NAME\n", argv[0]);
       return 2;
     }
-    test_object(argv[3], argv[4], argv[5]);
+    test_object(argv[7], argv[8], argv[9]);
     only = "(none)";
   }
 #define RUN(t)                                   \
@@ -823,20 +932,19 @@ int main(int argc, char **argv)
     fflush(stdout);                              \
     t();                                         \
   }
+  RUN(test_property_defaults);
   RUN(test_pixels_follow_map);
   RUN(test_alpha_zero_and_live_change);
   RUN(test_regions);
+  RUN(test_max_regions);
   RUN(test_interval_and_renegotiation);
   RUN(test_flush_restarts);
+  RUN(test_meta_follows_geometry);
   RUN(test_model_change_refused);
   RUN(test_errors);
   RUN(test_state_cycles);
   RUN(test_async_keeps_live_rate);
 
-  unlink(head_path);
-  unlink(head_bad_dim_path);
-  unlink(truncated_path);
-  unlink(nan_model_path);
   gst_deinit();
-  return tc_test_finish(NULL);
+  return tc_check_finish();
 }

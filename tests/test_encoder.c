@@ -10,7 +10,7 @@
  * Each token row must match within 1e-4 relative to the row's norm-scaled
  * size (|got - want| <= 1e-4 * max|want row| + 1e-4 |want|) and the whole
  * output within 2e-5 relative L2 error. */
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "tc_encoder.h"
 #include "tc_ref_encoder.h"
 #include "tc_test.h"

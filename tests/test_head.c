@@ -7,7 +7,7 @@
 #include <float.h>
 
 #include "head/tc_head.h"
-#include "head/tc_head_ref.h"
+#include "tc_head_ref.h"
 #include "tc_test.h"
 
 /* Tokens that look like encoder output: each patch token leans towards one

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "head/tc_head_file.h"
-#include "head/tc_head_ref.h"
+#include "tc_head_ref.h"
 #include "tc_common.h"
 #include "tc_safetensors.h"
 #include "tc_test.h"
@@ -51,18 +51,20 @@ static void check_round_trip(void)
   const uint32_t Q = 3, D = 10;
   float sub[3 * 2 * 10];
   tc_test_fill(sub, 60, -1, 1);
-  tc_head_params want;
-  tc_head_params_default(&want);
-  want.temperature = 0.01f, want.sinkhorn_eps = 0.2f, want.sinkhorn_iters = 37, want.topk = 2;
+  tc_params want;
+  tc_params_init(&want);
+  tc_params_set(&want, TC_PARAM_TEMPERATURE, 0.01, NULL);
+  tc_params_set(&want, TC_PARAM_SINKHORN_EPS, 0.2, NULL);
+  tc_params_set(&want, TC_PARAM_SINKHORN_ITERS, 37, NULL);
+  tc_params_set(&want, TC_PARAM_TOPK, 2, NULL);
+  tc_params_set(&want, TC_PARAM_IMAGE_BLEND, 0.25, NULL); /* not one head files hold: not written */
   tc_error err = { 0 };
   for (int half = 0; half < 2; half++) {
     const char *path = tmp_path(half ? "rt16.safetensors" : "rt32.safetensors");
     if (!TC_CHECK_OK(tc_head_file_write(path, sub, Q, D, half, &want, &err), &err))
       continue;
     tc_head_file f;
-    tc_head_params got;
-    tc_head_params_default(&got);
-    got.image_blend = 0.25f; /* not in files: must survive */
+    tc_params got;
     if (!TC_CHECK_OK(tc_head_file_load(path, D, &f, &got, &err), &err))
       continue;
     TC_CHECK(f.Q == Q && f.D == D, "shape %u x %u", f.Q, f.D);
@@ -70,21 +72,23 @@ static void check_round_trip(void)
     for (int i = 0; i < 60; i++)
       expect[i] = half ? tc_f16_to_f32(tc_f32_to_f16(sub[i])) : sub[i];
     tc_test_close(half ? "fp16 subspaces" : "fp32 subspaces", f.subspaces, expect, 60, 0, 0);
+    /* the four defaults come back set; image_blend was not written: the library's, unset */
+    const uint64_t four = (1u << TC_PARAM_TEMPERATURE) | (1u << TC_PARAM_SINKHORN_EPS) |
+                          (1u << TC_PARAM_SINKHORN_ITERS) | (1u << TC_PARAM_TOPK);
     TC_CHECK(got.temperature == want.temperature && got.sinkhorn_eps == want.sinkhorn_eps &&
-               got.sinkhorn_iters == 37 && got.topk == 2 && got.image_blend == 0.25f,
-             "defaults %g %g %u %u %g", got.temperature, got.sinkhorn_eps, got.sinkhorn_iters, got.topk,
-             got.image_blend);
+               got.sinkhorn_iters == 37 && got.topk == 2 && got.image_blend == 0.5f && got.set == four,
+             "defaults %g %g %u %u %g, set %#llx", got.temperature, got.sinkhorn_eps, got.sinkhorn_iters, got.topk,
+             got.image_blend, (unsigned long long)got.set);
     tc_head_file_free(&f);
   }
   /* no defaults in the file: params untouched; NULL params fine */
   const char *path = tmp_path("plain.safetensors");
   write_file(path, Q, 2, D, sub, NULL, 0);
   tc_head_file f;
-  tc_head_params p, dflt;
-  tc_head_params_default(&p);
-  dflt = p;
+  tc_params p, dflt;
+  tc_params_init(&dflt);
   if (TC_CHECK_OK(tc_head_file_load(path, 0, &f, &p, &err), &err))
-    TC_CHECK(memcmp(&p, &dflt, sizeof p) == 0, "params changed by a file without defaults");
+    TC_CHECK(memcmp(&p, &dflt, sizeof p) == 0, "a file without defaults gives the library's, none set");
   tc_head_file_free(&f);
   if (TC_CHECK_OK(tc_head_file_load(path, 0, &f, NULL, &err), &err))
     TC_CHECK(f.Q == Q, "Q %u", f.Q);
@@ -108,8 +112,7 @@ static void check_integer_scalars(void)
   const char *path = tmp_path("ints.safetensors");
   write_raw(path, hdr, &data, 76);
   tc_head_file f;
-  tc_head_params p;
-  tc_head_params_default(&p);
+  tc_params p;
   tc_error err = { 0 };
   if (TC_CHECK_OK(tc_head_file_load(path, 4, &f, &p, &err), &err))
     TC_CHECK(p.topk == 1 && p.sinkhorn_iters == 250 && f.Q == 2, "topk %u iters %u Q %u", p.topk, p.sinkhorn_iters,
@@ -121,9 +124,10 @@ static void check_integer_scalars(void)
 static void expect_error(const char *what, const char *path, uint32_t dim, tc_status want, const char *needle)
 {
   tc_head_file f;
-  tc_head_params p;
-  tc_head_params_default(&p);
-  tc_head_params before = p;
+  tc_params p;
+  tc_params_init(&p);
+  tc_params_set(&p, TC_PARAM_TOPK, 3, NULL); /* a marker: an error leaves *defaults alone */
+  tc_params before = p;
   tc_error err = { 0 };
   tc_status st = tc_head_file_load(path, dim, &f, &p, &err);
   TC_CHECK(st == want && strstr(err.message, needle) && f.subspaces == NULL && memcmp(&p, &before, sizeof p) == 0,
@@ -207,20 +211,23 @@ static void check_head_from_file(tc_context *ctx)
   for (uint32_t r = 0; r <= N; r++)
     for (uint32_t d = 0; d < D; d++)
       tokens[r * D + d] = sub[(r % (2 * Q)) * D + d] + tc_test_uniform(-1, 1);
-  tc_head_params in;
-  tc_head_params_default(&in);
-  in.sinkhorn_eps = 0.1f, in.topk = 2, in.sinkhorn_iters = 300;
+  tc_params file_params, loaded, merged;
+  tc_params_init(&file_params);
+  tc_params_set(&file_params, TC_PARAM_SINKHORN_EPS, 0.1, NULL);
+  tc_params_set(&file_params, TC_PARAM_TOPK, 2, NULL);
+  tc_params_set(&file_params, TC_PARAM_SINKHORN_ITERS, 300, NULL);
+  tc_head_params in, p;
+  tc_params_to_head(&file_params, &in);
   const char *path = tmp_path("e2e.safetensors");
   tc_error err = { 0 };
   tc_head_file f = { 0 };
-  tc_head_params p;
-  tc_head_params_default(&p);
   tc_head *h = NULL;
   tc_buffer *tok = NULL, *scores = NULL;
   tc_cmd *cmd = NULL;
   tc_head_result res, ref;
-  if (TC_CHECK_OK(tc_head_file_write(path, sub, Q, D, 0, &in, &err), &err) &&
-      TC_CHECK_OK(tc_head_file_load(path, D, &f, &p, &err), &err) &&
+  if (TC_CHECK_OK(tc_head_file_write(path, sub, Q, D, 0, &file_params, &err), &err) &&
+      TC_CHECK_OK(tc_head_file_load(path, D, &f, &loaded, &err), &err) &&
+      (tc_params_merge(&loaded, NULL, &merged), tc_params_to_head(&merged, &p), 1) &&
       TC_CHECK_OK(tc_head_ref_run(tokens, N, sub, Q, D, &in, want, &ref, &err), &err) &&
       TC_CHECK_OK(tc_head_create(ctx, f.subspaces, f.Q, f.D, N, &h, &err), &err) &&
       TC_CHECK_OK(tc_buffer_create_from(ctx, tokens, sizeof tokens, &tok, &err), &err) &&

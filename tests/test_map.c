@@ -1,4 +1,4 @@
-/* The anomaly map on the device against the C reference (core/ref/tc_ref_map.c,
+/* The anomaly map on the device against the C reference (tests/ref/tc_ref_map.c,
  * checked against torch and scipy by tests/torch/test_ref_image.py): awkward
  * frame sizes, padded strides, all four byte orders, every colormap, blur on
  * and off (scipy's: radius int(4 sigma + 0.5), mirrored edges; frames

@@ -1,7 +1,7 @@
 /* .npy reader and writer: round trips of every rank, the 64-byte header
  * alignment NumPy uses, and refusals of bad files with messages naming
  * the file. The cross-check with NumPy itself is tests/torch/test_npy.py. */
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "tc_common.h"
 #include "tc_test.h"
 #include "tc_test_files.h"

@@ -1,4 +1,4 @@
-/* Preprocess on the device against the C reference (core/ref/tc_ref_image.c,
+/* Preprocess on the device against the C reference (tests/ref/tc_ref_image.c,
  * itself checked against torch by tests/torch/test_ref_image.py): awkward
  * frame sizes, padded strides, all four byte orders, down- and upscaling,
  * both interpolations; plus argument errors.

@@ -12,7 +12,7 @@
  * second short) and stops each batch at its last end-of-text token; the
  * reference runs the whole context. Weights forced to fp16 are compared with
  * the reference using the same fp16 weights, same tolerance. */
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "tc_ref_text.h"
 #include "tc_test.h"
 #include "tc_test_rows.h"

@@ -23,7 +23,8 @@
 #include "cli.h"
 #include "head/tc_head.h"
 #include "head/tc_head_file.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
+#include "tc_params.h"
 #include "text/tc_prompts.h"
 
 #define TOOL "tokenclip-head"
@@ -32,10 +33,8 @@ typedef struct options {
   const char *tokens, *head, *output, *device;
   const char *model, *object, *prompts, *vocab; /* zero-shot subspaces instead of --head */
   tc_kernel_family family;
-  /* command-line overrides; has_* says which were given */
-  tc_head_params set;
-  int has_eps, has_iters, has_tol, has_topk, has_temperature, has_affinity, has_blend;
-  int greedy, has_map_max;
+  tc_params set; /* the head parameters given, over the head file's defaults */
+  int has_map_max;
   float map_max;
 } options;
 
@@ -67,17 +66,31 @@ static void usage(FILE *f)
              "  --kernels F      kernel family cpu or gpu (default: from the device type)\n");
 }
 
+/* The options that set one head parameter each. */
+static const struct {
+  const char *name;
+  tc_param id;
+} param_opts[] = {
+  { "--eps", TC_PARAM_SINKHORN_EPS }, { "--iters", TC_PARAM_SINKHORN_ITERS },
+  { "--tol", TC_PARAM_SINKHORN_TOL }, { "--topk", TC_PARAM_TOPK },
+  { "--temperature", TC_PARAM_TEMPERATURE }, { "--blend", TC_PARAM_IMAGE_BLEND },
+};
+
 static int parse(int argc, char **argv, options *o)
 {
   *o = (options){ .family = TC_FAMILY_AUTO };
+  tc_params_init(&o->set);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int r = 0, takes = 1;
+    int r = 0, takes = 1, param = -1;
+    for (int k = 0; k < (int)(sizeof param_opts / sizeof param_opts[0]); k++)
+      if (strcmp(a, param_opts[k].name) == 0)
+        param = k;
     if (cli_is_help(a)) {
       usage(stdout);
       exit(0);
     } else if (strcmp(a, "--greedy") == 0) {
-      o->greedy = 1, takes = 0;
+      tc_params_set(&o->set, TC_PARAM_GREEDY, 1, NULL), takes = 0;
     } else if (!val) {
       fprintf(stderr, "tokenclip-head: unknown option or missing value: %s\n", a);
       return -1;
@@ -99,30 +112,18 @@ static int parse(int argc, char **argv, options *o)
       o->device = val;
     } else if (strcmp(a, "--kernels") == 0) {
       r = cli_kernels(TOOL, val, &o->family);
-    } else if (strcmp(a, "--eps") == 0) {
-      r = cli_float(TOOL, a, val, &o->set.sinkhorn_eps), o->has_eps = 1;
-    } else if (strcmp(a, "--iters") == 0) {
-      r = cli_uint(TOOL, a, val, &o->set.sinkhorn_iters), o->has_iters = 1;
-    } else if (strcmp(a, "--tol") == 0) {
-      r = cli_float(TOOL, a, val, &o->set.sinkhorn_tol), o->has_tol = 1;
-    } else if (strcmp(a, "--topk") == 0) {
-      r = cli_uint(TOOL, a, val, &o->set.topk), o->has_topk = 1;
-    } else if (strcmp(a, "--temperature") == 0) {
-      r = cli_float(TOOL, a, val, &o->set.temperature), o->has_temperature = 1;
-    } else if (strcmp(a, "--blend") == 0) {
-      r = cli_float(TOOL, a, val, &o->set.image_blend), o->has_blend = 1;
+    } else if (param >= 0) {
+      r = cli_param(TOOL, a, val, &o->set, param_opts[param].id);
     } else if (strcmp(a, "--map-max") == 0) {
       r = cli_float(TOOL, a, val, &o->map_max), o->has_map_max = 1;
     } else if (strcmp(a, "--affinity") == 0) {
-      o->has_affinity = 1;
-      if (strcmp(val, "max") == 0)
-        o->set.affinity = TC_HEAD_AFFINITY_MAX;
-      else if (strcmp(val, "mean") == 0)
-        o->set.affinity = TC_HEAD_AFFINITY_MEAN;
-      else if (strcmp(val, "abnormal") == 0)
-        o->set.affinity = TC_HEAD_AFFINITY_ABNORMAL;
-      else
-        fprintf(stderr, "tokenclip-head: --affinity takes max, mean or abnormal, not \"%s\"\n", val), r = -1;
+      static const char *names[] = { "max", "mean", "abnormal" }; /* tc_head_affinity */
+      r = -1;
+      for (int k = 0; k < 3; k++)
+        if (strcmp(val, names[k]) == 0)
+          r = 0, tc_params_set(&o->set, TC_PARAM_AFFINITY, k, NULL);
+      if (r)
+        fprintf(stderr, "tokenclip-head: --affinity takes max, mean or abnormal, not \"%s\"\n", val);
     } else {
       fprintf(stderr, "tokenclip-head: unknown option: %s\n", a);
       return -1;
@@ -136,26 +137,6 @@ static int parse(int argc, char **argv, options *o)
     return -1;
   }
   return 0;
-}
-
-static void apply_overrides(const options *o, tc_head_params *p)
-{
-  if (o->has_eps)
-    p->sinkhorn_eps = o->set.sinkhorn_eps;
-  if (o->has_iters)
-    p->sinkhorn_iters = o->set.sinkhorn_iters;
-  if (o->has_tol)
-    p->sinkhorn_tol = o->set.sinkhorn_tol;
-  if (o->has_topk)
-    p->topk = o->set.topk;
-  if (o->has_temperature)
-    p->temperature = o->set.temperature;
-  if (o->has_affinity)
-    p->affinity = o->set.affinity;
-  if (o->has_blend)
-    p->image_blend = o->set.image_blend;
-  if (o->greedy)
-    p->greedy = 1;
 }
 
 /* JSON number: finite values only reach here (the head refuses the rest). */
@@ -180,7 +161,8 @@ int main(int argc, char **argv)
   tc_head_result res;
   double ms = 0;
   tc_head_params p;
-  tc_head_params_default(&p);
+  tc_params file_defaults, eff;
+  tc_params_init(&file_defaults);
 
   tc_status st = tc_npy_read(o.tokens, &tokens, &err);
   if (st == TC_OK && (tokens.ndim != 2 || tokens.shape[0] < 2 || tokens.shape[1] < 1))
@@ -188,7 +170,7 @@ int main(int argc, char **argv)
                       "the patch tokens)", o.tokens);
   uint32_t N = st == TC_OK ? (uint32_t)(tokens.shape[0] - 1) : 0, D = st == TC_OK ? (uint32_t)tokens.shape[1] : 0;
   if (st == TC_OK && o.head) {
-    st = tc_head_file_load(o.head, D, &file, &p, &err);
+    st = tc_head_file_load(o.head, D, &file, &file_defaults, &err);
   } else if (st == TC_OK) {
     st = tc_prompt_subspaces(o.model, o.object, o.prompts, o.vocab, o.device, &file.subspaces, &file.Q, &file.D,
                              &err);
@@ -196,10 +178,11 @@ int main(int argc, char **argv)
       st = tc_error_set(&err, TC_ERR_MISMATCH, "%s: text embeddings have %u dimensions, the tokens of %s have %u",
                         o.model, file.D, o.tokens, D);
   }
-  if (st == TC_OK) {
-    apply_overrides(&o, &p);
-    st = tc_head_params_check(&p, file.Q, &err);
-  }
+  /* defaults < the head file's < the options given, checked against Q */
+  tc_params_merge(&file_defaults, &o.set, &eff);
+  tc_params_to_head(&eff, &p);
+  if (st == TC_OK)
+    st = tc_params_check(&eff, file.Q, &err);
   if (st == TC_OK) {
     tc_context_options opts;
     tc_context_options_init(&opts);

@@ -1,76 +1,71 @@
-/* The per-frame pipeline: model, head and map stages wired into two lanes. */
+/* The per-frame pipeline: model, head and map stages in one command sequence
+ * per frame slot. */
 #include "tc_detector.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "tc_head_file.h"
+#include "encoder/tc_encoder.h"
+#include "head/tc_head.h"
+#include "head/tc_head_file.h"
+#include "image/tc_preprocess.h"
+#include "map/tc_map.h"
+#include "tc_params.h"
+#include "tc_regions.h"
 #include "text/tc_prompts.h"
 #include "text/tc_unicode.h"
 
-/* A frame buffer, its map and its command sequences, used by one thread at a time. */
-typedef struct lane {
-  pthread_mutex_t lock;
-  tc_context *ctx;   /* the analysis lane's is the detector's; the overlay lane has its own */
-  tc_buffer *frame_buf;
-  tc_map *map;
-  tc_cmd *cmd[2];    /* analysis: [0] without blend, [1] with; overlay: [0] only */
-  bool recorded[2];
-} lane;
-
 struct tc_detector {
   tc_context *ctx;
+  char *device; /* the option, NULL for the default */
   tc_clip_vision *model;
   tc_encoder *enc;
   tc_head *head;
+  uint32_t grid, tokens; /* tokens = grid^2 patch tokens */
+  int warm_up;
+  /* the head file's defaults, the caller's settings, the values in effect */
+  tc_params file, user, params;
   tc_head_params head_params;
   tc_map_params map_params;
-  tc_resample_filter resample;
-  uint32_t grid, tokens; /* tokens = grid^2 patch tokens */
 
+  /* per frame layout */
   tc_frame frame;
   bool have_frame;
   tc_preprocess *pp;
-  tc_buffer *scores[2]; /* per lane: analysis writes, overlay uploads */
+  tc_map *map;
+  tc_frame_slot slot[TC_DETECTOR_SLOTS];
+  tc_cmd *cmd[TC_DETECTOR_SLOTS][2]; /* [slot][blend] */
+  bool recorded[TC_DETECTOR_SLOTS][2];
+
+  /* results */
+  tc_buffer *scores; /* [tokens] */
   float *host_scores;
-  lane analysis, overlay;
+  uint32_t *region_work;
 };
 
 void tc_detector_options_init(tc_detector_options *o)
 {
   memset(o, 0, sizeof *o);
-  tc_encoder_options_init(&o->encoder);
-  o->resample = TC_RESAMPLE_BICUBIC;
-  tc_head_params_default(&o->head);
-  tc_map_params_init(&o->map);
+  tc_params_init(&o->params);
 }
 
-static void apply_overrides(tc_head_params *p, const tc_detector_options *o)
-{
-  if (o->head_set & TC_DETECTOR_SET_TEMPERATURE)
-    p->temperature = o->head.temperature;
-  if (o->head_set & TC_DETECTOR_SET_EPS)
-    p->sinkhorn_eps = o->head.sinkhorn_eps;
-  if (o->head_set & TC_DETECTOR_SET_ITERS)
-    p->sinkhorn_iters = o->head.sinkhorn_iters;
-  if (o->head_set & TC_DETECTOR_SET_TOPK)
-    p->topk = o->head.topk;
-}
+/* ---- the subspaces: a head file, given, or from words ---- */
 
-/* -- text: the subspaces from words (options.object) -- */
-static tc_status create_head_from_words(tc_detector *det, const tc_detector_options *o, uint32_t D, tc_error *err)
+typedef struct subspaces {
+  const float *T; /* [Q, 2, D] */
+  uint32_t Q, D;  /* D 0: the encoder's */
+  float *owned;
+} subspaces;
+
+static tc_status subspaces_from_words(tc_detector *det, const tc_detector_options *o, subspaces *s, tc_error *err)
 {
-  if (o->head_path || o->subspaces)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "give an object name, a head file or subspaces: only one");
   tc_clip_text *text = NULL;
   tc_tokenizer *tok = NULL;
   char **loaded = NULL;
-  uint32_t Q = tc_prompt_templates_count, TD = 0;
+  uint32_t Q = tc_prompt_templates_count;
   const char *const *templates = tc_prompt_templates;
-  float *T = NULL;
   tc_status st = TC_OK;
   if (o->prompts_path && *o->prompts_path) {
     st = tc_prompt_templates_load(o->prompts_path, &loaded, &Q, err);
@@ -81,52 +76,109 @@ static tc_status create_head_from_words(tc_detector *det, const tc_detector_opti
   if (st == TC_OK)
     st = tc_prompt_open_tokenizer(o->model_path, o->vocab_path, &tok, err);
   if (st == TC_OK)
-    st = tc_prompt_subspaces_on(det->ctx, text, tok, o->object, templates, Q, &T, &TD, err);
-  if (st == TC_OK && TD != D)
-    st = tc_error_set(err, TC_ERR_MISMATCH, "%s: text embeddings have %u dimensions, image tokens %u",
-                      o->model_path, TD, D);
-  if (st == TC_OK)
-    st = tc_head_create(det->ctx, T, Q, D, det->tokens, &det->head, err);
-  free(T);
+    st = tc_prompt_subspaces_on(det->ctx, text, tok, o->object, templates, Q, &s->owned, &s->D, err);
   tc_prompt_templates_free(loaded, loaded ? Q : 0);
   tc_tokenizer_close(tok);
   tc_clip_text_close(text);
-  if (st != TC_OK) {
+  s->T = s->owned, s->Q = Q;
+  if (st != TC_OK)
     tc_error_prefix(err, "subspaces for object \"%.*s\"", tc_utf8_prefix(o->object, 60), o->object);
-    return st;
-  }
-  det->head_params = o->head;
-  apply_overrides(&det->head_params, o);
-  return tc_head_params_check(&det->head_params, tc_head_subspaces(det->head), err);
+  return st;
 }
 
-static tc_status create_head(tc_detector *det, const tc_detector_options *o, tc_error *err)
+/* Exactly one source; a head file also gives its defaults (det->file). */
+static tc_status load_subspaces(tc_detector *det, const tc_detector_options *o, subspaces *s, tc_error *err)
 {
-  const uint32_t D = tc_encoder_embed_dim(det->enc);
-  if (o->object && *o->object)
-    return create_head_from_words(det, o, D, err);
-  if (!o->head_path == !o->subspaces)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, o->head_path ? "give a head file or subspaces, not both"
-                                                                   : "no head: give a head file (or subspaces)");
-  /* the file's defaults sit between the library's and the caller's */
-  det->head_params = o->head;
-  tc_status st;
-  if (o->head_path) {
-    tc_head_file hf = { 0 };
-    st = tc_head_file_load(o->head_path, D, &hf, &det->head_params, err);
-    if (st == TC_OK)
-      st = tc_head_create(det->ctx, hf.subspaces, hf.Q, D, det->tokens, &det->head, err);
-    tc_head_file_free(&hf);
-  } else {
-    if (o->n_subspaces == 0)
-      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no subspaces (Q = 0)");
-    st = tc_head_create(det->ctx, o->subspaces, o->n_subspaces, D, det->tokens, &det->head, err);
+  const int words = o->object && *o->object;
+  if (words + (o->head_path != NULL) + (o->subspaces != NULL) > 1)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "give an object name, a head file or subspaces: only one");
+  if (words)
+    return subspaces_from_words(det, o, s, err);
+  if (o->subspaces) {
+    *s = (subspaces){ .T = o->subspaces, .Q = o->n_subspaces };
+    return o->n_subspaces ? TC_OK : tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no subspaces (Q = 0)");
   }
-  if (st != TC_OK)
-    return st;
-  apply_overrides(&det->head_params, o);
-  return tc_head_params_check(&det->head_params, tc_head_subspaces(det->head), err);
+  if (!o->head_path)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no head: give a head file (or subspaces, or an object name)");
+  tc_head_file hf = { 0 };
+  tc_status st = tc_head_file_load(o->head_path, 0, &hf, &det->file, err);
+  *s = (subspaces){ .T = hf.subspaces, .Q = hf.Q, .D = hf.D, .owned = hf.subspaces };
+  return st;
 }
+
+static tc_status check_dim(const tc_detector_options *o, const subspaces *s, uint32_t D, tc_error *err)
+{
+  if (!s->D || s->D == D)
+    return TC_OK;
+  if (o->head_path)
+    return tc_error_set(err, TC_ERR_MISMATCH, "%s: subspaces have dimension %u but the encoder's embeddings have %u",
+                        o->head_path, s->D, D);
+  return tc_error_set(err, TC_ERR_MISMATCH, "%s: text embeddings have %u dimensions, image tokens %u", o->model_path,
+                      s->D, D);
+}
+
+/* ---- warm-up: every kernel compiled before the first frame ---- */
+
+static tc_status zero_buffer(tc_buffer *buf, tc_error *err)
+{
+  void *p = tc_buffer_host_ptr(buf);
+  if (p) {
+    memset(p, 0, tc_buffer_size(buf));
+    return TC_OK;
+  }
+  void *zeros = calloc(1, tc_buffer_size(buf));
+  tc_status st = zeros ? tc_buffer_upload(buf, 0, zeros, tc_buffer_size(buf), err)
+                       : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  free(zeros);
+  return st;
+}
+
+typedef tc_status (*record_fn)(tc_detector *det, tc_cmd *cmd, tc_error *err);
+
+/* Records what `record` adds into a sequence of its own and runs it once. */
+static tc_status run_once(tc_detector *det, record_fn record, tc_error *err)
+{
+  tc_cmd *cmd = NULL;
+  tc_status st = tc_cmd_create(det->ctx, &cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_begin(cmd, err);
+  if (st == TC_OK)
+    st = record(det, cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_end(cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_run(cmd, err);
+  tc_cmd_destroy(cmd);
+  return st;
+}
+
+static tc_status record_model(tc_detector *det, tc_cmd *cmd, tc_error *err)
+{
+  tc_head_params cold = det->head_params;
+  cold.sinkhorn_warm_start = 0;
+  tc_status st = tc_encoder_record(det->enc, cmd, err);
+  return st == TC_OK ? tc_head_record(det->head, cmd, tc_encoder_output(det->enc), det->scores, &cold, err) : st;
+}
+
+static tc_status record_frame_stages(tc_detector *det, tc_cmd *cmd, tc_error *err)
+{
+  tc_status st = tc_preprocess_record(det->pp, cmd, det->slot[0].buf, tc_encoder_input(det->enc), err);
+  if (st == TC_OK)
+    st = tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
+  return st == TC_OK ? tc_map_record_blend(det->map, cmd, det->slot[0].buf, err) : st;
+}
+
+/* Encoder and head, on a zero input; the head then forgets the potentials of
+ * that input. */
+static tc_status warm_up_model(tc_detector *det, tc_error *err)
+{
+  tc_status st = zero_buffer(tc_encoder_input(det->enc), err);
+  if (st == TC_OK)
+    st = run_once(det, record_model, err);
+  return st == TC_OK ? tc_head_reset(det->head, err) : st;
+}
+
+/* ---- creation ---- */
 
 tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc_error *err)
 {
@@ -136,42 +188,54 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   tc_detector *det = calloc(1, sizeof *det);
   if (!det)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  pthread_mutex_init(&det->analysis.lock, NULL);
-  pthread_mutex_init(&det->overlay.lock, NULL);
-  det->resample = o->resample;
-  det->map_params = o->map;
+  tc_params_init(&det->file);
+  det->user = o->params;
+  det->warm_up = o->warm_up;
+  tc_status st = TC_OK;
+  if (o->device && !(det->device = strdup(o->device)))
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
 
   tc_context_options copts;
   tc_context_options_init(&copts);
   copts.device = o->device;
-  tc_status st = tc_context_create(&copts, &det->ctx, err);
-  /* The overlay lane gets a device (and so a queue) of its own on the same
-   * physical device: a queue runs its submissions in order, and lavapipe
-   * has one queue per device, so on a shared queue an overlay would wait
-   * for the analysis submitted before it, the very wait async mode avoids. */
   if (st == TC_OK)
-    st = tc_context_create(&copts, &det->overlay.ctx, err);
-  det->analysis.ctx = det->ctx;
+    st = tc_context_create(&copts, &det->ctx, err);
+  subspaces s = { 0 };
+  if (st == TC_OK)
+    st = load_subspaces(det, o, &s, err);
+  /* defaults < head file < the caller's, checked before anything is sized by them */
+  if (st == TC_OK) {
+    tc_params_merge(&det->file, &det->user, &det->params);
+    st = tc_params_check(&det->params, s.Q, err);
+  }
+  tc_encoder_options eo;
+  tc_params_to_encoder(&det->params, &eo);
   if (st == TC_OK)
     st = tc_clip_vision_open(o->model_path, NULL, &det->model, err);
   if (st == TC_OK)
-    st = tc_encoder_create(det->ctx, det->model, &o->encoder, &det->enc, err);
+    st = tc_encoder_create(det->ctx, det->model, &eo, &det->enc, err);
   if (st == TC_OK) {
     det->grid = tc_encoder_grid(det->enc);
     det->tokens = det->grid * det->grid;
-    det->map_params.grid_w = det->map_params.grid_h = det->grid;
-    st = create_head(det, o, err);
+    st = check_dim(o, &s, tc_encoder_embed_dim(det->enc), err);
   }
   if (st == TC_OK)
-    st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->scores[0], err);
+    st = tc_head_create(det->ctx, s.T, s.Q, tc_encoder_embed_dim(det->enc), det->tokens, &det->head, err);
+  free(s.owned);
+  tc_params_to_head(&det->params, &det->head_params);
+  tc_params_to_map(&det->params, det->grid, &det->map_params);
   if (st == TC_OK)
-    st = tc_buffer_create(det->overlay.ctx, det->tokens * sizeof(float), &det->scores[1], err);
-  if (st == TC_OK && !(det->host_scores = calloc(det->tokens, sizeof(float))))
+    st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->scores, err);
+  if (st == TC_OK)
+    st = zero_buffer(det->scores, err);
+  if (st == TC_OK && (!(det->host_scores = calloc(det->tokens, sizeof(float))) ||
+                      !(det->region_work = calloc(det->tokens, sizeof(uint32_t)))))
     st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  for (int i = 0; i < 2 && st == TC_OK; i++) {
-    if ((st = tc_cmd_create(det->ctx, &det->analysis.cmd[i], err)) == TC_OK && i == 0)
-      st = tc_cmd_create(det->overlay.ctx, &det->overlay.cmd[0], err);
-  }
+  for (int i = 0; i < TC_DETECTOR_SLOTS && st == TC_OK; i++)
+    for (int b = 0; b < 2 && st == TC_OK; b++)
+      st = tc_cmd_create(det->ctx, &det->cmd[i][b], err);
+  if (st == TC_OK && det->warm_up)
+    st = warm_up_model(det, err);
   if (st != TC_OK) {
     tc_detector_destroy(det);
     return st;
@@ -180,142 +244,146 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   return TC_OK;
 }
 
-static void lane_clear(lane *l)
+static void drop_frame(tc_detector *det)
 {
-  tc_map_destroy(l->map);
-  tc_buffer_destroy(l->frame_buf);
-  l->map = NULL;
-  l->frame_buf = NULL;
-  l->recorded[0] = l->recorded[1] = false;
+  tc_preprocess_destroy(det->pp);
+  tc_map_destroy(det->map);
+  det->pp = NULL;
+  det->map = NULL;
+  for (int i = 0; i < TC_DETECTOR_SLOTS; i++)
+    tc_frame_slot_destroy(&det->slot[i]);
+  memset(det->recorded, 0, sizeof det->recorded);
+  det->have_frame = false;
 }
 
 void tc_detector_destroy(tc_detector *det)
 {
   if (!det)
     return;
-  lane *lanes[] = { &det->analysis, &det->overlay };
-  for (int i = 0; i < 2; i++) {
-    lane_clear(lanes[i]);
-    tc_cmd_destroy(lanes[i]->cmd[0]);
-    tc_cmd_destroy(lanes[i]->cmd[1]);
-    pthread_mutex_destroy(&lanes[i]->lock);
-    tc_buffer_destroy(det->scores[i]);
-  }
-  tc_preprocess_destroy(det->pp);
+  drop_frame(det);
+  for (int i = 0; i < TC_DETECTOR_SLOTS; i++)
+    for (int b = 0; b < 2; b++)
+      tc_cmd_destroy(det->cmd[i][b]);
+  tc_buffer_destroy(det->scores);
   tc_head_destroy(det->head);
   tc_encoder_destroy(det->enc);
   tc_clip_vision_close(det->model);
-  tc_context_destroy(det->overlay.ctx);
   tc_context_destroy(det->ctx);
   free(det->host_scores);
+  free(det->region_work);
+  free(det->device);
   free(det);
 }
 
 const char *tc_detector_device_name(const tc_detector *det) { return tc_context_device_name(det->ctx); }
-tc_context *tc_detector_context(tc_detector *det) { return det->ctx; }
-uint32_t tc_detector_validation_messages(const tc_detector *det)
-{
-  return tc_context_validation_messages(det->ctx) + tc_context_validation_messages(det->overlay.ctx);
-}
+const char *tc_detector_device_option(const tc_detector *det) { return det->device; }
+uint32_t tc_detector_validation_messages(const tc_detector *det) { return tc_context_validation_messages(det->ctx); }
 uint32_t tc_detector_grid(const tc_detector *det) { return det->grid; }
 uint32_t tc_detector_input_size(const tc_detector *det) { return tc_encoder_input_size(det->enc); }
 uint32_t tc_detector_subspaces(const tc_detector *det) { return tc_head_subspaces(det->head); }
-tc_head_params tc_detector_head_params(const tc_detector *det) { return det->head_params; }
+void tc_detector_params(const tc_detector *det, tc_params *effective) { *effective = det->params; }
+const tc_frame *tc_detector_frame(const tc_detector *det) { return det->have_frame ? &det->frame : NULL; }
 
-static void lock_both(tc_detector *det)
+tc_frame_slot *tc_detector_slot(tc_detector *det, int slot)
 {
-  pthread_mutex_lock(&det->analysis.lock);
-  pthread_mutex_lock(&det->overlay.lock);
+  return det->have_frame && slot >= 0 && slot < TC_DETECTOR_SLOTS ? &det->slot[slot] : NULL;
 }
 
-static void unlock_both(tc_detector *det)
-{
-  pthread_mutex_unlock(&det->overlay.lock);
-  pthread_mutex_unlock(&det->analysis.lock);
-}
+/* ---- parameters ---- */
 
-static tc_status lane_prepare(tc_detector *det, lane *l, tc_error *err)
+tc_status tc_detector_merge_params(const tc_detector *det, const tc_params *user, tc_params *eff, tc_error *err)
 {
-  lane_clear(l);
-  tc_status st = tc_frame_buffer_create(l->ctx, &det->frame, &l->frame_buf, err);
+  tc_params m;
+  tc_params_merge(&det->file, user, &m);
+  /* load-time fields keep the values the detector was made with, unless set otherwise */
+  for (int i = 0; i < TC_PARAM_COUNT; i++) {
+    const tc_param_info *in = tc_param_info_of((tc_param)i);
+    if ((in->flags & TC_PARAM_LOAD_TIME) && !tc_params_is_set(user, in->id))
+      memcpy((char *)&m + in->offset, (const char *)&det->params + in->offset, 4);
+  }
+  tc_param changed = tc_params_load_time_change(&det->params, &m);
+  if (changed != TC_PARAM_COUNT)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s is fixed once the detector exists (%g, not %g)",
+                        tc_param_name(changed), tc_params_get(&det->params, changed), tc_params_get(&m, changed));
+  tc_status st = tc_params_check(&m, tc_head_subspaces(det->head), err);
   if (st == TC_OK)
-    st = tc_map_create(l->ctx, &det->frame, &det->map_params, &l->map, err);
+    *eff = m;
   return st;
 }
 
-/* Both lanes for det->frame and det->map_params; both lane locks held. The
- * frame layout counts as set only when both are ready. */
-static tc_status lanes_prepare(tc_detector *det, tc_error *err)
+tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_error *err)
 {
-  tc_status st = lane_prepare(det, &det->analysis, err);
-  if (st == TC_OK)
-    st = lane_prepare(det, &det->overlay, err);
-  det->have_frame = st == TC_OK;
-  return st;
+  tc_params eff;
+  tc_status st = tc_detector_merge_params(det, user, &eff, err);
+  if (st != TC_OK)
+    return st;
+  const uint64_t diff = tc_params_diff(&det->params, &eff);
+  tc_map_params mp;
+  tc_params_to_map(&eff, det->grid, &mp);
+  if ((diff & tc_params_map_fields()) && det->have_frame) {
+    tc_map *map = NULL;
+    if ((st = tc_map_create(det->ctx, &det->frame, &mp, &map, err)) != TC_OK)
+      return st;
+    tc_map_destroy(det->map);
+    det->map = map;
+  }
+  if (diff & (tc_params_map_fields() | tc_params_head_fields()))
+    memset(det->recorded, 0, sizeof det->recorded);
+  det->user = *user;
+  det->params = eff;
+  det->map_params = mp;
+  tc_params_to_head(&eff, &det->head_params);
+  return TC_OK;
 }
+
+/* ---- frames ---- */
 
 tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_error *err)
 {
   tc_status st = tc_frame_check(frame, err);
-  if (st != TC_OK)
+  if (st != TC_OK || (det->have_frame && memcmp(frame, &det->frame, sizeof *frame) == 0))
     return st;
-  lock_both(det);
-  if (!det->have_frame || memcmp(frame, &det->frame, sizeof *frame) != 0) {
-    det->frame = *frame;
-    det->have_frame = false;
-    tc_preprocess_destroy(det->pp);
-    det->pp = NULL;
-    st = tc_preprocess_create(det->ctx, frame, tc_encoder_input_size(det->enc), det->resample, &det->pp, err);
-    if (st == TC_OK)
-      st = lanes_prepare(det, err);
+  drop_frame(det);
+  det->frame = *frame;
+  st = tc_preprocess_create(det->ctx, frame, tc_encoder_input_size(det->enc), det->params.resample, &det->pp, err);
+  if (st == TC_OK)
+    st = tc_map_create(det->ctx, frame, &det->map_params, &det->map, err);
+  for (int i = 0; i < TC_DETECTOR_SLOTS && st == TC_OK; i++)
+    st = tc_frame_slot_create(det->ctx, frame, &det->slot[i], err);
+  /* Preprocessing and the map: lavapipe compiles a kernel per variant key,
+   * which holds the shape of its texel buffers (a byte size that is a power
+   * of two or not, and some bits of the view's size), and their tables' sizes
+   * follow the layout: so they are compiled here, not at creation. */
+  if (st == TC_OK && det->warm_up)
+    st = run_once(det, record_frame_stages, err);
+  if (st != TC_OK) {
+    drop_frame(det);
+    return st;
   }
-  unlock_both(det);
-  return st;
-}
-
-tc_status tc_detector_set_head_params(tc_detector *det, const tc_head_params *params, tc_error *err)
-{
-  tc_status st = tc_head_params_check(params, tc_head_subspaces(det->head), err);
-  if (st != TC_OK)
-    return st;
-  pthread_mutex_lock(&det->analysis.lock);
-  det->head_params = *params;
-  det->analysis.recorded[0] = det->analysis.recorded[1] = false;
-  pthread_mutex_unlock(&det->analysis.lock);
+  det->have_frame = true;
   return TC_OK;
 }
 
-tc_status tc_detector_set_map_params(tc_detector *det, const tc_map_params *params, tc_error *err)
-{
-  tc_map_params p = *params;
-  p.grid_w = p.grid_h = det->grid;
-  tc_status st = TC_OK;
-  lock_both(det);
-  det->map_params = p;
-  if (det->have_frame)
-    st = lanes_prepare(det, err);
-  unlock_both(det);
-  return st;
-}
+/* ---- analysis ---- */
 
-static tc_status record_analysis(tc_detector *det, int blend, tc_error *err)
+static tc_status record_analysis(tc_detector *det, int slot, int blend, tc_error *err)
 {
-  lane *l = &det->analysis;
-  tc_cmd *cmd = l->cmd[blend];
+  tc_cmd *cmd = det->cmd[slot][blend];
+  tc_buffer *frame_buf = det->slot[slot].buf;
   tc_status st = tc_cmd_begin(cmd, err);
   if (st == TC_OK)
-    st = tc_preprocess_record(det->pp, cmd, l->frame_buf, tc_encoder_input(det->enc), err);
+    st = tc_preprocess_record(det->pp, cmd, frame_buf, tc_encoder_input(det->enc), err);
   if (st == TC_OK)
     st = tc_encoder_record(det->enc, cmd, err);
   if (st == TC_OK)
-    st = tc_head_record(det->head, cmd, tc_encoder_output(det->enc), det->scores[0], &det->head_params, err);
+    st = tc_head_record(det->head, cmd, tc_encoder_output(det->enc), det->scores, &det->head_params, err);
   if (st == TC_OK)
-    st = tc_map_record_smooth(l->map, cmd, det->scores[0], 0, err);
+    st = tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
   if (st == TC_OK && blend)
-    st = tc_map_record_blend(l->map, cmd, l->frame_buf, err);
+    st = tc_map_record_blend(det->map, cmd, frame_buf, err);
   if (st == TC_OK)
     st = tc_cmd_end(cmd, err);
-  l->recorded[blend] = st == TC_OK;
+  det->recorded[slot][blend] = st == TC_OK;
   return st;
 }
 
@@ -331,90 +399,88 @@ static tc_status no_frame(tc_error *err)
   return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame layout: call tc_detector_set_frame first");
 }
 
+/* The results of a finished submission: scores, scores of the image, regions. */
+static tc_status read_results(tc_detector *det, double ms, tc_analysis *out, tc_error *err)
+{
+  tc_head_result hr = { 0 };
+  float map_max = 0;
+  tc_status st = tc_head_read_result(det->head, &hr, err);
+  if (st == TC_OK)
+    st = tc_map_read_range(det->map, NULL, &map_max, err);
+  if (st == TC_OK)
+    st = tc_buffer_download(det->scores, 0, det->host_scores, det->tokens * sizeof(float), err);
+  if (st != TC_OK || !out)
+    return st;
+  const tc_params *p = &det->params;
+  const float image = tc_head_image_score(&det->head_params, hr.global_score, map_max);
+  tc_analysis a = {
+    .image_score = image,
+    .global_score = hr.global_score,
+    .max_score = hr.token_score_max,
+    .map_max = map_max,
+    .anomalous = image >= p->threshold,
+    .iterations = hr.iterations,
+    .converged = hr.converged,
+    .inference_ms = ms,
+    .grid = det->grid,
+    .scores = det->host_scores,
+  };
+  size_t found = tc_find_regions(det->host_scores, det->grid, det->grid, p->threshold, a.region, p->max_regions,
+                                 det->region_work);
+  a.regions = (uint32_t)found;
+  a.n_regions = found < p->max_regions ? (uint32_t)found : p->max_regions;
+  for (uint32_t i = 0; i < a.n_regions; i++) {
+    tc_region *r = &a.region[i];
+    tc_region_to_pixels(r, det->grid, det->grid, det->frame.width, det->frame.height, &r->x, &r->y, &r->w, &r->h);
+  }
+  *out = a;
+  return TC_OK;
+}
+
+/* The frame already in the slot's buffer. */
+static tc_status run_analysis(tc_detector *det, int slot, int blend, tc_analysis *out, tc_error *err)
+{
+  tc_status st = det->recorded[slot][blend] ? TC_OK : record_analysis(det, slot, blend, err);
+  double t0 = now_ms();
+  if (st == TC_OK)
+    st = tc_cmd_run(det->cmd[slot][blend], err);
+  double t1 = now_ms();
+  return st == TC_OK ? read_results(det, t1 - t0, out, err) : st;
+}
+
+tc_status tc_detector_analyse_slot(tc_detector *det, int slot, tc_analysis *out, tc_error *err)
+{
+  if (!tc_detector_slot(det, slot))
+    return det->have_frame ? tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame slot %d", slot) : no_frame(err);
+  tc_status st = tc_frame_slot_to_device(&det->slot[slot], err);
+  return st == TC_OK ? run_analysis(det, slot, 0, out, err) : st;
+}
+
 tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int blend, tc_analysis *out,
                               tc_error *err)
 {
-  lane *l = &det->analysis;
-  pthread_mutex_lock(&l->lock);
-  blend = blend && det->map_params.alpha > 0; /* map_params change under both lane locks */
-  tc_status st = det->have_frame ? TC_OK : no_frame(err);
-  if (st == TC_OK && !l->recorded[blend])
-    st = record_analysis(det, blend, err);
+  if (!det->have_frame)
+    return no_frame(err);
+  if (stride < 4 * (size_t)det->frame.width)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "stride %zu is less than a %u-pixel row", stride,
+                        det->frame.width);
+  blend = blend && det->params.alpha > 0;
+  tc_frame_slot *s = &det->slot[0];
+  tc_frame_slot_write(s, pixels, stride);
+  tc_status st = tc_frame_slot_to_device(s, err);
   if (st == TC_OK)
-    st = tc_frame_upload(l->frame_buf, &det->frame, pixels, stride, err);
-  double t0 = now_ms();
-  if (st == TC_OK)
-    st = tc_cmd_run(l->cmd[blend], err);
-  double t1 = now_ms();
-  tc_head_result hr = { 0 };
-  float map_max = 0;
-  if (st == TC_OK)
-    st = tc_head_read_result(det->head, &hr, err);
-  if (st == TC_OK)
-    st = tc_map_read_range(l->map, NULL, &map_max, err);
-  if (st == TC_OK)
-    st = tc_buffer_download(det->scores[0], 0, det->host_scores, det->tokens * sizeof(float), err);
-  if (st == TC_OK && blend)
-    st = tc_frame_download(l->frame_buf, &det->frame, pixels, stride, err);
-  if (st == TC_OK && out) {
-    *out = (tc_analysis){
-      .image_score = tc_head_image_score(&det->head_params, hr.global_score, map_max),
-      .global_score = hr.global_score,
-      .max_score = hr.token_score_max,
-      .map_max = map_max,
-      .iterations = hr.iterations,
-      .converged = hr.converged,
-      .inference_ms = t1 - t0,
-      .grid = det->grid,
-      .scores = det->host_scores,
-    };
-  }
-  pthread_mutex_unlock(&l->lock);
+    st = run_analysis(det, 0, blend, out, err);
+  if (st == TC_OK && blend && (st = tc_frame_slot_from_device(s, err)) == TC_OK)
+    tc_frame_slot_read(s, pixels, stride);
   return st;
 }
-
-tc_status tc_detector_overlay(tc_detector *det, void *pixels, size_t stride, const float *scores, tc_error *err)
-{
-  lane *l = &det->overlay;
-  pthread_mutex_lock(&l->lock);
-  tc_status st = det->have_frame ? TC_OK : no_frame(err);
-  if (st == TC_OK && det->map_params.alpha <= 0) { /* nothing to draw: leave the frame as it is */
-    pthread_mutex_unlock(&l->lock);
-    return TC_OK;
-  }
-  if (st == TC_OK && !l->recorded[0]) {
-    tc_cmd *cmd = l->cmd[0];
-    st = tc_cmd_begin(cmd, err);
-    if (st == TC_OK)
-      st = tc_map_record(l->map, cmd, det->scores[1], 0, l->frame_buf, err);
-    if (st == TC_OK)
-      st = tc_cmd_end(cmd, err);
-    l->recorded[0] = st == TC_OK;
-  }
-  if (st == TC_OK)
-    st = tc_buffer_upload(det->scores[1], 0, scores, det->tokens * sizeof(float), err);
-  if (st == TC_OK)
-    st = tc_frame_upload(l->frame_buf, &det->frame, pixels, stride, err);
-  if (st == TC_OK)
-    st = tc_cmd_run(l->cmd[0], err);
-  if (st == TC_OK)
-    st = tc_frame_download(l->frame_buf, &det->frame, pixels, stride, err);
-  pthread_mutex_unlock(&l->lock);
-  return st;
-}
-
-/* ---- the smoothed map at frame size ---- */
 
 tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err)
 {
-  lane *l = &det->analysis;
-  pthread_mutex_lock(&l->lock);
-  tc_status st = det->have_frame ? TC_OK : no_frame(err);
-  if (st == TC_OK && !tc_map_buffer(l->map))
-    st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT,
-                      "the detector keeps no full-resolution map: set map.keep_map in its options");
-  if (st == TC_OK)
-    st = tc_map_read(l->map, dst, err);
-  pthread_mutex_unlock(&l->lock);
-  return st;
+  if (!det->have_frame)
+    return no_frame(err);
+  if (!tc_map_buffer(det->map))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT,
+                        "the detector keeps no full-resolution map: set the keep_map parameter");
+  return tc_map_read(det->map, dst, err);
 }

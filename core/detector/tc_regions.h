@@ -1,28 +1,24 @@
-/* Connected regions of a score grid above a threshold: what the element
- * attaches as GstVideoRegionOfInterestMeta. Plain C on the host: the grid is
- * the patch grid (14x14 .. 37x37 cells), far too small for a kernel. */
+/* Connected regions of a score grid above a threshold: part of every
+ * analysis (tc_analysis.region, the element's GstVideoRegionOfInterestMeta).
+ * Plain C on the host: the grid is the patch grid (14x14 .. 37x37 cells), far
+ * too small for a kernel. */
 #ifndef TC_REGIONS_H
 #define TC_REGIONS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenclip/tokenclip.h" /* tc_region */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct tc_region {
-  /* bounding box in grid cells: columns x0..x1-1, rows y0..y1-1 */
-  uint32_t x0, y0, x1, y1;
-  uint32_t cells;   /* cells in the region */
-  float max_score;  /* highest cell score */
-  float mean_score;
-} tc_region;
-
 /* Finds the 8-connected regions of cells with score >= threshold in a
  * gh x gw raster grid. Writes at most max_regions regions, the highest
  * max_score first, and returns how many exist in total. work must hold
- * gh * gw uint32_t. NaN cells never belong to a region. */
+ * gh * gw uint32_t. NaN cells never belong to a region. Fills the grid boxes
+ * (x0..y1), cells and scores; tc_region_to_pixels gives the pixel box. */
 size_t tc_find_regions(const float *scores, uint32_t gw, uint32_t gh, float threshold, tc_region *regions,
                        size_t max_regions, uint32_t *work);
 

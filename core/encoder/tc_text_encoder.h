@@ -16,7 +16,7 @@
  * batch runs T = (largest end-of-text position in the batch) + 1 rows per
  * prompt instead of the whole context: the same result, a fraction of the
  * work. Prompts are batched in order of length, so little is padded.
- * (core/ref's tc_ref_text_encoder_run runs the whole context; the tests
+ * (tests/ref's tc_ref_text_encoder_run runs the whole context; the tests
  * compare the two.) */
 #ifndef TC_TEXT_ENCODER_H
 #define TC_TEXT_ENCODER_H

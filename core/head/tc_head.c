@@ -283,6 +283,15 @@ tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *
   return st;
 }
 
+tc_status tc_head_reset(tc_head *h, tc_error *err)
+{
+  float *zeros = calloc(h->Q, sizeof *zeros);
+  tc_status st = zeros ? tc_buffer_upload(h->v, 0, zeros, h->Q * sizeof *zeros, err)
+                       : tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  free(zeros);
+  return st;
+}
+
 tc_status tc_head_read_result(tc_head *h, tc_head_result *out, tc_error *err)
 {
   head_result_gpu r;

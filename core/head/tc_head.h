@@ -29,12 +29,7 @@
 extern "C" {
 #endif
 
-/* How a token's affinity to a subspace is read from its two cosines. */
-typedef enum tc_head_affinity {
-  TC_HEAD_AFFINITY_MAX = 0,      /* max(cos normal, cos abnormal) */
-  TC_HEAD_AFFINITY_MEAN = 1,     /* their mean */
-  TC_HEAD_AFFINITY_ABNORMAL = 2, /* the abnormal cosine only */
-} tc_head_affinity;
+/* tc_head_affinity is public (tokenclip/tokenclip.h). */
 
 typedef struct tc_head_params {
   /* tau: class probabilities are softmax(cos / tau). 0.07, the value
@@ -103,6 +98,11 @@ uint32_t tc_head_tokens(const tc_head *head);    /* N */
  * floats). params are baked into the recording. */
 tc_status tc_head_record(tc_head *head, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *scores,
                          const tc_head_params *params, tc_error *err);
+
+/* Forgets the Sinkhorn potentials kept for sinkhorn_warm_start: the next
+ * warm start is a cold one, as after tc_head_create (e.g. after a warm-up run
+ * on an input that is not a frame). */
+tc_status tc_head_reset(tc_head *head, tc_error *err);
 
 /* After the submission has finished: the result, or TC_ERR_NUMERIC when a
  * token was NaN/Inf or a score came out non-finite (the scores are then not

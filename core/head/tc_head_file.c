@@ -46,41 +46,29 @@ static tc_status scalar(const tc_safetensors *st, const char *name, double *valu
   return TC_OK;
 }
 
-static tc_status bad_default(const tc_safetensors *st, const char *name, double v, const char *want, tc_error *err)
+/* Reads the defaults the file holds into a copy of tc_params_init's values,
+ * given back only when all are valid. */
+static tc_status read_defaults(const tc_safetensors *st, uint32_t Q, tc_params *out, tc_error *err)
 {
-  return tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s' is %g; it must be %s", tc_safetensors_path(st), name, v,
-                      want);
-}
-
-/* Reads the optional defaults into p (a copy: applied only when all are valid). */
-static tc_status read_defaults(const tc_safetensors *st, uint32_t Q, tc_head_params *p, tc_error *err)
-{
-  double v;
-  int found;
-  tc_status s = scalar(st, "temperature", &v, &found, err);
-  if (s == TC_OK && found) {
-    if (!(v > 0) || !isfinite(v))
-      return bad_default(st, "temperature", v, "a positive number", err);
-    p->temperature = (float)v;
-  }
-  if (s == TC_OK && (s = scalar(st, "sinkhorn_eps", &v, &found, err)) == TC_OK && found) {
-    if (!(v > 0) || !isfinite(v))
-      return bad_default(st, "sinkhorn_eps", v, "a positive number", err);
-    p->sinkhorn_eps = (float)v;
-  }
-  if (s == TC_OK && (s = scalar(st, "sinkhorn_iters", &v, &found, err)) == TC_OK && found) {
-    if (!(v >= 1 && v <= 1e6) || v != floor(v))
-      return bad_default(st, "sinkhorn_iters", v, "a whole number from 1 to 1000000", err);
-    p->sinkhorn_iters = (uint32_t)v;
-  }
-  if (s == TC_OK && (s = scalar(st, "topk", &v, &found, err)) == TC_OK && found) {
-    if (!(v >= 0 && v <= Q) || v != floor(v)) {
-      char want[64];
-      snprintf(want, sizeof want, "a whole number from 0 (all) to Q = %u", Q);
-      return bad_default(st, "topk", v, want, err);
+  tc_params p;
+  tc_params_init(&p);
+  tc_status s = TC_OK;
+  for (int i = 0; i < TC_PARAM_COUNT && s == TC_OK; i++) {
+    const tc_param_info *in = tc_param_info_of((tc_param)i);
+    double v = 0;
+    int found;
+    if (!(in->flags & TC_PARAM_IN_HEAD_FILE) || (s = scalar(st, in->name, &v, &found, err)) != TC_OK || !found)
+      continue;
+    if (tc_param_check_value(in->id, v, Q, NULL) != TC_OK) {
+      char want[160];
+      tc_param_requirement(in->id, Q, want, sizeof want);
+      return tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s' is %g; it must be %s", tc_safetensors_path(st),
+                          in->name, v, want);
     }
-    p->topk = (uint32_t)v;
+    s = tc_params_set(&p, in->id, v, err);
   }
+  if (s == TC_OK)
+    *out = p;
   return s;
 }
 
@@ -103,7 +91,7 @@ static tc_status check_subspaces(const char *path, const float *t, uint32_t Q, u
   return TC_OK;
 }
 
-tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_file *out, tc_head_params *params,
+tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_file *out, tc_params *defaults,
                             tc_error *err)
 {
   *out = (tc_head_file){ 0 };
@@ -134,26 +122,22 @@ tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_fil
     s = tc_st_tensor_to_f32(st, t, sub, err);
   if (s == TC_OK)
     s = check_subspaces(path, sub, Q, D, err);
-  tc_head_params defaults;
-  if (params)
-    defaults = *params;
-  else
-    tc_head_params_default(&defaults);
+  tc_params file_defaults;
   if (s == TC_OK)
-    s = read_defaults(st, Q, &defaults, err);
+    s = read_defaults(st, Q, &file_defaults, err);
   tc_safetensors_close(st);
   if (s != TC_OK) {
     free(sub);
     return s;
   }
-  if (params)
-    *params = defaults;
+  if (defaults)
+    *defaults = file_defaults;
   *out = (tc_head_file){ .Q = Q, .D = D, .subspaces = sub };
   return TC_OK;
 }
 
 tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t Q, uint32_t D, int half,
-                             const tc_head_params *params, tc_error *err)
+                             const tc_params *defaults, tc_error *err)
 {
   size_t n = 2 * (size_t)Q * D;
   uint16_t *h = NULL;
@@ -163,19 +147,19 @@ tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t 
     for (size_t i = 0; i < n; i++)
       h[i] = tc_f32_to_f16(subspaces[i]);
   }
-  float scalars[4] = { 0 };
-  tc_st_write_tensor ts[5] = {
+  float scalars[TC_PARAM_COUNT] = { 0 };
+  tc_st_write_tensor ts[1 + TC_PARAM_COUNT] = {
     { .name = "subspaces", .dtype = half ? TC_ST_F16 : TC_ST_F32, .ndim = 3, .shape = { Q, 2, D },
       .data = half ? (const void *)h : (const void *)subspaces },
   };
   size_t count = 1;
-  if (params) {
-    const char *names[4] = { "temperature", "sinkhorn_eps", "sinkhorn_iters", "topk" };
-    scalars[0] = params->temperature, scalars[1] = params->sinkhorn_eps;
-    scalars[2] = (float)params->sinkhorn_iters, scalars[3] = (float)params->topk;
-    for (int i = 0; i < 4; i++)
-      ts[count++] = (tc_st_write_tensor){ .name = names[i], .dtype = TC_ST_F32, .ndim = 1, .shape = { 1 },
-                                          .data = &scalars[i] };
+  for (int i = 0; defaults && i < TC_PARAM_COUNT; i++) {
+    const tc_param_info *in = tc_param_info_of((tc_param)i);
+    if (!(in->flags & TC_PARAM_IN_HEAD_FILE) || !tc_params_is_set(defaults, in->id))
+      continue;
+    scalars[i] = (float)tc_params_get(defaults, in->id);
+    ts[count++] = (tc_st_write_tensor){ .name = in->name, .dtype = TC_ST_F32, .ndim = 1, .shape = { 1 },
+                                        .data = &scalars[i] };
   }
   tc_status s = tc_safetensors_write(path, ts, count, NULL, err);
   free(h);

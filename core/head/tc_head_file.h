@@ -1,11 +1,10 @@
-/* Head files: the textual subspaces of a TokenCLIP head, and optionally its
- * inference defaults, in a safetensors file.
+/* Head files: the textual subspaces of a TokenCLIP head, and optionally
+ * defaults for the analysis parameters, in a safetensors file.
  *
- *   subspaces        [Q, 2, D]  F32, F16 or BF16; [q, 0] normal, [q, 1] abnormal
- *   temperature      one element (float)          -> tc_head_params.temperature
- *   sinkhorn_eps     one element (float)          -> sinkhorn_eps
- *   sinkhorn_iters   one element (integer-valued) -> sinkhorn_iters
- *   topk             one element (integer-valued) -> topk (0: all Q)
+ *   subspaces   [Q, 2, D]  F32, F16 or BF16; [q, 0] normal, [q, 1] abnormal
+ *   <name>      one element: the default of the tc_params field of that name,
+ *               for the fields the parameter table marks TC_PARAM_IN_HEAD_FILE
+ *               (today temperature, sinkhorn_eps, sinkhorn_iters, topk)
  * One-element tensors may be stored as F32/F16/BF16 or I32/I64, with shape
  * [] or [1]. Include as "head/tc_head_file.h". */
 #ifndef TC_HEAD_FILE_H
@@ -14,6 +13,7 @@
 #include <stdint.h>
 
 #include "tc_head.h"
+#include "tc_params.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,21 +25,22 @@ typedef struct tc_head_file {
 } tc_head_file;
 
 /* Reads path into *out. expected_dim is the encoder's embedding dimension
- * (0 accepts any). When params is not NULL, the defaults the file holds
- * overwrite the matching fields; the others are left alone. Errors (messages
- * name the file and the tensor): unreadable or malformed file (TC_ERR_IO,
- * TC_ERR_FORMAT), no `subspaces` or Q = 0 (TC_ERR_FORMAT), a wrong shape or
- * a D other than expected_dim (TC_ERR_MISMATCH), NaN/Inf or a zero-norm
- * subspace vector (TC_ERR_NUMERIC), a default out of range, such as topk > Q
- * (TC_ERR_FORMAT). */
-tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_file *out, tc_head_params *params,
+ * (0 accepts any). When defaults is not NULL, it becomes the file's
+ * defaults: tc_params_init's values with the fields the file holds written
+ * and set. Errors (messages name the file and the tensor): unreadable or
+ * malformed file (TC_ERR_IO, TC_ERR_FORMAT), no `subspaces` or Q = 0
+ * (TC_ERR_FORMAT), a wrong shape or a D other than expected_dim
+ * (TC_ERR_MISMATCH), NaN/Inf or a zero-norm subspace vector
+ * (TC_ERR_NUMERIC), a default out of its range, such as topk > Q
+ * (TC_ERR_FORMAT); then *defaults is untouched. */
+tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_file *out, tc_params *defaults,
                             tc_error *err);
 void tc_head_file_free(tc_head_file *f);
 
 /* Writes a head file: subspaces [Q, 2, D] as F32 (or F16 when half is set)
- * and, when params is not NULL, its temperature, eps, iterations and topk. */
+ * and, when defaults is not NULL, the fields set in it that head files hold. */
 tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t Q, uint32_t D, int half,
-                             const tc_head_params *params, tc_error *err);
+                             const tc_params *defaults, tc_error *err);
 
 #ifdef __cplusplus
 }

@@ -105,3 +105,62 @@ tc_status tc_frame_download(tc_buffer *buf, const tc_frame *f, void *dst, size_t
 {
   return copy_rows(buf, f, dst, dst_stride, 0, err);
 }
+
+void tc_frame_copy(const tc_frame *f, void *dst, size_t dst_stride, const void *src, size_t src_stride)
+{
+  const size_t row = 4 * (size_t)f->width;
+  if (dst_stride == row && src_stride == row) {
+    memcpy(dst, src, row * f->height);
+    return;
+  }
+  for (uint32_t y = 0; y < f->height; y++)
+    memcpy((char *)dst + y * dst_stride, (const char *)src + y * src_stride, row);
+}
+
+tc_status tc_frame_slot_create(tc_context *ctx, const tc_frame *frame, tc_frame_slot *s, tc_error *err)
+{
+  *s = (tc_frame_slot){ .frame = *frame };
+  tc_status st = tc_frame_buffer_create(ctx, frame, &s->buf, err);
+  if (st != TC_OK)
+    return st;
+  s->host = tc_buffer_host_ptr(s->buf);
+  if (s->host) {
+    memset(s->host, 0, tc_frame_bytes(frame));
+    return TC_OK;
+  }
+  if (!(s->staging = calloc(1, tc_frame_bytes(frame))))
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory for a %zu-byte frame", tc_frame_bytes(frame));
+  s->host = s->staging;
+  if (st == TC_OK)
+    st = tc_frame_slot_to_device(s, err);
+  if (st != TC_OK)
+    tc_frame_slot_destroy(s);
+  return st;
+}
+
+void tc_frame_slot_destroy(tc_frame_slot *s)
+{
+  tc_buffer_destroy(s->buf);
+  free(s->staging);
+  *s = (tc_frame_slot){ 0 };
+}
+
+void tc_frame_slot_write(tc_frame_slot *s, const void *pixels, size_t stride)
+{
+  tc_frame_copy(&s->frame, s->host, s->frame.stride, pixels, stride);
+}
+
+tc_status tc_frame_slot_to_device(tc_frame_slot *s, tc_error *err)
+{
+  return s->staging ? tc_buffer_upload(s->buf, 0, s->staging, tc_frame_bytes(&s->frame), err) : TC_OK;
+}
+
+tc_status tc_frame_slot_from_device(tc_frame_slot *s, tc_error *err)
+{
+  return s->staging ? tc_buffer_download(s->buf, 0, s->staging, tc_frame_bytes(&s->frame), err) : TC_OK;
+}
+
+void tc_frame_slot_read(const tc_frame_slot *s, void *pixels, size_t stride)
+{
+  tc_frame_copy(&s->frame, pixels, stride, s->host, s->frame.stride);
+}

@@ -15,23 +15,8 @@
 extern "C" {
 #endif
 
-/* Byte order in memory, as GStreamer names them (GST_VIDEO_FORMAT_RGBA ...).
- * The fourth byte (alpha or padding) is never read and never written. */
-typedef enum tc_frame_format {
-  TC_FRAME_RGBA = 0,
-  TC_FRAME_BGRA = 1,
-  TC_FRAME_RGBX = 2,
-  TC_FRAME_BGRX = 3,
-} tc_frame_format;
-
-typedef struct tc_frame {
-  tc_frame_format format;
-  uint32_t width, height;
-  uint32_t stride; /* bytes from one row to the next: a multiple of 4, at least 4 * width */
-} tc_frame;
-
-/* A frame descriptor with the tightest stride (4 * width). */
-tc_frame tc_frame_make(tc_frame_format format, uint32_t width, uint32_t height);
+/* tc_frame, tc_frame_format, tc_frame_make and tc_frame_format_name are
+ * public (tokenclip/tokenclip.h, through tc_vk.h). */
 
 /* TC_OK when the descriptor is usable; otherwise a message naming the field. */
 tc_status tc_frame_check(const tc_frame *frame, tc_error *err);
@@ -41,9 +26,6 @@ size_t tc_frame_bytes(const tc_frame *frame);
 
 /* 1 when byte 0 of a pixel is blue (BGRA, BGRx), 0 when it is red. */
 int tc_frame_blue_first(tc_frame_format format);
-
-/* "RGBA", "BGRA", "RGBx", "BGRx"; "?" for anything else. */
-const char *tc_frame_format_name(tc_frame_format format);
 
 /* TC_OK when buf is large enough for the frame. */
 tc_status tc_frame_check_buffer(const tc_frame *frame, tc_buffer *buf, tc_error *err);
@@ -56,6 +38,31 @@ tc_status tc_frame_buffer_create(tc_context *ctx, const tc_frame *frame, tc_buff
  * frame->stride apart. Only 4 * width bytes of each row are copied. */
 tc_status tc_frame_upload(tc_buffer *buf, const tc_frame *frame, const void *src, size_t src_stride, tc_error *err);
 tc_status tc_frame_download(tc_buffer *buf, const tc_frame *frame, void *dst, size_t dst_stride, tc_error *err);
+
+/* Copies the 4 * width bytes of each row between two host frames. */
+void tc_frame_copy(const tc_frame *frame, void *dst, size_t dst_stride, const void *src, size_t src_stride);
+
+/* A frame's device buffer and the host memory it is written through: the
+ * buffer's mapping where it is host-visible (lavapipe, unified memory), else
+ * a host copy sent to the device before use. Either way a frame costs no
+ * allocation, and where the buffer is mapped one host copy. Zeroed at creation. */
+typedef struct tc_frame_slot {
+  tc_frame frame;
+  tc_buffer *buf;
+  uint8_t *host;    /* rows frame.stride apart */
+  uint8_t *staging; /* host's own memory when buf is not host-visible, else NULL */
+} tc_frame_slot;
+
+tc_status tc_frame_slot_create(tc_context *ctx, const tc_frame *frame, tc_frame_slot *slot, tc_error *err);
+void tc_frame_slot_destroy(tc_frame_slot *slot);
+/* pixels (rows stride bytes apart) -> the slot's host memory; then
+ * tc_frame_slot_to_device before a submission reads it. */
+void tc_frame_slot_write(tc_frame_slot *slot, const void *pixels, size_t stride);
+tc_status tc_frame_slot_to_device(tc_frame_slot *slot, tc_error *err);
+/* After a submission wrote the buffer: tc_frame_slot_from_device, then
+ * tc_frame_slot_read copies it out to pixels. */
+tc_status tc_frame_slot_from_device(tc_frame_slot *slot, tc_error *err);
+void tc_frame_slot_read(const tc_frame_slot *slot, void *pixels, size_t stride);
 
 #ifdef __cplusplus
 }

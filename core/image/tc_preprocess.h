@@ -30,11 +30,7 @@
 extern "C" {
 #endif
 
-typedef enum tc_resample_filter {
-  TC_RESAMPLE_BICUBIC = 0, /* default, as CLIP and AnomalyCLIP */
-  TC_RESAMPLE_BILINEAR = 1,
-  TC_RESAMPLE_PIL_BICUBIC = 2, /* bicubic in PIL's 8-bit fixed point, bit for bit (AnomalyCLIP's input) */
-} tc_resample_filter;
+/* tc_resample_filter is public (tokenclip/tokenclip.h). */
 
 /* "bicubic", "bilinear", "bicubic-pil"; NULL for anything else. */
 const char *tc_resample_filter_name(tc_resample_filter filter);

@@ -25,20 +25,14 @@
 extern "C" {
 #endif
 
-typedef enum tc_colormap {
-  TC_COLORMAP_TURBO = 0,   /* Google's Turbo, polynomial approximation (default) */
-  TC_COLORMAP_JET = 1,     /* matplotlib's jet (piecewise linear) */
-  TC_COLORMAP_INFERNO = 2, /* matplotlib's inferno (256-entry table) */
-  TC_COLORMAP_GRAY = 3,
-} tc_colormap;
+/* tc_colormap and tc_colormap_name are public (tokenclip/tokenclip.h): Turbo
+ * is a polynomial approximation, jet piecewise linear, inferno a 256-entry
+ * table. */
 
 /* The 256-entry colour table of a colormap, 8-bit RGB, red first: entry i is
  * the colour of normalised score i / 255, and a score t in [0, 1] takes entry
  * min(floor(256 t), 255) (as matplotlib's colormaps do). */
 tc_status tc_colormap_lut(tc_colormap colormap, uint8_t rgb[256 * 3], tc_error *err);
-
-/* "turbo", "jet", "inferno", "gray"; NULL for anything else. */
-const char *tc_colormap_name(tc_colormap colormap);
 
 typedef struct tc_map_params {
   uint32_t grid_w, grid_h; /* the token grid of the scores */

@@ -1,7 +1,7 @@
 /* Operations: each records one kernel dispatch (the variant for the
  * context's kernel family) into a command sequence. Shapes are explicit;
  * buffers hold row-major fp32 unless a dtype says otherwise. Every op has a
- * plain-C twin in core/ref/tc_ref.h that the tests compare it with.
+ * plain-C twin in tests/ref/tc_ref.h that the tests compare it with.
  *
  * Nothing here allocates per call beyond the descriptor set of the dispatch:
  * graphs record their ops once and resubmit. */

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 
 #include "image/tc_preprocess.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "map/tc_map.h"
 #include "tc_test.h"
 

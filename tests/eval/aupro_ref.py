@@ -1,5 +1,5 @@
 """Reference AUPRO in Python, written from the published definitions, for the
-tests of core/eval/tc_metrics.c.
+tests of tools/common/tc_metrics.c.
 
 - aupro_mvtec: the MVTec AD evaluation code (Bergmann et al., IJCV 2021:
   pro_curve_util.compute_pro, generic_util.trapezoid): ground-truth regions

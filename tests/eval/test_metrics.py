@@ -1,4 +1,4 @@
-"""core/eval/tc_metrics.c through ctypes, against scikit-learn's
+"""tools/common/tc_metrics.c through ctypes, against scikit-learn's
 roc_auc_score and average_precision_score and the AUPRO references of
 aupro_ref.py, on synthetic predictions with known answers (perfect,
 inverted, constant, ties, random) and on the refused inputs.

@@ -127,6 +127,9 @@ def checks(tool, infer, model, tmp):
     check("JSON: counts", (w["normal"], w["anomalous"], t["normal"], t["anomalous"]) == (3, 4, 3, 3), w)
     check("JSON: every metric in [0, 1]", metrics_in_range(res), res)
     check("JSON: eval size, grid", (res["eval_size"], res["input_size"], res["grid"]) == (SIZE, SIZE, 8), res)
+    # the default AUPRO limit is the decimal 0.3, not the float nearest it (0.300000012)
+    check("JSON: the default fpr_limit is 0.3", '"fpr_limit": 0.3,' in open(js).read() and res["fpr_limit"] == 0.3,
+          res["fpr_limit"])
     check("twins (one picture six times): image AUROC 0.5, AP 0.5",
           (t["image_auroc"], t["image_ap"]) == (0.5, 0.5), t)
     for cat in ("twins", "widget"):
@@ -217,10 +220,18 @@ def checks(tool, infer, model, tmp):
     shutil.copytree(mv, broken)
     gone = os.path.join(broken, "widget", "ground_truth", "dent", "001_mask.png")
     os.remove(gone)
+    # a per-image error names the image once, then the cause: "x.png: x_mask.png: ...", no doubled separator
+    empty_mask_data = os.path.join(tmp, "empty-mask")
+    shutil.copytree(mv, empty_mask_data)
+    empty_mask = os.path.join(empty_mask_data, "widget", "ground_truth", "dent", "001_mask.png")
+    open(empty_mask, "w").close()
+    empty_mask_image = os.path.join(empty_mask_data, "widget", "test", "dent", "001.png")
     csv_bad = os.path.join(tmp, "bad.csv")
     open(csv_bad, "w").write("object,split,image,mask\nwidget,test,a.png,\n")
     cases = [
         ("a defect image without its mask", ["--data", broken], 1, gone),
+        ("an empty mask file", ["--data", empty_mask_data], 1,
+         f"{empty_mask_image}: {empty_mask}: empty file (0 bytes), not a PNG or JPEG image"),
         ("no data folder", ["--data", os.path.join(tmp, "nowhere")], 1, "nowhere"),
         ("a folder without categories", ["--data", os.path.join(mv, "widget")], 1, "no category folders"),
         ("a CSV without a label column", ["--data", visa, "--csv", csv_bad], 1, "no column \"label\""),

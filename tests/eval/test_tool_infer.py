@@ -81,11 +81,14 @@ def checks(tool, model, tmp):
             "--sigma", "2", "--vv-start", "2", "--alpha", "0")
     check("map without overlay", r.returncode == 0 and os.path.exists(mapf), r.stderr)
 
+    empty = os.path.join(tmp, "empty.png")
+    open(empty, "w").close()
     cases = [
         ("missing image", ["--image", os.path.join(tmp, "nope.png")], 1, "nope.png"),
         ("missing model", ["--model", os.path.join(tmp, "nomodel.safetensors")], 1, "nomodel.safetensors"),
         ("missing head", ["--head", os.path.join(tmp, "nohead.safetensors")], 1, "nohead.safetensors"),
         ("image that is not a picture", ["--image", head], 1, "not a PNG or JPEG"),
+        ("an empty image file", ["--image", empty], 1, f"{empty}: empty file (0 bytes), not a PNG or JPEG image"),
         ("unwritable overlay", ["--overlay", os.path.join(tmp, "no", "dir", "o.png")], 1, "o.png"),
         ("unknown option", ["--frobnicate", "1"], 2, "unknown option"),
         ("bad number", ["--sigma", "lots"], 2, "--sigma takes a number"),

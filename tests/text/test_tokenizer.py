@@ -1,7 +1,7 @@
 """core/text/tc_tokenizer against the reference in clip_tokenizer_ref.py
 (no torch, no pip packages: Python's standard library and python3-regex).
 
-Usage: test_tokenizer.py VOCAB.txt.gz   (TOKENCLIP_LIB: the built library)
+Usage: test_tokenizer.py VOCAB.txt.gz   (TOKENCLIP_LIB: the testing library)
 
 Checks, for a few hundred phrases (prompts, punctuation, digits, accents,
 CJK, emoji, HTML references, odd white space, random strings): the cleaned

@@ -1,9 +1,11 @@
-"""Shared helpers for the PyTorch cross-checks: load libtokenclip with ctypes
-and call the plain-C references (core/ref) on numpy arrays.
+"""Shared helpers for the PyTorch cross-checks: load the testing library
+(libtokenclip-testing: the core with every symbol visible, the plain-C
+references of tests/ref, metrics and npy I/O) with ctypes and call it on numpy
+arrays.
 
 Each tests/torch/test_*.py checks one family of references against a PyTorch
 formulation written from the model's definition. Run by meson with
-TOKENCLIP_LIB pointing at the freshly built library."""
+TOKENCLIP_LIB pointing at the freshly built testing library."""
 import ctypes
 import os
 import sys

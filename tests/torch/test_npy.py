@@ -1,4 +1,4 @@
-"""core/io/tc_npy against NumPy itself: files written by np.save (float16,
+"""tools/common/tc_npy against NumPy itself: files written by np.save (float16,
 float32, float64; format versions 1.0, 2.0, 3.0; every rank up to 4) read
 by tc_npy_read, and files written by tc_npy_write read by np.load."""
 import ctypes

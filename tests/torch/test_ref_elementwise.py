@@ -1,4 +1,4 @@
-"""core/ref elementwise references against PyTorch."""
+"""tests/ref elementwise references against PyTorch."""
 import numpy as np
 import torch
 

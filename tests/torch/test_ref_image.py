@@ -1,4 +1,4 @@
-"""core/ref image references (preprocess and anomaly map) and the colour
+"""tests/ref image references (preprocess and anomaly map) and the colour
 tables against PyTorch / numpy / PIL / scipy formulations.
 
 - resize: F.interpolate(mode, align_corners=False, antialias=True), which is

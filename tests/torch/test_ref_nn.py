@@ -1,4 +1,4 @@
-"""core/ref layer norm, softmax, activations and attention against PyTorch.
+"""tests/ref layer norm, softmax, activations and attention against PyTorch.
 
 torch runs in float64 on the same float32 inputs, so it is the exact answer
 to fp32 output rounding; the references keep their statistics and sums in

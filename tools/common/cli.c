@@ -58,6 +58,23 @@ int cli_uint_max(const char *tool, const char *opt, const char *val, uint32_t ma
   return -1;
 }
 
+int cli_param(const char *tool, const char *opt, const char *val, tc_params *p, tc_param id)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(val, &end);
+  if (*end || end == val || errno) {
+    fprintf(stderr, "%s: %s takes a number, not \"%s\"\n", tool, opt, val);
+    return -1;
+  }
+  tc_error err = { 0 };
+  if (tc_params_set(p, id, v, &err) != TC_OK) {
+    fprintf(stderr, "%s: %s: %s\n", tool, opt, err.message);
+    return -1;
+  }
+  return 0;
+}
+
 int cli_kernels(const char *tool, const char *val, tc_kernel_family *out)
 {
   if (strcmp(val, "cpu") == 0 || strcmp(val, "gpu") == 0) {

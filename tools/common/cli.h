@@ -31,6 +31,11 @@ int cli_uint(const char *tool, const char *opt, const char *val, uint32_t *out);
 /* A whole number 0..max: "takes a whole number 0..MAX". */
 int cli_uint_max(const char *tool, const char *opt, const char *val, uint32_t max, uint32_t *out);
 
+/* An analysis parameter (tokenclip/tokenclip.h): a number, set in *p when
+ * the parameter can take it; else the library's reason ("TOOL: OPT: topk
+ * 2.5: must be a whole number ..."). */
+int cli_param(const char *tool, const char *opt, const char *val, tc_params *p, tc_param id);
+
 /* --kernels cpu|gpu. */
 int cli_kernels(const char *tool, const char *val, tc_kernel_family *out);
 

@@ -201,9 +201,15 @@ tc_status image_file_read(const char *path, image_file *out, tc_error *err)
   } else if (n >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff) {
     out->format = "JPEG";
     st = read_jpeg(path, f, out, err);
+  } else if (n == 0) {
+    st = tc_error_set(err, ferror(f) ? TC_ERR_IO : TC_ERR_FORMAT, ferror(f) ? "%s: read error"
+                      : "%s: empty file (0 bytes), not a PNG or JPEG image", path);
   } else {
-    st = tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: not a PNG or JPEG file (it starts with %02x %02x %02x %02x)",
-                      path, magic[0], magic[1], magic[2], magic[3]);
+    /* the bytes the file has, up to four */
+    char start[16] = "";
+    for (size_t i = 0; i < n && i < 4; i++)
+      snprintf(start + 3 * i, sizeof start - 3 * i, "%s%02x", i ? " " : "", magic[i]);
+    st = tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: not a PNG or JPEG file (it starts with %s)", path, start);
   }
   fclose(f);
   if (st != TC_OK)

@@ -11,7 +11,7 @@
  * the same submission as the encoder, so the picture is uploaded once.
  * tokens.npy gets float32 [1 + N, D]: row 0 the global token, rows 1..N the
  * patch tokens in raster order. --ref runs the plain-C reference of
- * core/ref instead of Vulkan (slow; for checking). A JSON object on stdout
+ * tests/ref instead of Vulkan (slow; for checking). A JSON object on stdout
  * gives the model's configuration, the device and the times. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@
 #include "cli.h"
 #include "image/tc_preprocess.h"
 #include "image_file.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 #include "tc_encoder.h"
 #include "tc_ref_encoder.h"
 #include "tc_ref_image.h"

@@ -36,21 +36,27 @@ void detector_args_usage(FILE *f)
              "  --sigma S        Gaussian blur of the map, in map pixels; 0 = none (default 4)\n");
 }
 
+/* The options that set one parameter each. */
+static const struct {
+  const char *name;
+  tc_param id;
+} param_opts[] = {
+  { "--input-size", TC_PARAM_INPUT_SIZE }, { "--vv-start", TC_PARAM_VV_START },
+  { "--topk", TC_PARAM_TOPK },             { "--eps", TC_PARAM_SINKHORN_EPS },
+  { "--iters", TC_PARAM_SINKHORN_ITERS },  { "--temperature", TC_PARAM_TEMPERATURE },
+  { "--blend", TC_PARAM_IMAGE_BLEND },     { "--sigma", TC_PARAM_SIGMA },
+};
+
 int detector_args_parse(detector_args *a, const char *tool, const char *opt, const char *val)
 {
   tc_detector_options *o = &a->det;
-  static const struct {
-    const char *name;
-    unsigned flag;
-  } head_opts[] = { { "--topk", TC_DETECTOR_SET_TOPK },
-                    { "--eps", TC_DETECTOR_SET_EPS },
-                    { "--iters", TC_DETECTOR_SET_ITERS },
-                    { "--temperature", TC_DETECTOR_SET_TEMPERATURE } };
-  int known = 0;
-  for (size_t i = 0; i < sizeof head_opts / sizeof head_opts[0]; i++)
-    known |= strcmp(opt, head_opts[i].name) == 0;
-  const char *names[] = { "--model", "--head", "--object", "--prompts", "--vocab", "--device", "--input-size",
-                          "--vv-start", "--pos-interp", "--resample", "--blend", "--sigma" };
+  int param = -1;
+  for (size_t i = 0; i < sizeof param_opts / sizeof param_opts[0]; i++)
+    if (strcmp(opt, param_opts[i].name) == 0)
+      param = (int)i;
+  const char *names[] = { "--model", "--head", "--object", "--prompts", "--vocab", "--device", "--pos-interp",
+                          "--resample" };
+  int known = param >= 0;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     known |= strcmp(opt, names[i]) == 0;
   if (!known && !val) {
@@ -64,7 +70,9 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
     return -1;
   }
   int r = 0;
-  if (strcmp(opt, "--model") == 0) {
+  if (param >= 0) {
+    r = cli_param(tool, opt, val, &o->params, param_opts[param].id);
+  } else if (strcmp(opt, "--model") == 0) {
     o->model_path = val;
   } else if (strcmp(opt, "--head") == 0) {
     o->head_path = val;
@@ -78,43 +86,14 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
     o->vocab_path = val;
   } else if (strcmp(opt, "--device") == 0) {
     o->device = val;
-  } else if (strcmp(opt, "--input-size") == 0) {
-    r = cli_uint(tool, opt, val, &o->encoder.input_size);
-  } else if (strcmp(opt, "--vv-start") == 0) {
-    r = cli_uint(tool, opt, val, &o->encoder.vv_start);
   } else if (strcmp(opt, "--pos-interp") == 0) {
-    r = cli_pos_interp(tool, val, &o->encoder.pos_interp);
+    tc_interp m;
+    if ((r = cli_pos_interp(tool, val, &m)) == 0)
+      tc_params_set(&o->params, TC_PARAM_POS_INTERP, m, NULL);
   } else if (strcmp(opt, "--resample") == 0) {
-    r = cli_resample(tool, val, &o->resample);
-  } else if (strcmp(opt, "--blend") == 0) {
-    r = cli_float(tool, opt, val, &a->blend), a->has_blend = 1;
-  } else if (strcmp(opt, "--sigma") == 0) {
-    r = cli_float(tool, opt, val, &o->map.sigma);
-    if (r == 0 && !(o->map.sigma >= 0 && o->map.sigma <= 1000))
-      fprintf(stderr, "%s: --sigma takes a number in [0, 1000], not \"%s\"\n", tool, val), r = -1;
-  } else if (strcmp(opt, "--topk") == 0) {
-    r = cli_uint(tool, opt, val, &o->head.topk), o->head_set |= TC_DETECTOR_SET_TOPK;
-  } else if (strcmp(opt, "--eps") == 0) {
-    r = cli_float(tool, opt, val, &o->head.sinkhorn_eps), o->head_set |= TC_DETECTOR_SET_EPS;
-  } else if (strcmp(opt, "--iters") == 0) {
-    r = cli_uint(tool, opt, val, &o->head.sinkhorn_iters), o->head_set |= TC_DETECTOR_SET_ITERS;
-  } else if (strcmp(opt, "--temperature") == 0) {
-    r = cli_float(tool, opt, val, &o->head.temperature), o->head_set |= TC_DETECTOR_SET_TEMPERATURE;
+    tc_resample_filter f;
+    if ((r = cli_resample(tool, val, &f)) == 0)
+      tc_params_set(&o->params, TC_PARAM_RESAMPLE, f, NULL);
   }
   return r == 0 ? 1 : -1;
-}
-
-tc_status detector_args_create(const detector_args *a, tc_detector **out, tc_error *err)
-{
-  tc_status st = tc_detector_create(&a->det, out, err);
-  if (st == TC_OK && a->has_blend) {
-    tc_head_params p = tc_detector_head_params(*out);
-    p.image_blend = a->blend;
-    st = tc_detector_set_head_params(*out, &p, err);
-    if (st != TC_OK) {
-      tc_detector_destroy(*out);
-      *out = NULL;
-    }
-  }
-  return st;
 }

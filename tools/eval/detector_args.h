@@ -1,22 +1,21 @@
 /* Command-line options of the detector, shared by tokenclip-infer and
  * tokenclip-eval so that both run the same pipeline under the same names:
  * model, head (a file, or --object: zero-shot subspaces from words, with
- * --prompts and --vocab), device, encoder, head parameters and map
- * smoothing. Each tool checks that it was given one source of subspaces. */
+ * --prompts and --vocab), device, and the analysis parameters (encoder, head,
+ * map smoothing), each option one tc_params field. Each tool checks that it
+ * was given one source of subspaces. */
 #ifndef TC_TOOLS_DETECTOR_ARGS_H
 #define TC_TOOLS_DETECTOR_ARGS_H
 
 #include <stdio.h>
 
-#include "detector/tc_detector.h"
+#include "tokenclip/tokenclip.h"
 
 typedef struct detector_args {
-  tc_detector_options det; /* model_path, head_path or object, and the rest */
-  int has_blend;           /* --blend given: applied after creation */
-  float blend;
+  tc_detector_options det; /* model_path, head_path or object, params (the options given are set) */
 } detector_args;
 
-/* Defaults: tc_detector_options_init, alpha and sigma as the element's. */
+/* Defaults: tc_detector_options_init. */
 void detector_args_init(detector_args *a);
 
 /* Parses one option `opt` with its value `val` (may be NULL: opt is the last
@@ -28,9 +27,5 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
 
 /* The options' help lines. */
 void detector_args_usage(FILE *f);
-
-/* tc_detector_create with the parsed options, then the settings that need a
- * detector (--blend). */
-tc_status detector_args_create(const detector_args *a, tc_detector **out, tc_error *err);
 
 #endif

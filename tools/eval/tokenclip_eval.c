@@ -37,10 +37,11 @@
 #include "cli.h"
 #include "dataset.h"
 #include "detector_args.h"
-#include "eval/tc_metrics.h"
+#include "map/tc_map.h"
+#include "tc_metrics.h"
 #include "image/tc_resample.h"
 #include "image_file.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
 
 #define TOOL "tokenclip-eval"
 
@@ -110,7 +111,7 @@ static int parse(int argc, char **argv, options *o)
   detector_args_init(&o->d);
   o->eval_size = UINT32_MAX;
   o->worst = 5;
-  o->fpr_limit = 0.3f;
+  o->fpr_limit = 0.3;
   o->progress = -1;
   int has_worst = 0;
   for (int i = 1; i < argc; i++) {
@@ -362,9 +363,9 @@ static tc_status evaluator_use(evaluator *e, source *src, tc_error *err)
   detector_args a = e->o->d;
   a.det.head_path = e->det_src.head;
   a.det.object = e->det_src.object;
-  a.det.map.keep_map = 1;
-  a.det.map.alpha = 0; /* no blend: the tool reads the map */
-  tc_status st = detector_args_create(&a, &e->det, err);
+  tc_params_set(&a.det.params, TC_PARAM_KEEP_MAP, 1, NULL);
+  tc_params_set(&a.det.params, TC_PARAM_ALPHA, 0, NULL); /* no blend: the tool reads the map */
+  tc_status st = tc_detector_create(&a.det, &e->det, err);
   if (st != TC_OK)
     return st;
   e->size = e->o->eval_size == UINT32_MAX ? tc_detector_input_size(e->det) : e->o->eval_size;
@@ -377,7 +378,7 @@ static tc_status run_one(evaluator *e, const sample *s, view *v, tc_error *err)
   tc_status st = image_file_read(s->image, &v->img, err);
   const uint32_t img_w = v->img.width, img_h = v->img.height;
   if (st == TC_OK && e->size)
-    st = resize_image(&v->img, e->size, e->o->d.det.resample, err);
+    st = resize_image(&v->img, e->size, e->o->d.det.params.resample, err);
   const uint32_t w = v->img.width, h = v->img.height;
   const size_t n = (size_t)w * h;
   if (st == TC_OK && (!(v->map = malloc(n * sizeof *v->map)) || !(v->mask = malloc(n))))
@@ -395,7 +396,7 @@ static tc_status run_one(evaluator *e, const sample *s, view *v, tc_error *err)
   if (st == TC_OK)
     v->score = a.image_score;
   else if (!strstr(err->message, s->image))
-    tc_error_prefix(err, "%s: ", s->image);
+    tc_error_prefix(err, "%s", s->image); /* it adds the ": " */
   return st;
 }
 
@@ -650,7 +651,7 @@ static tc_status eval_category(evaluator *e, const category *c, result *r, size_
       if (o->maps)
         st = write_map(o, c, s, &v, &rec[i].map, err);
     } else if (!strstr(err->message, s->image)) {
-      tc_error_prefix(err, "%s: ", s->image);
+      tc_error_prefix(err, "%s", s->image); /* it adds the ": " */
     }
     view_free(&v);
     progress(show, ++*done, total, c->name, t0);
@@ -767,18 +768,20 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
   fprintf(f, "  \"data\": ");
   cli_json_string(f, o->data, 1);
   fprintf(f, ",\n  \"layout\": \"%s\",\n", o->csv ? "visa-csv" : "mvtec");
+  /* the parameters in effect: the head file's defaults and the options given */
+  tc_params p = o->d.det.params;
   if (e->det) {
+    tc_detector_params(e->det, &p);
     fprintf(f, "  \"device\": ");
     cli_json_string(f, tc_detector_device_name(e->det), 1);
     fprintf(f, ",\n  \"input_size\": %u,\n  \"grid\": %u,\n  \"vv_start\": %u,\n", tc_detector_input_size(e->det),
-            tc_detector_grid(e->det), o->d.det.encoder.vv_start);
-    const tc_head_params p = tc_detector_head_params(e->det);
+            tc_detector_grid(e->det), p.vv_start);
     fprintf(f, "  \"head_params\": {\"temperature\": %.7g, \"sinkhorn_eps\": %.7g, \"sinkhorn_iters\": %u, "
             "\"topk\": %u, \"image_blend\": %.7g},\n",
             p.temperature, p.sinkhorn_eps, p.sinkhorn_iters, p.topk ? p.topk : tc_detector_subspaces(e->det),
             p.image_blend);
   }
-  fprintf(f, "  \"eval_size\": %u,\n  \"sigma\": %.7g,\n  \"fpr_limit\": %.9g,\n", e->size, o->d.det.map.sigma,
+  fprintf(f, "  \"eval_size\": %u,\n  \"sigma\": %.7g,\n  \"fpr_limit\": %.9g,\n", e->size, p.sigma,
           o->fpr_limit);
   fprintf(f, "  \"seconds\": %.3f,\n  \"images\": %zu,\n  \"seconds_per_image\": %.4f,\n", seconds, images,
           images ? seconds / images : 0.0);

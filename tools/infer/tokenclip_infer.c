@@ -19,7 +19,8 @@
 #include "cli.h"
 #include "detector_args.h"
 #include "image_file.h"
-#include "io/tc_npy.h"
+#include "tc_npy.h"
+#include "tokenclip/tokenclip.h"
 
 #define TOOL "tokenclip-infer"
 
@@ -70,16 +71,16 @@ static int parse(int argc, char **argv, options *o)
     } else if (strcmp(a, "--map") == 0) {
       o->map = val;
     } else if (strcmp(a, "--alpha") == 0) {
-      if (cli_float(TOOL, a, val, &o->d.det.map.alpha) != 0)
+      if (cli_param(TOOL, a, val, &o->d.det.params, TC_PARAM_ALPHA) != 0)
         return -1;
     } else if (strcmp(a, "--threshold") == 0) {
-      if (cli_float(TOOL, a, val, &o->d.det.map.threshold) != 0)
+      if (cli_param(TOOL, a, val, &o->d.det.params, TC_PARAM_OVERLAY_THRESHOLD) != 0)
         return -1;
     } else if (strcmp(a, "--colormap") == 0) {
       int found = 0;
       for (int c = 0; tc_colormap_name((tc_colormap)c); c++)
         if (strcmp(val, tc_colormap_name((tc_colormap)c)) == 0)
-          o->d.det.map.colormap = (tc_colormap)c, found = 1;
+          found = tc_params_set(&o->d.det.params, TC_PARAM_COLORMAP, c, NULL) == TC_OK;
       if (!found) {
         fprintf(stderr, TOOL ": --colormap takes turbo, jet, inferno or gray, not \"%s\"\n", val);
         return -1;
@@ -102,11 +103,6 @@ static int parse(int argc, char **argv, options *o)
     fprintf(stderr, TOOL ": --prompts and --vocab go with --object\n");
     return -1;
   }
-  if (!(o->d.det.map.alpha >= 0 && o->d.det.map.alpha <= 1) ||
-      !(o->d.det.map.threshold >= 0 && o->d.det.map.threshold <= 1)) {
-    fprintf(stderr, TOOL ": --alpha and --threshold take numbers in [0, 1]\n");
-    return -1;
-  }
   return 0;
 }
 
@@ -121,10 +117,10 @@ int main(int argc, char **argv)
   float *map = NULL;
   tc_analysis a = { 0 };
 
-  o.d.det.map.keep_map = o.map != NULL;
+  tc_params_set(&o.d.det.params, TC_PARAM_KEEP_MAP, o.map != NULL, NULL);
   tc_status st = image_file_read(o.image, &img, &err);
   if (st == TC_OK)
-    st = detector_args_create(&o.d, &det, &err);
+    st = tc_detector_create(&o.d.det, &det, &err);
   const tc_frame frame = tc_frame_make(TC_FRAME_RGBA, img.width, img.height);
   if (st == TC_OK)
     st = tc_detector_set_frame(det, &frame, &err);

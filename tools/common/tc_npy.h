@@ -5,7 +5,7 @@
  * Format versions 1.0, 2.0 and 3.0 are read; 1.0 is written when the header
  * fits, else 2.0. Anything else (Fortran order, big-endian, integers,
  * objects) is refused with a message naming the file and what was found.
- * Include as "io/tc_npy.h". */
+ */
 #ifndef TC_NPY_H
 #define TC_NPY_H
 

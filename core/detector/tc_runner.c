@@ -1,0 +1,465 @@
+/* The runner: a detector driven frame by frame, sync or async (tc_runner.h). */
+#include "tc_runner.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "map/tc_map.h"
+#include "tc_detector.h"
+#include "tc_params.h"
+
+/* The map of the latest scores blended into frames, on a context of its own. */
+typedef struct overlay_lane {
+  tc_context *ctx;
+  tc_frame_slot slot;
+  tc_buffer *scores;
+  tc_map *map;
+  tc_cmd *cmd;
+  bool recorded;
+  tc_params params;    /* its map was made with these */
+  uint64_t scores_seq; /* the analysis whose scores are in `scores` */
+} overlay_lane;
+
+/* An analysis with scores of its own. */
+typedef struct kept_analysis {
+  tc_analysis a;
+  float *scores;
+  uint64_t seq; /* 0: none */
+} kept_analysis;
+
+struct tc_runner {
+  tc_detector *det;
+  tc_runner_mode mode;
+  tc_analysis_fn on_analysis;
+  void *user;
+  tc_status (*submit)(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, tc_error *err);
+
+  /* the submitting thread's own */
+  overlay_lane overlay;
+  tc_params stream_params; /* a copy of params, seq stream_seq */
+  uint64_t stream_seq;
+  uint64_t frame_count;
+  kept_analysis view; /* a copy of latest */
+
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  /* under lock */
+  tc_params user_params, params; /* the caller's, and the values in effect */
+  uint64_t params_seq, det_params_seq; /* the latter: applied to the detector */
+  kept_analysis latest;
+  uint64_t next_seq;
+  uint32_t generation;
+  bool have_thread, pending, busy, stop, failed;
+  int pending_slot, busy_slot;
+  uint64_t pending_timestamp;
+  uint32_t pending_generation;
+  tc_error error; /* why the runner's thread stopped */
+  pthread_t thread;
+};
+
+void tc_runner_options_init(tc_runner_options *o) { *o = (tc_runner_options){ .mode = TC_RUNNER_SYNC }; }
+const tc_detector *tc_runner_detector(const tc_runner *r) { return r->det; }
+
+uint32_t tc_runner_validation_messages(const tc_runner *r)
+{
+  return tc_detector_validation_messages(r->det) + tc_context_validation_messages(r->overlay.ctx);
+}
+
+/* ---- the overlay lane ---- */
+
+static void overlay_drop(overlay_lane *o)
+{
+  tc_frame_slot_destroy(&o->slot);
+  tc_map_destroy(o->map);
+  o->map = NULL;
+  o->recorded = false;
+}
+
+static tc_status overlay_record(overlay_lane *o, tc_error *err)
+{
+  tc_status st = tc_cmd_begin(o->cmd, err);
+  if (st == TC_OK)
+    st = tc_map_record(o->map, o->cmd, o->scores, 0, o->slot.buf, err);
+  if (st == TC_OK)
+    st = tc_cmd_end(o->cmd, err);
+  o->recorded = st == TC_OK;
+  return st;
+}
+
+/* Buffers and map for this layout, and one run on the zero frame and scores
+ * (the map's kernels depend on the layout: compiled now, not at a frame). */
+static tc_status overlay_prepare(overlay_lane *o, const tc_frame *frame, const tc_params *p, uint32_t grid,
+                                 tc_error *err)
+{
+  overlay_drop(o);
+  tc_map_params mp;
+  tc_params_to_map(p, grid, &mp);
+  mp.keep_map = 0;
+  o->params = *p;
+  tc_status st = tc_frame_slot_create(o->ctx, frame, &o->slot, err);
+  if (st == TC_OK)
+    st = tc_map_create(o->ctx, frame, &mp, &o->map, err);
+  if (st == TC_OK)
+    st = overlay_record(o, err);
+  if (st == TC_OK)
+    st = tc_cmd_run(o->cmd, err);
+  if (st != TC_OK)
+    overlay_drop(o);
+  return st;
+}
+
+/* A map change (colours, blur, alpha, ...) rebuilds the map. */
+static tc_status overlay_follow(overlay_lane *o, const tc_params *p, uint32_t grid, tc_error *err)
+{
+  if (!o->map || !(tc_params_diff(&o->params, p) & tc_params_map_fields()))
+    return TC_OK;
+  tc_map_params mp;
+  tc_params_to_map(p, grid, &mp);
+  mp.keep_map = 0;
+  tc_map *map = NULL;
+  tc_status st = tc_map_create(o->ctx, &o->slot.frame, &mp, &map, err);
+  if (st != TC_OK)
+    return st;
+  tc_map_destroy(o->map);
+  o->map = map;
+  o->params = *p;
+  o->recorded = false;
+  return TC_OK;
+}
+
+static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pixels, size_t stride, tc_error *err)
+{
+  if (!k->seq || o->params.alpha <= 0)
+    return TC_OK; /* nothing to draw */
+  tc_status st = TC_OK;
+  if (o->scores_seq != k->seq) {
+    st = tc_buffer_upload(o->scores, 0, k->scores, (size_t)k->a.grid * k->a.grid * sizeof(float), err);
+    o->scores_seq = st == TC_OK ? k->seq : 0;
+  }
+  if (st == TC_OK && !o->recorded)
+    st = overlay_record(o, err);
+  tc_frame_slot_write(&o->slot, pixels, stride);
+  if (st == TC_OK)
+    st = tc_frame_slot_to_device(&o->slot, err);
+  if (st == TC_OK)
+    st = tc_cmd_run(o->cmd, err);
+  if (st == TC_OK && (st = tc_frame_slot_from_device(&o->slot, err)) == TC_OK)
+    tc_frame_slot_read(&o->slot, pixels, stride);
+  return st;
+}
+
+/* ---- analyses: the latest, and the submitting thread's copy ---- */
+
+static void keep(kept_analysis *k, const tc_analysis *a, uint64_t seq)
+{
+  k->a = *a;
+  memcpy(k->scores, a->scores, (size_t)a->grid * a->grid * sizeof(float));
+  k->a.scores = k->scores;
+  k->seq = seq;
+}
+
+/* Lock held: a finished analysis of a frame of generation `generation`
+ * becomes the latest, unless a flush came since. */
+static bool publish_locked(tc_runner *r, const tc_analysis *a, uint32_t generation)
+{
+  if (generation != r->generation)
+    return false;
+  keep(&r->latest, a, ++r->next_seq);
+  return true;
+}
+
+/* Lock held: the submitting thread's copies of the latest and the parameters. */
+static void refresh_locked(tc_runner *r)
+{
+  if (r->view.seq != r->latest.seq) {
+    if (r->latest.seq)
+      keep(&r->view, &r->latest.a, r->latest.seq);
+    else
+      r->view.seq = 0;
+  }
+  if (r->stream_seq != r->params_seq) {
+    r->stream_params = r->params;
+    r->stream_seq = r->params_seq;
+  }
+}
+
+/* Whoever uses the detector next applies a parameter change first. */
+static tc_status apply_params(tc_runner *r, tc_error *err)
+{
+  pthread_mutex_lock(&r->lock);
+  uint64_t seq = r->params_seq;
+  tc_params user = r->user_params;
+  pthread_mutex_unlock(&r->lock);
+  if (seq == r->det_params_seq)
+    return TC_OK;
+  tc_status st = tc_detector_set_params(r->det, &user, err);
+  if (st == TC_OK)
+    r->det_params_seq = seq;
+  return st;
+}
+
+static bool analyse_this_frame(tc_runner *r)
+{
+  return r->frame_count++ % r->stream_params.interval == 0;
+}
+
+/* ---- sync: the frame is analysed (and blended) here ---- */
+
+static tc_status submit_sync(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, tc_error *err)
+{
+  pthread_mutex_lock(&r->lock);
+  uint32_t generation = r->generation;
+  pthread_mutex_unlock(&r->lock);
+  if (!analyse_this_frame(r))
+    return overlay_draw(&r->overlay, &r->view, pixels, stride, err);
+  tc_analysis a;
+  tc_status st = apply_params(r, err);
+  if (st == TC_OK)
+    st = tc_detector_analyse(r->det, pixels, stride, 1, &a, err);
+  if (st != TC_OK)
+    return st;
+  a.timestamp = timestamp;
+  pthread_mutex_lock(&r->lock);
+  publish_locked(r, &a, generation);
+  refresh_locked(r);
+  pthread_mutex_unlock(&r->lock);
+  if (r->on_analysis)
+    r->on_analysis(r->user, &a);
+  return TC_OK;
+}
+
+/* ---- async: the frame waits in the pending slot for the runner's thread ---- */
+
+static void *analysis_thread(void *data)
+{
+  tc_runner *r = data;
+  pthread_mutex_lock(&r->lock);
+  while (!r->stop) {
+    if (!r->pending) {
+      pthread_cond_wait(&r->cond, &r->lock);
+      continue;
+    }
+    const int slot = r->pending_slot;
+    const uint64_t timestamp = r->pending_timestamp;
+    const uint32_t generation = r->pending_generation;
+    r->pending = false;
+    r->busy = true;
+    r->busy_slot = slot;
+    pthread_mutex_unlock(&r->lock);
+
+    tc_error err = { 0 };
+    tc_analysis a;
+    tc_status st = apply_params(r, &err);
+    if (st == TC_OK)
+      st = tc_detector_analyse_slot(r->det, slot, &a, &err);
+    a.timestamp = timestamp;
+
+    pthread_mutex_lock(&r->lock);
+    bool kept = st == TC_OK && publish_locked(r, &a, generation);
+    if (st != TC_OK) {
+      /* submit and drain report it, from the submitting thread */
+      r->error = err;
+      r->failed = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+    /* still busy: the detector (and a.scores) stay as they are meanwhile */
+    if (kept && r->on_analysis)
+      r->on_analysis(r->user, &a);
+    pthread_mutex_lock(&r->lock);
+    r->busy = false;
+    pthread_cond_broadcast(&r->cond);
+    if (r->failed)
+      break;
+  }
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
+}
+
+static tc_status failed_locked(tc_runner *r, tc_error *err)
+{
+  if (err && err->status == TC_OK)
+    *err = r->error;
+  return r->error.status;
+}
+
+static tc_status submit_async(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, tc_error *err)
+{
+  pthread_mutex_lock(&r->lock);
+  if (r->failed) {
+    tc_status st = failed_locked(r, err);
+    pthread_mutex_unlock(&r->lock);
+    return st;
+  }
+  if (analyse_this_frame(r)) {
+    /* the slot the runner's thread is not reading; a frame still waiting is replaced */
+    int slot = r->busy ? 1 - r->busy_slot : r->pending ? r->pending_slot : 0;
+    tc_frame_slot_write(tc_detector_slot(r->det, slot), pixels, stride);
+    r->pending = true;
+    r->pending_slot = slot;
+    r->pending_timestamp = timestamp;
+    r->pending_generation = r->generation;
+    pthread_cond_broadcast(&r->cond);
+  }
+  pthread_mutex_unlock(&r->lock);
+  return overlay_draw(&r->overlay, &r->view, pixels, stride, err);
+}
+
+/* ---- the API ---- */
+
+static tc_status kept_alloc(kept_analysis *k, uint32_t grid, tc_error *err)
+{
+  if (!(k->scores = calloc((size_t)grid * grid, sizeof(float))))
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  return TC_OK;
+}
+
+tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_options *o, tc_runner **out,
+                           tc_error *err)
+{
+  *out = NULL;
+  tc_runner *r = calloc(1, sizeof *r);
+  if (!r)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  pthread_mutex_init(&r->lock, NULL);
+  pthread_cond_init(&r->cond, NULL);
+  r->mode = o->mode;
+  r->on_analysis = o->on_analysis;
+  r->user = o->user;
+  r->submit = o->mode == TC_RUNNER_ASYNC ? submit_async : submit_sync;
+
+  tc_detector_options d = *dopts;
+  d.warm_up = 1;
+  tc_status st = o->mode == TC_RUNNER_SYNC || o->mode == TC_RUNNER_ASYNC
+                     ? tc_detector_create(&d, &r->det, err)
+                     : tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown runner mode %d", (int)o->mode);
+  /* The overlay lane gets a device (and so a queue) of its own on the same
+   * physical device: a queue runs its submissions in order, and lavapipe
+   * has one queue per device, so on a shared queue an overlay would wait
+   * for the analysis submitted before it, the very wait async mode avoids. */
+  tc_context_options copts;
+  tc_context_options_init(&copts);
+  copts.device = r->det ? tc_detector_device_option(r->det) : NULL;
+  if (st == TC_OK)
+    st = tc_context_create(&copts, &r->overlay.ctx, err);
+  const uint32_t grid = st == TC_OK ? tc_detector_grid(r->det) : 0;
+  if (st == TC_OK)
+    st = tc_buffer_create(r->overlay.ctx, (size_t)grid * grid * sizeof(float), &r->overlay.scores, err);
+  if (st == TC_OK)
+    st = tc_cmd_create(r->overlay.ctx, &r->overlay.cmd, err);
+  if (st == TC_OK)
+    st = kept_alloc(&r->latest, grid, err);
+  if (st == TC_OK)
+    st = kept_alloc(&r->view, grid, err);
+  if (st == TC_OK) {
+    r->user_params = dopts->params;
+    tc_detector_params(r->det, &r->params);
+    r->stream_params = r->params;
+  }
+  if (st == TC_OK && o->mode == TC_RUNNER_ASYNC) {
+    if (pthread_create(&r->thread, NULL, analysis_thread, r) != 0)
+      st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "cannot start the analysis thread");
+    r->have_thread = st == TC_OK;
+  }
+  if (st != TC_OK) {
+    tc_runner_destroy(r);
+    return st;
+  }
+  *out = r;
+  return TC_OK;
+}
+
+void tc_runner_destroy(tc_runner *r)
+{
+  if (!r)
+    return;
+  if (r->have_thread) {
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+  }
+  overlay_drop(&r->overlay);
+  tc_cmd_destroy(r->overlay.cmd);
+  tc_buffer_destroy(r->overlay.scores);
+  tc_context_destroy(r->overlay.ctx);
+  tc_detector_destroy(r->det);
+  free(r->latest.scores);
+  free(r->view.scores);
+  pthread_cond_destroy(&r->cond);
+  pthread_mutex_destroy(&r->lock);
+  free(r);
+}
+
+tc_status tc_runner_set_params(tc_runner *r, const tc_params *user, tc_error *err)
+{
+  tc_params eff;
+  tc_status st = tc_detector_merge_params(r->det, user, &eff, err);
+  if (st != TC_OK)
+    return st;
+  pthread_mutex_lock(&r->lock);
+  r->user_params = *user;
+  r->params = eff;
+  r->params_seq++;
+  pthread_mutex_unlock(&r->lock);
+  return TC_OK;
+}
+
+tc_status tc_runner_set_frame(tc_runner *r, const tc_frame *frame, tc_error *err)
+{
+  /* the analysis lane comes back: a frame still waiting has the old layout */
+  pthread_mutex_lock(&r->lock);
+  while (r->busy)
+    pthread_cond_wait(&r->cond, &r->lock);
+  r->pending = false;
+  refresh_locked(r);
+  pthread_mutex_unlock(&r->lock);
+  tc_status st = apply_params(r, err);
+  if (st == TC_OK)
+    st = tc_detector_set_frame(r->det, frame, err);
+  if (st == TC_OK)
+    st = overlay_prepare(&r->overlay, frame, &r->stream_params, tc_detector_grid(r->det), err);
+  return st;
+}
+
+tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, const tc_analysis **latest,
+                           tc_error *err)
+{
+  *latest = NULL;
+  const tc_frame *f = tc_detector_frame(r->det);
+  if (!f || !r->overlay.map)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame layout: call tc_runner_set_frame first");
+  if (stride < 4 * (size_t)f->width)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "stride %zu is less than a %u-pixel row", stride, f->width);
+  pthread_mutex_lock(&r->lock);
+  refresh_locked(r);
+  pthread_mutex_unlock(&r->lock);
+  tc_status st = overlay_follow(&r->overlay, &r->stream_params, tc_detector_grid(r->det), err);
+  if (st == TC_OK)
+    st = r->submit(r, pixels, stride, timestamp, err);
+  *latest = r->view.seq ? &r->view.a : NULL;
+  return st;
+}
+
+void tc_runner_flush(tc_runner *r)
+{
+  pthread_mutex_lock(&r->lock);
+  r->pending = false;
+  r->generation++;
+  r->latest.seq = 0;
+  refresh_locked(r);
+  pthread_mutex_unlock(&r->lock);
+  r->frame_count = 0;
+}
+
+tc_status tc_runner_drain(tc_runner *r, tc_error *err)
+{
+  pthread_mutex_lock(&r->lock);
+  while ((r->pending || r->busy) && !r->failed && r->have_thread)
+    pthread_cond_wait(&r->cond, &r->lock);
+  tc_status st = r->failed ? failed_locked(r, err) : TC_OK;
+  pthread_mutex_unlock(&r->lock);
+  return st;
+}

@@ -1,0 +1,377 @@
+/* libtokenclip: zero-shot anomaly detection on video frames with a CLIP ViT
+ * image encoder and a TokenCLIP head, run as Vulkan compute shaders.
+ *
+ * This is the library's whole public API; nothing else it contains is
+ * exported. Link with `pkg-config --cflags --libs tokenclip`.
+ *
+ *   errors      every fallible call returns a tc_status and fills a tc_error
+ *               with a message naming the cause
+ *   frames      packed 8-bit RGBA/BGRA/RGBx/BGRx pixels
+ *   parameters  tc_params: every setting of an analysis, with a flag per
+ *               field the caller set (those win over a head file's defaults)
+ *   results     tc_analysis: scores, the image score, regions
+ *   detector    one frame at a time, from the calling thread
+ *   runner      video: an analysis every Nth frame, sync or on a thread of
+ *               its own, the latest map blended into every frame
+ *
+ * A minimal application:
+ *
+ *   tc_detector_options o;
+ *   tc_detector_options_init(&o);
+ *   o.model_path = "clip.safetensors";
+ *   o.head_path = "head.safetensors";
+ *   tc_params_set(&o.params, TC_PARAM_TOPK, 2, NULL);
+ *   tc_detector *det;
+ *   tc_error err = { 0 };
+ *   if (tc_detector_create(&o, &det, &err) != TC_OK) { puts(err.message); ... }
+ *   tc_frame f = tc_frame_make(TC_FRAME_RGBA, width, height);
+ *   tc_detector_set_frame(det, &f, &err);
+ *   tc_analysis a;
+ *   tc_detector_analyse(det, pixels, f.stride, 0, &a, &err);
+ *   printf("%g, %u regions\n", a.image_score, a.n_regions);
+ *   tc_detector_destroy(det); */
+#ifndef TOKENCLIP_TOKENCLIP_H
+#define TOKENCLIP_TOKENCLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The one mark of an exported function: the library is built with hidden
+ * visibility, so whatever lacks it stays inside. */
+#if defined(__GNUC__)
+#define TC_API __attribute__((visibility("default")))
+#else
+#define TC_API
+#endif
+
+/* ==== errors ============================================================ */
+
+typedef enum tc_status {
+  TC_OK = 0,
+  TC_ERR_INVALID_ARGUMENT, /* a caller passed something out of range */
+  TC_ERR_NO_DEVICE,        /* no (matching) Vulkan device or driver */
+  TC_ERR_OUT_OF_MEMORY,    /* host or device memory exhausted */
+  TC_ERR_DEVICE_LOST,      /* the device stopped; the context is unusable */
+  TC_ERR_VULKAN,           /* any other Vulkan failure */
+  TC_ERR_IO,               /* a file could not be opened, mapped or written */
+  TC_ERR_FORMAT,           /* a file is malformed (bad header, truncated) */
+  TC_ERR_MISMATCH,         /* shapes or dimensions do not agree */
+  TC_ERR_NUMERIC,          /* NaN or infinity where finite numbers are required */
+  TC_ERR_UNSUPPORTED,      /* valid but not handled (a dtype, a format) */
+} tc_status;
+
+#define TC_ERROR_MESSAGE_MAX 512
+
+/* Zero-initialise before use ({ 0 }); the first error set is kept. */
+typedef struct tc_error {
+  tc_status status;
+  char message[TC_ERROR_MESSAGE_MAX];
+} tc_error;
+
+/* A short fixed name for a status ("out of memory"). */
+TC_API const char *tc_status_name(tc_status status);
+TC_API void tc_error_clear(tc_error *err);
+
+/* ==== frames ============================================================ */
+
+/* Byte order in memory, as GStreamer names them. The fourth byte (alpha or
+ * padding) is never read and never written. */
+typedef enum tc_frame_format {
+  TC_FRAME_RGBA = 0,
+  TC_FRAME_BGRA = 1,
+  TC_FRAME_RGBX = 2,
+  TC_FRAME_BGRX = 3,
+} tc_frame_format;
+
+typedef struct tc_frame {
+  tc_frame_format format;
+  uint32_t width, height;
+  uint32_t stride; /* bytes from one row to the next: a multiple of 4, at least 4 * width */
+} tc_frame;
+
+/* A frame descriptor with the tightest stride (4 * width). */
+TC_API tc_frame tc_frame_make(tc_frame_format format, uint32_t width, uint32_t height);
+/* "RGBA", "BGRA", "RGBx", "BGRx"; "?" for anything else. */
+TC_API const char *tc_frame_format_name(tc_frame_format format);
+
+/* ==== parameters ======================================================== */
+
+/* Frame -> model input resampling. */
+typedef enum tc_resample_filter {
+  TC_RESAMPLE_BICUBIC = 0, /* default, as CLIP and AnomalyCLIP */
+  TC_RESAMPLE_BILINEAR = 1,
+  TC_RESAMPLE_PIL_BICUBIC = 2, /* bicubic in PIL's 8-bit fixed point, bit for bit (AnomalyCLIP's input) */
+} tc_resample_filter;
+
+/* Resizing the positional embedding when the input size is not the model's. */
+typedef enum tc_pos_interp {
+  TC_POS_INTERP_BICUBIC = 0, /* default, as open_clip */
+  TC_POS_INTERP_BICUBIC_AA = 1,
+  TC_POS_INTERP_BILINEAR = 2, /* as AnomalyCLIP */
+} tc_pos_interp;
+
+/* How a token's affinity to a subspace is read from its two cosines. */
+typedef enum tc_head_affinity {
+  TC_HEAD_AFFINITY_MAX = 0,      /* max(cos normal, cos abnormal) */
+  TC_HEAD_AFFINITY_MEAN = 1,     /* their mean */
+  TC_HEAD_AFFINITY_ABNORMAL = 2, /* the abnormal cosine only */
+} tc_head_affinity;
+
+typedef enum tc_colormap {
+  TC_COLORMAP_TURBO = 0,   /* Google's Turbo (default) */
+  TC_COLORMAP_JET = 1,     /* matplotlib's jet */
+  TC_COLORMAP_INFERNO = 2, /* matplotlib's inferno */
+  TC_COLORMAP_GRAY = 3,
+} tc_colormap;
+
+/* "turbo", "jet", "inferno", "gray"; NULL for anything else. */
+TC_API const char *tc_colormap_name(tc_colormap colormap);
+
+/* One id per field of tc_params. tc_param_name gives the field's name, which
+ * is also the name of the one-element tensor a head file holds its default
+ * in (for the parameters head files may set: see tc_params). */
+typedef enum tc_param {
+  /* fixed once a detector exists */
+  TC_PARAM_INPUT_SIZE,
+  TC_PARAM_VV_START,
+  TC_PARAM_POS_INTERP,
+  TC_PARAM_RESAMPLE,
+  /* head */
+  TC_PARAM_TEMPERATURE,
+  TC_PARAM_SINKHORN_EPS,
+  TC_PARAM_SINKHORN_ITERS,
+  TC_PARAM_SINKHORN_TOL,
+  TC_PARAM_TOPK,
+  TC_PARAM_AFFINITY,
+  TC_PARAM_GREEDY,
+  TC_PARAM_IMAGE_BLEND,
+  TC_PARAM_SINKHORN_WARM_START,
+  /* map */
+  TC_PARAM_SIGMA,
+  TC_PARAM_COLORMAP,
+  TC_PARAM_ALPHA,
+  TC_PARAM_OVERLAY_THRESHOLD,
+  TC_PARAM_FIXED_RANGE,
+  TC_PARAM_RANGE_LO,
+  TC_PARAM_RANGE_HI,
+  TC_PARAM_KEEP_MAP,
+  /* results and video */
+  TC_PARAM_THRESHOLD,
+  TC_PARAM_MAX_REGIONS,
+  TC_PARAM_INTERVAL,
+  TC_PARAM_COUNT
+} tc_param;
+
+/* Every setting of an analysis. The values in effect are merged from three
+ * layers: the library's defaults (tc_params_init) < the head file's defaults
+ * (head files may set temperature, sinkhorn_eps, sinkhorn_iters and topk) <
+ * the fields the caller set, those whose bit (1 << id) is in `set`.
+ * tc_params_set writes a field and its bit. The detector checks the merged
+ * values once (ranges, topk against the head's subspaces, the model's patch
+ * size); a refused change leaves the previous values in effect. */
+typedef struct tc_params {
+  /* -- encoder and preprocessing: fixed once a detector exists -- */
+  uint32_t input_size;           /* side of the model input; 0 = the model's own (default) */
+  uint32_t vv_start;             /* first layer (from 1) of the value-value stream; 0 = off (default) */
+  tc_pos_interp pos_interp;      /* positional-embedding resize (default bicubic) */
+  tc_resample_filter resample;   /* frame -> model input (default bicubic) */
+  /* -- head -- */
+  float temperature;             /* class probabilities softmax(cos / temperature); default 0.07 */
+  float sinkhorn_eps;            /* entropic regularisation, in units of 1 - cos; default 0.05 */
+  uint32_t sinkhorn_iters;       /* iteration limit, default 100 */
+  float sinkhorn_tol;            /* row marginal error to stop at, default 1e-4; 0 runs to the limit */
+  uint32_t topk;                 /* subspaces kept per token; 0 = all (default) */
+  tc_head_affinity affinity;     /* default max */
+  uint32_t greedy;               /* 1: each token to its argmax subspace, no transport (default 0) */
+  float image_blend;             /* image score = (1 - b) global + b map maximum; default 0.5 */
+  uint32_t sinkhorn_warm_start;  /* 1: start from the previous frame's potentials (default 0) */
+  /* -- map: token scores -> frame size -> colours blended into the frame -- */
+  float sigma;                   /* Gaussian blur of the map in frame pixels; 0 = none; default 4 */
+  tc_colormap colormap;          /* default turbo */
+  float alpha;                   /* heatmap opacity 0..1; 0 leaves frames untouched; default 0.5 */
+  float overlay_threshold;       /* normalised map value below which nothing is blended; default 0 */
+  uint32_t fixed_range;          /* 1: colours from [range_lo, range_hi]; 0: each map's min..max (default) */
+  float range_lo, range_hi;      /* default 0, 1 */
+  uint32_t keep_map;             /* 1: keep the full-resolution map for tc_detector_read_map (default 0) */
+  /* -- results and video -- */
+  float threshold;               /* score from which a frame is anomalous and cells form regions; 0.5 */
+  uint32_t max_regions;          /* regions reported per analysis, the highest first: 0..TC_MAX_REGIONS; 16 */
+  uint32_t interval;             /* the runner analyses every interval-th frame; default 1 */
+  uint64_t set;                  /* bit (1 << id) for each field the caller set */
+} tc_params;
+
+/* The library's defaults, nothing set. */
+TC_API void tc_params_init(tc_params *params);
+/* Sets a field and marks it set. Refuses (TC_ERR_INVALID_ARGUMENT, naming
+ * the field) a value the field cannot take: outside its range, not a whole
+ * number for a count, an unknown enum value. */
+TC_API tc_status tc_params_set(tc_params *params, tc_param id, double value, tc_error *err);
+/* Back to the library's default, not set: a head file's default applies. */
+TC_API void tc_params_unset(tc_params *params, tc_param id);
+TC_API double tc_params_get(const tc_params *params, tc_param id);
+TC_API int tc_params_is_set(const tc_params *params, tc_param id);
+/* "input_size", "topk", ...: the field's name; NULL for an unknown id. */
+TC_API const char *tc_param_name(tc_param id);
+
+/* ==== results =========================================================== */
+
+#define TC_MAX_REGIONS 64
+
+/* A connected region (8-neighbourhood) of token cells with scores at or above
+ * the threshold. */
+typedef struct tc_region {
+  uint32_t x0, y0, x1, y1;   /* in grid cells: columns x0..x1-1, rows y0..y1-1 */
+  uint32_t x, y, w, h;       /* the same box in frame pixels (cell edges rounded outwards) */
+  uint32_t cells;
+  float max_score, mean_score;
+} tc_region;
+
+typedef struct tc_analysis {
+  uint64_t timestamp;        /* the runner: the frame's, as given to tc_runner_submit */
+  float image_score;         /* (1 - image_blend) global_score + image_blend map_max */
+  float global_score;        /* from the global token alone */
+  float max_score;           /* the largest token score */
+  float map_max;             /* the largest value of the smoothed map at frame size */
+  int anomalous;             /* image_score >= threshold */
+  uint32_t iterations;       /* Sinkhorn iterations run */
+  int converged;
+  double inference_ms;       /* wall time of the submission */
+  uint32_t grid;             /* scores is grid x grid, raster order */
+  const float *scores;       /* token scores, owned by the library (see where it is returned) */
+  uint32_t regions;          /* regions found in all */
+  uint32_t n_regions;        /* the ones in region[]: the highest max_score first, at most max_regions */
+  tc_region region[TC_MAX_REGIONS];
+} tc_analysis;
+
+/* ==== detector ========================================================== */
+
+/* Loaded model and head, the analysis of one frame at a time. Not for use
+ * from two threads at once (the runner is). */
+typedef struct tc_detector tc_detector;
+
+typedef struct tc_detector_options {
+  const char *model_path; /* CLIP safetensors (the vision tower; Hugging Face or open_clip naming) */
+  /* The textual subspaces, from exactly one of: a head file; T [Q, 2, D]
+   * given here (fp32, [q][0] normal, [q][1] abnormal); an object's name,
+   * embedded once by the model file's CLIP text encoder from prompt
+   * templates (the built-in ones, or prompts_path: one per line with {}). */
+  const char *head_path;
+  const float *subspaces;
+  uint32_t n_subspaces;
+  const char *object;
+  const char *prompts_path;
+  const char *vocab_path; /* CLIP's BPE vocabulary for object (NULL: beside the model, else the installed one) */
+  const char *device;     /* Vulkan device index or name part (NULL: $TOKENCLIP_DEVICE, else the best) */
+  tc_params params;       /* the caller's settings: the fields set override the head file's defaults */
+  /* 1: every kernel compiled before the first frame: a zero input through
+   * encoder and head at creation, and through preprocessing and the map at
+   * each new frame layout (lavapipe compiles a variant of those per shape of
+   * their tables, which follow the layout). Lavapipe compiles a kernel at its
+   * first dispatch: without this the first frame pays for it. */
+  int warm_up;
+} tc_detector_options;
+
+TC_API void tc_detector_options_init(tc_detector_options *options);
+TC_API tc_status tc_detector_create(const tc_detector_options *options, tc_detector **out, tc_error *err);
+TC_API void tc_detector_destroy(tc_detector *det);
+
+TC_API const char *tc_detector_device_name(const tc_detector *det);
+TC_API uint32_t tc_detector_grid(const tc_detector *det);       /* the token grid is grid x grid */
+TC_API uint32_t tc_detector_input_size(const tc_detector *det); /* side of the model input */
+TC_API uint32_t tc_detector_subspaces(const tc_detector *det);  /* Q */
+/* Warnings and errors of the Vulkan validation layer so far (TOKENCLIP_VALIDATE=1). */
+TC_API uint32_t tc_detector_validation_messages(const tc_detector *det);
+
+/* The parameters in effect: defaults < head file < the caller's. */
+TC_API void tc_detector_params(const tc_detector *det, tc_params *effective);
+/* Replaces the caller's settings (the fields set in `params`; the others
+ * fall back to the head file's and the library's defaults). Checked first:
+ * a refusal changes nothing. Load-time fields (input_size, vv_start,
+ * pos_interp, resample) cannot change. */
+TC_API tc_status tc_detector_set_params(tc_detector *det, const tc_params *params, tc_error *err);
+
+/* Prepares for frames of this layout: before the first frame, again when it changes. */
+TC_API tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_error *err);
+
+/* Analyses one frame (pixels, rows `stride` bytes apart, in the layout of
+ * tc_detector_set_frame). With blend, the heatmap is blended into pixels in
+ * place, in the same submission. out->scores stays valid until the next
+ * call. A NaN or infinite token gives TC_ERR_NUMERIC and leaves pixels as
+ * they were. */
+TC_API tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int blend, tc_analysis *out,
+                                     tc_error *err);
+
+/* With keep_map set: the last analysis's smoothed map at frame size (token
+ * scores bilinearly upsampled, blurred by sigma) into dst, float
+ * [height][width]. Without keep_map: TC_ERR_INVALID_ARGUMENT. */
+TC_API tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err);
+
+/* ==== runner: video ===================================================== */
+
+/* A detector driven frame by frame: every interval-th frame is analysed, and
+ * every frame gets the latest finished map blended in (the frame analysed in
+ * sync mode gets its own, in one submission).
+ *
+ *   sync   tc_runner_submit returns after the frame's analysis.
+ *   async  video never waits: the frame to analyse is copied once into the
+ *          pending slot (a newer one replaces it) and analysed on the
+ *          runner's thread; the frames go on with the latest finished map,
+ *          drawn by a second Vulkan queue that never waits behind an
+ *          analysis.
+ *
+ * submit, set_frame, flush and drain come from one thread (the video's);
+ * set_params from any. The kernels are compiled at creation and at each new
+ * frame layout, before the first frame. */
+typedef struct tc_runner tc_runner;
+
+typedef enum tc_runner_mode {
+  TC_RUNNER_SYNC = 0,
+  TC_RUNNER_ASYNC = 1,
+} tc_runner_mode;
+
+/* Called after each analysis, on the thread that ran it (the submitting one
+ * in sync mode, the runner's in async mode), with no lock held; not for
+ * analyses of frames from before a flush. */
+typedef void (*tc_analysis_fn)(void *user, const tc_analysis *analysis);
+
+typedef struct tc_runner_options {
+  tc_runner_mode mode;
+  tc_analysis_fn on_analysis; /* may be NULL */
+  void *user;
+} tc_runner_options;
+
+TC_API void tc_runner_options_init(tc_runner_options *options);
+/* Creates the detector (with warm_up) and, in async mode, the thread. */
+TC_API tc_status tc_runner_create(const tc_detector_options *detector, const tc_runner_options *options,
+                                  tc_runner **out, tc_error *err);
+/* Stops the thread (a pending frame is dropped) and destroys the detector. */
+TC_API void tc_runner_destroy(tc_runner *runner);
+/* For the read-only queries (device name, grid, ...). */
+TC_API const tc_detector *tc_runner_detector(const tc_runner *runner);
+
+/* Checked now (a refusal changes nothing); in effect from the next frame. */
+TC_API tc_status tc_runner_set_params(tc_runner *runner, const tc_params *params, tc_error *err);
+TC_API tc_status tc_runner_set_frame(tc_runner *runner, const tc_frame *frame, tc_error *err);
+
+/* One frame. *latest: the latest finished analysis (NULL before the first),
+ * valid until the next call on this runner. In async mode an error of the
+ * runner's thread is returned here (and by every call after it). */
+TC_API tc_status tc_runner_submit(tc_runner *runner, void *pixels, size_t stride, uint64_t timestamp,
+                                  const tc_analysis **latest, tc_error *err);
+
+/* Starts over (a seek): the pending frame is dropped, an analysis still
+ * running is discarded, the latest analysis forgotten, the interval restarts. */
+TC_API void tc_runner_flush(tc_runner *runner);
+/* Waits for the pending frame and the running analysis (end of stream);
+ * returns the error of the runner's thread, if it stopped on one. */
+TC_API tc_status tc_runner_drain(tc_runner *runner, tc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

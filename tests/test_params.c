@@ -1,0 +1,136 @@
+/* The analysis parameters (core/tc_params.h): defaults, set / unset, the
+ * refusals and their messages, the three layers merged in order, the checks
+ * across fields, and the table itself. No device needed. */
+#include "head/tc_head.h"
+#include "map/tc_map.h"
+#include "tc_params.h"
+#include "tc_test.h"
+
+static void test_defaults(void)
+{
+  tc_params p;
+  tc_head_params h;
+  tc_map_params m;
+  tc_params_init(&p);
+  tc_head_params_default(&h);
+  tc_map_params_init(&m);
+  TC_CHECK(p.set == 0, "nothing set by default");
+  TC_CHECK(p.temperature == h.temperature && p.sinkhorn_eps == h.sinkhorn_eps &&
+               p.sinkhorn_iters == h.sinkhorn_iters && p.topk == h.topk && p.image_blend == h.image_blend,
+           "the head's defaults are the head module's");
+  TC_CHECK(p.sigma == m.sigma && p.alpha == m.alpha && p.colormap == m.colormap && p.range_hi == m.hi,
+           "the map's defaults are the map module's");
+  TC_CHECK(p.input_size == 0 && p.vv_start == 0 && p.threshold == 0.5f && p.max_regions == 16 && p.interval == 1,
+           "input size 0, vv-start 0, threshold 0.5, 16 regions, interval 1");
+  tc_error err = { 0 };
+  TC_CHECK_OK(tc_params_check(&p, 4, &err), &err);
+}
+
+static void test_set_unset(void)
+{
+  tc_params p;
+  tc_params_init(&p);
+  tc_error err = { 0 };
+  TC_CHECK_OK(tc_params_set(&p, TC_PARAM_TOPK, 3, &err), &err);
+  TC_CHECK_OK(tc_params_set(&p, TC_PARAM_ALPHA, 0.25, &err), &err);
+  TC_CHECK_OK(tc_params_set(&p, TC_PARAM_COLORMAP, TC_COLORMAP_INFERNO, &err), &err);
+  TC_CHECK(p.topk == 3 && p.alpha == 0.25f && p.colormap == TC_COLORMAP_INFERNO, "fields written");
+  TC_CHECK(tc_params_is_set(&p, TC_PARAM_TOPK) && tc_params_is_set(&p, TC_PARAM_ALPHA) &&
+               !tc_params_is_set(&p, TC_PARAM_SIGMA),
+           "bits for the fields set only");
+  TC_CHECK(tc_params_get(&p, TC_PARAM_TOPK) == 3 && tc_params_get(&p, TC_PARAM_ALPHA) == 0.25, "get");
+  tc_params_unset(&p, TC_PARAM_TOPK);
+  TC_CHECK(p.topk == 0 && !tc_params_is_set(&p, TC_PARAM_TOPK), "unset: the default, no bit");
+
+  /* refusals: the field and its bit stay, the message names both the field and what it must be */
+  static const struct {
+    tc_param id;
+    double v;
+    const char *message;
+  } bad[] = {
+    { TC_PARAM_TOPK, 2.5, "topk 2.5: must be a whole number from 0 to 65536 (0: all)" },
+    { TC_PARAM_ALPHA, 1.5, "alpha 1.5: must be a number from 0 to 1" },
+    { TC_PARAM_TEMPERATURE, 0, "temperature 0: must be a positive number" },
+    { TC_PARAM_SINKHORN_ITERS, 0, "sinkhorn_iters 0: must be a whole number from 1 to 1000000" },
+    { TC_PARAM_COLORMAP, 7, "colormap 7: must be 0 (turbo), 1 (jet), 2 (inferno) or 3 (gray)" },
+    { TC_PARAM_SIGMA, NAN, "sigma nan: must be a number from 0 to 1000" },
+    { TC_PARAM_MAX_REGIONS, TC_MAX_REGIONS + 1, "max_regions 65: must be a whole number from 0 to 64" },
+    { TC_PARAM_INTERVAL, 0, "interval 0: must be a whole number from 1 to 4294967295" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tc_params before = p;
+    tc_error e = { 0 };
+    TC_CHECK(tc_params_set(&p, bad[i].id, bad[i].v, &e) == TC_ERR_INVALID_ARGUMENT &&
+                 strcmp(e.message, bad[i].message) == 0 && memcmp(&p, &before, sizeof p) == 0,
+             "refused, unchanged: \"%s\", want \"%s\"", e.message, bad[i].message);
+  }
+  TC_CHECK(tc_params_set(&p, TC_PARAM_COUNT, 1, NULL) == TC_ERR_INVALID_ARGUMENT, "an unknown id is refused");
+}
+
+/* library < head file < user, field by field */
+static void test_merge(void)
+{
+  tc_params file, user, out;
+  tc_params_init(&file);
+  tc_params_init(&user);
+  tc_params_set(&file, TC_PARAM_TOPK, 2, NULL);
+  tc_params_set(&file, TC_PARAM_TEMPERATURE, 0.02, NULL);
+  tc_params_set(&user, TC_PARAM_TOPK, 3, NULL);
+  tc_params_set(&user, TC_PARAM_ALPHA, 0.7, NULL);
+  user.sinkhorn_eps = 9; /* not set: must not leak through */
+  tc_params_merge(&file, &user, &out);
+  TC_CHECK(out.topk == 3 && out.temperature == 0.02f && out.alpha == 0.7f && out.sinkhorn_eps == 0.05f,
+           "user > file > library: topk %u temperature %g alpha %g eps %g", out.topk, out.temperature, out.alpha,
+           out.sinkhorn_eps);
+  TC_CHECK(out.set == user.set, "the merged set bits are the user's");
+  tc_params_merge(NULL, NULL, &out);
+  tc_params lib;
+  tc_params_init(&lib);
+  TC_CHECK(memcmp(&out, &lib, sizeof out) == 0, "no layers: the library's defaults");
+}
+
+static void test_check(void)
+{
+  tc_params p;
+  tc_params_init(&p);
+  tc_error err = { 0 };
+  p.topk = 5;
+  TC_CHECK(tc_params_check(&p, 4, &err) == TC_ERR_INVALID_ARGUMENT &&
+               strcmp(err.message, "topk 5: must be a whole number from 0 to Q = 4 (0: all)") == 0,
+           "topk above Q: %s", err.message);
+  tc_error_clear(&err);
+  TC_CHECK_OK(tc_params_check(&p, 0, &err), &err); /* Q unknown */
+  tc_params_init(&p);
+  p.range_lo = 0.5f, p.range_hi = 0.5f;
+  TC_CHECK(tc_params_check(&p, 4, &err) == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "range_hi"),
+           "range_hi must be above range_lo: %s", err.message);
+}
+
+/* Every id has a row, a unique name; head files hold the four head defaults. */
+static void test_table(void)
+{
+  int in_file = 0;
+  for (int i = 0; i < TC_PARAM_COUNT; i++) {
+    const tc_param_info *in = tc_param_info_of((tc_param)i);
+    TC_CHECK(in && in->id == (tc_param)i && in->name && strcmp(tc_param_name((tc_param)i), in->name) == 0,
+             "row %d", i);
+    for (int j = 0; in && j < i; j++)
+      TC_CHECK(strcmp(tc_param_name((tc_param)j), in->name) != 0, "%s named twice", in->name);
+    in_file += in && (in->flags & TC_PARAM_IN_HEAD_FILE);
+  }
+  TC_CHECK(!tc_param_name(TC_PARAM_COUNT) && !tc_param_info_of(TC_PARAM_COUNT), "no row past the last");
+  TC_CHECK(in_file == 4, "%d head-file defaults, want 4 (temperature, sinkhorn_eps, sinkhorn_iters, topk)", in_file);
+  TC_CHECK((tc_param_info_of(TC_PARAM_INPUT_SIZE)->flags & TC_PARAM_LOAD_TIME) &&
+               !(tc_param_info_of(TC_PARAM_TOPK)->flags & TC_PARAM_LOAD_TIME),
+           "input_size is fixed at load, topk is not");
+}
+
+int main(void)
+{
+  test_defaults();
+  test_set_unset();
+  test_merge();
+  test_check();
+  test_table();
+  return tc_test_finish(NULL);
+}
