@@ -16,12 +16,24 @@
 TC_LOCAL_SIZE_X
 layout(constant_id = 1) const uint HD = 64; // head_dim, a multiple of 4
 layout(constant_id = 2) const uint TK = 32; // keys per shared tile
+// fp16 q, k, v and out: 4 halves in a uvec2 where fp32 has a vec4 (same index)
+layout(constant_id = 3) const bool QKV_F16 = false;
+layout(constant_id = 4) const bool OUT_F16 = false;
 const uint HD4 = HD / 4;
 
 layout(std430, binding = 0) readonly buffer Qb { vec4 q[]; };
 layout(std430, binding = 1) readonly buffer Kb { vec4 k[]; };
 layout(std430, binding = 2) readonly buffer Vb { vec4 v[]; };
 layout(std430, binding = 3) writeonly buffer Ob { vec4 o[]; };
+layout(std430, binding = 0) readonly buffer Qh { uvec2 qh[]; };
+layout(std430, binding = 1) readonly buffer Kh { uvec2 kh[]; };
+layout(std430, binding = 2) readonly buffer Vh { uvec2 vh[]; };
+layout(std430, binding = 3) writeonly buffer Oh { uvec2 oh[]; };
+
+vec4 halves4(uvec2 h) { return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y)); }
+vec4 load_q(uint i) { return QKV_F16 ? halves4(qh[i]) : q[i]; }
+vec4 load_k(uint i) { return QKV_F16 ? halves4(kh[i]) : k[i]; }
+vec4 load_v(uint i) { return QKV_F16 ? halves4(vh[i]) : v[i]; }
 // Offsets and strides in vec4s; scale premultiplied by log2(e).
 layout(push_constant) uniform P {
   uint q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
@@ -43,7 +55,7 @@ void main()
   uint q_base = min(row, last) * p.q_stride + p.q_off + h * HD4;
   vec4 qr[HD4], acc[HD4];
   [[unroll]] for (uint d = 0; d < HD4; d++) {
-    qr[d] = q[q_base + d] * p.scale_log2e;
+    qr[d] = load_q(q_base + d) * p.scale_log2e;
     acc[d] = vec4(0);
   }
   float m = MASKED, l = 0;
@@ -54,8 +66,8 @@ void main()
   for (uint kb = 0; kb < keys; kb += TK) {
     [[dont_unroll]] for (uint i = t; i < TK * HD4; i += gl_WorkGroupSize.x) {
       uint key = min(kb + i / HD4, last), d = i % HD4;
-      k_tile[i] = k[key * p.k_stride + p.k_off + h * HD4 + d];
-      v_tile[i] = v[key * p.v_stride + p.v_off + h * HD4 + d];
+      k_tile[i] = load_k(key * p.k_stride + p.k_off + h * HD4 + d);
+      v_tile[i] = load_v(key * p.v_stride + p.v_off + h * HD4 + d);
     }
     barrier();
     float s[TK];
@@ -82,7 +94,12 @@ void main()
   }
   if (row < p.tokens) {
     uint o_base = row * p.o_stride + h * HD4;
-    [[unroll]] for (uint d = 0; d < HD4; d++)
-      o[o_base + d] = acc[d] / l;
+    [[unroll]] for (uint d = 0; d < HD4; d++) {
+      vec4 r = acc[d] / l;
+      if (OUT_F16)
+        oh[o_base + d] = uvec2(packHalf2x16(r.xy), packHalf2x16(r.zw));
+      else
+        o[o_base + d] = r;
+    }
   }
 }

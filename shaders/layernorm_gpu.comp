@@ -4,15 +4,18 @@
 // grid), coalesced loads, shared-memory reductions for the mean and then the
 // deviations from it (corrected two-pass, as layernorm_cpu.comp). y may
 // alias x: each element is read before the invocation that owns it writes
-// it, after the last reduction.
+// it, after the last reduction. With Y_F16, y is fp16, written a pair of
+// columns (one uint) at a time (cols even; y is not x then).
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 #include "wg_reduce.glsl"
+layout(constant_id = 1) const bool Y_F16 = false;
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer G { float gamma[]; };
 layout(std430, binding = 2) readonly buffer B { float beta[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y16 { uint y16[]; };
 layout(push_constant) uniform P { uint rows, cols; float eps; } p;
 
 void main()
@@ -34,7 +37,15 @@ void main()
     float var = max((tc_wg_sum(ss) - e * e / cols) / cols, 0.0);
     mean += e / cols; // corrects the rounding of the first mean
     float rstd = 1.0 / sqrt(var + p.eps);
-    for (uint c = t; c < p.cols; c += n)
-      y[base + c] = (x[base + c] - mean) * rstd * gamma[c] + beta[c];
+    if (Y_F16) {
+      for (uint c = 2 * t; c < p.cols; c += 2 * n) {
+        vec2 v = (vec2(x[base + c], x[base + c + 1]) - mean) * rstd * vec2(gamma[c], gamma[c + 1]) +
+                 vec2(beta[c], beta[c + 1]);
+        y16[(base + c) / 2] = packHalf2x16(v);
+      }
+    } else {
+      for (uint c = t; c < p.cols; c += n)
+        y[base + c] = (x[base + c] - mean) * rstd * gamma[c] + beta[c];
+    }
   }
 }

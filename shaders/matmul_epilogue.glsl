@@ -1,6 +1,9 @@
 // What every matmul variant shares: the bindings after x and w, the push
 // constants and the epilogue y = act(acc + bias) + residual.
 // Binding 0 is x and binding 1 is w, declared by each variant in its own way.
+// The gpu-family variants also take x and y as fp16 (X_F16, Y_F16: packed in
+// uint words, so no 16-bit storage feature is needed); fp16 y is written in
+// pairs of columns (tc_matmul_store2, N even) and never with a residual.
 #ifndef TC_MATMUL_EPILOGUE_GLSL
 #define TC_MATMUL_EPILOGUE_GLSL
 
@@ -20,6 +23,12 @@ layout(constant_id = 3) const uint RESIDUAL = TC_RESIDUAL_NONE;
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) readonly buffer Residual { float residual[]; };
 layout(std430, binding = 4) buffer Y { float y[]; };
+layout(std430, binding = 4) buffer Y16 { uint y16[]; }; // y as fp16 pairs (Y_F16)
+
+// ids 8 and 9: after every variant's tile constants (the cpu variants leave
+// them false)
+layout(constant_id = 8) const bool X_F16 = false;
+layout(constant_id = 9) const bool Y_F16 = false;
 
 layout(push_constant) uniform P { uint M, N, K; } p;
 
@@ -33,6 +42,32 @@ void tc_matmul_store(uint m, uint n, float acc)
   if (RESIDUAL == TC_RESIDUAL_BUFFER || RESIDUAL == TC_RESIDUAL_Y)
     acc += residual[i];
   y[i] = acc;
+}
+
+// Elements (m, n) and (m, n + 1), n even; the second is skipped past the
+// last column (fp32 y only: fp16 y has N even).
+void tc_matmul_store2(uint m, uint n, float acc0, float acc1)
+{
+  uint i = m * p.N + n;
+  vec2 v = vec2(acc0, acc1);
+  if (HAS_BIAS) {
+    v.x += bias[n];
+    if (n + 1 < p.N)
+      v.y += bias[n + 1];
+  }
+  v = vec2(tc_act(v.x, ACT), tc_act(v.y, ACT));
+  if (Y_F16) {
+    y16[i >> 1] = packHalf2x16(v);
+    return;
+  }
+  if (RESIDUAL == TC_RESIDUAL_BUFFER || RESIDUAL == TC_RESIDUAL_Y)
+    v.x += residual[i];
+  y[i] = v.x;
+  if (n + 1 < p.N) {
+    if (RESIDUAL == TC_RESIDUAL_BUFFER || RESIDUAL == TC_RESIDUAL_Y)
+      v.y += residual[i + 1];
+    y[i + 1] = v.y;
+  }
 }
 
 // Large register tiles (the CPU variants) start their sums from the bias

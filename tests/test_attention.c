@@ -9,7 +9,26 @@
  * relative error of the weights, and the online rescaling adds a few ulp.
  * With amp up to 3 (scores up to ~70: a near one-hot softmax that moves the
  * running maximum often) that is < 3e-6; the largest error seen is 1.5e-6
- * (amp 3), 3e-7 with amp 1. We allow atol 5e-6, rtol 2e-6. */
+ * (amp 3), 3e-7 with amp 1. We allow atol 5e-6, rtol 2e-6.
+ *
+ * fp16 activations (gpu kernels): fp16 q, k, v are made on the host from the
+ * random fp32 ones and the reference gets the same rounded values, so they
+ * add no error; fp16 out is the fp32 result rounded, compared with the
+ * reference rounded the same way (tc_ref_round_f16): two values within the
+ * fp32 tolerance may round to neighbouring halves, so one fp16 ulp (2^-10
+ * relative at most, 2^-24 near zero) is added.
+ *
+ * Cooperative matrices (head_dim 64, not causal; real where the device has
+ * them, emulated in plain GLSL on any device: the same kernel source): q, k
+ * and v are rounded to fp16 on the host here as well (the kernel rounds
+ * fp32 ones on load), so the kernel's own error is the fp16 rounding of the
+ * softmax weights p (relative 2^-11 each). The output is the convex
+ * combination sum p~_m v_m / sum p~_m of the rounded weights p~, whose
+ * normalised weights are off by at most 2 * 2^-11 relative, so |error| <=
+ * 2^-10 * max|v| = 2^-10 * amp; the scores' fp32 sums of exact fp16
+ * products add ~1e-7. atol 2^-10 * amp, a bound rather than an estimate
+ * (the random errors seen are several times smaller; the worst is printed),
+ * far below what a wrong tile or a missed mask gives (0.1 and more). */
 #include "tc_ops.h"
 #include "tc_ref.h"
 #include "tc_test.h"
@@ -23,20 +42,40 @@ typedef struct att_case {
   float amp; /* inputs uniform in [-amp, amp] */
 } att_case;
 
-static void check_case(tc_context *ctx, const att_case *c)
+/* Whether tc_op_attention runs c on cooperative matrices in ctx. */
+static bool on_coopmat(tc_context *ctx, const att_case *c)
 {
-  size_t rows = c->tokens, width = (size_t)c->heads * c->head_dim;
-  float *qkv = malloc(rows * c->stride * 4), *got = malloc(rows * width * 4), *want = malloc(rows * width * 4);
-  tc_test_fill(qkv, rows * c->stride, -c->amp, c->amp);
+  return tc_context_has_coopmat(ctx) && c->head_dim == 64 && !c->causal;
+}
+
+/* One case with fp32 or fp16 q/k/v (qkv16) and out (out16). */
+static void check_case_dt(tc_context *ctx, const att_case *c, int qkv16, int out16)
+{
+  size_t rows = c->tokens, width = (size_t)c->heads * c->head_dim, n_in = rows * c->stride;
+  float *qkv = malloc(n_in * 4), *got = malloc(rows * width * 4), *want = malloc(rows * width * 4);
+  uint16_t *h = malloc((n_in > rows * width ? n_in : rows * width) * 2);
+  tc_test_fill(qkv, n_in, -c->amp, c->amp);
+  const bool coop = on_coopmat(ctx, c);
+  if (qkv16 || coop)
+    tc_ref_round_f16(qkv, n_in); /* what the kernel reads */
+  for (size_t i = 0; i < n_in; i++)
+    h[i] = tc_f32_to_f16(qkv[i]);
   float scale = 1.0f / sqrtf((float)c->head_dim);
   tc_ref_attention(qkv + c->q_off, c->stride, qkv + c->k_off, c->stride, qkv + c->v_off, c->stride, want, rows,
                    c->heads, c->head_dim, scale, c->causal);
+  if (out16)
+    tc_ref_round_f16(want, rows * width);
+  double atol = coop ? c->amp / 1024.0 : 5e-6, rtol = coop ? 0 : 2e-6;
+  if (out16) /* one fp16 ulp: see the top of the file */
+    atol += 1.0 / (1 << 24), rtol += 1.0 / 1024;
 
   tc_error err = { 0 };
   tc_buffer *b = NULL, *out = NULL;
   tc_cmd *cmd = NULL;
-  if (TC_CHECK_OK(tc_buffer_create_from(ctx, qkv, rows * c->stride * 4, &b, &err), &err) &&
-      TC_CHECK_OK(tc_buffer_create(ctx, rows * width * 4, &out, &err), &err) &&
+  if (TC_CHECK_OK(qkv16 ? tc_buffer_create_from(ctx, h, n_in * 2, &b, &err)
+                        : tc_buffer_create_from(ctx, qkv, n_in * 4, &b, &err),
+                  &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, rows * width * (out16 ? 2 : 4), &out, &err), &err) &&
       TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
     tc_attention at = {
       .q = { b, c->q_off, c->stride },
@@ -48,20 +87,36 @@ static void check_case(tc_context *ctx, const att_case *c)
       .head_dim = c->head_dim,
       .scale = scale,
       .causal = c->causal,
+      .qkv_dtype = qkv16 ? TC_F16 : TC_F32,
+      .out_dtype = out16 ? TC_F16 : TC_F32,
     };
     if (TC_CHECK_OK(tc_op_attention(cmd, &at, c->name, &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
         TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
-        TC_CHECK_OK(tc_buffer_download(out, 0, got, rows * width * 4, &err), &err)) {
-      char what[160];
-      snprintf(what, sizeof what, "%s %s: tokens %u heads %u head_dim %u%s", tc_context_family(ctx) ? "gpu" : "cpu",
-               c->name, c->tokens, c->heads, c->head_dim, c->causal ? " causal" : "");
-      tc_test_close(what, got, want, rows * width, 5e-6, 2e-6);
+        TC_CHECK_OK(out16 ? tc_buffer_download(out, 0, h, rows * width * 2, &err)
+                          : tc_buffer_download(out, 0, got, rows * width * 4, &err),
+                    &err)) {
+      if (out16)
+        for (size_t i = 0; i < rows * width; i++)
+          got[i] = tc_f16_to_f32(h[i]);
+      char what[192];
+      const char *kernels = coop ? (tc_context_has_coopmat(ctx) == 2 ? "coopmat-emulated" : "coopmat")
+                                 : tc_context_family(ctx) ? "gpu" : "cpu";
+      snprintf(what, sizeof what, "%s %s: tokens %u heads %u head_dim %u%s%s%s", kernels, c->name, c->tokens,
+               c->heads, c->head_dim, c->causal ? " causal" : "", qkv16 ? " qkv f16" : "", out16 ? " out f16" : "");
+      if (tc_test_close(what, got, want, rows * width, atol, rtol) && coop) {
+        double worst = 0;
+        for (size_t i = 0; i < rows * width; i++)
+          worst = fmax(worst, fabs((double)got[i] - want[i]));
+        printf("   coopmat worst |error| %.3g (atol %.3g)\n", worst, atol);
+      }
     }
   }
   tc_cmd_destroy(cmd);
   tc_buffer_destroy(b), tc_buffer_destroy(out);
-  free(qkv), free(got), free(want);
+  free(qkv), free(got), free(want), free(h);
 }
+
+static void check_case(tc_context *ctx, const att_case *c) { check_case_dt(ctx, c, 0, 0); }
 
 /* q, k, v as the three column blocks of a fused [tokens, 3 * width] matrix. */
 static att_case fused(const char *name, uint32_t tokens, uint32_t heads, int causal, float amp)
@@ -165,13 +220,102 @@ static void run_family(tc_context *ctx)
   check_errors(ctx);
 }
 
+/* fp16 q/k/v, out or both (gpu kernels). */
+static void run_f16(tc_context *ctx)
+{
+  att_case c = fused("ViT-B/16@224", 197, 12, 0, 1.0f);
+  check_case_dt(ctx, &c, 1, 1);
+  c = value_value(257, 4);
+  check_case_dt(ctx, &c, 1, 0);
+  const att_case odd = { "odd blocks causal", 37, 2, 36, 224, 8, 80, 152, 1, 3.0f };
+  check_case_dt(ctx, &odd, 1, 1);
+  c = fused("ViT-L/14@336", 577, 3, 0, 1.0f);
+  check_case_dt(ctx, &c, 0, 1);
+}
+
+/* What fp16 refuses or needs, with a message naming it. */
+static void check_f16_errors(tc_context *ctx)
+{
+  tc_error err = { 0 };
+  tc_buffer *b = NULL, *out = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create(ctx, 10 * 48 * 2, &b, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 10 * 16 * 2, &out, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    /* fp16 in 10 x 48 halves: fits as fp16, not as fp32 */
+    tc_attention at = {
+      .q = { b, 0, 48 }, .k = { b, 16, 48 }, .v = { b, 32, 48 }, .out = out, .tokens = 10, .heads = 2,
+      .head_dim = 8, .scale = 0.35f, .qkv_dtype = TC_F16, .out_dtype = TC_F16,
+    };
+    int gpu = tc_context_family(ctx) == TC_FAMILY_GPU;
+    tc_status st = tc_op_attention(cmd, &at, NULL, &err);
+    if (gpu)
+      TC_CHECK(st == TC_OK, "fp16 attention on the gpu kernels refused: %s", err.message);
+    else
+      TC_CHECK(st == TC_ERR_UNSUPPORTED && strstr(err.message, "gpu kernels only"), "fp16 on the cpu kernels: %s",
+               err.message);
+    tc_error_clear(&err);
+    at.qkv_dtype = TC_F32; /* now q/k/v need twice the bytes */
+    TC_CHECK(tc_op_attention(cmd, &at, NULL, &err) == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "q needs"),
+             "fp32 q in a buffer sized for fp16: %s", err.message);
+    tc_error_clear(&err);
+    at.qkv_dtype = TC_F16, at.out_dtype = (tc_dtype)3;
+    TC_CHECK(tc_op_attention(cmd, &at, NULL, &err) == TC_ERR_UNSUPPORTED && strstr(err.message, "out dtype 3"),
+             "out dtype 3: %s", err.message);
+    tc_error_clear(&err);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(b), tc_buffer_destroy(out);
+}
+
+/* The cooperative-matrix kernel on what it takes (head_dim 64, not
+ * causal), emulated: llvmpipe's loop limit keeps the emulation below ~800
+ * tokens, and each variant compiles for seconds. */
+static void run_emulated(tc_context *ctx)
+{
+  att_case c = fused("ViT-B/16@224", 197, 12, 0, 1.0f);
+  check_case(ctx, &c);
+  c = fused("ViT-B/16@224 peaked", 197, 2, 0, 3.0f);
+  check_case(ctx, &c);
+  /* one partial block of rows and of keys; q after v in the row, padding */
+  const att_case layout = { "separate order", 33, 2, 64, 448, 300, 4, 160, 0, 2.0f };
+  check_case_dt(ctx, &layout, 1, 1);
+  c = value_value(257, 4);
+  check_case_dt(ctx, &c, 1, 0);
+  c = fused("ViT-L/14@336", 577, 3, 0, 1.0f);
+  check_case_dt(ctx, &c, 0, 1);
+  c = fused("text encoder", 77, 8, 1, 1.0f); /* causal: attention_gpu */
+  check_case(ctx, &c);
+}
+
 int main(void)
 {
   tc_test_seed(3);
   tc_context *cpu = tc_test_context(TC_FAMILY_CPU);
   run_family(cpu);
+  check_f16_errors(cpu);
   int st = tc_test_finish(cpu);
-  tc_context *gpu = tc_test_context(TC_FAMILY_GPU);
+  tc_context *gpu = tc_test_context_coopmat(TC_FAMILY_GPU, 0);
   run_family(gpu);
-  return tc_test_finish(gpu) | st;
+  run_f16(gpu);
+  check_f16_errors(gpu);
+  st |= tc_test_finish(gpu);
+  tc_context *emu = tc_test_context_coopmat(TC_FAMILY_GPU, 2);
+  TC_CHECK(tc_context_has_coopmat(emu) == 2, "%s: no emulated cooperative matrices (needs fp16 arithmetic)",
+           tc_context_device_name(emu));
+  if (tc_context_has_coopmat(emu) == 2)
+    run_emulated(emu);
+  st |= tc_test_finish(emu);
+  /* everything again on cooperative matrices, where the device has them */
+  tc_context *coop = tc_test_context_coopmat(TC_FAMILY_GPU, 1);
+  if (!tc_context_has_coopmat(coop)) {
+    printf("coopmat: %s has no VK_NV_cooperative_matrix fp16 16x16x16 subgroup matrices: variant not run\n",
+           tc_context_device_name(coop));
+    return tc_test_finish(coop) | st;
+  }
+  run_family(coop);
+  run_f16(coop);
+  const att_case layout = { "separate order", 33, 2, 64, 448, 300, 4, 160, 0, 2.0f };
+  check_case_dt(coop, &layout, 1, 1);
+  return tc_test_finish(coop) | st;
 }

@@ -20,7 +20,20 @@
  * (2e-3 for the random cases, whose w is +-1/sqrt(K); 0.03 for the
  * activation sweep, where x up to 8 rounds to 2^-7 steps), about 8 rms, and
  * still 100x below the errors of a wrong tile or a missed bound. The worst
- * error seen is printed with each case. */
+ * error seen is printed with each case. Emulated cooperative matrices
+ * (tc_context_options.cooperative_matrix = 2: the same kernel source with
+ * the matrix operations in plain GLSL) do the same arithmetic up to the
+ * order of the sums and are held to the same tolerance; they run here, on
+ * lavapipe, so the kernel's tiling, bounds and epilogue are tested before a
+ * GPU sees them.
+ *
+ * fp16 activations (gpu kernels): fp16 x is made on the host from the
+ * random fp32 x, and the reference gets the same rounded values, so x adds
+ * no error. fp16 y is the kernel's fp32 result rounded to fp16; the
+ * reference is rounded the same way (tc_ref_round_f16), and two values
+ * within the fp32 tolerance may still round to neighbouring halves: one
+ * fp16 ulp, 2^-10 relative at most, is added to rtol (and 2^-24, the
+ * spacing of subnormal halves, to atol). */
 #include "tc_ops.h"
 #include "tc_ref.h"
 #include "tc_test.h"
@@ -33,6 +46,7 @@ typedef struct mm_case {
   int bias, residual;
   tc_act act;
   int panels; /* w uploaded as tc_matmul_pack_panels lays it out */
+  int x16, y16; /* fp16 x, fp16 y (gpu kernels) */
 } mm_case;
 
 static const char *const res_names[] = { "", " residual", " residual-in-place" };
@@ -44,19 +58,27 @@ static const char *act_name(tc_act a)
 
 /* Runs one case on ctx with the given inputs (w is rounded to fp16 in place
  * for fp16 cases); returns false after recording a failure. */
-static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float *w, const float *bias,
+static bool check_case(tc_context *ctx, const mm_case *c, const float *x_in, float *w, const float *bias,
                        const float *y0, double atol, double rtol)
 {
   size_t M = c->M, N = c->N, K = c->K;
-  float *want = malloc(M * N * 4), *got = malloc(M * N * 4);
-  uint16_t *w16 = malloc(N * K * 2);
+  float *want = malloc(M * N * 4), *got = malloc(M * N * 4), *x = malloc(M * K * 4);
+  uint16_t *w16 = malloc(N * K * 2), *x16 = malloc(M * K * 2), *y16 = malloc(M * N * 2);
+  memcpy(x, x_in, M * K * 4);
   if (c->w_dtype == TC_F16)
     for (size_t i = 0; i < N * K; i++) {
       w16[i] = tc_f32_to_f16(w[i]);
       w[i] = tc_f16_to_f32(w16[i]); /* the reference sees what the kernel sees */
     }
+  if (c->x16)
+    for (size_t i = 0; i < M * K; i++) {
+      x16[i] = tc_f32_to_f16(x[i]);
+      x[i] = tc_f16_to_f32(x16[i]);
+    }
   tc_ref_matmul(x, w, c->bias ? bias : NULL, c->residual ? y0 : NULL, want, M, N, K, c->act);
-  const bool coop = tc_context_has_coopmat(ctx);
+  if (c->y16)
+    tc_ref_round_f16(want, M * N);
+  const int coop = tc_context_has_coopmat(ctx);
   if (coop) { /* fp16 inputs: see the top of the file */
     double xmax = 0, wmax = 0;
     for (size_t i = 0; i < M * K; i++)
@@ -66,14 +88,20 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
     atol = 4.0 / 2048 * sqrt((double)K) * xmax * wmax;
     rtol = 1.0 / 1024;
   }
-  for (size_t i = 0; i < M * N; i++)
+  if (c->y16) { /* one fp16 ulp: see the top of the file */
+    atol += 1.0 / (1 << 24);
+    rtol += 1.0 / 1024;
+  }
+  for (size_t i = 0; i < M * N; i++) {
     got[i] = NAN; /* y's stale content when it is not the residual: every element must be written */
+    y16[i] = 0x7e00; /* NaN */
+  }
 
-  char what[160];
-  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s%s act %s",
-           coop ? "coopmat" : tc_context_family(ctx) ? "gpu" : "cpu", c->M,
+  char what[192];
+  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s%s act %s%s%s",
+           coop == 2 ? "coopmat-emulated" : coop ? "coopmat" : tc_context_family(ctx) ? "gpu" : "cpu", c->M,
            c->N, c->K, c->w_dtype == TC_F16 ? "f16" : "f32", c->panels ? " panels" : "", c->bias ? " bias" : "",
-           res_names[c->residual], act_name(c->act));
+           res_names[c->residual], act_name(c->act), c->x16 ? " x f16" : "", c->y16 ? " y f16" : "");
   /* the device's copy of w: fp32 or fp16, row-major or in panels */
   size_t w_bytes = c->panels ? tc_matmul_panels_bytes(c->N, c->K, c->w_dtype) : N * K * tc_dtype_size(c->w_dtype);
   void *w_dev = malloc(w_bytes);
@@ -84,11 +112,14 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
   tc_error err = { 0 };
   tc_buffer *bx = NULL, *bw = NULL, *bb = NULL, *br = NULL, *by = NULL;
   tc_cmd *cmd = NULL;
-  bool ok = TC_CHECK_OK(tc_buffer_create_from(ctx, x, M * K * 4, &bx, &err), &err) &&
+  bool ok = TC_CHECK_OK(c->x16 ? tc_buffer_create_from(ctx, x16, M * K * 2, &bx, &err)
+                                : tc_buffer_create_from(ctx, x, M * K * 4, &bx, &err),
+                        &err) &&
             TC_CHECK_OK(tc_buffer_create_from(ctx, w_dev, w_bytes, &bw, &err), &err) &&
             TC_CHECK_OK(tc_buffer_create_from(ctx, bias, N * 4, &bb, &err), &err) &&
             TC_CHECK_OK(tc_buffer_create_from(ctx, y0, M * N * 4, &br, &err), &err) &&
             TC_CHECK_OK(c->residual == RES_IN_PLACE ? tc_buffer_create_from(ctx, y0, M * N * 4, &by, &err)
+                        : c->y16                    ? tc_buffer_create_from(ctx, y16, M * N * 2, &by, &err)
                                                     : tc_buffer_create_from(ctx, got, M * N * 4, &by, &err),
                         &err) &&
             TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err);
@@ -97,10 +128,16 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
       .x = bx, .w = bw, .w_dtype = c->w_dtype, .bias = c->bias ? bb : NULL,
       .residual = c->residual == RES_IN_PLACE ? by : c->residual == RES_BUFFER ? br : NULL,
       .y = by, .M = c->M, .N = c->N, .K = c->K, .act = c->act, .w_panels = c->panels,
+      .x_dtype = c->x16 ? TC_F16 : TC_F32, .y_dtype = c->y16 ? TC_F16 : TC_F32,
     };
     ok = TC_CHECK_OK(tc_op_matmul(cmd, &mm, "matmul", &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
          TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
-         TC_CHECK_OK(tc_buffer_download(by, 0, got, M * N * 4, &err), &err);
+         TC_CHECK_OK(c->y16 ? tc_buffer_download(by, 0, y16, M * N * 2, &err)
+                            : tc_buffer_download(by, 0, got, M * N * 4, &err),
+                     &err);
+    if (ok && c->y16)
+      for (size_t i = 0; i < M * N; i++)
+        got[i] = tc_f16_to_f32(y16[i]);
     if (ok)
       ok = tc_test_close(what, got, want, M * N, atol, rtol);
     if (ok && coop) {
@@ -112,7 +149,7 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x, float 
   }
   tc_cmd_destroy(cmd);
   tc_buffer_destroy(bx), tc_buffer_destroy(bw), tc_buffer_destroy(bb), tc_buffer_destroy(br), tc_buffer_destroy(by);
-  free(w16), free(w_dev), free(want), free(got);
+  free(w16), free(w_dev), free(want), free(got), free(x), free(x16), free(y16);
   return ok;
 }
 
@@ -237,6 +274,77 @@ static void test_panels_refused(tc_context *ctx)
   tc_buffer_destroy(b), tc_buffer_destroy(y);
 }
 
+/* fp16 x, fp16 y or both on the gpu kernels, with the epilogue's options
+ * (fp16 y: N even, no residual). */
+static void test_f16(tc_context *ctx)
+{
+  static const mm_case cases[] = {
+    { .M = 197, .N = 50, .K = 590, .bias = 1, .act = TC_ACT_GELU, .x16 = 1 }, /* K % 4 != 0: scalar loads */
+    { .M = 7, .N = 52, .K = 12, .residual = RES_IN_PLACE, .x16 = 1 },         /* into the fp32 stream */
+    { .M = 130, .N = 67, .K = 36, .w_dtype = TC_F16, .bias = 1, .residual = RES_BUFFER, .x16 = 1 },
+    { .M = 77, .N = 130, .K = 64, .w_dtype = TC_F16, .bias = 1, .act = TC_ACT_QUICK_GELU, .y16 = 1 },
+    { .M = 1, .N = 2, .K = 3, .x16 = 1, .y16 = 1 },
+    { .M = 65, .N = 66, .K = 30, .bias = 1, .act = TC_ACT_GELU, .x16 = 1, .y16 = 1 },
+    { .M = 197, .N = 2304, .K = 768, .w_dtype = TC_F16, .bias = 1, .x16 = 1, .y16 = 1 }, /* ViT-B/16 qkv */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    run_random(ctx, &cases[i], atol_for(cases[i].K), 2e-6);
+}
+
+/* What fp16 activations refuse, with a message naming it. */
+static void test_f16_errors(tc_context *ctx)
+{
+  tc_error err = { 0 };
+  tc_buffer *x = NULL, *w = NULL, *y = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create(ctx, 64, &x, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 4096, &w, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 4096, &y, &err), &err) && TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    /* 8x4 fp16 x is 64 bytes: fits; as fp32 it would not */
+    tc_matmul mm = { .x = x, .w = w, .y = y, .M = 8, .N = 8, .K = 4, .x_dtype = TC_F16, .y_dtype = TC_F16 };
+    TC_CHECK_OK(tc_op_matmul(cmd, &mm, "mm_f16", &err), &err);
+    mm.K = 5; /* 80 bytes */
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_f16_x", &err) == TC_ERR_MISMATCH, "fp16 x of 64 bytes for 8x5 accepted");
+    TC_CHECK(strstr(err.message, "mm_f16_x: x holds 64 bytes") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    mm.K = 4;
+    mm.residual = y;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_f16_res", &err) == TC_ERR_UNSUPPORTED, "fp16 y with a residual accepted");
+    TC_CHECK(strstr(err.message, "residual") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    mm.residual = NULL;
+    mm.N = 7;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_f16_odd", &err) == TC_ERR_UNSUPPORTED, "fp16 y with N odd accepted");
+    TC_CHECK(strstr(err.message, "N even") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+    mm.N = 8;
+    mm.x_dtype = (tc_dtype)5;
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_dtype", &err) == TC_ERR_UNSUPPORTED, "x dtype 5 accepted");
+    TC_CHECK(strstr(err.message, "x dtype 5") != NULL, "message: %s", err.message);
+    tc_error_clear(&err);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(x), tc_buffer_destroy(w), tc_buffer_destroy(y);
+}
+
+/* The cpu kernels read and write fp32 only. */
+static void test_f16_refused(tc_context *ctx)
+{
+  tc_error err = { 0 };
+  tc_buffer *b = NULL, *y = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create(ctx, 4096, &b, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 4096, &y, &err), &err) && TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    tc_matmul mm = { .x = b, .w = b, .y = y, .M = 4, .N = 16, .K = 8, .x_dtype = TC_F16 };
+    TC_CHECK(tc_op_matmul(cmd, &mm, "mm_f16_cpu", &err) == TC_ERR_UNSUPPORTED, "fp16 x on the cpu kernels accepted");
+    TC_CHECK(strstr(err.message, "gpu kernels only") != NULL, "message: %s", err.message);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(b), tc_buffer_destroy(y);
+}
+
 int main(void)
 {
   tc_test_seed(42);
@@ -260,12 +368,34 @@ int main(void)
     run_random(cpu, &more[i], atol_for(more[i].K), 2e-6);
   test_activations(cpu);
   test_errors(cpu);
+  test_f16_refused(cpu);
   int st = tc_test_finish(cpu);
   tc_context *gpu = tc_test_context_coopmat(TC_FAMILY_GPU, 0);
   test_shapes(gpu, false);
   test_activations(gpu);
   test_panels_refused(gpu);
+  test_f16(gpu);
+  test_f16_errors(gpu);
   st |= tc_test_finish(gpu);
+  /* the cooperative-matrix kernel with its matrix operations emulated */
+  tc_context *emu = tc_test_context_coopmat(TC_FAMILY_GPU, 2);
+  TC_CHECK(tc_context_has_coopmat(emu) == 2, "%s: no emulated cooperative matrices (needs fp16 arithmetic)",
+           tc_context_device_name(emu));
+  if (tc_context_has_coopmat(emu) == 2) {
+    /* each variant compiles for ~10 s on lavapipe: one case per path of the
+     * kernel (scalar or vector loads; fp32 or fp16 x, w, y; the epilogue's
+     * options; N odd; partial tiles everywhere; several K steps) */
+    static const mm_case emulated[] = {
+      { .M = 197, .N = 50, .K = 590, .bias = 1, .act = TC_ACT_GELU, .x16 = 1 },
+      { .M = 97, .N = 773, .K = 768, .w_dtype = TC_F16, .residual = RES_IN_PLACE },
+      { .M = 130, .N = 67, .K = 36, .w_dtype = TC_F16, .bias = 1, .residual = RES_BUFFER, .x16 = 1 },
+      { .M = 77, .N = 130, .K = 64, .w_dtype = TC_F16, .bias = 1, .act = TC_ACT_QUICK_GELU, .y16 = 1 },
+      { .M = 65, .N = 66, .K = 30, .bias = 1, .act = TC_ACT_GELU, .x16 = 1, .y16 = 1 },
+    };
+    for (size_t i = 0; i < sizeof emulated / sizeof emulated[0]; i++)
+      run_random(emu, &emulated[i], atol_for(emulated[i].K), 2e-6);
+  }
+  st |= tc_test_finish(emu);
   /* the same cases on cooperative matrices, where the device has them */
   tc_context *coop = tc_test_context_coopmat(TC_FAMILY_GPU, 1);
   if (!tc_context_has_coopmat(coop)) {
@@ -276,6 +406,7 @@ int main(void)
   test_shapes(coop, true);
   for (size_t i = 1; i < 3; i++) /* ViT-B/16's MLP */
     run_random(coop, &more[i], atol_for(more[i].K), 2e-6);
+  test_f16(coop);
   /* larger awkward shapes, K % 4 != 0 (scalar loads) and == 0 (vector loads) */
   static const mm_case wide[] = {
     { .M = 1370, .N = 2317, .K = 590, .w_dtype = TC_F16, .bias = 1, .residual = RES_IN_PLACE, .act = TC_ACT_GELU },

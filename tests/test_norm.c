@@ -11,12 +11,88 @@
  * 5e-6 rtol 2e-6 (about 5x). Softmax: an output is exp(a) / sum with a =
  * scale * x - max rounded to fp32 (|a| <= 40 here: relative error up to
  * 40 * 2^-24 = 2.4e-6) and exp's own few ulp; seen: 1e-6 relative. So rtol
- * 5e-6, plus atol 1e-9 for the tiniest probabilities. */
+ * 5e-6, plus atol 1e-9 for the tiniest probabilities.
+ * Layer norm into fp16 (gpu kernels, the input of an fp16 matmul): the
+ * reference is rounded to fp16 as the kernel's output (tc_ref_round_f16);
+ * two values within the fp32 tolerance may round to neighbouring halves,
+ * so one fp16 ulp (2^-10 relative at most, 2^-24 near zero) is added. */
 #include "tc_ops.h"
 #include "tc_ref.h"
 #include "tc_test.h"
 
 static const char *family_name(tc_context *ctx) { return tc_context_family(ctx) == TC_FAMILY_CPU ? "cpu" : "gpu"; }
+
+/* Layer norm of fp32 x into fp16 y. */
+static void check_layernorm_f16(tc_context *ctx, uint32_t rows, uint32_t cols)
+{
+  size_t n = (size_t)rows * cols;
+  float *x = malloc(n * 4), *g = malloc(cols * 4), *b = malloc(cols * 4), *got = malloc(n * 4),
+        *want = malloc(n * 4);
+  uint16_t *h = malloc(n * 2);
+  tc_test_fill(x, n, 3, 5);
+  tc_test_fill(g, cols, -2, 2);
+  tc_test_fill(b, cols, -1, 1);
+  for (size_t i = 0; i < n; i++)
+    h[i] = 0x7e00; /* NaN: every element must be written */
+  const float eps = 1e-5f;
+  tc_ref_layernorm(x, g, b, want, rows, cols, eps);
+  tc_ref_round_f16(want, n);
+
+  tc_error err = { 0 };
+  tc_buffer *bx = NULL, *bg = NULL, *bb = NULL, *by = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create_from(ctx, x, n * 4, &bx, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create_from(ctx, g, cols * 4, &bg, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create_from(ctx, b, cols * 4, &bb, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create_from(ctx, h, n * 2, &by, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+      TC_CHECK_OK(tc_op_layernorm_to(cmd, bx, bg, bb, by, TC_F16, rows, cols, eps, NULL, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_download(by, 0, h, n * 2, &err), &err)) {
+    for (size_t i = 0; i < n; i++)
+      got[i] = tc_f16_to_f32(h[i]);
+    char what[96];
+    snprintf(what, sizeof what, "%s layernorm %ux%u to fp16", family_name(ctx), rows, cols);
+    tc_test_close(what, got, want, n, 5e-6 + 1.0 / (1 << 24), 2e-6 + 1.0 / 1024);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(bx), tc_buffer_destroy(bg), tc_buffer_destroy(bb), tc_buffer_destroy(by);
+  free(x), free(g), free(b), free(got), free(want), free(h);
+}
+
+/* fp16 y: the gpu kernels only, an even width, a buffer of its own. */
+static void check_f16_errors(tc_context *ctx)
+{
+  tc_error err = { 0 };
+  tc_buffer *b = NULL, *y = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create(ctx, 64 * 4, &b, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create(ctx, 64 * 2, &y, &err), &err) && TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+    tc_status st = tc_op_layernorm_to(cmd, b, b, b, y, TC_F16, 8, 8, 1e-5f, NULL, &err);
+    if (tc_context_family(ctx) == TC_FAMILY_GPU) {
+      TC_CHECK(st == TC_OK, "8x8 into a 128-byte fp16 y refused: %s", err.message);
+      tc_error_clear(&err);
+      TC_CHECK(tc_op_layernorm_to(cmd, b, b, b, y, TC_F16, 8, 7, 1e-5f, NULL, &err) == TC_ERR_UNSUPPORTED &&
+                   strstr(err.message, "even width") != NULL,
+               "odd width into fp16: %s", err.message);
+      tc_error_clear(&err);
+      TC_CHECK(tc_op_layernorm_to(cmd, b, b, b, b, TC_F16, 8, 8, 1e-5f, NULL, &err) == TC_ERR_UNSUPPORTED &&
+                   strstr(err.message, "buffer of its own") != NULL,
+               "fp16 y in place: %s", err.message);
+      tc_error_clear(&err);
+      TC_CHECK(tc_op_layernorm_to(cmd, b, b, b, y, TC_F16, 9, 8, 1e-5f, NULL, &err) == TC_ERR_INVALID_ARGUMENT &&
+                   strstr(err.message, "smaller than 9x8") != NULL,
+               "fp16 y too small: %s", err.message);
+    } else {
+      TC_CHECK(st == TC_ERR_UNSUPPORTED && strstr(err.message, "gpu kernels only") != NULL,
+               "fp16 y on the cpu kernels: %s", err.message);
+    }
+    tc_error_clear(&err);
+  }
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(b), tc_buffer_destroy(y);
+}
 
 static void check_layernorm(tc_context *ctx, uint32_t rows, uint32_t cols, int in_place)
 {
@@ -132,6 +208,12 @@ static void run_family(tc_context *ctx)
   check_softmax(ctx, 70000, 3, 1.0f, 0); /* more rows than workgroups in a dispatch */
   check_layernorm(ctx, 2, 70000, 0);
   check_errors(ctx);
+  check_f16_errors(ctx);
+  if (tc_context_family(ctx) == TC_FAMILY_GPU) {
+    check_layernorm_f16(ctx, 3, 2);
+    check_layernorm_f16(ctx, 197, 768);
+    check_layernorm_f16(ctx, 5, 1030);
+  }
 }
 
 int main(void)

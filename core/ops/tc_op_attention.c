@@ -2,7 +2,10 @@
  * stored, so memory stays O(tokens * width) at any token count.
  * CPU family: R query rows per invocation in registers, keys in blocks of C,
  * q/k/v read as RGBA32F texels. GPU family: one query row per invocation,
- * key/value tiles in shared memory. */
+ * key/value tiles in shared memory; with cooperative matrices on, head_dim
+ * 64 and no causal mask, both products on them (attention_coopmat_nv, or
+ * attention_coopmat_emu when emulated). The gpu kernels also take fp16 q/k/v
+ * and out. */
 #include "tc_ops.h"
 
 #define MAX_HEAD_DIM 128 /* GPU registers (two rows of head_dim) and shared memory */
@@ -19,6 +22,13 @@ static uint32_t cpu_rows(uint32_t head_dim) { return head_dim <= 64 ? 8 : 4; }
  * GPU_TILE_FLOATS per matrix (k and v tiles: 16 KiB of shared memory). */
 #define GPU_GROUP 64
 #define GPU_TILE_FLOATS 2048
+/* Cooperative matrices (shaders/attention_coopmat.glsl): subgroups per
+ * workgroup and query rows each, per build; NVIDIA's needs subgroups of 32
+ * or more (its output registers), the emulation 8 or more. */
+#define COOP_SUBGROUPS_NV 4
+#define COOP_SUBGROUPS_EMU 2
+#define COOP_ROWS 16
+#define COOP_HEAD_DIM 64
 
 typedef struct attention_push {
   uint32_t q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
@@ -30,6 +40,7 @@ typedef struct attention_push {
 static tc_status check_slice(const char *name, const tc_slice *s, const tc_attention *at, tc_error *err)
 {
   uint32_t width = at->heads * at->head_dim;
+  size_t es = tc_dtype_size(at->qkv_dtype);
   if (!s->buf)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s has no buffer", name);
   if (s->offset % 4 || s->stride % 4)
@@ -38,7 +49,7 @@ static tc_status check_slice(const char *name, const tc_slice *s, const tc_atten
   if ((uint64_t)s->offset + width > s->stride)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s columns %u..%u do not fit in a row of stride %u",
                         name, s->offset, s->offset + width, s->stride);
-  uint64_t need = ((uint64_t)(at->tokens - 1) * s->stride + s->offset + width) * sizeof(float);
+  uint64_t need = ((uint64_t)(at->tokens - 1) * s->stride + s->offset + width) * es;
   if (tc_buffer_size(s->buf) < need)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s needs %llu bytes, its buffer has %zu", name,
                         (unsigned long long)need, tc_buffer_size(s->buf));
@@ -61,9 +72,13 @@ static tc_status check_attention(const tc_attention *at, tc_error *err)
                         at->tokens, at->heads, at->head_dim);
   if (!isfinite(at->scale))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: scale %g is not finite", at->scale);
-  if (!at->out || tc_buffer_size(at->out) < (size_t)at->tokens * at->heads * at->head_dim * sizeof(float))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: out is missing or smaller than %ux%u floats",
-                        at->tokens, at->heads * at->head_dim);
+  if ((at->qkv_dtype != TC_F32 && at->qkv_dtype != TC_F16) || (at->out_dtype != TC_F32 && at->out_dtype != TC_F16))
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: q/k/v dtype %d or out dtype %d is neither fp32 nor "
+                        "fp16", (int)at->qkv_dtype, (int)at->out_dtype);
+  if (!at->out ||
+      tc_buffer_size(at->out) < (size_t)at->tokens * at->heads * at->head_dim * tc_dtype_size(at->out_dtype))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: out is missing or smaller than %ux%u %s",
+                        at->tokens, at->heads * at->head_dim, at->out_dtype == TC_F16 ? "halves" : "floats");
   tc_status st = check_slice("q", &at->q, at, err);
   if (st == TC_OK)
     st = check_slice("k", &at->k, at, err);
@@ -77,8 +92,16 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
   tc_status st = check_attention(at, err);
   if (st != TC_OK)
     return st;
-  int is_cpu = tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU;
-  const uint32_t unit = 4; /* both kernels count in vec4s (texels or std430 vec4 elements) */
+  tc_context *ctx = tc_cmd_context(cmd);
+  int is_cpu = tc_context_family(ctx) == TC_FAMILY_CPU;
+  if (is_cpu && (at->qkv_dtype == TC_F16 || at->out_dtype == TC_F16))
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: fp16 q/k/v or out is read and written by the gpu kernels "
+                        "only (this context runs the cpu kernels)", label ? label : "attention");
+  /* cooperative matrices: 1 NVIDIA's, 2 emulated, 0 not for this call */
+  int coop = tc_context_has_coopmat(ctx);
+  if (at->head_dim != COOP_HEAD_DIM || at->causal || tc_context_subgroup_size(ctx) < (coop == 1 ? 32u : 8u))
+    coop = 0;
+  const uint32_t unit = 4; /* every kernel counts in groups of 4 elements (texels, vec4s or 4 halves) */
   attention_push push = {
     .q_off = at->q.offset / unit,
     .q_stride = at->q.stride / unit,
@@ -106,15 +129,23 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
     /* (head, row block) pairs in one flat range: see the shader */
     groups_x = tc_div_up(at->heads * tc_div_up(at->tokens, d.spec[2]), CPU_GROUP);
     groups_y = 1;
+  } else if (coop) {
+    uint32_t subgroups = coop == 1 ? COOP_SUBGROUPS_NV : COOP_SUBGROUPS_EMU;
+    d.shader = coop == 1 ? "attention_coopmat_nv" : "attention_coopmat_emu";
+    d.n_spec = 3;
+    d.spec[0] = subgroups * tc_context_subgroup_size(ctx);
+    d.spec[1] = at->qkv_dtype == TC_F16, d.spec[2] = at->out_dtype == TC_F16;
+    groups_x = tc_div_up(at->tokens, subgroups * COOP_ROWS);
   } else {
     d.shader = "attention_gpu";
-    d.n_spec = 3;
+    d.n_spec = 5;
     uint32_t tile_keys = GPU_TILE_FLOATS / at->head_dim < 32 ? GPU_TILE_FLOATS / at->head_dim : 32;
     d.spec[0] = GPU_GROUP, d.spec[1] = at->head_dim, d.spec[2] = tile_keys;
+    d.spec[3] = at->qkv_dtype == TC_F16, d.spec[4] = at->out_dtype == TC_F16;
     groups_x = tc_div_up(at->tokens, GPU_GROUP);
   }
   tc_kernel *k;
-  if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
+  if ((st = tc_kernel_get(ctx, &d, &k, err)) != TC_OK)
     return st;
   tc_buffer *bufs[] = { at->q.buf, at->k.buf, at->v.buf, at->out };
   return tc_cmd_dispatch(cmd, k, bufs, &push, groups_x, groups_y, 1, label ? label : "attention", err);

@@ -8,7 +8,9 @@
  *   gpu               matmul_shared  shared-memory tiles
  *   gpu + coopmat     matmul_coopmat_nv  shared-memory tiles in fp16 through
  *                                    NVIDIA cooperative matrices, fp32 sums
- *                                    (opt-in: tc_context_has_coopmat) */
+ *                                    (opt-in: tc_context_has_coopmat;
+ *                                    matmul_coopmat_emu when emulated)
+ * The gpu variants also take fp16 x and y (x_dtype, y_dtype). */
 #include <stdbool.h>
 #include <string.h>
 
@@ -20,8 +22,10 @@ enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, BIND_Y_TEXELS, N_BINDIN
 /* Specialization constants shared by all variants (see matmul_epilogue.glsl);
  * W_F16 tells storage-buffer variants to unpack w as fp16 pairs (texel
  * variants get that from the view format); ids 5.. are the tile sizes, and
- * after them matmul_texel's W_PANELS. */
+ * after them matmul_texel's W_PANELS. The gpu variants have X_F16 and Y_F16
+ * at fixed ids after every variant's tile constants. */
 enum { SPEC_WG, SPEC_ACT, SPEC_HAS_BIAS, SPEC_RESIDUAL, SPEC_W_F16, SPEC_TILE };
+enum { SPEC_X_F16 = 8, SPEC_Y_F16 = 9 };
 
 typedef struct matmul_variant {
   const char *shader;
@@ -53,7 +57,8 @@ static const matmul_variant shared_variant = {
 /* GPU with cooperative matrices: a 64x64 block of y per workgroup of 4
  * subgroups (wg counts subgroups here; K in steps of 32). The tile sizes
  * are fixed in the shader; its one constant after the shared ones says
- * K % 4 == 0 (vector loads). */
+ * K % 4 == 0 (vector loads). The shader named here is NVIDIA's; emulated
+ * cooperative matrices (tests) take matmul_coopmat_emu, the same source. */
 static const matmul_variant coopmat_variant = {
   .shader = "matmul_coopmat_nv", .wg = 4, .n_tile = 0, .rows = 64, .cols = 64,
 };
@@ -136,12 +141,20 @@ static tc_status check_args(const tc_matmul *mm, const char *label, tc_error *er
   if (mm->w_dtype != TC_F32 && mm->w_dtype != TC_F16)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: weight dtype %d is neither fp32 nor fp16", label,
                         (int)mm->w_dtype);
+  if ((mm->x_dtype != TC_F32 && mm->x_dtype != TC_F16) || (mm->y_dtype != TC_F32 && mm->y_dtype != TC_F16))
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: x dtype %d or y dtype %d is neither fp32 nor fp16", label,
+                        (int)mm->x_dtype, (int)mm->y_dtype);
+  if (mm->y_dtype == TC_F16 && mm->residual)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: fp16 y takes no residual (the residual stream stays fp32)",
+                        label);
+  if (mm->y_dtype == TC_F16 && mm->N % 2)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: fp16 y needs N even (written in pairs), N = %u", label, mm->N);
   if ((unsigned)mm->act > TC_ACT_GELU)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: unknown activation %d", label, (int)mm->act);
   if (mm->y == mm->x || mm->y == mm->w || mm->y == mm->bias)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: y may alias only the residual", label);
   uint64_t M = mm->M, N = mm->N, K = mm->K;
-  tc_status st = check_size(label, "x", mm->x, M * K * 4, err);
+  tc_status st = check_size(label, "x", mm->x, M * K * tc_dtype_size(mm->x_dtype), err);
   if (st == TC_OK)
     st = mm->w_panels ? check_size(label, "w (panels)", mm->w, tc_matmul_panels_bytes(mm->N, mm->K, mm->w_dtype), err)
                       : check_size(label, "w", mm->w, N * K * tc_dtype_size(mm->w_dtype), err);
@@ -150,7 +163,7 @@ static tc_status check_args(const tc_matmul *mm, const char *label, tc_error *er
   if (st == TC_OK && mm->residual)
     st = check_size(label, "residual", mm->residual, M * N * 4, err);
   if (st == TC_OK)
-    st = check_size(label, "y", mm->y, M * N * 4, err);
+    st = check_size(label, "y", mm->y, M * N * tc_dtype_size(mm->y_dtype), err);
   return st;
 }
 
@@ -173,6 +186,10 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   if (st != TC_OK)
     return st;
   const matmul_variant *v = pick_variant(tc_cmd_context(cmd), mm);
+  const bool gpu = v == &shared_variant || v == &coopmat_variant;
+  if (!gpu && (mm->x_dtype == TC_F16 || mm->y_dtype == TC_F16))
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: fp16 x or y is read and written by the gpu kernels only "
+                        "(this context runs the cpu kernels)", label);
   if (mm->w_panels && !(v->texel && tc_matmul_panels_wanted(tc_cmd_context(cmd), mm->K)))
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: w in panels is read only by the cpu kernels with K %% 4 == 0 "
                         "(K = %u, %s kernels)", label, mm->K,
@@ -180,7 +197,7 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   const bool coop = v == &coopmat_variant;
   const uint32_t wg = coop ? v->wg * tc_context_subgroup_size(tc_cmd_context(cmd)) : v->wg;
   tc_kernel_desc d = {
-    .shader = v->shader,
+    .shader = coop && tc_context_has_coopmat(tc_cmd_context(cmd)) == 2 ? "matmul_coopmat_emu" : v->shader,
     .n_bindings = v->texel ? N_BINDINGS : N_BINDINGS - 1,
     .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
     .push_size = 3 * sizeof(uint32_t),
@@ -201,6 +218,12 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   }
   if (coop)
     d.spec[d.n_spec++] = mm->K % 4 == 0; /* VEC4: vector loads along K */
+  if (gpu) { /* ids between the tile constants and X_F16 are unused: 0 */
+    while (d.n_spec < SPEC_X_F16)
+      d.spec[d.n_spec++] = 0;
+    d.spec[d.n_spec++] = mm->x_dtype == TC_F16;
+    d.spec[d.n_spec++] = mm->y_dtype == TC_F16;
+  }
   tc_kernel *k;
   if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
     return st;

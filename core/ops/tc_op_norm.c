@@ -17,8 +17,8 @@
  * than the 65535 workgroups a dispatch may have. */
 #define CPU_MAX_COLS 65536
 
-static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols,
-                            tc_error *err)
+static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, tc_dtype y_dtype, uint32_t rows,
+                            uint32_t cols, tc_error *err)
 {
   if (rows == 0 || cols == 0)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: empty shape %ux%u", what, rows, cols);
@@ -26,9 +26,9 @@ static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, uint32
   if (bytes > UINT32_MAX)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: %ux%u has more elements than 32-bit indices reach", what,
                         rows, cols);
-  if (!x || !y || tc_buffer_size(x) < bytes || tc_buffer_size(y) < bytes)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: x or y is missing or smaller than %ux%u floats", what,
-                        rows, cols);
+  if (!x || !y || tc_buffer_size(x) < bytes || tc_buffer_size(y) < (uint64_t)rows * cols * tc_dtype_size(y_dtype))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: x or y is missing or smaller than %ux%u %s", what,
+                        rows, cols, y_dtype == TC_F16 ? "elements (x fp32, y fp16)" : "floats");
   return TC_OK;
 }
 
@@ -36,17 +36,17 @@ static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, uint32
  * on CPU devices for rows it takes (any_width: rows need not be whole
  * texels), "<base>_gpu" (storage buffers) otherwise. */
 static tc_status get_row_kernel(tc_cmd *cmd, const char *cpu, const char *gpu, uint32_t n_bindings,
-                                uint32_t push_size, uint32_t rows, uint32_t cols, int any_width, tc_kernel **k,
-                                uint32_t *groups, tc_error *err)
+                                uint32_t push_size, uint32_t rows, uint32_t cols, int any_width, int y_f16,
+                                tc_kernel **k, uint32_t *groups, tc_error *err)
 {
   int use_cpu = tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU && (any_width || cols % 4 == 0) &&
-                cols <= CPU_MAX_COLS && rows <= MAX_GROUPS;
+                cols <= CPU_MAX_COLS && rows <= MAX_GROUPS && !y_f16;
   tc_kernel_desc d = {
     .shader = use_cpu ? cpu : gpu,
     .n_bindings = n_bindings,
     .push_size = push_size,
-    .n_spec = 1,
-    .spec = { use_cpu ? CPU_GROUP : GPU_GROUP },
+    .n_spec = use_cpu || !y_f16 ? 1 : 2, /* the gpu kernels' Y_F16 (id 1), when on */
+    .spec = { use_cpu ? CPU_GROUP : GPU_GROUP, 1 },
   };
   for (uint32_t i = 0; i + 1 < n_bindings; i++)
     d.bindings[i] = use_cpu ? TC_BIND_TEXEL_F32 : TC_BIND_STORAGE;
@@ -58,7 +58,23 @@ static tc_status get_row_kernel(tc_cmd *cmd, const char *cpu, const char *gpu, u
 tc_status tc_op_layernorm(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer *beta, tc_buffer *y,
                           uint32_t rows, uint32_t cols, float eps, const char *label, tc_error *err)
 {
-  tc_status st = check_rows("layernorm", x, y, rows, cols, err);
+  return tc_op_layernorm_to(cmd, x, gamma, beta, y, TC_F32, rows, cols, eps, label, err);
+}
+
+tc_status tc_op_layernorm_to(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer *beta, tc_buffer *y,
+                             tc_dtype y_dtype, uint32_t rows, uint32_t cols, float eps, const char *label,
+                             tc_error *err)
+{
+  if (y_dtype != TC_F32 && y_dtype != TC_F16)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "layernorm: y dtype %d is neither fp32 nor fp16", (int)y_dtype);
+  const int y_f16 = y_dtype == TC_F16;
+  if (y_f16 && tc_context_family(tc_cmd_context(cmd)) != TC_FAMILY_GPU)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "layernorm: fp16 y is written by the gpu kernels only (this "
+                        "context runs the cpu kernels)");
+  if (y_f16 && (cols % 2 || y == x))
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "layernorm: fp16 y needs an even width (written in pairs; %u) "
+                        "and a buffer of its own", cols);
+  tc_status st = check_rows("layernorm", x, y, y_dtype, rows, cols, err);
   if (st != TC_OK)
     return st;
   if (!gamma || !beta || tc_buffer_size(gamma) < cols * sizeof(float) ||
@@ -72,7 +88,8 @@ tc_status tc_op_layernorm(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer
   uint32_t groups;
   /* layernorm_cpu takes rows of whole texels only (so gamma and beta line up
    * with x): CLIP widths are multiples of 64 */
-  st = get_row_kernel(cmd, "layernorm_cpu", "layernorm_gpu", 4, sizeof push, rows, cols, 0, &k, &groups, err);
+  st = get_row_kernel(cmd, "layernorm_cpu", "layernorm_gpu", 4, sizeof push, rows, cols, 0, y_f16, &k, &groups,
+                      err);
   if (st != TC_OK)
     return st;
   tc_buffer *bufs[] = { x, gamma, beta, y };
@@ -82,7 +99,7 @@ tc_status tc_op_layernorm(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer
 tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols, float scale,
                         const char *label, tc_error *err)
 {
-  tc_status st = check_rows("softmax", x, y, rows, cols, err);
+  tc_status st = check_rows("softmax", x, y, TC_F32, rows, cols, err);
   if (st != TC_OK)
     return st;
   if (!isfinite(scale))
@@ -90,7 +107,7 @@ tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, 
   struct { uint32_t rows, cols; float scale; } push = { rows, cols, scale };
   tc_kernel *k;
   uint32_t groups;
-  st = get_row_kernel(cmd, "softmax_cpu", "softmax_gpu", 2, sizeof push, rows, cols, 1, &k, &groups, err);
+  st = get_row_kernel(cmd, "softmax_cpu", "softmax_gpu", 2, sizeof push, rows, cols, 1, 0, &k, &groups, err);
   if (st != TC_OK)
     return st;
   tc_buffer *bufs[] = { x, y };

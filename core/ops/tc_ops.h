@@ -22,7 +22,11 @@ tc_status tc_op_add(tc_cmd *cmd, tc_buffer *a, tc_buffer *b, tc_buffer *y, uint3
  *   y[M,N] = act(x[M,K] · w[N,K]ᵀ + bias[N]) + residual[M,N]
  * w is fp32 or fp16 ([out, in] as stored by PyTorch, no repack; or, with
  * w_panels, rearranged once by tc_matmul_pack_panels); bias and residual are
- * fp32 or NULL; residual may be y (fused residual add). */
+ * fp32 or NULL; residual may be y (fused residual add).
+ * fp16 activations (gpu family only): x may be fp16 and y fp16 (x_dtype,
+ * y_dtype; the zero default is fp32). Sums, bias and activation stay fp32;
+ * y is rounded to fp16 at the end. fp16 y takes no residual (the residual
+ * stream stays fp32) and needs N even. */
 typedef struct tc_matmul {
   tc_buffer *x;
   tc_buffer *w;
@@ -33,6 +37,7 @@ typedef struct tc_matmul {
   uint32_t M, N, K;
   tc_act act;
   int w_panels; /* w laid out by tc_matmul_pack_panels: only where tc_matmul_panels_wanted */
+  tc_dtype x_dtype, y_dtype;
 } tc_matmul;
 tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_error *err);
 
@@ -52,6 +57,12 @@ void tc_matmul_pack_panels(const void *w, void *dst, uint32_t N, uint32_t K, tc_
  * y may be x. */
 tc_status tc_op_layernorm(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer *beta, tc_buffer *y,
                           uint32_t rows, uint32_t cols, float eps, const char *label, tc_error *err);
+/* The same with y of y_dtype: fp32 (as tc_op_layernorm), or fp16 (gpu family
+ * only; cols even; y may not be x): statistics and scaling in fp32, y rounded
+ * to fp16, the input of an fp16 matmul. */
+tc_status tc_op_layernorm_to(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buffer *beta, tc_buffer *y,
+                             tc_dtype y_dtype, uint32_t rows, uint32_t cols, float eps, const char *label,
+                             tc_error *err);
 
 /* y[r,:] = softmax(scale * x[r,:]), for r < rows. y may be x. */
 tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, uint32_t cols, float scale,
@@ -61,8 +72,8 @@ tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, 
 tc_status tc_op_activation(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t n, tc_act act, const char *label,
                            tc_error *err);
 
-/* A column slice of a row-major fp32 matrix: element (row r, column c) is
- * buf[r * stride + offset + c]. */
+/* A column slice of a row-major matrix (of the dtype its user says):
+ * element (row r, column c) is buf[r * stride + offset + c]. */
 typedef struct tc_slice {
   tc_buffer *buf;
   uint32_t offset, stride;
@@ -72,13 +83,19 @@ typedef struct tc_slice {
  *   out[n, h*hd + j] = sum_m softmax_m(scale * q_h[n]·k_h[m]) v_h[m, j]
  * with q_h[n] = q[n, h*hd : (h+1)*hd] (same for k, v); out is [tokens,
  * heads*hd]. causal masks m > n (text encoder). q, k, v may be the same
- * slice (value-value attention). */
+ * slice (value-value attention).
+ * fp16 activations (gpu family only): q, k, v fp16 (qkv_dtype) and out fp16
+ * (out_dtype; the zero default is fp32); scores, softmax and sums stay fp32.
+ * With cooperative matrices on (tc_context_has_coopmat), head_dim 64 and not
+ * causal, both products run on them: q, k, v and the softmax weights are
+ * rounded to fp16 (when fp32), sums stay fp32. */
 typedef struct tc_attention {
   tc_slice q, k, v;
   tc_buffer *out;
   uint32_t tokens, heads, head_dim;
   float scale;
   int causal;
+  tc_dtype qkv_dtype, out_dtype;
 } tc_attention;
 tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label, tc_error *err);
 

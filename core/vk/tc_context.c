@@ -318,7 +318,7 @@ static bool coopmat_supported(tc_context *ctx, const VkPhysicalDeviceVulkan12Fea
   return found;
 }
 
-static tc_status create_device(tc_context *ctx, bool want_coopmat, tc_error *err)
+static tc_status create_device(tc_context *ctx, int want_coopmat, tc_error *err)
 {
   VkPhysicalDeviceVulkan11Features f11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES };
   VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
@@ -330,7 +330,12 @@ static tc_status create_device(tc_context *ctx, bool want_coopmat, tc_error *err
   VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub };
   vkGetPhysicalDeviceProperties2(ctx->phys, &p2);
   ctx->subgroup_size = sub.subgroupSize;
-  ctx->coopmat = want_coopmat && coopmat_supported(ctx, &f12);
+  ctx->coopmat = want_coopmat == 1 && coopmat_supported(ctx, &f12);
+  /* the emulation needs fp16 arithmetic (shared float16_t tiles) and
+   * subgroups of 8 or more (its matrices spread over at most 32 entries per
+   * lane) */
+  ctx->coopmat_emulated = want_coopmat == 2 && f12.shaderFloat16 && sub.subgroupSize >= 8 &&
+                          (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
 
   /* Only what the shaders use: 16-bit storage and fp16 arithmetic where
    * present; cooperative matrices and the memory model only when asked for. */
@@ -528,9 +533,14 @@ tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out,
     else if (ctx->family == TC_FAMILY_AUTO)
       ctx->family = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? TC_FAMILY_CPU : TC_FAMILY_GPU;
   }
-  /* the cooperative-matrix matmul belongs to the gpu family */
-  bool coopmat = ctx->family == TC_FAMILY_GPU &&
-                 (opts->cooperative_matrix < 0 ? env_flag("TOKENCLIP_COOPMAT") : opts->cooperative_matrix > 0);
+  /* the cooperative-matrix kernels belong to the gpu family */
+  int coopmat = opts->cooperative_matrix;
+  if (coopmat < 0) {
+    const char *env = getenv("TOKENCLIP_COOPMAT");
+    coopmat = env && strcmp(env, "emulate") == 0 ? 2 : env_flag("TOKENCLIP_COOPMAT");
+  }
+  if (ctx->family != TC_FAMILY_GPU)
+    coopmat = 0;
   if (st == TC_OK)
     st = choose_memory(ctx, err);
   if (st == TC_OK)
@@ -578,7 +588,7 @@ void tc_context_destroy(tc_context *ctx)
 
 const char *tc_context_device_name(const tc_context *ctx) { return ctx->device_name; }
 tc_kernel_family tc_context_family(const tc_context *ctx) { return ctx->family; }
-int tc_context_has_coopmat(const tc_context *ctx) { return ctx->coopmat; }
+int tc_context_has_coopmat(const tc_context *ctx) { return ctx->coopmat ? 1 : ctx->coopmat_emulated ? 2 : 0; }
 uint32_t tc_context_subgroup_size(const tc_context *ctx) { return ctx->subgroup_size; }
 int tc_context_profiling(const tc_context *ctx) { return ctx->profile && ctx->timestamps; }
 uint64_t tc_context_max_storage_range(const tc_context *ctx) { return ctx->props.limits.maxStorageBufferRange; }

@@ -49,11 +49,15 @@ typedef struct tc_context_options {
   /* Directory for the on-disk VkPipelineCache. NULL: $XDG_CACHE_HOME/tokenclip
    * (or ~/.cache/tokenclip); "": no disk cache. */
   const char *cache_dir;
-  /* Cooperative-matrix matmul (gpu family, devices with VK_NV_cooperative_matrix
-   * and fp16 x fp16 -> fp32 16x16x16 subgroup matrices). It rounds x and w to
-   * fp16 (sums stay fp32), so it changes the numbers and is opt-in:
-   * -1: on when TOKENCLIP_COOPMAT=1; 0 off; 1 on where the device has it
-   * (elsewhere quietly off: see tc_context_has_coopmat). */
+  /* Cooperative-matrix matmul and attention (gpu family, devices with
+   * VK_NV_cooperative_matrix and fp16 x fp16 -> fp32 16x16x16 subgroup
+   * matrices). They round their inputs to fp16 (sums stay fp32), so they
+   * change the numbers and are opt-in:
+   * -1: from TOKENCLIP_COOPMAT (1: on, "emulate": 2); 0 off; 1 on where the
+   * device has it (elsewhere quietly off: see tc_context_has_coopmat);
+   * 2: the same kernels with the matrix operations emulated in plain GLSL,
+   * on any gpu-family device with fp16 arithmetic: slow, for testing their
+   * logic on lavapipe. */
   int cooperative_matrix;
 } tc_context_options;
 
@@ -66,7 +70,8 @@ void tc_context_destroy(tc_context *ctx);
 
 const char *tc_context_device_name(const tc_context *ctx);
 tc_kernel_family tc_context_family(const tc_context *ctx);
-/* 1 when matmuls run on cooperative matrices (asked for and supported). */
+/* 1 when matmuls and attention run on cooperative matrices (asked for and
+ * supported), 2 when on emulated ones (cooperative_matrix = 2), else 0. */
 int tc_context_has_coopmat(const tc_context *ctx);
 /* Invocations per subgroup of the device's compute shaders. */
 uint32_t tc_context_subgroup_size(const tc_context *ctx);
@@ -113,7 +118,7 @@ typedef enum tc_binding {
 } tc_binding;
 
 #define TC_MAX_BINDINGS 8
-#define TC_MAX_SPEC 8
+#define TC_MAX_SPEC 12
 
 typedef struct tc_kernel_desc {
   const char *shader;   /* name of the embedded shader (file name without .comp) */

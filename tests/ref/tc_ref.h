@@ -15,6 +15,13 @@ extern "C" {
 
 void tc_ref_add(const float *a, const float *b, float *y, size_t n);
 
+/* x[i] = x[i] rounded to the nearest fp16 (ties to even), for i < n: what a
+ * kernel does where it stores fp16 (fp16 activations). The references of the
+ * ops compute in double from their fp32 inputs; a test of an fp16 variant
+ * rounds the inputs the kernel reads as fp16 and the outputs it writes as
+ * fp16 with this. */
+void tc_ref_round_f16(float *x, size_t n);
+
 /* y[M,N] = act(x[M,K] · w[N,K]ᵀ + bias) + residual; bias, residual may be NULL. */
 void tc_ref_matmul(const float *x, const float *w, const float *bias, const float *residual, float *y, size_t M,
                    size_t N, size_t K, tc_act act);

@@ -1,0 +1,165 @@
+// Matmul on cooperative matrices (coopmat.glsl; built as matmul_coopmat_nv
+// for NVIDIA's, opt-in, and matmul_coopmat_emu for tests): x and w are
+// rounded to fp16 (or are fp16 already: X_F16, W_F16), sums stay fp32. A
+// workgroup of SG_M x SG_N subgroups owns a BM x BN block of y (64x64), each
+// subgroup ACC_M x ACC_N fp32 accumulators of 16x16. x and w tiles of depth
+// BK go through shared memory as fp16 (zero outside the matrices); the
+// accumulators leave through shared memory, 16x16 at a time, to the common
+// epilogue (bias, activation, residual; fp16 or fp32 y) with bounds checks.
+// local_size_x must be SG_M * SG_N * the subgroup size. Each invocation
+// moves groups of 4 consecutive k; with K % 4 == 0 (VEC4) a group is one
+// vector load, and the next step's groups are loaded into registers while
+// the matrix products work on this one.
+#include "common.glsl"
+#include "matmul_epilogue.glsl"
+#include "matmul_weights.glsl"
+TC_LOCAL_SIZE_X
+
+// 4 subgroups of 32x32. (8 subgroups of 64x32, a 128x128 block, were
+// slower on an H200 for ViT-L/14's 577x1024x4096.)
+const uint SG_M = 2, SG_N = 2, ACC_M = 2, ACC_N = 2;
+const uint T = 16; // cooperative-matrix side
+const uint BM = SG_M * ACC_M * T, BN = SG_N * ACC_N * T, BK = 32;
+const uint LD = BK + 8; // row stride of the staged tiles in halves: 80 bytes, a multiple of 16
+
+#define COOP_SUBGROUPS (SG_M * SG_N)
+#include "coopmat.glsl"
+
+layout(constant_id = 5) const bool VEC4 = false; // K % 4 == 0: x and w rows are vec4-aligned
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+// the same buffers seen in vectors (used only when VEC4) and as fp16 pairs
+layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(std430, binding = 0) readonly buffer XH2 { uvec2 xh2[]; };
+layout(std430, binding = 0) readonly buffer XH { uint xh[]; };
+layout(std430, binding = 1) readonly buffer W4 { uvec4 w4[]; };
+layout(std430, binding = 1) readonly buffer W2 { uvec2 w2[]; };
+
+shared float16_t xs[BM * LD]; // x tile, row m, column k: row-major A
+shared float16_t ws[BN * LD]; // w tile, row n, column k: B = wᵀ column-major
+shared float cs[SG_M * SG_N * T * T]; // one 16x16 accumulator per subgroup on its way out
+
+const uint QUADS = BM * BK / 4; // groups of 4 k per tile (BN == BM)
+// groups per invocation and tile: 4 with subgroups of 32, 16 with the
+// emulation's subgroups of 8
+#ifdef TC_COOPMAT_EMULATE
+const uint MAX_PER = 16;
+#else
+const uint MAX_PER = 8;
+#endif
+
+// Element i of x (row-major), fp32 or fp16.
+float x_at(uint i)
+{
+  if (X_F16) {
+    vec2 pair = unpackHalf2x16(xh[i >> 1]);
+    return (i & 1u) == 0u ? pair.x : pair.y;
+  }
+  return x[i];
+}
+
+// x[m, k..k+3], zero outside the matrix.
+vec4 load_x(uint m, uint k)
+{
+  if (m >= p.M || k >= p.K)
+    return vec4(0.0);
+  uint i = m * p.K + k;
+  if (VEC4 && X_F16) {
+    uvec2 h = xh2[i / 4];
+    return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+  }
+  if (VEC4)
+    return x4[i / 4];
+  vec4 v;
+  for (uint j = 0; j < 4; j++)
+    v[j] = k + j < p.K ? x_at(i + j) : 0.0;
+  return v;
+}
+
+// w[n, k..k+3], zero outside the matrix.
+vec4 load_w(uint n, uint k)
+{
+  if (n >= p.N || k >= p.K)
+    return vec4(0.0);
+  uint i = n * p.K + k;
+  if (VEC4 && W_F16) {
+    uvec2 h = w2[i / 4];
+    return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+  }
+  if (VEC4)
+    return uintBitsToFloat(w4[i / 4]);
+  vec4 v;
+  for (uint j = 0; j < 4; j++)
+    v[j] = k + j < p.K ? tc_weight(i + j) : 0.0;
+  return v;
+}
+
+void main()
+{
+  uint tid = gl_LocalInvocationID.x, threads = gl_WorkGroupSize.x;
+  uint m_base = gl_WorkGroupID.y * BM, n_base = gl_WorkGroupID.x * BN;
+  // this subgroup's part of the block
+  uint sg = gl_SubgroupID, sm = (sg / SG_N) * ACC_M * T, sn = (sg % SG_N) * ACC_N * T;
+  uint per = QUADS / threads; // groups per invocation and tile
+
+  MAT_C acc[ACC_M][ACC_N];
+  for (uint i = 0; i < ACC_M; i++)
+    for (uint j = 0; j < ACC_N; j++) {
+      COOP_ZERO(acc[i][j]);
+    }
+
+  // Group q of a tile: row q / (BK / 4), k offset 4 * (q % (BK / 4));
+  // neighbouring invocations read neighbouring k (coalesced).
+  vec4 xr[MAX_PER], wr[MAX_PER];
+  for (uint i = 0; i < per; i++) {
+    uint q = tid + i * threads, r = q / (BK / 4), kk = 4 * (q % (BK / 4));
+    xr[i] = load_x(m_base + r, kk);
+    wr[i] = load_w(n_base + r, kk);
+  }
+  for (uint k0 = 0; k0 < p.K; k0 += BK) {
+    for (uint i = 0; i < per; i++) {
+      uint q = tid + i * threads, r = q / (BK / 4), kk = 4 * (q % (BK / 4));
+      for (uint j = 0; j < 4; j++) {
+        xs[r * LD + kk + j] = float16_t(xr[i][j]);
+        ws[r * LD + kk + j] = float16_t(wr[i][j]);
+      }
+    }
+    barrier();
+    if (k0 + BK < p.K) // the next step's loads overlap this step's products
+      for (uint i = 0; i < per; i++) {
+        uint q = tid + i * threads, r = q / (BK / 4), kk = 4 * (q % (BK / 4));
+        xr[i] = load_x(m_base + r, k0 + BK + kk);
+        wr[i] = load_w(n_base + r, k0 + BK + kk);
+      }
+    for (uint kk = 0; kk < BK; kk += T) {
+      MAT_AB a[ACC_M], b[ACC_N];
+      for (uint i = 0; i < ACC_M; i++) {
+        COOP_LOAD(a[i], xs, (sm + i * T) * LD + kk, LD, false);
+      }
+      for (uint j = 0; j < ACC_N; j++) {
+        COOP_LOAD(b[j], ws, (sn + j * T) * LD + kk, LD, true);
+      }
+      for (uint i = 0; i < ACC_M; i++)
+        for (uint j = 0; j < ACC_N; j++) {
+          COOP_MMA(a[i], b[j], acc[i][j]);
+        }
+    }
+    barrier();
+  }
+
+  // Each lane writes pairs of neighbouring columns (T is even, so a pair
+  // never straddles two rows of the tile).
+  uint lane = gl_SubgroupInvocationID, base = sg * T * T;
+  for (uint i = 0; i < ACC_M; i++)
+    for (uint j = 0; j < ACC_N; j++) {
+      COOP_STORE(acc[i][j], cs, base, T, false);
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
+      for (uint e = 2 * lane; e < T * T; e += 2 * gl_SubgroupSize) {
+        uint m = m_base + sm + i * T + e / T, n = n_base + sn + j * T + e % T;
+        if (m < p.M && n < p.N)
+          tc_matmul_store2(m, n, cs[base + e], cs[base + e + 1]);
+      }
+      subgroupBarrier(); // every lane has read before the next tile is stored
+    }
+}
