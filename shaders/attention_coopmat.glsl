@@ -2,7 +2,8 @@
 // attention_coopmat_nv for NVIDIA's, opt-in, and attention_coopmat_emu for
 // tests), flash style: head_dim 64, not causal. A workgroup of SUBGROUPS
 // subgroups owns BR = 16 * SUBGROUPS query rows of one head (workgroups
-// along x are row blocks, y is the head); each subgroup owns 16 of the rows.
+// along x are row blocks, y is the head, z the frame of a batch, whose rows
+// start at row z * tokens); each subgroup owns 16 of the rows.
 // Keys and values come in tiles of BC through shared memory as fp16 (zero
 // past the last token); per tile each subgroup
 //   1. S = Q Kᵀ (16 x BC) on matrices, fp32 sums, into shared memory;
@@ -71,14 +72,14 @@ vec4 load_v(uint i) { return QKV_F16 ? halves4(v2[i]) : v4[i]; }
 void main()
 {
   uint tid = gl_LocalInvocationID.x, threads = gl_WorkGroupSize.x;
-  uint h = gl_WorkGroupID.y, row0 = gl_WorkGroupID.x * BR;
+  uint h = gl_WorkGroupID.y, row0 = gl_WorkGroupID.x * BR, frame = gl_WorkGroupID.z * p.tokens;
   uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID, lanes = gl_SubgroupSize;
   uint r0 = sg * T; // this subgroup's first row in the block
 
   // the block's query rows, zero past the last token
   for (uint i = tid; i < BR * HD4; i += threads) {
     uint r = i / HD4, d4 = i % HD4, row = row0 + r;
-    vec4 v = row < p.tokens ? load_q(row * p.q_stride + p.q_off + h * HD4 + d4) : vec4(0.0);
+    vec4 v = row < p.tokens ? load_q((frame + row) * p.q_stride + p.q_off + h * HD4 + d4) : vec4(0.0);
     for (uint j = 0; j < 4; j++)
       qp[r * LDH + 4 * d4 + j] = float16_t(v[j]);
   }
@@ -106,8 +107,8 @@ void main()
       uint c = i / HD4, d4 = i % HD4, key = kb + c;
       vec4 kv = vec4(0.0), vv = vec4(0.0);
       if (key < p.tokens) {
-        kv = load_k(key * p.k_stride + p.k_off + h * HD4 + d4);
-        vv = load_v(key * p.v_stride + p.v_off + h * HD4 + d4);
+        kv = load_k((frame + key) * p.k_stride + p.k_off + h * HD4 + d4);
+        vv = load_v((frame + key) * p.v_stride + p.v_off + h * HD4 + d4);
       }
       for (uint j = 0; j < 4; j++) {
         ks[c * LDH + 4 * d4 + j] = float16_t(kv[j]);
@@ -178,7 +179,7 @@ void main()
     uint e = lane + i * lanes, r = r0 + e / HD4, row = row0 + r;
     if (row < p.tokens) {
       vec4 v = o[i] / row_sum[r];
-      uint at = row * p.o_stride + h * HD4 + e % HD4;
+      uint at = (frame + row) * p.o_stride + h * HD4 + e % HD4;
       if (OUT_F16)
         o2[at] = uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw));
       else

@@ -5,7 +5,8 @@
 // row per invocation for one head; tiles of TK keys and values are staged in
 // shared memory (coalesced loads, broadcast reads) and each invocation keeps
 // its query row, its output accumulator and an online softmax in registers.
-// Workgroups along x are row blocks, y is the head.
+// Workgroups along x are row blocks, y is the head, z the frame of a batch
+// (frames stacked in rows: frame z's rows start at row z * tokens).
 //
 // Loops over head_dim are unrolled, loops over keys are not: on lavapipe
 // (which runs this family in the tests) all loop iterations of an invocation
@@ -48,11 +49,11 @@ const float MASKED = -1.0e30; // finite: exp2(MASKED - max) is 0, never NaN
 
 void main()
 {
-  uint h = gl_WorkGroupID.y, t = gl_LocalInvocationID.x;
+  uint h = gl_WorkGroupID.y, t = gl_LocalInvocationID.x, frame = gl_WorkGroupID.z * p.tokens;
   uint row0 = gl_WorkGroupID.x * gl_WorkGroupSize.x, row = row0 + t, last = p.tokens - 1;
   // rows past the end compute row `last` again and write nothing; they still
   // help load the tiles and meet every barrier
-  uint q_base = min(row, last) * p.q_stride + p.q_off + h * HD4;
+  uint q_base = (frame + min(row, last)) * p.q_stride + p.q_off + h * HD4;
   vec4 qr[HD4], acc[HD4];
   [[unroll]] for (uint d = 0; d < HD4; d++) {
     qr[d] = load_q(q_base + d) * p.scale_log2e;
@@ -65,7 +66,7 @@ void main()
   uint key_end = p.causal != 0 ? min(keys, row + 1) : keys;
   for (uint kb = 0; kb < keys; kb += TK) {
     [[dont_unroll]] for (uint i = t; i < TK * HD4; i += gl_WorkGroupSize.x) {
-      uint key = min(kb + i / HD4, last), d = i % HD4;
+      uint key = frame + min(kb + i / HD4, last), d = i % HD4;
       k_tile[i] = load_k(key * p.k_stride + p.k_off + h * HD4 + d);
       v_tile[i] = load_v(key * p.v_stride + p.v_off + h * HD4 + d);
     }
@@ -93,7 +94,7 @@ void main()
     barrier(); // the tiles are overwritten next
   }
   if (row < p.tokens) {
-    uint o_base = row * p.o_stride + h * HD4;
+    uint o_base = (frame + row) * p.o_stride + h * HD4;
     [[unroll]] for (uint d = 0; d < HD4; d++) {
       vec4 r = acc[d] / l;
       if (OUT_F16)

@@ -48,10 +48,12 @@ static bool on_coopmat(tc_context *ctx, const att_case *c)
   return tc_context_has_coopmat(ctx) && c->head_dim == 64 && !c->causal;
 }
 
-/* One case with fp32 or fp16 q/k/v (qkv16) and out (out16). */
-static void check_case_dt(tc_context *ctx, const att_case *c, int qkv16, int out16)
+/* One case with fp32 or fp16 q/k/v (qkv16) and out (out16), on a batch of
+ * frames stacked in rows (gpu kernels; 0 or 1: one frame). */
+static void check_case_batch(tc_context *ctx, const att_case *c, int qkv16, int out16, uint32_t batch)
 {
-  size_t rows = c->tokens, width = (size_t)c->heads * c->head_dim, n_in = rows * c->stride;
+  size_t frames = batch ? batch : 1, rows = c->tokens * frames, width = (size_t)c->heads * c->head_dim,
+         n_in = rows * c->stride;
   float *qkv = malloc(n_in * 4), *got = malloc(rows * width * 4), *want = malloc(rows * width * 4);
   uint16_t *h = malloc((n_in > rows * width ? n_in : rows * width) * 2);
   tc_test_fill(qkv, n_in, -c->amp, c->amp);
@@ -61,8 +63,11 @@ static void check_case_dt(tc_context *ctx, const att_case *c, int qkv16, int out
   for (size_t i = 0; i < n_in; i++)
     h[i] = tc_f32_to_f16(qkv[i]);
   float scale = 1.0f / sqrtf((float)c->head_dim);
-  tc_ref_attention(qkv + c->q_off, c->stride, qkv + c->k_off, c->stride, qkv + c->v_off, c->stride, want, rows,
-                   c->heads, c->head_dim, scale, c->causal);
+  for (size_t b = 0; b < frames; b++) { /* each frame on its own */
+    const float *f = qkv + b * c->tokens * c->stride;
+    tc_ref_attention(f + c->q_off, c->stride, f + c->k_off, c->stride, f + c->v_off, c->stride,
+                     want + b * c->tokens * width, c->tokens, c->heads, c->head_dim, scale, c->causal);
+  }
   if (out16)
     tc_ref_round_f16(want, rows * width);
   double atol = coop ? c->amp / 1024.0 : 5e-6, rtol = coop ? 0 : 2e-6;
@@ -89,6 +94,7 @@ static void check_case_dt(tc_context *ctx, const att_case *c, int qkv16, int out
       .causal = c->causal,
       .qkv_dtype = qkv16 ? TC_F16 : TC_F32,
       .out_dtype = out16 ? TC_F16 : TC_F32,
+      .batch = batch,
     };
     if (TC_CHECK_OK(tc_op_attention(cmd, &at, c->name, &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
         TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
@@ -101,8 +107,9 @@ static void check_case_dt(tc_context *ctx, const att_case *c, int qkv16, int out
       char what[192];
       const char *kernels = coop ? (tc_context_has_coopmat(ctx) == 2 ? "coopmat-emulated" : "coopmat")
                                  : tc_context_family(ctx) ? "gpu" : "cpu";
-      snprintf(what, sizeof what, "%s %s: tokens %u heads %u head_dim %u%s%s%s", kernels, c->name, c->tokens,
-               c->heads, c->head_dim, c->causal ? " causal" : "", qkv16 ? " qkv f16" : "", out16 ? " out f16" : "");
+      snprintf(what, sizeof what, "%s %s: %zu x tokens %u heads %u head_dim %u%s%s%s", kernels, c->name, frames,
+               c->tokens, c->heads, c->head_dim, c->causal ? " causal" : "", qkv16 ? " qkv f16" : "",
+               out16 ? " out f16" : "");
       if (tc_test_close(what, got, want, rows * width, atol, rtol) && coop) {
         double worst = 0;
         for (size_t i = 0; i < rows * width; i++)
@@ -114,6 +121,11 @@ static void check_case_dt(tc_context *ctx, const att_case *c, int qkv16, int out
   tc_cmd_destroy(cmd);
   tc_buffer_destroy(b), tc_buffer_destroy(out);
   free(qkv), free(got), free(want), free(h);
+}
+
+static void check_case_dt(tc_context *ctx, const att_case *c, int qkv16, int out16)
+{
+  check_case_batch(ctx, c, qkv16, out16, 1);
 }
 
 static void check_case(tc_context *ctx, const att_case *c) { check_case_dt(ctx, c, 0, 0); }
@@ -178,6 +190,19 @@ static void check_errors(tc_context *ctx)
            "infinite scale: %s", err.message);
   tc_error_clear(&err);
   at = good;
+  at.tokens = 5, at.batch = 2; /* 10 rows: fits */
+  tc_status st = tc_op_attention(cmd, &at, NULL, &err);
+  if (tc_context_family(ctx) == TC_FAMILY_GPU)
+    TC_CHECK(st == TC_OK, "2 frames of 5 tokens refused: %s", err.message);
+  else
+    TC_CHECK(st == TC_ERR_UNSUPPORTED && strstr(err.message, "batch of 2"), "a batch on the cpu kernels: %s",
+             err.message);
+  tc_error_clear(&err);
+  at.batch = 3; /* 15 rows: do not fit */
+  TC_CHECK(tc_op_attention(cmd, &at, NULL, &err) == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "15x16"),
+           "3 frames of 5 tokens in 10 rows: %s", err.message);
+  tc_error_clear(&err);
+  at = good;
   at.tokens = 0;
   TC_CHECK(tc_op_attention(cmd, &at, NULL, &err) == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "empty"),
            "no tokens: %s", err.message);
@@ -231,6 +256,11 @@ static void run_f16(tc_context *ctx)
   check_case_dt(ctx, &odd, 1, 1);
   c = fused("ViT-L/14@336", 577, 3, 0, 1.0f);
   check_case_dt(ctx, &c, 0, 1);
+  /* frames stacked in rows, each attending within itself */
+  c = fused("batch", 70, 3, 0, 2.0f);
+  check_case_batch(ctx, &c, 1, 1, 3);
+  const att_case causal = { "batch causal", 20, 2, 16, 112, 8, 40, 72, 1, 1.0f };
+  check_case_batch(ctx, &causal, 0, 0, 2);
 }
 
 /* What fp16 refuses or needs, with a message naming it. */
@@ -263,6 +293,7 @@ static void check_f16_errors(tc_context *ctx)
     TC_CHECK(tc_op_attention(cmd, &at, NULL, &err) == TC_ERR_UNSUPPORTED && strstr(err.message, "out dtype 3"),
              "out dtype 3: %s", err.message);
     tc_error_clear(&err);
+
   }
   tc_cmd_destroy(cmd);
   tc_buffer_destroy(b), tc_buffer_destroy(out);
@@ -286,6 +317,8 @@ static void run_emulated(tc_context *ctx)
   check_case_dt(ctx, &c, 0, 1);
   c = fused("text encoder", 77, 8, 1, 1.0f); /* causal: attention_gpu */
   check_case(ctx, &c);
+  c = fused("batch", 70, 3, 0, 2.0f);
+  check_case_batch(ctx, &c, 0, 0, 3);
 }
 
 int main(void)
@@ -308,6 +341,7 @@ int main(void)
   st |= tc_test_finish(emu);
   /* everything again on cooperative matrices, where the device has them */
   tc_context *coop = tc_test_context_coopmat(TC_FAMILY_GPU, 1);
+  att_case c;
   if (!tc_context_has_coopmat(coop)) {
     printf("coopmat: %s has no VK_NV_cooperative_matrix fp16 16x16x16 subgroup matrices: variant not run\n",
            tc_context_device_name(coop));
@@ -315,6 +349,8 @@ int main(void)
   }
   run_family(coop);
   run_f16(coop);
+  c = fused("batch", 70, 3, 0, 2.0f);
+  check_case_batch(coop, &c, 0, 0, 3);
   const att_case layout = { "separate order", 33, 2, 64, 448, 300, 4, 160, 0, 2.0f };
   check_case_dt(coop, &layout, 1, 1);
   return tc_test_finish(coop) | st;

@@ -37,10 +37,13 @@ typedef struct attention_push {
   uint32_t heads; /* CPU kernel only */
 } attention_push;
 
+static uint32_t frames(const tc_attention *at) { return at->batch ? at->batch : 1; }
+
 static tc_status check_slice(const char *name, const tc_slice *s, const tc_attention *at, tc_error *err)
 {
   uint32_t width = at->heads * at->head_dim;
   size_t es = tc_dtype_size(at->qkv_dtype);
+  uint64_t rows = (uint64_t)at->tokens * frames(at);
   if (!s->buf)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s has no buffer", name);
   if (s->offset % 4 || s->stride % 4)
@@ -49,7 +52,7 @@ static tc_status check_slice(const char *name, const tc_slice *s, const tc_atten
   if ((uint64_t)s->offset + width > s->stride)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s columns %u..%u do not fit in a row of stride %u",
                         name, s->offset, s->offset + width, s->stride);
-  uint64_t need = ((uint64_t)(at->tokens - 1) * s->stride + s->offset + width) * es;
+  uint64_t need = ((rows - 1) * s->stride + s->offset + width) * es;
   if (tc_buffer_size(s->buf) < need)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: %s needs %llu bytes, its buffer has %zu", name,
                         (unsigned long long)need, tc_buffer_size(s->buf));
@@ -67,18 +70,18 @@ static tc_status check_attention(const tc_attention *at, tc_error *err)
   if (at->head_dim % 4 || at->head_dim > MAX_HEAD_DIM)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: head_dim %u must be a multiple of 4 and at most %u",
                         at->head_dim, MAX_HEAD_DIM);
-  if ((uint64_t)at->tokens * at->heads * at->head_dim * sizeof(float) > UINT32_MAX)
-    return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: %u tokens x %u heads x %u exceed 32-bit indices",
-                        at->tokens, at->heads, at->head_dim);
+  if ((uint64_t)at->tokens * frames(at) * at->heads * at->head_dim * sizeof(float) > UINT32_MAX)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: %u frames x %u tokens x %u heads x %u exceed 32-bit "
+                        "indices", frames(at), at->tokens, at->heads, at->head_dim);
   if (!isfinite(at->scale))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: scale %g is not finite", at->scale);
   if ((at->qkv_dtype != TC_F32 && at->qkv_dtype != TC_F16) || (at->out_dtype != TC_F32 && at->out_dtype != TC_F16))
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "attention: q/k/v dtype %d or out dtype %d is neither fp32 nor "
                         "fp16", (int)at->qkv_dtype, (int)at->out_dtype);
-  if (!at->out ||
-      tc_buffer_size(at->out) < (size_t)at->tokens * at->heads * at->head_dim * tc_dtype_size(at->out_dtype))
+  if (!at->out || tc_buffer_size(at->out) < (size_t)at->tokens * frames(at) * at->heads * at->head_dim *
+                                               tc_dtype_size(at->out_dtype))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "attention: out is missing or smaller than %ux%u %s",
-                        at->tokens, at->heads * at->head_dim, at->out_dtype == TC_F16 ? "halves" : "floats");
+                        at->tokens * frames(at), at->heads * at->head_dim, at->out_dtype == TC_F16 ? "halves" : "floats");
   tc_status st = check_slice("q", &at->q, at, err);
   if (st == TC_OK)
     st = check_slice("k", &at->k, at, err);
@@ -97,6 +100,9 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
   if (is_cpu && (at->qkv_dtype == TC_F16 || at->out_dtype == TC_F16))
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: fp16 q/k/v or out is read and written by the gpu kernels "
                         "only (this context runs the cpu kernels)", label ? label : "attention");
+  if (is_cpu && frames(at) > 1)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: a batch of %u frames is taken by the gpu kernels only (this "
+                        "context runs the cpu kernels)", label ? label : "attention", frames(at));
   /* cooperative matrices: 1 NVIDIA's, 2 emulated, 0 not for this call */
   int coop = tc_context_has_coopmat(ctx);
   if (at->head_dim != COOP_HEAD_DIM || at->causal || tc_context_subgroup_size(ctx) < (coop == 1 ? 32u : 8u))
@@ -148,5 +154,6 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
   if ((st = tc_kernel_get(ctx, &d, &k, err)) != TC_OK)
     return st;
   tc_buffer *bufs[] = { at->q.buf, at->k.buf, at->v.buf, at->out };
-  return tc_cmd_dispatch(cmd, k, bufs, &push, groups_x, groups_y, 1, label ? label : "attention", err);
+  /* gpu kernels: frames along z */
+  return tc_cmd_dispatch(cmd, k, bufs, &push, groups_x, groups_y, frames(at), label ? label : "attention", err);
 }

@@ -88,7 +88,10 @@ typedef struct tc_slice {
  * (out_dtype; the zero default is fp32); scores, softmax and sums stay fp32.
  * With cooperative matrices on (tc_context_has_coopmat), head_dim 64 and not
  * causal, both products run on them: q, k, v and the softmax weights are
- * rounded to fp16 (when fp32), sums stay fp32. */
+ * rounded to fp16 (when fp32), sums stay fp32.
+ * batch frames (0 counts as 1) are stacked in rows: rows b * tokens ..
+ * (b + 1) * tokens - 1 of q, k, v and out are frame b's, and each frame
+ * attends within itself; one dispatch on the gpu kernels. */
 typedef struct tc_attention {
   tc_slice q, k, v;
   tc_buffer *out;
@@ -96,6 +99,7 @@ typedef struct tc_attention {
   float scale;
   int causal;
   tc_dtype qkv_dtype, out_dtype;
+  uint32_t batch;
 } tc_attention;
 tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label, tc_error *err);
 
