@@ -29,6 +29,7 @@ extern const tc_bench_case tc_bench_image_cases[];
 extern const tc_bench_case tc_bench_head_cases[];
 extern const tc_bench_case tc_bench_nn_cases[];
 extern const tc_bench_case tc_bench_encoder_cases[];
+extern const tc_bench_case tc_bench_layers_cases[];
 
 /* A device buffer of n fp32 values, uniform in [lo, hi), from a fixed seed. */
 tc_status tc_bench_random_f32(tc_context *ctx, size_t n, float lo, float hi, tc_buffer **out, tc_error *err);

@@ -1,12 +1,17 @@
-/* tokenclip-bench [--device D] [--list-devices] [--kernels cpu|gpu] [--reps N] [FILTER...]
+/* tokenclip-bench [--device D] [--list-devices] [--kernels cpu|gpu] [--reps N] [--warmup N]
+ *                 [--wall] [--per-run] [--profile] [FILTER...]
  *
  * Times every bench case whose "name shape what" contains one of the
  * FILTERs (all cases without one) and prints one line per case: the median
- * of --reps submissions, from GPU timestamps when the device has them,
- * otherwise wall clock around submit and wait; GFLOP/s from that; the
- * median CPU time of the process per submission (on a CPU device shared
- * with other work, flop / cpu ms is the steadier measure of the kernel);
- * and the wall time of the first submission, compilation included. */
+ * of --reps submissions, from GPU timestamps when the device has them (and
+ * --wall is not given), otherwise wall clock around submit and wait;
+ * GFLOP/s from that; the median CPU time of the process per submission (on
+ * a CPU device shared with other work, flop / cpu ms is the steadier
+ * measure of the kernel); and the wall time of the first submission,
+ * compilation included. --warmup adds untimed submissions after the first;
+ * --per-run prints every timed submission (GPU and wall ms) as a comment
+ * line, to show bimodal timings; --profile prints the dispatch count and
+ * the GPU time per kernel label of the last submission. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +28,15 @@ static const tc_bench_case *const suites[] = {
   tc_bench_head_cases,
   tc_bench_nn_cases,
   tc_bench_encoder_cases,
+  tc_bench_layers_cases,
   /* -- more areas: add their tables here -- */
 };
 
 typedef struct options {
   const char *device;
   tc_kernel_family family;
-  int reps;
+  int reps, warmup;
+  int wall, per_run, profile;
   int list_devices, list_cases;
   char **filters;
   int n_filters;
@@ -44,6 +51,10 @@ static void usage(FILE *f)
              "  --list          print the cases FILTER selects and exit\n"
              "  --kernels F     kernel family cpu or gpu (default: from the device type)\n"
              "  --reps N        timed submissions per case, median reported (default 5)\n"
+             "  --warmup N      untimed submissions after the first (default 0)\n"
+             "  --wall          time by wall clock around submit and wait, no GPU timestamps\n"
+             "  --per-run       print every timed submission (GPU and wall ms)\n"
+             "  --profile       print the dispatch count and GPU ms per kernel label of the last submission\n"
              "  FILTER          run the cases whose \"name shape what\" contains one of these\n");
 }
 
@@ -72,14 +83,22 @@ static int parse(int argc, char **argv, options *o)
         return -1;
       }
       i++;
-    } else if (strcmp(a, "--reps") == 0 && val) {
+    } else if ((strcmp(a, "--reps") == 0 || strcmp(a, "--warmup") == 0) && val) {
       char *end;
       long n = strtol(val, &end, 10);
-      if (*end || n < 1 || n > 100000) {
-        fprintf(stderr, "tokenclip-bench: --reps takes a positive count, not \"%s\"\n", val);
+      int reps = strcmp(a, "--reps") == 0;
+      if (*end || n < (reps ? 1 : 0) || n > 100000) {
+        fprintf(stderr, "tokenclip-bench: %s takes a %s count, not \"%s\"\n", a, reps ? "positive" : "non-negative",
+                val);
         return -1;
       }
-      o->reps = (int)n, i++;
+      *(reps ? &o->reps : &o->warmup) = (int)n, i++;
+    } else if (strcmp(a, "--wall") == 0) {
+      o->wall = 1;
+    } else if (strcmp(a, "--per-run") == 0) {
+      o->per_run = 1;
+    } else if (strcmp(a, "--profile") == 0) {
+      o->profile = 1;
     } else if (a[0] == '-') {
       fprintf(stderr, "tokenclip-bench: unknown option or missing value: %s\n", a);
       usage(stderr);
@@ -136,14 +155,38 @@ typedef struct timing {
   double first_ms; /* wall time of the first submission, shader compilation included */
 } timing;
 
+/* The dispatches of cmd's last submission and their GPU time per label,
+ * in order of first use. */
+static void print_profile(const tc_cmd *cmd)
+{
+  const char *const *labels;
+  const double *ms;
+  uint32_t n = tc_cmd_timings(cmd, &labels, &ms);
+  printf("#   %u dispatches, %.3f ms from the first timestamp to the last\n", n, tc_cmd_total_ms(cmd));
+  for (uint32_t i = 0; i < n; i++) {
+    int seen = 0;
+    for (uint32_t j = 0; j < i && !seen; j++)
+      seen = strcmp(labels[i], labels[j]) == 0;
+    if (seen)
+      continue;
+    double sum = 0;
+    int count = 0;
+    for (uint32_t j = i; j < n; j++)
+      if (strcmp(labels[i], labels[j]) == 0)
+        sum += ms[j], count++;
+    printf("#   %-28s %5d x %9.4f ms = %9.3f ms\n", labels[i], count, sum / count, sum);
+  }
+}
+
 /* Times one case; false after printing why it could not. */
 /* 1: timed, 2: skipped (unsupported here), 0: failed */
-static int time_case(tc_context *ctx, const tc_bench_case *c, int reps, timing *t)
+static int time_case(tc_context *ctx, const tc_bench_case *c, const options *o, timing *t)
 {
   tc_error err = { 0 };
   tc_cmd *cmd = NULL;
   void *state = NULL;
-  double *ms = malloc(2 * reps * sizeof *ms), *cpu = ms + reps;
+  int reps = o->reps;
+  double *ms = malloc(3 * reps * sizeof *ms), *cpu = ms + reps, *wall_ms = ms + 2 * reps;
   tc_status st = ms ? tc_cmd_create(ctx, &cmd, &err) : tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == TC_OK)
     st = tc_cmd_begin(cmd, &err);
@@ -156,13 +199,23 @@ static int time_case(tc_context *ctx, const tc_bench_case *c, int reps, timing *
   if (st == TC_OK)
     st = tc_cmd_run(cmd, &err);
   t->first_ms = now_ms() - t0;
+  for (int r = 0; r < o->warmup && st == TC_OK; r++)
+    st = tc_cmd_run(cmd, &err);
   for (int r = 0; r < reps && st == TC_OK; r++) {
     double c0 = cpu_ms(), w0 = now_ms();
     st = tc_cmd_run(cmd, &err);
-    double wall = now_ms() - w0;
+    wall_ms[r] = now_ms() - w0;
     cpu[r] = cpu_ms() - c0;
-    ms[r] = tc_context_profiling(ctx) ? tc_cmd_total_ms(cmd) : wall;
+    ms[r] = tc_context_profiling(ctx) ? tc_cmd_total_ms(cmd) : wall_ms[r];
   }
+  if (st == TC_OK && o->per_run) {
+    printf("# runs %s %s (%s ms / wall ms):", c->name, c->shape, tc_context_profiling(ctx) ? "GPU" : "wall");
+    for (int r = 0; r < reps; r++)
+      printf(" %.3f/%.3f", ms[r], wall_ms[r]);
+    printf("\n");
+  }
+  if (st == TC_OK && o->profile && tc_context_profiling(ctx))
+    print_profile(cmd);
   if (st == TC_OK) {
     t->ms = median(ms, reps);
     t->cpu_ms = median(cpu, reps);
@@ -203,16 +256,19 @@ int main(int argc, char **argv)
   tc_context_options_init(&opts);
   opts.device = o.device;
   opts.family = o.family;
-  opts.profile = 2; /* timestamps for tc_cmd_total_ms, nothing printed */
+  opts.profile = o.wall ? 0 : 2; /* timestamps for tc_cmd_total_ms, nothing printed */
   tc_context *ctx = NULL;
   if (tc_context_create(&opts, &ctx, &err) != TC_OK) {
     fprintf(stderr, "tokenclip-bench: %s\n", err.message);
     return 1;
   }
-  printf("# device: %s, kernels: %s%s, time: %s, median of %d\n", tc_context_device_name(ctx),
+  int coop = tc_context_has_coopmat(ctx);
+  printf("# device: %s, kernels: %s%s, time: %s, median of %d after %d warm-up\n", tc_context_device_name(ctx),
          tc_context_family(ctx) == TC_FAMILY_CPU ? "cpu" : "gpu",
-         tc_context_has_coopmat(ctx) ? " + cooperative matrices (fp16 inputs, TOKENCLIP_COOPMAT)" : "",
-         tc_context_profiling(ctx) ? "GPU timestamps" : "wall clock", o.reps);
+         coop == 2   ? " + EMULATED cooperative matrices (TOKENCLIP_COOPMAT=emulate: slow, for testing)"
+         : coop == 1 ? " + cooperative matrices (fp16 inputs, TOKENCLIP_COOPMAT)"
+                     : "",
+         tc_context_profiling(ctx) ? "GPU timestamps" : "wall clock", o.reps, 1 + o.warmup);
   printf("%-12s %-16s %-28s %10s %9s %10s %10s\n", "# kernel", "shape", "what", "ms", "GFLOP/s", "cpu ms",
          "first ms");
   int failed = 0, ran = 0;
@@ -222,7 +278,7 @@ int main(int argc, char **argv)
         continue;
       ran++;
       timing t;
-      int r = time_case(ctx, c, o.reps, &t);
+      int r = time_case(ctx, c, &o, &t);
       if (r != 1) {
         failed += r == 0;
         continue;

@@ -12,11 +12,13 @@ def median(v):
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-def time_ms(fn, reps, sync=lambda: None):
-    """Wall-clock and CPU milliseconds of each of reps calls of fn, after one
-    warm-up, under torch.no_grad(); sync() waits for an asynchronous device."""
+def time_ms(fn, reps, sync=lambda: None, warmup=1):
+    """Wall-clock and CPU milliseconds of each of reps calls of fn, after
+    warmup calls (one by default), under torch.no_grad(); sync() waits for
+    an asynchronous device."""
     with torch.no_grad():
-        fn()
+        for _ in range(max(warmup, 1)):
+            fn()
         sync()
         ms, cpu = [], []
         for _ in range(reps):

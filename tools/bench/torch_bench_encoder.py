@@ -3,21 +3,30 @@
 shapes, for comparison with tokenclip-bench on the same machine. Run with
 Debian's python3 (torch):
 
-    /usr/bin/python3 tools/bench/torch_bench_encoder.py [--reps N] [--threads T]
+    /usr/bin/python3 tools/bench/torch_bench_encoder.py [--reps N] [--warmup N] [--threads T]
+        [--device cpu|cuda] [--autocast] [--sdpa] [--batch B]
         [--ours FILE | --bench build/tools/tokenclip-bench] [FILTER...]
 
 The model is the architecture of tests/torch/clip_fixtures.py's forward
 (conv patch embedding, class token, positional embedding, ln_pre, residual
-blocks with fused q/k/v, QuickGELU MLP, ln_post, projection) in fp32 with
-random weights, timed under torch.no_grad(); attention is computed as
-torch.nn.functional.multi_head_attention_forward does it (per-head views of
-the fused qkv, bmm, softmax, bmm). --ours takes the output of
-`tokenclip-bench encoder_`, --bench runs that command first (so both times
-come from the same run), and columns give our time over torch's (below 1:
-we are faster), from the wall-clock medians and from the CPU-time medians
-(process CPU time per frame, both sides: the steadier figure on a shared
-machine, where the wall clock mostly measures the neighbours).
-Cases and flop as in tools/bench/bench_encoder.c; keep the two in step."""
+blocks with fused q/k/v, QuickGELU MLP, ln_post, projection; from layer
+vv_start on the value-value stream of DESIGN.md) in fp32 with random
+weights, timed under torch.no_grad() on a batch of frames (--batch, 1 by
+default); attention is computed as torch.nn.functional.
+multi_head_attention_forward does it (per-head views of the fused qkv,
+bmm, softmax, bmm), or with --sdpa by F.scaled_dot_product_attention (torch
+2: what nn.MultiheadAttention's fast path runs on a GPU). --autocast runs
+the forward under torch.autocast(dtype=float16) (CUDA: fp16 matmuls and
+attention on tensor cores, layer norms and softmax in fp32): "PyTorch fp16
+eager". --ours takes the output of `tokenclip-bench encoder_ layers_`,
+--bench runs that command first (so both times come from the same run),
+and columns give our time over torch's (below 1: we are faster) for each
+of our kernels timed on the same case (encoder_*: the encoder; layers_*:
+its graph from the ops, fp32 or fp16 activations), from the wall-clock
+medians and from the CPU-time medians (process CPU time per frame, both
+sides: the steadier figure on a shared machine, where the wall clock mostly
+measures the neighbours). Cases and flop as in tools/bench/bench_encoder.c
+and bench_layers.c; keep them in step."""
 import argparse
 import subprocess
 
@@ -26,18 +35,29 @@ import torch.nn.functional as F
 
 from torch_bench_common import bench_rows, median, time_ms
 
-# (what, width, layers, patch, image, embed) -- the cases of bench_encoder.c
+# (what, width, layers, patch, image, embed, vv_start) -- the cases of
+# bench_encoder.c and bench_layers.c
 CASES = [
-    ("ViT-B/16@224", 768, 12, 16, 224, 512),
-    ("ViT-L/14@336", 1024, 24, 14, 336, 768),
+    ("ViT-B/16@224", 768, 12, 16, 224, 512, 0),
+    ("ViT-L/14@336", 1024, 24, 14, 336, 768, 0),
+    ("ViT-L/14@518 V-V from 6", 1024, 24, 14, 518, 768, 6),
 ]
+OUR_KERNELS = ("encoder_f32", "encoder_f16", "layers_f32", "layers_a16")
 
 
-def flop(W, L, p, S, E):
-    """Matrix-product flop of one frame, as bench_encoder.c counts them."""
+def flop(W, L, p, S, E, vv=0):
+    """Matrix-product flop of one frame, as bench_encoder.c and
+    bench_layers.c count them."""
     n = (S // p) ** 2
     t = 1 + n
-    return 2.0 * n * W * 3 * p * p + L * (2.0 * t * W * 12 * W + 4.0 * t * t * W) + 2.0 * t * W * E
+    vv_layers = L + 1 - vv if vv else 0
+    return (2.0 * n * W * 3 * p * p + L * (2.0 * t * W * 12 * W + 4.0 * t * t * W) +
+            vv_layers * (4.0 * t * t * W + 2.0 * t * W * W) + 2.0 * t * W * E)
+
+
+def case_name(what, batch):
+    """The bench cases' "what" for a batch of frames."""
+    return what if batch == 1 else f"{what}, {batch} frames"
 
 
 def make_model(W, L, p, S, E, g):
@@ -55,20 +75,40 @@ def make_model(W, L, p, S, E, g):
     return m
 
 
-def forward(m, x, W, p):
+def attention(q, k, v, sdpa):
+    """softmax(q kᵀ / sqrt(d)) v on [frames, heads, tokens, d]."""
+    if sdpa:
+        return F.scaled_dot_product_attention(q, k, v)
+    return torch.softmax((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2), dim=-1) @ v
+
+
+def forward(m, x, W, p, vv=0, sdpa=False):
+    """Tokens [frames, 1 + N, E] of frames x [frames, 3, S, S]: the global
+    token from the ordinary stream, patch tokens from the V-V stream when
+    vv > 0 (DESIGN.md)."""
     heads, d = W // 64, 64
-    x = F.conv2d(x[None], m["conv1"], stride=p).flatten(2)[0].T
-    x = torch.cat([m["cls"][None], x]) + m["pos"]
+    B = x.shape[0]
+    x = F.conv2d(x, m["conv1"], stride=p).flatten(2).transpose(1, 2)
+    x = torch.cat([m["cls"].expand(B, 1, W), x], dim=1) + m["pos"]
     x = F.layer_norm(x, (W,), *m["ln_pre"])
-    n = x.shape[0]
-    for b in m["blocks"]:
+    n = x.shape[1]
+    y = None
+    split = lambda t: t.reshape(B, n, heads, d).transpose(1, 2)  # noqa: E731
+    merge = lambda t: t.transpose(1, 2).reshape(B, n, W)  # noqa: E731
+    for i, b in enumerate(m["blocks"]):
+        if vv and i + 1 == vv:
+            y = x
         qkv = F.linear(F.layer_norm(x, (W,), *b["ln_1"]), *b["qkv"])
-        q, k, v = (qkv[:, i * W:(i + 1) * W].reshape(n, heads, d).transpose(0, 1) for i in range(3))
-        a = torch.bmm(torch.softmax(torch.bmm(q * d ** -0.5, k.transpose(1, 2)), dim=-1), v)
-        x = x + F.linear(a.transpose(0, 1).reshape(n, W), *b["out"])
+        q, k, v = (split(qkv[..., j * W:(j + 1) * W]) for j in range(3))
+        x = x + F.linear(merge(attention(q, k, v, sdpa)), *b["out"])
+        if y is not None:
+            y = y + F.linear(merge(attention(v, v, v, sdpa)), *b["out"])
         h = F.linear(F.layer_norm(x, (W,), *b["ln_2"]), *b["fc"])
         x = x + F.linear(h * torch.sigmoid(1.702 * h), *b["c_proj"])
-    return F.layer_norm(x, (W,), *m["ln_post"]) @ m["proj"].T
+    out = F.layer_norm(x, (W,), *m["ln_post"]) @ m["proj"].T
+    if y is not None:
+        out = torch.cat([out[:, :1], F.layer_norm(y[:, 1:], (W,), *m["ln_post"]) @ m["proj"].T], dim=1)
+    return out
 
 
 def to_device(m, device):
@@ -81,20 +121,29 @@ def to_device(m, device):
     return m
 
 
-def time_case(W, L, p, S, E, reps, device="cpu"):
+def time_case(W, L, p, S, E, vv, reps, device="cpu", autocast=False, sdpa=False, batch=1, warmup=1):
     g = torch.Generator().manual_seed(0)
     m = to_device(make_model(W, L, p, S, E, g), device)
-    x = (torch.rand(3, S, S, generator=g) * 4 - 2).to(device)
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    ms, cpu = time_ms(lambda: forward(m, x, W, p), reps, sync)
-    return median(ms), min(ms), median(cpu)
+    x = (torch.rand(batch, 3, S, S, generator=g) * 4 - 2).to(device)
+    cuda = device.startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    def run():
+        if autocast:
+            with torch.autocast(device_type="cuda" if cuda else "cpu", dtype=torch.float16 if cuda else torch.bfloat16):
+                return forward(m, x, W, p, vv, sdpa)
+        return forward(m, x, W, p, vv, sdpa)
+
+    ms, cpu = time_ms(run, reps, sync, warmup)
+    return median(ms), min(ms), median(cpu), ms
 
 
 def read_ours(lines):
-    """what -> {kernel: (ms, cpu ms)} from tokenclip-bench encoder_'s output."""
+    """what -> {kernel: (ms, cpu ms)} from tokenclip-bench's encoder_ and
+    layers_ rows."""
     ours = {}
     for kernel, _, what, ms, cpu in bench_rows(lines):
-        if kernel.startswith("encoder"):
+        if kernel in OUR_KERNELS:
             ours.setdefault(what, {})[kernel] = (ms, cpu)
     return ours
 
@@ -105,9 +154,19 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2, the cores lavapipe uses)")
     ap.add_argument("--ours", help="output of tokenclip-bench encoder_ to compare with")
     ap.add_argument("--bench", help="tokenclip-bench to run first (same filters and --reps)")
-    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda, fp32 either way")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs before the timed ones (default 1)")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    ap.add_argument("--autocast", action="store_true",
+                    help="under torch.autocast: fp16 on cuda (bf16 on cpu); default fp32")
+    ap.add_argument("--sdpa", action="store_true", help="attention by F.scaled_dot_product_attention (torch 2)")
+    ap.add_argument("--batch", type=int, default=1, help="frames per forward (default 1); times are per forward")
+    ap.add_argument("--per-run", action="store_true", help="print every timed run")
     ap.add_argument("filters", nargs="*")
     a = ap.parse_args()
+    if a.sdpa and not hasattr(F, "scaled_dot_product_attention"):
+        ap.error(f"--sdpa: torch {torch.__version__} has no F.scaled_dot_product_attention")
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error("--device cuda: torch sees no CUDA device")
     torch.set_num_threads(a.threads)
     ours = {}
     if a.bench:
@@ -118,21 +177,28 @@ def main():
     elif a.ours:
         with open(a.ours) as f:
             ours = read_ours(f)
-    print(f"# torch {torch.__version__} on {a.device}, {torch.get_num_threads()} threads, fp32, median of {a.reps}")
-    header = f"{'# model':<14} {'shape':<8} {'ms':>10} {'best ms':>10} {'GFLOP/s':>9} {'cpu ms':>10}"
-    if ours:
-        header += "".join(f" {k + '/torch':>11} {'(cpu)':>8}" for k in ("f32", "f16"))
+    dev = torch.cuda.get_device_name() if a.device.startswith("cuda") else f"cpu, {torch.get_num_threads()} threads"
+    precision = ("fp16 autocast" if a.device.startswith("cuda") else "bf16 autocast") if a.autocast else "fp32"
+    print(f"# torch {torch.__version__} on {a.device} ({dev}), {precision}, attention "
+          f"{'sdpa' if a.sdpa else 'bmm'}, {a.batch} frame(s) per forward, median of {a.reps} after {a.warmup} "
+          f"warm-up")
+    kernels = [k for k in OUR_KERNELS if any(k in o for o in ours.values())]
+    header = f"{'# model':<30} {'shape':<8} {'ms':>10} {'best ms':>10} {'GFLOP/s':>9} {'cpu ms':>10}"
+    header += "".join(f" {k + '/torch':>17} {'(cpu)':>7}" for k in kernels)
     print(header)
-    for what, W, L, p, S, E in CASES:
-        if a.filters and not any(f in f"encoder_f32 encoder_f16 {S}/{p} {what}" for f in a.filters):
+    for what, W, L, p, S, E, vv in CASES:
+        name = case_name(what, a.batch)
+        if a.filters and not any(f in f"encoder_f32 encoder_f16 {S}/{p} {name}" for f in a.filters):
             continue
-        ms, best, cpu = time_case(W, L, p, S, E, a.reps, a.device)
-        line = (f"{what:<14} {f'{S}/{p}':<8} {ms:>10.1f} {best:>10.1f} {flop(W, L, p, S, E) / (ms * 1e6):>9.2f}"
-                f" {cpu:>10.1f}")
-        for kernel in ("encoder_f32", "encoder_f16") if ours else ():
-            o = ours.get(what, {}).get(kernel)
-            line += f" {o[0] / ms:>11.2f} {o[1] / cpu:>8.2f}" if o else f" {'-':>11} {'-':>8}"
+        ms, best, cpu, runs = time_case(W, L, p, S, E, vv, a.reps, a.device, a.autocast, a.sdpa, a.batch, a.warmup)
+        line = (f"{name:<30} {f'{S}/{p}':<8} {ms:>10.3f} {best:>10.3f} "
+                f"{a.batch * flop(W, L, p, S, E, vv) / (ms * 1e6):>9.2f} {cpu:>10.1f}")
+        for kernel in kernels:
+            o = ours.get(name, {}).get(kernel)
+            line += f" {o[0] / ms:>17.2f} {o[1] / cpu:>7.2f}" if o else f" {'-':>17} {'-':>7}"
         print(line, flush=True)
+        if a.per_run:
+            print(f"# runs {name}: " + " ".join(f"{v:.3f}" for v in runs))
 
 
 if __name__ == "__main__":
