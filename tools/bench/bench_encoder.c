@@ -23,6 +23,7 @@
 typedef struct encoder_bench {
   int width, layers, patch, image, embed;
   tc_weight_precision weights;
+  int input, vv_start; /* input size (0: image, the model's) and the V-V stream's first layer */
 } encoder_bench;
 
 typedef struct encoder_state {
@@ -137,14 +138,15 @@ static tc_status encoder_setup(tc_context *ctx, const void *params, tc_cmd *cmd,
   unlink(path); /* the mapping stays valid; nothing is left behind if the bench dies */
   tc_encoder_options opts;
   tc_encoder_options_init(&opts);
-  opts.input_size = (uint32_t)b->image;
+  opts.input_size = (uint32_t)(b->input ? b->input : b->image);
+  opts.vv_start = (uint32_t)b->vv_start;
   opts.weights = b->weights;
   if (st == TC_OK)
     st = tc_encoder_create(ctx, model, &opts, &s->enc, err);
   tc_clip_vision_close(model);
   if (st != TC_OK)
     return st;
-  size_t n = 3 * (size_t)b->image * b->image;
+  size_t n = 3 * (size_t)opts.input_size * opts.input_size;
   float *x = malloc(n * sizeof *x);
   if (!x)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -175,7 +177,15 @@ static void encoder_teardown(void *state)
    2.0 * T(image, patch) * (W) * (E))
 #define ENCODER(name, what, W, L, patch, image, E, weights)                                               \
   { name, #image "/" #patch, what, ENCODER_FLOP(W, L, patch, image, E), encoder_setup, encoder_teardown, \
-    &(const encoder_bench){ W, L, patch, image, E, weights } }
+    &(const encoder_bench){ W, L, patch, image, E, weights, 0, 0 } }
+/* a model of pre-training size `image` run at `input` with the V-V stream from
+ * layer vv (AnomalyCLIP's setting); flop as bench_layers.c counts them */
+#define VV_FLOP(W, L, patch, S, E, vv)                                                                       \
+  (ENCODER_FLOP(W, L, patch, S, E) +                                                                         \
+   ((L) + 1 - (vv)) * (4.0 * T(S, patch) * T(S, patch) * (W) + 2.0 * T(S, patch) * (W) * (W)))
+#define ENCODER_VV(name, what, W, L, patch, image, input, E, weights, vv)                                  \
+  { name, #input "/" #patch, what, VV_FLOP(W, L, patch, input, E, vv), encoder_setup, encoder_teardown,   \
+    &(const encoder_bench){ W, L, patch, image, E, weights, input, vv } }
 
 /* shape: input size / patch size */
 const tc_bench_case tc_bench_encoder_cases[] = {
@@ -183,5 +193,6 @@ const tc_bench_case tc_bench_encoder_cases[] = {
   ENCODER("encoder_f16", "ViT-B/16@224", 768, 12, 16, 224, 512, TC_WEIGHTS_F16),
   ENCODER("encoder_f32", "ViT-L/14@336", 1024, 24, 14, 336, 768, TC_WEIGHTS_F32),
   ENCODER("encoder_f16", "ViT-L/14@336", 1024, 24, 14, 336, 768, TC_WEIGHTS_F16),
+  ENCODER_VV("encoder_f16", "ViT-L/14@518 V-V from 6", 1024, 24, 14, 336, 518, 768, TC_WEIGHTS_F16, 6),
   { 0 },
 };

@@ -223,5 +223,8 @@ const tc_bench_case tc_bench_layers_cases[] = {
   LAYERS_BOTH("336/14", "ViT-L/14@336", 1024, 24, 14, 336, 768, 0, 1),
   LAYERS_BOTH("518/14", "ViT-L/14@518 V-V from 6", 1024, 24, 14, 518, 768, 6, 1),
   LAYERS_BOTH("224/16x8", "ViT-B/16@224, 8 frames", 768, 12, 16, 224, 512, 0, 8),
+  /* two small layers (V-V in the second), 2 frames: every path in seconds
+   * on lavapipe (tools/bench/gpu_run.sh --lavapipe) */
+  LAYERS_BOTH("64/16x2", "tiny ViT, 2 frames", 256, 2, 16, 64, 128, 2, 2),
   { 0 },
 };

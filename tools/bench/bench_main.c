@@ -8,7 +8,8 @@
  * GFLOP/s from that; the median CPU time of the process per submission (on
  * a CPU device shared with other work, flop / cpu ms is the steadier
  * measure of the kernel); and the wall time of the first submission,
- * compilation included. --warmup adds untimed submissions after the first;
+ * compilation included. --warmup adds untimed submissions after the first
+ * (--warmup-ms: until that much time has passed, for clocks to ramp up);
  * --per-run prints every timed submission (GPU and wall ms) as a comment
  * line, to show bimodal timings; --profile prints the dispatch count and
  * the GPU time per kernel label of the last submission. */
@@ -35,7 +36,7 @@ static const tc_bench_case *const suites[] = {
 typedef struct options {
   const char *device;
   tc_kernel_family family;
-  int reps, warmup;
+  int reps, warmup, warmup_ms;
   int wall, per_run, profile;
   int list_devices, list_cases;
   char **filters;
@@ -52,6 +53,7 @@ static void usage(FILE *f)
              "  --kernels F     kernel family cpu or gpu (default: from the device type)\n"
              "  --reps N        timed submissions per case, median reported (default 5)\n"
              "  --warmup N      untimed submissions after the first (default 0)\n"
+             "  --warmup-ms T   and more of them until T ms have passed (a GPU's clocks ramp up under load)\n"
              "  --wall          time by wall clock around submit and wait, no GPU timestamps\n"
              "  --per-run       print every timed submission (GPU and wall ms)\n"
              "  --profile       print the dispatch count and GPU ms per kernel label of the last submission\n"
@@ -83,7 +85,7 @@ static int parse(int argc, char **argv, options *o)
         return -1;
       }
       i++;
-    } else if ((strcmp(a, "--reps") == 0 || strcmp(a, "--warmup") == 0) && val) {
+    } else if ((strcmp(a, "--reps") == 0 || strcmp(a, "--warmup") == 0 || strcmp(a, "--warmup-ms") == 0) && val) {
       char *end;
       long n = strtol(val, &end, 10);
       int reps = strcmp(a, "--reps") == 0;
@@ -92,7 +94,7 @@ static int parse(int argc, char **argv, options *o)
                 val);
         return -1;
       }
-      *(reps ? &o->reps : &o->warmup) = (int)n, i++;
+      *(reps ? &o->reps : strcmp(a, "--warmup") == 0 ? &o->warmup : &o->warmup_ms) = (int)n, i++;
     } else if (strcmp(a, "--wall") == 0) {
       o->wall = 1;
     } else if (strcmp(a, "--per-run") == 0) {
@@ -199,7 +201,8 @@ static int time_case(tc_context *ctx, const tc_bench_case *c, const options *o, 
   if (st == TC_OK)
     st = tc_cmd_run(cmd, &err);
   t->first_ms = now_ms() - t0;
-  for (int r = 0; r < o->warmup && st == TC_OK; r++)
+  int warm = 0;
+  for (double w0 = now_ms(); st == TC_OK && (warm < o->warmup || now_ms() - w0 < o->warmup_ms); warm++)
     st = tc_cmd_run(cmd, &err);
   for (int r = 0; r < reps && st == TC_OK; r++) {
     double c0 = cpu_ms(), w0 = now_ms();
@@ -209,7 +212,8 @@ static int time_case(tc_context *ctx, const tc_bench_case *c, const options *o, 
     ms[r] = tc_context_profiling(ctx) ? tc_cmd_total_ms(cmd) : wall_ms[r];
   }
   if (st == TC_OK && o->per_run) {
-    printf("# runs %s %s (%s ms / wall ms):", c->name, c->shape, tc_context_profiling(ctx) ? "GPU" : "wall");
+    printf("# runs %s %s after %d warm-up (%s ms / wall ms):", c->name, c->shape, 1 + warm,
+           tc_context_profiling(ctx) ? "GPU" : "wall");
     for (int r = 0; r < reps; r++)
       printf(" %.3f/%.3f", ms[r], wall_ms[r]);
     printf("\n");

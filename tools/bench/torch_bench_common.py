@@ -36,5 +36,9 @@ def bench_rows(lines):
     (comments and skipped cases start with #)."""
     for line in lines:
         fields = line.split()
-        if len(fields) >= 6 and not line.startswith("#"):
+        if len(fields) < 6 or line[0] in "#=":  # comments; gpu_run.sh's step lines
+            continue
+        try:
             yield fields[0], fields[1], " ".join(fields[2:-4]), float(fields[-4]), float(fields[-2])
+        except ValueError:
+            continue

@@ -41,6 +41,7 @@ CASES = [
     ("ViT-B/16@224", 768, 12, 16, 224, 512, 0),
     ("ViT-L/14@336", 1024, 24, 14, 336, 768, 0),
     ("ViT-L/14@518 V-V from 6", 1024, 24, 14, 518, 768, 6),
+    ("tiny ViT", 256, 2, 16, 64, 128, 2),  # bench_layers.c's check of gpu_run.sh (with --batch 2)
 ]
 OUR_KERNELS = ("encoder_f32", "encoder_f16", "layers_f32", "layers_a16")
 
