@@ -23,12 +23,17 @@ layout(constant_id = 2) const bool OUT_F16 = false;
 const uint T = 16, HD = 64, HD4 = HD / 4;
 // Lavapipe (the emulation's device) has 32 KiB of shared memory: half the
 // rows and keys there.
+// OUT_QUADS: output quads per lane, 16 * HD4 / the subgroup size; a
+// constant on NVIDIA, whose subgroups have 32 lanes (the host checks), so
+// that the accumulators stay in registers.
 #ifdef TC_COOPMAT_EMULATE
 const uint SUBGROUPS = 2, BC = 32;
-const uint MAX_OQ = 32; // output quads per lane: 16 * HD4 / subgroup size (8 or more)
+const uint MAX_OQ = 32; // subgroups of 8 or more
+#define OUT_QUADS (T * HD4 / gl_SubgroupSize)
 #else
 const uint SUBGROUPS = 4, BC = 64;
-const uint MAX_OQ = 8; // subgroups of 32 or more (the host checks)
+const uint MAX_OQ = 8;
+#define OUT_QUADS MAX_OQ
 #endif
 const uint BR = SUBGROUPS * T;
 // Row strides of the shared tiles (max(HD, BC) plus padding against bank
@@ -96,7 +101,7 @@ void main()
 
   // This lane's output quads: quad e = lane + i * lanes of the subgroup's
   // 16 x HD block is row e / HD4, columns 4 * (e % HD4) ..+3.
-  uint nq = T * HD4 / lanes;
+  const uint nq = OUT_QUADS;
   vec4 o[MAX_OQ];
   for (uint i = 0; i < nq; i++)
     o[i] = vec4(0.0);

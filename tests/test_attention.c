@@ -45,7 +45,9 @@ typedef struct att_case {
 /* Whether tc_op_attention runs c on cooperative matrices in ctx. */
 static bool on_coopmat(tc_context *ctx, const att_case *c)
 {
-  return tc_context_has_coopmat(ctx) && c->head_dim == 64 && !c->causal;
+  int coop = tc_context_has_coopmat(ctx);
+  uint32_t sg = tc_context_subgroup_size(ctx);
+  return c->head_dim == 64 && !c->causal && ((coop == 1 && sg == 32) || (coop == 2 && sg >= 8));
 }
 
 /* One case with fp32 or fp16 q/k/v (qkv16) and out (out16), on a batch of

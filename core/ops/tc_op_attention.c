@@ -23,8 +23,8 @@ static uint32_t cpu_rows(uint32_t head_dim) { return head_dim <= 64 ? 8 : 4; }
 #define GPU_GROUP 64
 #define GPU_TILE_FLOATS 2048
 /* Cooperative matrices (shaders/attention_coopmat.glsl): subgroups per
- * workgroup and query rows each, per build; NVIDIA's needs subgroups of 32
- * or more (its output registers), the emulation 8 or more. */
+ * workgroup and query rows each, per build; NVIDIA's is built for subgroups
+ * of 32 (its output registers), the emulation takes 8 or more. */
 #define COOP_SUBGROUPS_NV 4
 #define COOP_SUBGROUPS_EMU 2
 #define COOP_ROWS 16
@@ -105,7 +105,8 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
                         "context runs the cpu kernels)", label ? label : "attention", frames(at));
   /* cooperative matrices: 1 NVIDIA's, 2 emulated, 0 not for this call */
   int coop = tc_context_has_coopmat(ctx);
-  if (at->head_dim != COOP_HEAD_DIM || at->causal || tc_context_subgroup_size(ctx) < (coop == 1 ? 32u : 8u))
+  uint32_t sg = tc_context_subgroup_size(ctx);
+  if (at->head_dim != COOP_HEAD_DIM || at->causal || (coop == 1 && sg != 32) || (coop == 2 && sg < 8))
     coop = 0;
   const uint32_t unit = 4; /* every kernel counts in groups of 4 elements (texels, vec4s or 4 halves) */
   attention_push push = {
