@@ -10,6 +10,12 @@
 // moves groups of 4 consecutive k; with K % 4 == 0 (VEC4) a group is one
 // vector load, and the next step's groups are loaded into registers while
 // the matrix products work on this one.
+// Split K (built with TC_SPLIT_K: matmul_coopmat_splitk_*): workgroups along
+// z each sum K_STEPS steps of BK of K and add their sums (the bias too, in
+// part 0) to y with atomic float adds; y holds the residual already (an
+// in-place residual add, no activation, fp32 y: the host checks). More
+// workgroups for shapes with few blocks of y (ViT-B/16's out_proj and
+// c_proj: 4 x 12 blocks), a shorter chain of steps each.
 #include "common.glsl"
 #include "matmul_epilogue.glsl"
 #include "matmul_weights.glsl"
@@ -26,6 +32,9 @@ const uint LD = BK + 8; // row stride of the staged tiles in halves: 80 bytes, a
 #include "coopmat.glsl"
 
 layout(constant_id = 5) const bool VEC4 = false; // K % 4 == 0: x and w rows are vec4-aligned
+#ifdef TC_SPLIT_K
+layout(constant_id = 6) const uint K_STEPS = 1; // steps of BK per part of K
+#endif
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 // the same buffers seen in vectors (used only when VEC4) and as fp16 pairs
@@ -94,9 +103,31 @@ vec4 load_w(uint n, uint k)
   return v;
 }
 
+#ifdef TC_SPLIT_K
+// This part's sums of (m, n) and (m, n + 1), n even, added to y.
+void store2_split(uint m, uint n, float acc0, float acc1)
+{
+  uint i = m * p.N + n;
+  if (HAS_BIAS && gl_WorkGroupID.z == 0) {
+    acc0 += bias[n];
+    if (n + 1 < p.N)
+      acc1 += bias[n + 1];
+  }
+  atomicAdd(y[i], acc0);
+  if (n + 1 < p.N)
+    atomicAdd(y[i + 1], acc1);
+}
+#endif
+
 void main()
 {
   uint tid = gl_LocalInvocationID.x, threads = gl_WorkGroupSize.x;
+  // this workgroup's part of K: [k_begin, k_end), whole steps of BK
+#ifdef TC_SPLIT_K
+  uint k_begin = gl_WorkGroupID.z * K_STEPS * BK, k_end = min(p.K, k_begin + K_STEPS * BK);
+#else
+  uint k_begin = 0, k_end = p.K;
+#endif
   uint m_base = gl_WorkGroupID.y * BM, n_base = gl_WorkGroupID.x * BN;
   // this subgroup's part of the block
   uint sg = gl_SubgroupID, sm = (sg / SG_N) * ACC_M * T, sn = (sg % SG_N) * ACC_N * T;
@@ -113,10 +144,10 @@ void main()
   vec4 xr[MAX_PER], wr[MAX_PER];
   for (uint i = 0; i < per; i++) {
     uint q = tid + i * threads, r = q / (BK / 4), kk = 4 * (q % (BK / 4));
-    xr[i] = load_x(m_base + r, kk);
-    wr[i] = load_w(n_base + r, kk);
+    xr[i] = load_x(m_base + r, k_begin + kk);
+    wr[i] = load_w(n_base + r, k_begin + kk);
   }
-  for (uint k0 = 0; k0 < p.K; k0 += BK) {
+  for (uint k0 = k_begin; k0 < k_end; k0 += BK) {
     for (uint i = 0; i < per; i++) {
       uint q = tid + i * threads, r = q / (BK / 4), kk = 4 * (q % (BK / 4));
       for (uint j = 0; j < 4; j++) {
@@ -125,7 +156,7 @@ void main()
       }
     }
     barrier();
-    if (k0 + BK < p.K) // the next step's loads overlap this step's products
+    if (k0 + BK < k_end) // the next step's loads overlap this step's products
       for (uint i = 0; i < per; i++) {
         uint q = tid + i * threads, r = q / (BK / 4), kk = 4 * (q % (BK / 4));
         xr[i] = load_x(m_base + r, k0 + BK + kk);
@@ -157,8 +188,13 @@ void main()
       subgroupBarrier();
       for (uint e = 2 * lane; e < T * T; e += 2 * gl_SubgroupSize) {
         uint m = m_base + sm + i * T + e / T, n = n_base + sn + j * T + e % T;
-        if (m < p.M && n < p.N)
+        if (m < p.M && n < p.N) {
+#ifdef TC_SPLIT_K
+          store2_split(m, n, cs[base + e], cs[base + e + 1]);
+#else
           tc_matmul_store2(m, n, cs[base + e], cs[base + e + 1]);
+#endif
+        }
       }
       subgroupBarrier(); // every lane has read before the next tile is stored
     }

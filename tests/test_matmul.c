@@ -47,6 +47,7 @@ typedef struct mm_case {
   tc_act act;
   int panels; /* w uploaded as tc_matmul_pack_panels lays it out */
   int x16, y16; /* fp16 x, fp16 y (gpu kernels) */
+  uint32_t split; /* tc_matmul.split_k */
 } mm_case;
 
 static const char *const res_names[] = { "", " residual", " residual-in-place" };
@@ -98,10 +99,16 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x_in, flo
   }
 
   char what[192];
-  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s%s act %s%s%s",
+  char split[48] = "";
+  if (c->split > 1)
+    snprintf(split, sizeof split, " split K %u%s", c->split,
+             !coop || !tc_context_has_float_atomic_add(ctx)             ? " (not taken: no float atomics)"
+             : c->residual != RES_IN_PLACE || c->act != TC_ACT_NONE || c->y16 ? " (not taken: not an add into y)"
+                                                                            : "");
+  snprintf(what, sizeof what, "%s M=%u N=%u K=%u w %s%s%s%s act %s%s%s%s",
            coop == 2 ? "coopmat-emulated" : coop ? "coopmat" : tc_context_family(ctx) ? "gpu" : "cpu", c->M,
            c->N, c->K, c->w_dtype == TC_F16 ? "f16" : "f32", c->panels ? " panels" : "", c->bias ? " bias" : "",
-           res_names[c->residual], act_name(c->act), c->x16 ? " x f16" : "", c->y16 ? " y f16" : "");
+           res_names[c->residual], act_name(c->act), c->x16 ? " x f16" : "", c->y16 ? " y f16" : "", split);
   /* the device's copy of w: fp32 or fp16, row-major or in panels */
   size_t w_bytes = c->panels ? tc_matmul_panels_bytes(c->N, c->K, c->w_dtype) : N * K * tc_dtype_size(c->w_dtype);
   void *w_dev = malloc(w_bytes);
@@ -128,7 +135,7 @@ static bool check_case(tc_context *ctx, const mm_case *c, const float *x_in, flo
       .x = bx, .w = bw, .w_dtype = c->w_dtype, .bias = c->bias ? bb : NULL,
       .residual = c->residual == RES_IN_PLACE ? by : c->residual == RES_BUFFER ? br : NULL,
       .y = by, .M = c->M, .N = c->N, .K = c->K, .act = c->act, .w_panels = c->panels,
-      .x_dtype = c->x16 ? TC_F16 : TC_F32, .y_dtype = c->y16 ? TC_F16 : TC_F32,
+      .x_dtype = c->x16 ? TC_F16 : TC_F32, .y_dtype = c->y16 ? TC_F16 : TC_F32, .split_k = c->split,
     };
     ok = TC_CHECK_OK(tc_op_matmul(cmd, &mm, "matmul", &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) &&
          TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
@@ -291,6 +298,20 @@ static void test_f16(tc_context *ctx)
     run_random(ctx, &cases[i], atol_for(cases[i].K), 2e-6);
 }
 
+/* K split over workgroups (cooperative matrices, in-place residual, no
+ * activation): parts of equal and unequal length, vector and scalar loads;
+ * a request the kernel cannot take (an activation) changes nothing. */
+static void test_split_k(tc_context *ctx)
+{
+  static const mm_case cases[] = {
+    { .M = 97, .N = 773, .K = 768, .w_dtype = TC_F16, .bias = 1, .residual = RES_IN_PLACE, .split = 3 },
+    { .M = 197, .N = 50, .K = 590, .residual = RES_IN_PLACE, .x16 = 1, .split = 4 },
+    { .M = 7, .N = 52, .K = 12, .bias = 1, .act = TC_ACT_GELU, .residual = RES_IN_PLACE, .split = 2 },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    run_random(ctx, &cases[i], atol_for(cases[i].K), 2e-6);
+}
+
 /* What fp16 activations refuse, with a message naming it. */
 static void test_f16_errors(tc_context *ctx)
 {
@@ -394,6 +415,9 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof emulated / sizeof emulated[0]; i++)
       run_random(emu, &emulated[i], atol_for(emulated[i].K), 2e-6);
+    TC_CHECK(tc_context_has_float_atomic_add(emu), "%s: no float atomic adds: split K not tested",
+             tc_context_device_name(emu));
+    test_split_k(emu);
   }
   st |= tc_test_finish(emu);
   /* the same cases on cooperative matrices, where the device has them */
@@ -407,6 +431,7 @@ int main(void)
   for (size_t i = 1; i < 3; i++) /* ViT-B/16's MLP */
     run_random(coop, &more[i], atol_for(more[i].K), 2e-6);
   test_f16(coop);
+  test_split_k(coop);
   /* larger awkward shapes, K % 4 != 0 (scalar loads) and == 0 (vector loads) */
   static const mm_case wide[] = {
     { .M = 1370, .N = 2317, .K = 590, .w_dtype = TC_F16, .bias = 1, .residual = RES_IN_PLACE, .act = TC_ACT_GELU },

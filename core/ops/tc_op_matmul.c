@@ -9,7 +9,8 @@
  *   gpu + coopmat     matmul_coopmat_nv  shared-memory tiles in fp16 through
  *                                    NVIDIA cooperative matrices, fp32 sums
  *                                    (opt-in: tc_context_has_coopmat;
- *                                    matmul_coopmat_emu when emulated)
+ *                                    matmul_coopmat_emu when emulated;
+ *                                    matmul_coopmat_splitk_* for split_k)
  * The gpu variants also take fp16 x and y (x_dtype, y_dtype). */
 #include <stdbool.h>
 #include <string.h>
@@ -93,6 +94,15 @@ static const matmul_variant *pick_variant(const tc_context *ctx, const tc_matmul
     return &scalar_variant;
   bool slow_residual = mm->residual == mm->y && (mm->act != TC_ACT_NONE || mm->N % 4 != 0);
   return slow_residual ? &texel_small_variant : &texel_variant;
+}
+
+/* Parts of K the cooperative-matrix kernel sums separately for mm (see
+ * tc_matmul.split_k): 1 where the request cannot be taken. */
+static uint32_t split_parts(const tc_context *ctx, const tc_matmul *mm)
+{
+  bool can = mm->split_k > 1 && mm->residual == mm->y && mm->act == TC_ACT_NONE && mm->y_dtype == TC_F32 &&
+             tc_context_has_float_atomic_add(ctx);
+  return can ? mm->split_k : 1;
 }
 
 /* Panels of 16 rows (matmul_texel.comp's W_PANELS). */
@@ -218,6 +228,16 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   }
   if (coop)
     d.spec[d.n_spec++] = mm->K % 4 == 0; /* VEC4: vector loads along K */
+  /* split K: parts of whole steps of the kernel's BK = 32 (K_STEPS, id 6),
+   * no more parts than steps */
+  uint32_t parts = coop ? split_parts(tc_cmd_context(cmd), mm) : 1;
+  if (parts > 1) {
+    const uint32_t steps = tc_div_up(mm->K, 32), part_steps = tc_div_up(steps, parts);
+    parts = tc_div_up(steps, part_steps);
+    d.shader = tc_context_has_coopmat(tc_cmd_context(cmd)) == 2 ? "matmul_coopmat_splitk_emu"
+                                                                : "matmul_coopmat_splitk_nv";
+    d.spec[d.n_spec++] = part_steps;
+  }
   if (gpu) { /* ids between the tile constants and X_F16 are unused: 0 */
     while (d.n_spec < SPEC_X_F16)
       d.spec[d.n_spec++] = 0;
@@ -236,5 +256,5 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     [BIND_Y_TEXELS] = mm->y, /* read only in residual mode 3 */
   };
   uint32_t push[3] = { mm->M, mm->N, mm->K };
-  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, rows), 1, label, err);
+  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, rows), parts, label, err);
 }

@@ -38,6 +38,13 @@ typedef struct tc_matmul {
   tc_act act;
   int w_panels; /* w laid out by tc_matmul_pack_panels: only where tc_matmul_panels_wanted */
   tc_dtype x_dtype, y_dtype;
+  /* Split K in this many parts, each its own workgroups, their sums added
+   * to y atomically: more workgroups for shapes with few blocks of y. A
+   * request, taken by the cooperative-matrix kernel for an in-place
+   * residual add without activation into fp32 y where the device adds
+   * floats atomically (tc_context_has_float_atomic_add), ignored otherwise
+   * (the result is the same up to the order of the sums). 0 or 1: none. */
+  uint32_t split_k;
 } tc_matmul;
 tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_error *err);
 

@@ -337,18 +337,43 @@ static tc_status create_device(tc_context *ctx, int want_coopmat, tc_error *err)
   ctx->coopmat_emulated = want_coopmat == 2 && f12.shaderFloat16 && sub.subgroupSize >= 8 &&
                           (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
 
+  /* Atomic float adds into storage buffers: the split-K matmul (only with
+   * cooperative matrices, real or emulated). */
+  VkPhysicalDeviceShaderAtomicFloatFeaturesEXT af = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT
+  };
+  if ((ctx->coopmat || ctx->coopmat_emulated) &&
+      has_device_extension(ctx->phys, VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME)) {
+    VkPhysicalDeviceFeatures2 f2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &af };
+    vkGetPhysicalDeviceFeatures2(ctx->phys, &f2);
+  }
+  ctx->float_atomic_add = af.shaderBufferFloat32AtomicAdd;
+
   /* Only what the shaders use: 16-bit storage and fp16 arithmetic where
    * present; cooperative matrices and the memory model only when asked for. */
+  VkPhysicalDeviceShaderAtomicFloatFeaturesEXT use_af = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT,
+    .shaderBufferFloat32AtomicAdd = VK_TRUE,
+  };
   VkPhysicalDeviceCooperativeMatrixFeaturesNV use_coop = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV, .cooperativeMatrix = VK_TRUE
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+    .pNext = ctx->float_atomic_add ? &use_af : NULL,
+    .cooperativeMatrix = VK_TRUE,
   };
   VkPhysicalDeviceVulkan11Features use11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
-                                             .pNext = ctx->coopmat ? &use_coop : NULL,
+                                             .pNext = ctx->coopmat           ? (void *)&use_coop
+                                                      : ctx->float_atomic_add ? (void *)&use_af
+                                                                              : NULL,
                                              .storageBuffer16BitAccess = f11.storageBuffer16BitAccess };
   VkPhysicalDeviceVulkan12Features use12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                              .pNext = &use11, .shaderFloat16 = f12.shaderFloat16,
                                              .vulkanMemoryModel = ctx->coopmat };
-  const char *exts[] = { VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME };
+  const char *exts[2];
+  uint32_t n_exts = 0;
+  if (ctx->coopmat)
+    exts[n_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+  if (ctx->float_atomic_add)
+    exts[n_exts++] = VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME;
   float priority = 1.0f;
   VkDeviceQueueCreateInfo qinfo = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -361,7 +386,7 @@ static tc_status create_device(tc_context *ctx, int want_coopmat, tc_error *err)
     .pNext = &use12,
     .queueCreateInfoCount = 1,
     .pQueueCreateInfos = &qinfo,
-    .enabledExtensionCount = ctx->coopmat ? 1 : 0,
+    .enabledExtensionCount = n_exts,
     .ppEnabledExtensionNames = exts,
   };
   tc_status st = tc_vk_check(vkCreateDevice(ctx->phys, &info, NULL, &ctx->device), "vkCreateDevice", err);
@@ -589,6 +614,7 @@ void tc_context_destroy(tc_context *ctx)
 const char *tc_context_device_name(const tc_context *ctx) { return ctx->device_name; }
 tc_kernel_family tc_context_family(const tc_context *ctx) { return ctx->family; }
 int tc_context_has_coopmat(const tc_context *ctx) { return ctx->coopmat ? 1 : ctx->coopmat_emulated ? 2 : 0; }
+int tc_context_has_float_atomic_add(const tc_context *ctx) { return ctx->float_atomic_add; }
 uint32_t tc_context_subgroup_size(const tc_context *ctx) { return ctx->subgroup_size; }
 int tc_context_profiling(const tc_context *ctx) { return ctx->profile && ctx->timestamps; }
 uint64_t tc_context_max_storage_range(const tc_context *ctx) { return ctx->props.limits.maxStorageBufferRange; }

@@ -73,6 +73,9 @@ tc_kernel_family tc_context_family(const tc_context *ctx);
 /* 1 when matmuls and attention run on cooperative matrices (asked for and
  * supported), 2 when on emulated ones (cooperative_matrix = 2), else 0. */
 int tc_context_has_coopmat(const tc_context *ctx);
+/* 1 when shaders may add floats atomically into storage buffers (enabled
+ * with cooperative matrices, for the split-K matmul). */
+int tc_context_has_float_atomic_add(const tc_context *ctx);
 /* Invocations per subgroup of the device's compute shaders. */
 uint32_t tc_context_subgroup_size(const tc_context *ctx);
 /* Number of warnings and errors the validation layer reported so far. */

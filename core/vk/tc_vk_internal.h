@@ -30,6 +30,7 @@ struct tc_context {
   tc_kernel_family family;
   bool coopmat; /* VK_NV_cooperative_matrix enabled for the matmul (opt-in) */
   bool coopmat_emulated; /* the same kernels, matrix operations in plain GLSL (tests) */
+  bool float_atomic_add; /* VK_EXT_shader_atomic_float buffer adds enabled (with coopmat) */
   uint32_t subgroup_size;
   bool profile;
   bool profile_print; /* print timings after each submission */
