@@ -12,6 +12,8 @@
  *   layers_a16  fp16 activations (gpu kernels only): the layer norms' outputs,
  *               qkv, the attention output and the MLP's hidden layer are fp16;
  *               the residual streams x and y stay fp32
+ *   layers_*k   the same with K split for the residual matmuls where y has
+ *               few blocks (ViT-B/16: out_proj and c_proj; see split_for)
  * Weights are fp16 and random, one set per layer, so that each frame reads
  * them from memory as the encoder does (about 170 MB for ViT-B/16, 600 MB
  * for ViT-L/14). flop counts the matrix products of all frames, the V-V
@@ -26,6 +28,7 @@
 typedef struct layers_bench {
   uint32_t width, layers, patch, image, embed, vv_start, batch;
   int a16;
+  int split; /* ask for split K where y has few blocks (split_for) */
 } layers_bench;
 
 typedef struct layer_weights {
@@ -88,6 +91,17 @@ static tc_status make_weights(tc_context *ctx, uint32_t W, layer_weights *w, tc_
   return st;
 }
 
+/* K parts for a residual matmul of rows x N x K when asked for: enough
+ * workgroups of 64 x 64 for ~128 in all (an H200 has 132 SMs), parts of 256
+ * or more of K. */
+static uint32_t split_for(const layers_bench *b, uint32_t rows, uint32_t N, uint32_t K)
+{
+  uint32_t blocks = tc_div_up(rows, 64) * tc_div_up(N, 64), parts = tc_div_up(128, blocks);
+  if (!b->split || blocks >= 100)
+    return 0;
+  return parts < K / 256 ? parts : K / 256;
+}
+
 static tc_status record_layer(tc_cmd *cmd, const layers_bench *b, layers_state *s, const layer_weights *w,
                               uint32_t layer, uint32_t rows, uint32_t tokens, tc_error *err)
 {
@@ -112,7 +126,8 @@ static tc_status record_layer(tc_cmd *cmd, const layers_bench *b, layers_state *
     st = tc_op_attention(cmd, &at, "attention", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = s->attn, .x_dtype = a, .w = w->out_w, .w_dtype = TC_F16,
-                                         .bias = w->out_b, .residual = s->x, .y = s->x, .M = rows, .N = W, .K = W },
+                                         .bias = w->out_b, .residual = s->x, .y = s->x, .M = rows, .N = W, .K = W,
+                                         .split_k = split_for(b, rows, W, W) },
                       "attention out", err);
   if (vv && st == TC_OK) {
     at.q = at.k = at.v;
@@ -120,7 +135,8 @@ static tc_status record_layer(tc_cmd *cmd, const layers_bench *b, layers_state *
   }
   if (vv && st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = s->attn, .x_dtype = a, .w = w->out_w, .w_dtype = TC_F16,
-                                         .bias = w->out_b, .residual = s->y, .y = s->y, .M = rows, .N = W, .K = W },
+                                         .bias = w->out_b, .residual = s->y, .y = s->y, .M = rows, .N = W, .K = W,
+                                         .split_k = split_for(b, rows, W, W) },
                       "attention out v-v", err);
   if (st == TC_OK)
     st = tc_op_layernorm_to(cmd, s->x, w->ln2_g, w->ln2_b, s->h, a, rows, W, 1e-5f, "ln_2", err);
@@ -131,7 +147,8 @@ static tc_status record_layer(tc_cmd *cmd, const layers_bench *b, layers_state *
                       "mlp fc", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = s->mlp, .x_dtype = a, .w = w->proj_w, .w_dtype = TC_F16,
-                                         .bias = w->proj_b, .residual = s->x, .y = s->x, .M = rows, .N = W, .K = M },
+                                         .bias = w->proj_b, .residual = s->x, .y = s->x, .M = rows, .N = W, .K = M,
+                                         .split_k = split_for(b, rows, W, M) },
                       "mlp proj", err);
   return st;
 }
@@ -210,9 +227,11 @@ static tc_status layers_setup(tc_context *ctx, const void *params, tc_cmd *cmd, 
           ((vv) ? (L) + 1 - (vv) : 0) *                                                                       \
             (4.0 * T(image, patch) * T(image, patch) * (W) + 2.0 * T(image, patch) * (W) * (W)) +             \
           2.0 * T(image, patch) * (W) * (E)))
-#define LAYERS(name, shape, what, W, L, patch, image, E, vv, B, a16)                                          \
+#define LAYERS_S(name, shape, what, W, L, patch, image, E, vv, B, a16, split)                                \
   { name, shape, what, LAYERS_FLOP(W, L, patch, image, E, vv, B), layers_setup, layers_teardown,            \
-    &(const layers_bench){ W, L, patch, image, E, vv, B, a16 } }
+    &(const layers_bench){ W, L, patch, image, E, vv, B, a16, split } }
+#define LAYERS(name, shape, what, W, L, patch, image, E, vv, B, a16)                                          \
+  LAYERS_S(name, shape, what, W, L, patch, image, E, vv, B, a16, 0)
 #define LAYERS_BOTH(shape, what, W, L, patch, image, E, vv, B)                                              \
   LAYERS("layers_f32", shape, what, W, L, patch, image, E, vv, B, 0),                                       \
     LAYERS("layers_a16", shape, what, W, L, patch, image, E, vv, B, 1)
@@ -223,6 +242,9 @@ const tc_bench_case tc_bench_layers_cases[] = {
   LAYERS_BOTH("336/14", "ViT-L/14@336", 1024, 24, 14, 336, 768, 0, 1),
   LAYERS_BOTH("518/14", "ViT-L/14@518 V-V from 6", 1024, 24, 14, 518, 768, 6, 1),
   LAYERS_BOTH("224/16x8", "ViT-B/16@224, 8 frames", 768, 12, 16, 224, 512, 0, 8),
+  /* out_proj and c_proj with K split (cooperative matrices; split_for) */
+  LAYERS_S("layers_f32k", "224/16", "ViT-B/16@224", 768, 12, 16, 224, 512, 0, 1, 0, 1),
+  LAYERS_S("layers_a16k", "224/16", "ViT-B/16@224", 768, 12, 16, 224, 512, 0, 1, 1, 1),
   /* two small layers (V-V in the second), 2 frames: every path in seconds
    * on lavapipe (tools/bench/gpu_run.sh --lavapipe) */
   LAYERS_BOTH("64/16x2", "tiny ViT, 2 frames", 256, 2, 16, 64, 128, 2, 2),

@@ -6,7 +6,8 @@
  * matmul_p16 read w in panels (tc_matmul_pack_panels), as the encoder
  * uploads it on CPU devices; the GPU kernels refuse them. matmul_a16 has
  * fp16 activations as an fp16 encoder would (gpu kernels only): fp16 x
- * everywhere, fp16 y where no residual is added (qkv, c_fc), fp16 w. */
+ * everywhere, fp16 y where no residual is added (qkv, c_fc), fp16 w.
+ * matmul_*kN ask for K split in N parts (tc_matmul.split_k). */
 #include <stdlib.h>
 
 #include "bench.h"
@@ -19,6 +20,7 @@ typedef struct mm_params {
   tc_act act;
   int panels;
   int a16; /* fp16 x, and fp16 y without a residual */
+  uint32_t split; /* tc_matmul.split_k */
 } mm_params;
 
 typedef struct mm_state {
@@ -52,7 +54,7 @@ static tc_status mm_setup(tc_context *ctx, const void *params, tc_cmd *cmd, void
   tc_matmul mm = {
     .x = s->x, .w = s->w, .w_dtype = p->w_dtype, .bias = s->bias, .residual = p->residual ? s->y : NULL,
     .y = s->y, .M = p->M, .N = p->N, .K = p->K, .act = p->act, .w_panels = p->panels,
-    .x_dtype = p->a16 ? TC_F16 : TC_F32, .y_dtype = y16 ? TC_F16 : TC_F32,
+    .x_dtype = p->a16 ? TC_F16 : TC_F32, .y_dtype = y16 ? TC_F16 : TC_F32, .split_k = p->split,
   };
   return tc_op_matmul(cmd, &mm, "matmul", err);
 }
@@ -73,9 +75,11 @@ static void mm_teardown(void *state)
 #define F16 TC_F16
 #define QGELU TC_ACT_QUICK_GELU
 /* Bias, activation and residual cost M*N each: noise next to 2*M*N*K. */
-#define MM_A(name, what, M, K, N, dt, bias, res, act, panels, a16)                             \
+#define MM_S(name, what, M, K, N, dt, bias, res, act, panels, a16, split)                      \
   { name, #M "x" #K "x" #N, what, 2.0 * M * N * K, mm_setup, mm_teardown,                      \
-    &(const mm_params){ M, K, N, dt, bias, res, act, panels, a16 } }
+    &(const mm_params){ M, K, N, dt, bias, res, act, panels, a16, split } }
+#define MM_A(name, what, M, K, N, dt, bias, res, act, panels, a16)                             \
+  MM_S(name, what, M, K, N, dt, bias, res, act, panels, a16, 0)
 #define MM(name, what, M, K, N, dt, bias, res, act, panels) MM_A(name, what, M, K, N, dt, bias, res, act, panels, 0)
 #define MM_BOTH(what, M, K, N, bias, res, act)                                                 \
   MM("matmul_f32", what, M, K, N, F32, bias, res, act, 0), MM("matmul_f16", what, M, K, N, F16, bias, res, act, 0), \
@@ -95,6 +99,13 @@ const tc_bench_case tc_bench_matmul_cases[] = {
   MM_BOTH("ViT-L/14@336 attn.out_proj", 577, 1024, 1024, 1, 1, TC_ACT_NONE),
   MM_BOTH("ViT-L/14@336 mlp.c_fc", 577, 1024, 4096, 1, 0, QGELU),
   MM_BOTH("ViT-L/14@336 mlp.c_proj", 577, 4096, 1024, 1, 1, TC_ACT_NONE),
+  /* K split in 3 parts (cooperative matrices: 48 blocks of y become 144
+   * workgroups; the same numbers elsewhere) */
+  MM_S("matmul_f16k3", "ViT-B/16 attn.out_proj", 197, 768, 768, F16, 1, 1, TC_ACT_NONE, 0, 0, 3),
+  MM_S("matmul_f16k3", "ViT-B/16 mlp.c_proj", 197, 3072, 768, F16, 1, 1, TC_ACT_NONE, 0, 0, 3),
+  MM_S("matmul_a16k3", "ViT-B/16 attn.out_proj", 197, 768, 768, F16, 1, 1, TC_ACT_NONE, 0, 1, 3),
+  MM_S("matmul_a16k3", "ViT-B/16 mlp.c_proj", 197, 3072, 768, F16, 1, 1, TC_ACT_NONE, 0, 1, 3),
+  MM_S("matmul_a16k6", "ViT-B/16 mlp.c_proj", 197, 3072, 768, F16, 1, 1, TC_ACT_NONE, 0, 1, 6),
   /* ViT-L/14 at 518 (AnomalyCLIP): 1370 tokens */
   MM_A("matmul_a16", "ViT-L/14@518 attn.in_proj", 1370, 1024, 3072, F16, 1, 0, TC_ACT_NONE, 0, 1),
   MM_A("matmul_a16", "ViT-L/14@518 mlp.c_fc", 1370, 1024, 4096, F16, 1, 0, QGELU, 0, 1),

@@ -174,9 +174,9 @@ if [ $LAVAPIPE = 1 ]; then
   WALL_MODELS=("layers_a16 64/16x2")
 else
   REPS="--reps 15 --warmup 5 --warmup-ms 300"
-  MICRO=("matmul_f16 " "matmul_a16" "attention" "layernorm")
+  MICRO=("matmul_f16 " "matmul_a16" "matmul_f16k" "attention" "layernorm")
   MODELS=("encoder_" "layers_")
-  WALL_MODELS=("encoder_f16" "layers_a16")
+  WALL_MODELS=("encoder_f16" "layers_a16" "layers_f32k" "layers_a16k")
 fi
 note ""
 note "## tokenclip-bench, cooperative matrices on (TOKENCLIP_COOPMAT=$COOP_ON)"

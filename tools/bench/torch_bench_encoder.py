@@ -43,7 +43,7 @@ CASES = [
     ("ViT-L/14@518 V-V from 6", 1024, 24, 14, 518, 768, 6),
     ("tiny ViT", 256, 2, 16, 64, 128, 2),  # bench_layers.c's check of gpu_run.sh (with --batch 2)
 ]
-OUR_KERNELS = ("encoder_f32", "encoder_f16", "layers_f32", "layers_a16")
+OUR_KERNELS = ("encoder_f32", "encoder_f16", "layers_f32", "layers_a16", "layers_f32k", "layers_a16k")
 
 
 def flop(W, L, p, S, E, vv=0):
