@@ -1,9 +1,10 @@
 #!/bin/bash
 # Gathers what tools/bench/gpu_run.sh runs on a lent GPU machine from a build
 # made here into BUILD/gpu-bundle (about 10 MB; the whole build is over the
-# 64 MiB a device run may carry): libtokenclip, tokenclip-bench, the core
-# test binaries and the tiny encoder fixtures. The layout keeps the
-# binaries' RUNPATH ($ORIGIN/../core).
+# 64 MiB a device run may carry): tokenclip-bench, the core test binaries
+# and the library they link (tests/ref/libtokenclip-testing.so), the tiny
+# encoder fixtures. The layout keeps the binaries' RUNPATHs, and the script
+# checks that the bundled binaries find the bundled library.
 #
 #   bash tools/bench/gpu_bundle.sh [BUILD]     (BUILD: build by default)
 #
@@ -12,17 +13,21 @@ set -euo pipefail
 build=${1:-build}
 out=$build/gpu-bundle
 tests=(vk_core matmul attention norm activation head map preprocess encoder detector)
-for f in core/libtokenclip.so.0 tools/tokenclip-bench "${tests[@]/#/tests/test_}"; do
+for f in tools/tokenclip-bench tests/ref/libtokenclip-testing.so "${tests[@]/#/tests/test_}"; do
   [ -e "$build/$f" ] || { echo "gpu_bundle.sh: $build/$f is missing: build first (ninja -C $build)" >&2; exit 1; }
 done
 rm -rf "$out"
-mkdir -p "$out/core" "$out/tools" "$out/tests"
-for f in "$build"/core/libtokenclip.so*; do
-  [ -d "$f" ] || cp -P "$f" "$out/core/"
-done
+mkdir -p "$out/tools" "$out/tests/ref"
 cp "$build/tools/tokenclip-bench" "$out/tools/"
+cp "$build/tests/ref/libtokenclip-testing.so" "$out/tests/ref/"
 for t in "${tests[@]}"; do
   cp "$build/tests/test_$t" "$out/tests/"
 done
 cp -r "$build"/tests/encoder-tiny_* "$out/tests/"
+# every tokenclip library a bundled binary loads must come from the bundle
+abs=$(cd "$out" && pwd)
+if ldd "$out"/tools/tokenclip-bench "$out"/tests/test_* | grep "=>" | grep -i tokenclip | grep -v "=> $abs/"; then
+  echo "gpu_bundle.sh: a bundled binary loads a tokenclip library from outside the bundle (above)" >&2
+  exit 1
+fi
 echo "gpu_bundle.sh: $out ($(du -sh "$out" | cut -f1)); carry: [\".gl\", \"$out\"]"

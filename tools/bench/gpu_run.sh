@@ -106,12 +106,13 @@ if [ ! -x "$BENCH_BIN" ]; then
   note "FATAL: $BENCH_BIN is missing: run tools/bench/gpu_bundle.sh before the run and carry $BUNDLE"
   exit 1
 fi
+LIBS=("$BENCH_BIN" "$T/test_matmul" "$T/ref/libtokenclip-testing.so")
 {
-  echo "=== ldd (libraries the binaries need besides libvulkan: libz, libm, libc)"
-  ldd "$BUNDLE/core/libtokenclip.so.0" "$BENCH_BIN" "$T/test_matmul"
+  echo "=== ldd (what the binaries need besides libvulkan: libz for the tests' library, libm, libc)"
+  ldd "${LIBS[@]}"
 } >> "$ENVF" 2>&1
-if ldd "$BUNDLE/core/libtokenclip.so.0" "$BENCH_BIN" "$T/test_matmul" 2>&1 | grep -q "not found"; then
-  note "WARNING: missing libraries: $(ldd "$BUNDLE/core/libtokenclip.so.0" "$BENCH_BIN" 2>&1 | grep 'not found' | sort -u | tr -s ' \t\n' ' ')"
+if ldd "${LIBS[@]}" 2>&1 | grep -q "not found"; then
+  note "WARNING: missing libraries: $(ldd "${LIBS[@]}" 2>&1 | grep 'not found' | sort -u | tr -s ' \t\n' ' ')"
 fi
 devices() { timeout 30 "$BENCH_BIN" --list-devices 2>&1; }
 DEVS=$(devices)
