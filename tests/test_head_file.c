@@ -57,7 +57,14 @@ static void check_round_trip(void)
   tc_params_set(&want, TC_PARAM_SINKHORN_EPS, 0.2, NULL);
   tc_params_set(&want, TC_PARAM_SINKHORN_ITERS, 37, NULL);
   tc_params_set(&want, TC_PARAM_TOPK, 2, NULL);
-  tc_params_set(&want, TC_PARAM_IMAGE_BLEND, 0.25, NULL); /* not one head files hold: not written */
+  tc_params_set(&want, TC_PARAM_IMAGE_BLEND, 0.25, NULL);
+  tc_params_set(&want, TC_PARAM_VV_START, 6, NULL);
+  tc_params_set(&want, TC_PARAM_RESAMPLE, TC_RESAMPLE_PIL_BICUBIC, NULL);
+  tc_params_set(&want, TC_PARAM_GLOBAL_LN_POST, 0, NULL);
+  tc_params_set(&want, TC_PARAM_SIGMA, 4, NULL);
+  const uint32_t layers[] = { 6, 12, 18, 24 };
+  tc_params_set_list(&want, TC_PARAM_FEATURE_LAYERS, layers, 4, NULL);
+  tc_params_set(&want, TC_PARAM_ALPHA, 0.25, NULL); /* not one head files hold: not written */
   tc_error err = { 0 };
   for (int half = 0; half < 2; half++) {
     const char *path = tmp_path(half ? "rt16.safetensors" : "rt32.safetensors");
@@ -72,13 +79,17 @@ static void check_round_trip(void)
     for (int i = 0; i < 60; i++)
       expect[i] = half ? tc_f16_to_f32(tc_f32_to_f16(sub[i])) : sub[i];
     tc_test_close(half ? "fp16 subspaces" : "fp32 subspaces", f.subspaces, expect, 60, 0, 0);
-    /* the four defaults come back set; image_blend was not written: the library's, unset */
-    const uint64_t four = (1u << TC_PARAM_TEMPERATURE) | (1u << TC_PARAM_SINKHORN_EPS) |
-                          (1u << TC_PARAM_SINKHORN_ITERS) | (1u << TC_PARAM_TOPK);
+    /* every default comes back set; alpha was not written: the library's, unset */
+    const uint64_t written = want.set & ~(1ull << TC_PARAM_ALPHA);
+    uint32_t got_layers[TC_MAX_FEATURE_LAYERS];
     TC_CHECK(got.temperature == want.temperature && got.sinkhorn_eps == want.sinkhorn_eps &&
-               got.sinkhorn_iters == 37 && got.topk == 2 && got.image_blend == 0.5f && got.set == four,
-             "defaults %g %g %u %u %g, set %#llx", got.temperature, got.sinkhorn_eps, got.sinkhorn_iters, got.topk,
-             got.image_blend, (unsigned long long)got.set);
+               got.sinkhorn_iters == 37 && got.topk == 2 && got.image_blend == 0.25f && got.vv_start == 6 &&
+               got.resample == TC_RESAMPLE_PIL_BICUBIC && got.global_ln_post == 0 && got.sigma == 4 &&
+               got.alpha == 0.5f && got.set == written &&
+               tc_params_get_list(&got, TC_PARAM_FEATURE_LAYERS, got_layers, TC_MAX_FEATURE_LAYERS) == 4 &&
+               memcmp(got_layers, layers, sizeof layers) == 0,
+             "defaults %g %g %u %u %g vv %u, set %#llx", got.temperature, got.sinkhorn_eps, got.sinkhorn_iters,
+             got.topk, got.image_blend, got.vv_start, (unsigned long long)got.set);
     tc_head_file_free(&f);
   }
   /* no defaults in the file: params untouched; NULL params fine */
@@ -103,22 +114,41 @@ static void check_integer_scalars(void)
     float sub[2 * 2 * 4];
     int64_t topk;
     int32_t iters;
+    int32_t layers[2];
   } data;
   tc_test_fill(data.sub, 16, -1, 1);
-  data.topk = 1, data.iters = 250;
+  data.topk = 1, data.iters = 250, data.layers[0] = 2, data.layers[1] = 4;
   const char *hdr = "{\"subspaces\":{\"dtype\":\"F32\",\"shape\":[2,2,4],\"data_offsets\":[0,64]},"
                     "\"topk\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[64,72]},"
-                    "\"sinkhorn_iters\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[72,76]}}";
+                    "\"sinkhorn_iters\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[72,76]},"
+                    "\"feature_layers\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[76,84]}}";
   const char *path = tmp_path("ints.safetensors");
-  write_raw(path, hdr, &data, 76);
+  write_raw(path, hdr, &data, 84);
   tc_head_file f;
   tc_params p;
   tc_error err = { 0 };
   if (TC_CHECK_OK(tc_head_file_load(path, 4, &f, &p, &err), &err))
-    TC_CHECK(p.topk == 1 && p.sinkhorn_iters == 250 && f.Q == 2, "topk %u iters %u Q %u", p.topk, p.sinkhorn_iters,
-             f.Q);
+    TC_CHECK(p.topk == 1 && p.sinkhorn_iters == 250 && f.Q == 2 && p.feature_layers[0] == 2 &&
+                 p.feature_layers[1] == 4 && p.feature_layers[2] == 0,
+             "topk %u iters %u Q %u layers %u,%u", p.topk, p.sinkhorn_iters, f.Q, p.feature_layers[0],
+             p.feature_layers[1]);
   tc_head_file_free(&f);
-  printf("ok integer defaults (I64, I32)\n");
+  /* I64 layers */
+  struct {
+    float sub[2 * 2 * 4];
+    int64_t layers[3];
+  } data64;
+  memcpy(data64.sub, data.sub, sizeof data64.sub);
+  data64.layers[0] = 1, data64.layers[1] = 3, data64.layers[2] = 9;
+  hdr = "{\"subspaces\":{\"dtype\":\"F32\",\"shape\":[2,2,4],\"data_offsets\":[0,64]},"
+        "\"feature_layers\":{\"dtype\":\"I64\",\"shape\":[3],\"data_offsets\":[64,88]}}";
+  path = tmp_path("ints64.safetensors");
+  write_raw(path, hdr, &data64, 88);
+  if (TC_CHECK_OK(tc_head_file_load(path, 4, &f, &p, &err), &err))
+    TC_CHECK(p.feature_layers[0] == 1 && p.feature_layers[1] == 3 && p.feature_layers[2] == 9,
+             "I64 layers %u,%u,%u", p.feature_layers[0], p.feature_layers[1], p.feature_layers[2]);
+  tc_head_file_free(&f);
+  printf("ok integer defaults (I64, I32, lists)\n");
 }
 
 static void expect_error(const char *what, const char *path, uint32_t dim, tc_status want, const char *needle)
@@ -142,7 +172,8 @@ static void check_errors(void)
 {
   float sub[4 * 3 * 8];
   tc_test_fill(sub, 96, -1, 1);
-  float one = 1, two[2] = { 1, 2 }, zero = 0, frac = 2.5f, five = 5;
+  float one = 1, two[2] = { 1, 2 }, zero = 0, frac = 2.5f, five = 5, three = 3;
+  float down[2] = { 6, 3 }, nine[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, layer0[2] = { 0, 4 }, big = 5000;
   expect_error("missing file", tmp_path("nope.safetensors"), 0, TC_ERR_IO, "nope.safetensors");
   const char *path = tmp_path("garbage.safetensors");
   write_raw(path, "not json at all", "", 0);
@@ -187,6 +218,16 @@ static void check_errors(void)
     { "sinkhorn_eps", "sinkhorn_eps", &zero, 1, TC_ERR_FORMAT },
     { "sinkhorn_iters", "sinkhorn_iters", &frac, 1, TC_ERR_FORMAT },
     { "sinkhorn_iters", "one value", two, 2, TC_ERR_MISMATCH },
+    { "vv_start", "tensor 'vv_start' is 5000", &big, 1, TC_ERR_FORMAT },
+    { "resample", "tensor 'resample' is 3; it must be 0 (bicubic), 1 (bilinear) or 2 (bicubic-pil)", &three, 1,
+      TC_ERR_FORMAT },
+    { "global_ln_post", "tensor 'global_ln_post'", &frac, 1, TC_ERR_FORMAT },
+    { "image_blend", "tensor 'image_blend'", &five, 1, TC_ERR_FORMAT },
+    { "sigma", "tensor 'sigma'", &big, 1, TC_ERR_FORMAT },
+    { "feature_layers", "tensor 'feature_layers' is [6,3]; it must be 1 to 8 layers", down, 2, TC_ERR_FORMAT },
+    { "feature_layers", "tensor 'feature_layers' has 9 values", nine, 9, TC_ERR_FORMAT },
+    { "feature_layers", "tensor 'feature_layers' is [0,4]", layer0, 2, TC_ERR_FORMAT },
+    { "feature_layers", "tensor 'feature_layers' holds 2.5", &frac, 1, TC_ERR_FORMAT },
   };
   for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
     char name[64];

@@ -17,6 +17,27 @@ void tc_head_file_free(tc_head_file *f)
   }
 }
 
+/* Element i of an integer or float tensor, as a double. */
+static tc_status element(const tc_safetensors *st, const tc_st_tensor *t, size_t i, double *value, tc_error *err)
+{
+  if (strcmp(t->dtype_name, "I64") == 0) {
+    int64_t v;
+    memcpy(&v, (const char *)t->data + 8 * i, 8);
+    *value = (double)v;
+  } else if (strcmp(t->dtype_name, "I32") == 0) {
+    int32_t v;
+    memcpy(&v, (const char *)t->data + 4 * i, 4);
+    *value = v;
+  } else {
+    float all[TC_MAX_FEATURE_LAYERS];
+    tc_status s = tc_st_tensor_to_f32(st, t, all, err);
+    if (s != TC_OK)
+      return s;
+    *value = all[i];
+  }
+  return TC_OK;
+}
+
 /* The value of a one-element tensor, float or integer; *found = 0 when the
  * file does not have it. */
 static tc_status scalar(const tc_safetensors *st, const char *name, double *value, int *found, tc_error *err)
@@ -28,22 +49,40 @@ static tc_status scalar(const tc_safetensors *st, const char *name, double *valu
   if (t->numel != 1 || t->ndim > 1)
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor '%s' should hold one value, not %zu in %d dimensions",
                         tc_safetensors_path(st), name, t->numel, t->ndim);
-  if (strcmp(t->dtype_name, "I64") == 0) {
-    int64_t i;
-    memcpy(&i, t->data, 8);
-    *value = (double)i;
-  } else if (strcmp(t->dtype_name, "I32") == 0) {
-    int32_t i;
-    memcpy(&i, t->data, 4);
-    *value = i;
-  } else {
-    float f;
-    tc_status s = tc_st_tensor_to_f32(st, t, &f, err);
+  return element(st, t, 0, value, err);
+}
+
+/* A list default (feature_layers): a tensor [n] of whole numbers; *found = 0
+ * when the file does not have it. */
+static tc_status list(const tc_safetensors *st, const tc_param_info *in, tc_params *p, int *found, tc_error *err)
+{
+  const char *path = tc_safetensors_path(st), *name = in->name;
+  const tc_st_tensor *t = tc_safetensors_find(st, name);
+  *found = t != NULL;
+  if (!t)
+    return TC_OK;
+  char want[160];
+  tc_param_requirement(in->id, 0, want, sizeof want);
+  if (t->ndim != 1 || t->numel < 1 || t->numel > TC_MAX_FEATURE_LAYERS)
+    return tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s' has %zu values in %d dimensions; it must be [n], %s",
+                        path, name, t->numel, t->ndim, want);
+  uint32_t v[TC_MAX_FEATURE_LAYERS];
+  for (size_t i = 0; i < t->numel; i++) {
+    double d = 0;
+    tc_status s = element(st, t, i, &d, err);
     if (s != TC_OK)
       return s;
-    *value = f;
+    if (!(d >= 0 && d <= UINT32_MAX && d == floor(d)))
+      return tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s' holds %g; it must be %s", path, name, d, want);
+    v[i] = (uint32_t)d;
   }
-  return TC_OK;
+  if (tc_param_check_list(in->id, v, (uint32_t)t->numel, NULL) != TC_OK) {
+    char got[160] = "";
+    for (size_t i = 0, k = 0; i < t->numel && k < sizeof got - 16; i++)
+      k += (size_t)snprintf(got + k, sizeof got - k, "%s%u", i ? "," : "", v[i]);
+    return tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s' is [%s]; it must be %s", path, name, got, want);
+  }
+  return tc_params_set_list(p, in->id, v, (uint32_t)t->numel, err);
 }
 
 /* Reads the defaults the file holds into a copy of tc_params_init's values,
@@ -57,7 +96,13 @@ static tc_status read_defaults(const tc_safetensors *st, uint32_t Q, tc_params *
     const tc_param_info *in = tc_param_info_of((tc_param)i);
     double v = 0;
     int found;
-    if (!(in->flags & TC_PARAM_IN_HEAD_FILE) || (s = scalar(st, in->name, &v, &found, err)) != TC_OK || !found)
+    if (!(in->flags & TC_PARAM_IN_HEAD_FILE))
+      continue;
+    if (in->kind == TC_PARAM_KIND_LIST) {
+      s = list(st, in, &p, &found, err);
+      continue;
+    }
+    if ((s = scalar(st, in->name, &v, &found, err)) != TC_OK || !found)
       continue;
     if (tc_param_check_value(in->id, v, Q, NULL) != TC_OK) {
       char want[160];
@@ -147,7 +192,7 @@ tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t 
     for (size_t i = 0; i < n; i++)
       h[i] = tc_f32_to_f16(subspaces[i]);
   }
-  float scalars[TC_PARAM_COUNT] = { 0 };
+  float scalars[TC_PARAM_COUNT][TC_MAX_FEATURE_LAYERS] = { { 0 } };
   tc_st_write_tensor ts[1 + TC_PARAM_COUNT] = {
     { .name = "subspaces", .dtype = half ? TC_ST_F16 : TC_ST_F32, .ndim = 3, .shape = { Q, 2, D },
       .data = half ? (const void *)h : (const void *)subspaces },
@@ -157,9 +202,17 @@ tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t 
     const tc_param_info *in = tc_param_info_of((tc_param)i);
     if (!(in->flags & TC_PARAM_IN_HEAD_FILE) || !tc_params_is_set(defaults, in->id))
       continue;
-    scalars[i] = (float)tc_params_get(defaults, in->id);
-    ts[count++] = (tc_st_write_tensor){ .name = in->name, .dtype = TC_ST_F32, .ndim = 1, .shape = { 1 },
-                                        .data = &scalars[i] };
+    int64_t n = 1;
+    if (in->kind == TC_PARAM_KIND_LIST) { /* as F32 [n]: readers take whole-valued floats */
+      uint32_t v[TC_MAX_FEATURE_LAYERS];
+      n = tc_params_get_list(defaults, in->id, v, TC_MAX_FEATURE_LAYERS);
+      for (int64_t k = 0; k < n; k++)
+        scalars[i][k] = (float)v[k];
+    } else {
+      scalars[i][0] = (float)tc_params_get(defaults, in->id);
+    }
+    ts[count++] = (tc_st_write_tensor){ .name = in->name, .dtype = TC_ST_F32, .ndim = 1, .shape = { n },
+                                        .data = scalars[i] };
   }
   tc_status s = tc_safetensors_write(path, ts, count, NULL, err);
   free(h);

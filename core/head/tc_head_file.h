@@ -4,9 +4,13 @@
  *   subspaces   [Q, 2, D]  F32, F16 or BF16; [q, 0] normal, [q, 1] abnormal
  *   <name>      one element: the default of the tc_params field of that name,
  *               for the fields the parameter table marks TC_PARAM_IN_HEAD_FILE
- *               (today temperature, sinkhorn_eps, sinkhorn_iters, topk)
- * One-element tensors may be stored as F32/F16/BF16 or I32/I64, with shape
- * [] or [1]. Include as "head/tc_head_file.h". */
+ *               (input_size, vv_start, pos_interp, resample, global_ln_post,
+ *               temperature, sinkhorn_eps, sinkhorn_iters, topk, image_blend,
+ *               sigma: tools/export/HEAD_DEFAULTS.md)
+ *   feature_layers  [n], 1 <= n <= TC_MAX_FEATURE_LAYERS: a list default
+ * Defaults may be stored as F32/F16/BF16 (whole-valued where the field is)
+ * or I32/I64; one-element ones with shape [] or [1]. Other tensors are
+ * ignored. Include as "head/tc_head_file.h". */
 #ifndef TC_HEAD_FILE_H
 #define TC_HEAD_FILE_H
 
@@ -31,8 +35,10 @@ typedef struct tc_head_file {
  * malformed file (TC_ERR_IO, TC_ERR_FORMAT), no `subspaces` or Q = 0
  * (TC_ERR_FORMAT), a wrong shape or a D other than expected_dim
  * (TC_ERR_MISMATCH), NaN/Inf or a zero-norm subspace vector
- * (TC_ERR_NUMERIC), a default out of its range, such as topk > Q
- * (TC_ERR_FORMAT); then *defaults is untouched. */
+ * (TC_ERR_NUMERIC), a default out of its range, such as topk > Q, or a
+ * feature_layers list not increasing (TC_ERR_FORMAT, naming the tensor);
+ * then *defaults is untouched. What depends on the model (layers beyond
+ * its depth, a size not a multiple of its patch) is the detector's check. */
 tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_file *out, tc_params *defaults,
                             tc_error *err);
 void tc_head_file_free(tc_head_file *f);

@@ -132,14 +132,16 @@ typedef enum tc_colormap {
 TC_API const char *tc_colormap_name(tc_colormap colormap);
 
 /* One id per field of tc_params. tc_param_name gives the field's name, which
- * is also the name of the one-element tensor a head file holds its default
- * in (for the parameters head files may set: see tc_params). */
+ * is also the name of the tensor a head file holds its default in (for the
+ * parameters head files may set: see tc_params). */
 typedef enum tc_param {
   /* fixed once a detector exists */
   TC_PARAM_INPUT_SIZE,
   TC_PARAM_VV_START,
   TC_PARAM_POS_INTERP,
   TC_PARAM_RESAMPLE,
+  TC_PARAM_FEATURE_LAYERS, /* a list: tc_params_set_list */
+  TC_PARAM_GLOBAL_LN_POST,
   /* head */
   TC_PARAM_TEMPERATURE,
   TC_PARAM_SINKHORN_EPS,
@@ -166,19 +168,41 @@ typedef enum tc_param {
   TC_PARAM_COUNT
 } tc_param;
 
+/* Most feature layers a detector scores (AnomalyCLIP's code default has 4). */
+#define TC_MAX_FEATURE_LAYERS 8
+
 /* Every setting of an analysis. The values in effect are merged from three
  * layers: the library's defaults (tc_params_init) < the head file's defaults
- * (head files may set temperature, sinkhorn_eps, sinkhorn_iters and topk) <
- * the fields the caller set, those whose bit (1 << id) is in `set`.
- * tc_params_set writes a field and its bit. The detector checks the merged
- * values once (ranges, topk against the head's subspaces, the model's patch
- * size); a refused change leaves the previous values in effect. */
+ * < the fields the caller set, those whose bit (1 << id) is in `set`.
+ * tc_params_set writes a field and its bit. Head files may set input_size,
+ * vv_start, pos_interp, resample, feature_layers, global_ln_post,
+ * temperature, sinkhorn_eps, sinkhorn_iters, topk, image_blend and sigma
+ * (an AnomalyCLIP head file sets what reproduces AnomalyCLIP). The detector
+ * checks the merged values once (ranges, topk against the head's subspaces,
+ * layers against the model's, the model's patch size); a refused change
+ * leaves the previous values in effect.
+ *
+ * Two defaults depend on the model's L layers and are filled in by the
+ * detector where neither the head file nor the caller gave them: vv_start
+ * round(L / 4) (AnomalyCLIP's proportion: 6 of ViT-L's 24, 3 of ViT-B's 12),
+ * and feature_layers the last layer. tc_detector_params shows them.
+ *
+ * With n feature layers the token scores and the map are sums over the
+ * layers of each layer's scores (0..n, as AnomalyCLIP sums its maps); the
+ * map's maximum in the image score, the region threshold and the fixed
+ * colour range are per layer (the sum / n). */
 typedef struct tc_params {
   /* -- encoder and preprocessing: fixed once a detector exists -- */
   uint32_t input_size;           /* side of the model input; 0 = the model's own (default) */
-  uint32_t vv_start;             /* first layer (from 1) of the value-value stream; 0 = off (default) */
+  uint32_t vv_start;             /* first layer (from 1) of the value-value stream; 0 = off (plain CLIP);
+                                    default round(L / 4) of the model's L layers */
   tc_pos_interp pos_interp;      /* positional-embedding resize (default bicubic) */
   tc_resample_filter resample;   /* frame -> model input (default bicubic) */
+  /* layers (from 1), increasing, whose patch tokens are scored (from the V-V stream at layers >= vv_start,
+     the ordinary one before; each through ln_post and proj); unused entries 0. All 0: the last layer (default) */
+  uint32_t feature_layers[TC_MAX_FEATURE_LAYERS];
+  uint32_t global_ln_post;       /* 1: global token ln_post(x_L[CLS]) @ proj (CLIP, default); 0: x_L[CLS] @ proj
+                                    (AnomalyCLIP) */
   /* -- head -- */
   float temperature;             /* class probabilities softmax(cos / temperature); default 0.07 */
   float sinkhorn_eps;            /* entropic regularisation, in units of 1 - cos; default 0.05 */
@@ -187,15 +211,19 @@ typedef struct tc_params {
   uint32_t topk;                 /* subspaces kept per token; 0 = all (default) */
   tc_head_affinity affinity;     /* default max */
   uint32_t greedy;               /* 1: each token to its argmax subspace, no transport (default 0) */
-  float image_blend;             /* image score = (1 - b) global + b map maximum; default 0.5 */
+  float image_blend;             /* image score = (1 - b) global + b map maximum (per layer); 0: the global
+                                    token alone (AnomalyCLIP), 1: the map alone; default 0.5 */
   uint32_t sinkhorn_warm_start;  /* 1: start from the previous frame's potentials (default 0) */
   /* -- map: token scores -> frame size -> colours blended into the frame -- */
-  float sigma;                   /* Gaussian blur of the map in frame pixels; 0 = none; default 4 */
+  float sigma;                   /* Gaussian blur of the map (scipy's: reflected edges, radius 4 sigma) in
+                                    model-input pixels, scaled to the frame per axis (sigma W / S across,
+                                    sigma H / S down): at an S x S frame AnomalyCLIP's exactly; 0 = none;
+                                    default 4 */
   tc_colormap colormap;          /* default turbo */
   float alpha;                   /* heatmap opacity 0..1; 0 leaves frames untouched; default 0.5 */
   float overlay_threshold;       /* normalised map value below which nothing is blended; default 0 */
   uint32_t fixed_range;          /* 1: colours from [range_lo, range_hi]; 0: each map's min..max (default) */
-  float range_lo, range_hi;      /* default 0, 1 */
+  float range_lo, range_hi;      /* per feature layer (times their count); default 0, 1 */
   uint32_t keep_map;             /* 1: keep the full-resolution map for tc_detector_read_map (default 0) */
   /* -- results and video -- */
   float threshold;               /* score from which a frame is anomalous and cells form regions; 0.5 */
@@ -216,13 +244,20 @@ TC_API double tc_params_get(const tc_params *params, tc_param id);
 TC_API int tc_params_is_set(const tc_params *params, tc_param id);
 /* "input_size", "topk", ...: the field's name; NULL for an unknown id. */
 TC_API const char *tc_param_name(tc_param id);
+/* A list field (feature_layers): sets its n values (n <= TC_MAX_FEATURE_LAYERS;
+ * n = 0 unsets it) and its bit, or refuses as tc_params_set does. tc_params_set
+ * refuses list fields and tc_params_get gives their number of values. */
+TC_API tc_status tc_params_set_list(tc_params *params, tc_param id, const uint32_t *values, uint32_t n,
+                                    tc_error *err);
+/* A list field's values into out (at most max); returns how many it holds. */
+TC_API uint32_t tc_params_get_list(const tc_params *params, tc_param id, uint32_t *out, uint32_t max);
 
 /* ==== results =========================================================== */
 
 #define TC_MAX_REGIONS 64
 
 /* A connected region (8-neighbourhood) of token cells with scores at or above
- * the threshold. */
+ * the threshold (per feature layer: the summed score >= layers * threshold). */
 typedef struct tc_region {
   uint32_t x0, y0, x1, y1;   /* in grid cells: columns x0..x1-1, rows y0..y1-1 */
   uint32_t x, y, w, h;       /* the same box in frame pixels (cell edges rounded outwards) */
@@ -232,16 +267,18 @@ typedef struct tc_region {
 
 typedef struct tc_analysis {
   uint64_t timestamp;        /* the runner: the frame's, as given to tc_runner_submit */
-  float image_score;         /* (1 - image_blend) global_score + image_blend map_max */
-  float global_score;        /* from the global token alone */
-  float max_score;           /* the largest token score */
+  float image_score;         /* (1 - image_blend) global_score + image_blend map_max / layers */
+  float global_score;        /* from the global token alone (the mean over the feature layers' heads) */
+  float max_score;           /* the largest token score (of the sum over the feature layers) */
   float map_max;             /* the largest value of the smoothed map at frame size */
   int anomalous;             /* image_score >= threshold */
-  uint32_t iterations;       /* Sinkhorn iterations run */
-  int converged;
+  uint32_t iterations;       /* Sinkhorn iterations run (the most of any feature layer) */
+  int converged;             /* every feature layer's Sinkhorn converged */
+  uint32_t layers;           /* feature layers scored: scores and the map are sums of this many */
   double inference_ms;       /* wall time of the submission */
   uint32_t grid;             /* scores is grid x grid, raster order */
-  const float *scores;       /* token scores, owned by the library (see where it is returned) */
+  const float *scores;       /* token scores summed over the feature layers, owned by the library (see where
+                                it is returned) */
   uint32_t regions;          /* regions found in all */
   uint32_t n_regions;        /* the ones in region[]: the highest max_score first, at most max_regions */
   tc_region region[TC_MAX_REGIONS];
