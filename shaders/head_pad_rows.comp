@@ -8,7 +8,7 @@ TC_LOCAL_SIZE_X
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint rows, D, D4; } p;
+layout(push_constant) uniform P { uint rows, D, D4, first; } p; // first: the row of x read as row 0
 
 // One workgroup row per token row: x along the row, y the row index.
 void main()
@@ -16,5 +16,5 @@ void main()
   uint d = gl_GlobalInvocationID.x, r = gl_GlobalInvocationID.y;
   if (d >= p.D4 || r >= p.rows)
     return;
-  y[r * p.D4 + d] = d < p.D ? x[r * p.D + d] : 0.0;
+  y[r * p.D4 + d] = d < p.D ? x[(p.first + r) * p.D + d] : 0.0;
 }

@@ -27,6 +27,7 @@ layout(push_constant) uniform P {
   float inv_tau, inv_eps;
   uint affinity; // 0 max, 1 mean, 2 abnormal
   uint N4;       // row length of logk
+  uint first;    // row of `tokens` that is row 0 here (a feature layer's block)
 } p;
 
 void main()
@@ -50,7 +51,7 @@ void main()
   int tok_base[TM];
   int sub_base[2 * TP];
   for (uint i = 0; i < TM; i++)
-    tok_base[i] = int(min(row0 + i, p.rows - 1) * p.K);
+    tok_base[i] = int((p.first + min(row0 + i, p.rows - 1)) * p.K);
   for (uint j = 0; j < 2 * TP; j++)
     sub_base[j] = int(min(2 * q0 + j, 2 * p.Q - 1) * p.K);
 

@@ -14,6 +14,8 @@ struct tc_encoder {
   tc_clip_vision_config cfg;
   tc_encoder_options opts;
   uint32_t size, grid, tokens; /* S, patches per side, 1 + N */
+  uint32_t layers[TC_MAX_FEATURE_LAYERS], n_layers; /* the feature layers (from 1), increasing */
+  uint32_t vv_last; /* the last layer that needs the V-V stream (0: none) */
 
   /* weights */
   tc_weight patch_w, proj;
@@ -26,13 +28,26 @@ struct tc_encoder {
   tc_buffer *embed;     /* [N, W] */
   tc_block_buffers act; /* one sequence of T rows; act.x [T, W] is the ordinary stream, act.h layer-norm output */
   tc_buffer *y;         /* [T, W] the value-value stream (vv_start > 0) */
-  tc_buffer *global;    /* [1, E] the global token when it comes from another stream */
-  tc_buffer *out;       /* [T, E] */
+  tc_buffer *global;    /* [1, E] the global token */
+  tc_buffer *feat;      /* [T, E] one feature layer's tokens (n > 1) */
+  tc_buffer *out;       /* [n, T, E] */
 };
 
 void tc_encoder_options_init(tc_encoder_options *opts)
 {
-  *opts = (tc_encoder_options){ .pos_interp = TC_INTERP_BICUBIC, .weights = TC_WEIGHTS_AS_STORED };
+  *opts = (tc_encoder_options){ .pos_interp = TC_INTERP_BICUBIC, .global_ln_post = 1,
+                                .weights = TC_WEIGHTS_AS_STORED };
+}
+
+/* The feature layers of o into layers[]; all zeros: the last. */
+static uint32_t feature_layers(const tc_encoder_options *o, const tc_clip_vision_config *cfg, uint32_t *layers)
+{
+  uint32_t n = 0;
+  while (n < TC_MAX_FEATURE_LAYERS && o->feature_layers[n])
+    layers[n] = o->feature_layers[n], n++;
+  if (n == 0)
+    layers[n++] = (uint32_t)cfg->layers;
+  return n;
 }
 
 tc_status tc_encoder_options_check(const tc_encoder_options *o, const tc_clip_vision_config *cfg, tc_error *err)
@@ -44,6 +59,15 @@ tc_status tc_encoder_options_check(const tc_encoder_options *o, const tc_clip_vi
   if (o->vv_start > (uint32_t)cfg->layers)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "vv-start %u is beyond the model's %d layers (0 turns the "
                         "value-value stream off)", o->vv_start, cfg->layers);
+  for (uint32_t i = 0; i < TC_MAX_FEATURE_LAYERS; i++) {
+    uint32_t l = o->feature_layers[i], prev = i ? o->feature_layers[i - 1] : 0;
+    if (l > (uint32_t)cfg->layers)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "feature layer %u is beyond the model's %d layers", l,
+                          cfg->layers);
+    if (l && i && !(l > prev))
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "feature layers must increase (%u after %u)%s", l, prev,
+                          prev ? "" : ": a 0 ends the list");
+  }
   if (o->pos_interp != TC_INTERP_BICUBIC && o->pos_interp != TC_INTERP_BICUBIC_AA &&
       o->pos_interp != TC_INTERP_BILINEAR)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown positional-embedding interpolation %d",
@@ -96,11 +120,12 @@ static tc_status alloc_activations(tc_encoder *enc, tc_error *err)
       (st = tc_buffer_create(enc->ctx, N * 3 * p * p * f, &enc->patches, err)) ||
       (st = tc_buffer_create(enc->ctx, N * W * f, &enc->embed, err)) ||
       (st = tc_block_buffers_create(enc->ctx, &enc->blocks.config, 1, enc->tokens, &enc->act, err)) ||
-      (st = tc_buffer_create(enc->ctx, T * (size_t)enc->cfg.embed_dim * f, &enc->out, err)))
+      (st = tc_buffer_create(enc->ctx, enc->n_layers * T * (size_t)enc->cfg.embed_dim * f, &enc->out, err)) ||
+      (st = tc_buffer_create(enc->ctx, (size_t)enc->cfg.embed_dim * f, &enc->global, err)))
     return st;
-  if (enc->opts.vv_start &&
-      ((st = tc_buffer_create(enc->ctx, T * W * f, &enc->y, err)) ||
-       (st = tc_buffer_create(enc->ctx, (size_t)enc->cfg.embed_dim * f, &enc->global, err))))
+  if (enc->vv_last && (st = tc_buffer_create(enc->ctx, T * W * f, &enc->y, err)))
+    return st;
+  if (enc->n_layers > 1 && (st = tc_buffer_create(enc->ctx, T * (size_t)enc->cfg.embed_dim * f, &enc->feat, err)))
     return st;
   return TC_OK;
 }
@@ -127,6 +152,10 @@ tc_status tc_encoder_create(tc_context *ctx, const tc_clip_vision *model, const 
   enc->size = opts->input_size ? opts->input_size : (uint32_t)cfg->image_size;
   enc->grid = enc->size / (uint32_t)cfg->patch_size;
   enc->tokens = 1 + enc->grid * enc->grid;
+  enc->n_layers = feature_layers(opts, cfg, enc->layers);
+  /* the V-V stream only as far as a feature layer reads it */
+  enc->vv_last = opts->vv_start && opts->vv_start <= enc->layers[enc->n_layers - 1] ? enc->layers[enc->n_layers - 1]
+                                                                                    : 0;
 
   st = upload_weights(enc, model, err);
   if (st == TC_OK)
@@ -144,8 +173,9 @@ void tc_encoder_destroy(tc_encoder *enc)
 {
   if (!enc)
     return;
-  tc_buffer *globals[] = { enc->cls,   enc->pos,     enc->ln_pre_w, enc->ln_pre_b, enc->ln_post_w, enc->ln_post_b,
-                           enc->input, enc->patches, enc->embed,    enc->y,        enc->global,    enc->out };
+  tc_buffer *globals[] = { enc->cls,     enc->pos,   enc->ln_pre_w, enc->ln_pre_b, enc->ln_post_w,
+                           enc->ln_post_b, enc->input, enc->patches,  enc->embed,    enc->y,
+                           enc->global,    enc->feat,  enc->out };
   for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++)
     tc_buffer_destroy(globals[i]);
   tc_weight_release(&enc->patch_w);
@@ -158,6 +188,12 @@ void tc_encoder_destroy(tc_encoder *enc)
 uint32_t tc_encoder_input_size(const tc_encoder *enc) { return enc->size; }
 uint32_t tc_encoder_grid(const tc_encoder *enc) { return enc->grid; }
 uint32_t tc_encoder_embed_dim(const tc_encoder *enc) { return (uint32_t)enc->cfg.embed_dim; }
+uint32_t tc_encoder_feature_layers(const tc_encoder *enc, uint32_t *layers)
+{
+  for (uint32_t i = 0; layers && i < enc->n_layers; i++)
+    layers[i] = enc->layers[i];
+  return enc->n_layers;
+}
 tc_buffer *tc_encoder_input(tc_encoder *enc) { return enc->input; }
 tc_buffer *tc_encoder_output(tc_encoder *enc) { return enc->out; }
 
@@ -199,16 +235,22 @@ static tc_status record_embedding(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
   return st;
 }
 
+/* Whether layer l (from 1) reads its patch tokens from the V-V stream. */
+static int from_vv(const tc_encoder *enc, uint32_t l)
+{
+  return enc->vv_last && l >= enc->opts.vv_start;
+}
+
 /* Layer `layer` (from 0): the shared block, and the value-value stream on
- * top from vv_start on. */
+ * top from vv_start on (as far as a feature layer needs it). */
 static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, tc_error *err)
 {
-  const uint32_t T = enc->tokens, W = (uint32_t)enc->cfg.width;
-  const int vv = enc->opts.vv_start && (uint32_t)layer + 1 >= enc->opts.vv_start;
+  const uint32_t T = enc->tokens, W = (uint32_t)enc->cfg.width, l = (uint32_t)layer + 1;
+  const int vv = from_vv(enc, l) && l <= enc->vv_last;
   tc_status st = TC_OK;
 
   /* the V-V stream starts as the ordinary stream's input to its first layer */
-  if (vv && (uint32_t)layer + 1 == enc->opts.vv_start)
+  if (vv && l == enc->opts.vv_start)
     st = tc_cmd_copy(cmd, enc->act.x, 0, enc->y, 0, (size_t)T * W * sizeof(float), err);
   if (st == TC_OK)
     st = tc_block_record(cmd, &enc->blocks, layer, &enc->act, 1, T, err);
@@ -217,39 +259,66 @@ static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, tc_error 
   return st;
 }
 
-/* ln_post then proj. Without the V-V stream every row comes from x; with it
- * the patch rows come from y and the global row from x. */
-static tc_status record_output(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
+/* ln_post(rows of x) -> h, or x itself without it; then @ proj into y. */
+static tc_status record_head_proj(tc_encoder *enc, tc_cmd *cmd, tc_buffer *x, int ln_post, uint32_t rows,
+                                  tc_buffer *y, const char *label, tc_error *err)
 {
-  const uint32_t T = enc->tokens, W = (uint32_t)enc->cfg.width, E = (uint32_t)enc->cfg.embed_dim;
-  const float eps = enc->cfg.ln_eps;
-  tc_buffer *patch_stream = enc->opts.vv_start ? enc->y : enc->act.x;
-  tc_status st = tc_op_layernorm(cmd, patch_stream, enc->ln_post_w, enc->ln_post_b, enc->act.h, T, W, eps, "ln_post",
-                                 err);
+  const uint32_t W = (uint32_t)enc->cfg.width, E = (uint32_t)enc->cfg.embed_dim;
+  tc_status st = TC_OK;
+  if (ln_post) {
+    st = tc_op_layernorm(cmd, x, enc->ln_post_w, enc->ln_post_b, enc->act.h, rows, W, enc->cfg.ln_eps, "ln_post",
+                         err);
+    x = enc->act.h;
+  }
   if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->act.h, .w = enc->proj.buf, .w_dtype = enc->proj.dtype, .y = enc->out,
-                                         .M = T, .N = E, .K = W, .w_panels = enc->proj.panels },
-                      "proj", err);
-  if (st != TC_OK || !enc->opts.vv_start)
-    return st;
-  /* the global token: row 0 of the ordinary stream */
-  st = tc_op_layernorm(cmd, enc->act.x, enc->ln_post_w, enc->ln_post_b, enc->act.h, 1, W, eps, "ln_post global", err);
-  if (st == TC_OK)
-    st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->act.h, .w = enc->proj.buf, .w_dtype = enc->proj.dtype,
-                                         .y = enc->global, .M = 1, .N = E, .K = W, .w_panels = enc->proj.panels },
-                      "proj global", err);
-  if (st == TC_OK)
-    st = tc_cmd_copy(cmd, enc->global, 0, enc->out, 0, E * sizeof(float), err);
+    st = tc_op_matmul(cmd, &(tc_matmul){ .x = x, .w = enc->proj.buf, .w_dtype = enc->proj.dtype, .y = y, .M = rows,
+                                         .N = E, .K = W, .w_panels = enc->proj.panels },
+                      label, err);
+  return st;
+}
+
+/* Feature layer f (after its block): ln_post then proj of the stream into
+ * the output's block f (through feat when there are several). */
+static tc_status record_features(tc_encoder *enc, tc_cmd *cmd, uint32_t f, tc_error *err)
+{
+  const size_t block = (size_t)enc->tokens * enc->cfg.embed_dim * sizeof(float);
+  tc_buffer *stream = from_vv(enc, enc->layers[f]) ? enc->y : enc->act.x;
+  tc_buffer *dst = enc->n_layers > 1 ? enc->feat : enc->out;
+  tc_status st = record_head_proj(enc, cmd, stream, 1, enc->tokens, dst, "proj", err);
+  if (st == TC_OK && dst != enc->out)
+    st = tc_cmd_copy(cmd, dst, 0, enc->out, f * block, block, err);
+  return st;
+}
+
+/* Row 0 of every block: the global token [ln_post](x_L[CLS]) @ proj. The
+ * last block's row 0 already is it when that block is the ordinary
+ * stream's last layer through ln_post. */
+static tc_status record_global(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
+{
+  const uint32_t n = enc->n_layers, L = (uint32_t)enc->cfg.layers;
+  const size_t E = (size_t)enc->cfg.embed_dim * sizeof(float), block = enc->tokens * E;
+  const int in_last = enc->layers[n - 1] == L && !from_vv(enc, L) && enc->opts.global_ln_post;
+  tc_buffer *src = in_last ? enc->out : enc->global;
+  const size_t src_offset = in_last ? (n - 1) * block : 0;
+  tc_status st = TC_OK;
+  if (!in_last)
+    st = record_head_proj(enc, cmd, enc->act.x, enc->opts.global_ln_post, 1, enc->global, "proj global", err);
+  for (uint32_t f = 0; f < n && st == TC_OK; f++)
+    if (!(in_last && f == n - 1))
+      st = tc_cmd_copy(cmd, src, src_offset, enc->out, f * block, E, err);
   return st;
 }
 
 tc_status tc_encoder_record(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
 {
   tc_status st = record_embedding(enc, cmd, err);
-  for (int l = 0; st == TC_OK && l < enc->cfg.layers; l++)
-    st = record_block(enc, cmd, l, err);
+  for (uint32_t l = 1, f = 0; st == TC_OK && l <= (uint32_t)enc->cfg.layers; l++) {
+    st = record_block(enc, cmd, (int)l - 1, err);
+    if (st == TC_OK && f < enc->n_layers && enc->layers[f] == l)
+      st = record_features(enc, cmd, f++, err);
+  }
   if (st == TC_OK)
-    st = record_output(enc, cmd, err);
+    st = record_global(enc, cmd, err);
   if (st != TC_OK)
     tc_error_prefix(err, "recording the encoder");
   return st;

@@ -8,12 +8,16 @@
  *   patchify + matmul (conv patch embedding) -> embed_tokens (class, pos)
  *   -> ln_pre -> L x [ ln_1 -> qkv -> attention -> out_proj (+x)
  *                      (-> V-V attention -> out_proj (+y) from vv_start on)
- *                      -> ln_2 -> c_fc + act -> c_proj (+x) ]
- *   -> ln_post -> proj
+ *                      -> ln_2 -> c_fc + act -> c_proj (+x)
+ *                      (-> ln_post -> proj of the patch tokens, after a
+ *                          feature layer) ]
+ *   -> the global token: [ln_post] -> proj of x_L[CLS]
  *
- * Output: [1 + N, embed]: row 0 the global token ln_post(x[CLS]) @ proj,
- * rows 1..N the patch tokens in raster order, from the ordinary stream or,
- * with vv_start > 0, the value-value stream. */
+ * Output: [n, 1 + N, embed], one block per feature layer (n of them, in
+ * increasing order): row 0 of every block the global token, rows 1..N that
+ * layer's patch tokens in raster order, ln_post(stream after layer l) @ proj
+ * with the stream the value-value one when vv_start > 0 and l >= vv_start,
+ * else the ordinary one. The head runs on each block (a row offset). */
 #ifndef TC_ENCODER_H
 #define TC_ENCODER_H
 
@@ -26,8 +30,11 @@ extern "C" {
 
 typedef struct tc_encoder_options {
   uint32_t input_size;        /* S: a multiple of the patch size; 0 = the pre-training size */
-  uint32_t vv_start;          /* first layer (from 1) of the value-value stream; 0 = off */
+  uint32_t vv_start;          /* first layer (from 1) of the value-value stream; 0 = off (default) */
   tc_interp pos_interp;       /* positional-embedding resize when S differs: default bicubic */
+  /* layers (from 1), increasing, whose patch tokens are output; then zeros. All 0: the last (default) */
+  uint32_t feature_layers[TC_MAX_FEATURE_LAYERS];
+  int global_ln_post;         /* 1 (default): global token ln_post(x_L[CLS]) @ proj; 0: x_L[CLS] @ proj */
   tc_weight_precision weights;
 } tc_encoder_options;
 
@@ -46,10 +53,12 @@ void tc_encoder_destroy(tc_encoder *enc);
 uint32_t tc_encoder_input_size(const tc_encoder *enc); /* S */
 uint32_t tc_encoder_grid(const tc_encoder *enc);       /* patches per side: N = grid^2 */
 uint32_t tc_encoder_embed_dim(const tc_encoder *enc);  /* D of the output tokens */
+/* n, the output's blocks; with layers != NULL also the feature layers (from 1) into layers[n]. */
+uint32_t tc_encoder_feature_layers(const tc_encoder *enc, uint32_t *layers);
 
 /* [3, S, S] fp32, CLIP-normalised: written by the preprocess kernel or uploaded. */
 tc_buffer *tc_encoder_input(tc_encoder *enc);
-/* [1 + N, D] fp32 tokens, valid after a submission of the recording. */
+/* [n, 1 + N, D] fp32 tokens (n feature layers), valid after a submission of the recording. */
 tc_buffer *tc_encoder_output(tc_encoder *enc);
 
 /* Appends the graph to cmd (between tc_cmd_begin and tc_cmd_end). */

@@ -106,10 +106,10 @@ static tc_status create_kernels(tc_head *h, tc_error *err)
   const head_shape *sh = &h->shape;
   tc_status st = TC_OK;
   if (h->D4 != h->D)
-    st = get_kernel(h->ctx, "head_pad_rows", 2, (tc_binding[]){ S, S }, 3 * 4, 1, (uint32_t[]){ 64 }, &h->k_pad,
+    st = get_kernel(h->ctx, "head_pad_rows", 2, (tc_binding[]){ S, S }, 4 * 4, 1, (uint32_t[]){ 64 }, &h->k_pad,
                     err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "head_similarity", 5, (tc_binding[]){ T, T, S, S, S }, 7 * 4, 3,
+    st = get_kernel(h->ctx, "head_similarity", 5, (tc_binding[]){ T, T, S, S, S }, 8 * 4, 3,
                     (uint32_t[]){ sh->sim_wg, sh->sim_rows, sh->sim_subspaces }, &h->k_sim, err);
   if (st == TC_OK)
     st = get_kernel(h->ctx, "sinkhorn_log", 5, (tc_binding[]){ T, S, S, S, S }, 12 * 4, 1,
@@ -224,21 +224,29 @@ tc_status tc_head_create(tc_context *ctx, const float *subspaces, uint32_t Q, ui
 tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *scores, const tc_head_params *prm,
                          tc_error *err)
 {
+  return tc_head_record_at(h, cmd, tokens, 0, scores, prm, err);
+}
+
+tc_status tc_head_record_at(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, uint32_t first_row, tc_buffer *scores,
+                            const tc_head_params *prm, tc_error *err)
+{
   tc_status st = tc_head_params_check(prm, h->Q, err);
   if (st != TC_OK)
     return st;
   const uint32_t N = h->N, Q = h->Q, rows = N + 1;
-  if (tc_buffer_size(tokens) < (size_t)rows * h->D * sizeof(float))
-    return tc_error_set(err, TC_ERR_MISMATCH, "head: the tokens buffer holds %zu bytes, not %u rows of %u floats",
-                        tc_buffer_size(tokens), rows, h->D);
+  if (tc_buffer_size(tokens) < ((size_t)first_row + rows) * h->D * sizeof(float))
+    return tc_error_set(err, TC_ERR_MISMATCH, "head: the tokens buffer holds %zu bytes, not %u rows of %u floats "
+                        "from row %u", tc_buffer_size(tokens), rows, h->D, first_row);
   if (tc_buffer_size(scores) < (size_t)N * sizeof(float))
     return tc_error_set(err, TC_ERR_MISMATCH, "head: the scores buffer holds %zu bytes, not %u floats",
                         tc_buffer_size(scores), N);
   const head_shape *sh = &h->shape;
 
   tc_buffer *src = tokens;
+  uint32_t first = first_row;
   if (h->padded) {
-    uint32_t push[3] = { rows, h->D, h->D4 };
+    uint32_t push[4] = { rows, h->D, h->D4, first_row };
+    first = 0;
     st = tc_cmd_dispatch(cmd, h->k_pad, (tc_buffer *[]){ tokens, h->padded }, push, tc_div_up(h->D4, 64), rows, 1,
                          "head_pad_rows", err);
     src = h->padded;
@@ -247,9 +255,9 @@ tc_status tc_head_record(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *
     struct {
       uint32_t rows, Q, K;
       float inv_tau, inv_eps;
-      uint32_t affinity, N4;
+      uint32_t affinity, N4, first;
     } push = { rows, Q, h->D4 / 4, 1.0f / prm->temperature, 1.0f / prm->sinkhorn_eps, (uint32_t)prm->affinity,
-               h->N4 };
+               h->N4, first };
     uint32_t tiles = tc_div_up(rows, sh->sim_rows) * tc_div_up(Q, sh->sim_subspaces);
     st = tc_cmd_dispatch(cmd, h->k_sim, (tc_buffer *[]){ src, h->subspaces, h->probs, h->logk, h->row_bad }, &push,
                          tc_div_up(tiles, sh->sim_wg), 1, 1, "head_similarity", err);

@@ -99,6 +99,11 @@ uint32_t tc_head_tokens(const tc_head *head);    /* N */
 tc_status tc_head_record(tc_head *head, tc_cmd *cmd, tc_buffer *tokens, tc_buffer *scores,
                          const tc_head_params *params, tc_error *err);
 
+/* The same on the rows first_row .. first_row + N of tokens: one feature
+ * layer's block of the encoder's output (tc_encoder.h). */
+tc_status tc_head_record_at(tc_head *head, tc_cmd *cmd, tc_buffer *tokens, uint32_t first_row, tc_buffer *scores,
+                            const tc_head_params *params, tc_error *err);
+
 /* Forgets the Sinkhorn potentials kept for sinkhorn_warm_start: the next
  * warm start is a cold one, as after tc_head_create (e.g. after a warm-up run
  * on an input that is not a frame). */

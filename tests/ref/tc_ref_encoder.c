@@ -22,6 +22,12 @@ tc_status tc_ref_encoder_run(const tc_clip_vision *m, const tc_encoder_options *
   const tc_ref_block_dims dims = { T, W, (size_t)c->mlp_dim, (size_t)c->heads, (size_t)c->head_dim, c->ln_eps,
                                    c->act, 0 };
 
+  uint32_t layers[TC_MAX_FEATURE_LAYERS], n = 0;
+  while (n < TC_MAX_FEATURE_LAYERS && o->feature_layers[n])
+    layers[n] = o->feature_layers[n], n++;
+  if (n == 0)
+    layers[n++] = (uint32_t)c->layers;
+
   float *patches = malloc(N * 3 * p * p * sizeof(float)), *x = malloc(T * W * sizeof(float));
   float *y = o->vv_start ? malloc(T * W * sizeof(float)) : NULL, *h = malloc(T * W * sizeof(float));
   float *pos = malloc(T * W * sizeof(float));
@@ -52,23 +58,25 @@ tc_status tc_ref_encoder_run(const tc_clip_vision *m, const tc_encoder_options *
   tc_ref_layernorm(x, w, b, x, T, W, c->ln_eps);
   free(w), free(b), w = b = NULL;
 
-  for (int l = 0; l < c->layers; l++) {
-    int vv = o->vv_start && (uint32_t)l + 1 >= o->vv_start;
-    if (vv && (uint32_t)l + 1 == o->vv_start)
-      memcpy(y, x, T * W * sizeof(float));
-    if ((st = tc_ref_block(&rm, l, &dims, x, vv ? y : NULL, err)) != TC_OK)
-      goto done;
-  }
-
   TC_REF_GET(&rm, w, TC_CLIP_LN_POST_WEIGHT, 0);
   TC_REF_GET(&rm, b, TC_CLIP_LN_POST_BIAS, 0);
   TC_REF_GET(&rm, w2, TC_CLIP_PROJ, 1);
-  tc_ref_layernorm(o->vv_start ? y : x, w, b, h, T, W, c->ln_eps);
-  tc_ref_matmul(h, w2, NULL, NULL, tokens, T, E, W, TC_ACT_NONE);
-  if (o->vv_start) { /* global token from the ordinary stream */
-    tc_ref_layernorm(x, w, b, h, 1, W, c->ln_eps);
-    tc_ref_matmul(h, w2, NULL, NULL, tokens, 1, E, W, TC_ACT_NONE);
+  for (uint32_t l = 1, f = 0; l <= (uint32_t)c->layers; l++) {
+    int vv = o->vv_start && l >= o->vv_start;
+    if (vv && l == o->vv_start)
+      memcpy(y, x, T * W * sizeof(float));
+    if ((st = tc_ref_block(&rm, (int)l - 1, &dims, x, vv ? y : NULL, err)) != TC_OK)
+      goto done;
+    if (f < n && layers[f] == l) { /* a feature layer: its stream's tokens through ln_post and proj */
+      tc_ref_layernorm(vv ? y : x, w, b, h, T, W, c->ln_eps);
+      tc_ref_matmul(h, w2, NULL, NULL, tokens + f++ * T * E, T, E, W, TC_ACT_NONE);
+    }
   }
+  /* the global token, row 0 of every block: x_L[CLS] through ln_post (or not) and proj */
+  if (o->global_ln_post)
+    tc_ref_layernorm(x, w, b, h, 1, W, c->ln_eps);
+  for (uint32_t f = 0; f < n; f++)
+    tc_ref_matmul(o->global_ln_post ? h : x, w2, NULL, NULL, tokens + f * T * E, 1, E, W, TC_ACT_NONE);
   st = TC_OK;
 done:
   free(w), free(b), free(w2);

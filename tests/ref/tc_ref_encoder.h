@@ -9,7 +9,8 @@
 extern "C" {
 #endif
 
-/* input [3, S, S] -> tokens [1 + N, embed] (see tc_encoder.h). Uses the
+/* input [3, S, S] -> tokens [n, 1 + N, embed], n feature layers (see
+ * tc_encoder.h). Uses the
  * weights the device would: fp16-rounded matrices where opts asks for them. */
 tc_status tc_ref_encoder_run(const tc_clip_vision *model, const tc_encoder_options *opts, const float *input,
                              float *tokens, tc_error *err);
