@@ -1,7 +1,10 @@
 /* The whole frame pipeline (tc_detector) against the chain of C references:
- * tc_ref_preprocess -> tc_ref_encoder_run -> tc_head_ref_run.
+ * tc_ref_preprocess -> tc_ref_encoder_run -> tc_head_ref_run (per feature
+ * layer, summed) -> tc_ref_map_smooth_xy; the zero-shot defaults that
+ * depend on the model; head-file defaults against the model.
  *
- * usage: test_detector MODEL.safetensors (a tiny random CLIP, embed 96) */
+ * usage: test_detector MODEL.safetensors (a tiny random CLIP, embed 96,
+ * 3 layers) */
 #include <unistd.h>
 
 #include "tc_detector.h"
@@ -74,19 +77,26 @@ static void test_against_references(void)
   printf("device %s: input %u, grid %u, %.1f ms, image score %.4f, %u iterations\n", tc_detector_device_name(det),
          S, G, a.inference_ms, a.image_score, a.iterations);
 
-  /* the reference chain */
+  /* the reference chain, with the parameters in effect: nothing set but alpha and sigma, so the
+   * zero-shot defaults: V-V stream from round(3 / 4) = 1, the last layer's tokens, ln_post on the global */
   float *input = malloc(3 * S * S * sizeof(float)), *tokens = malloc((1 + N) * D * sizeof(float));
   float *scores = malloc(N * sizeof(float));
   tc_clip_vision *model = NULL;
   tc_head_file hf = { 0 };
   tc_params eff;
   tc_head_params hp;
+  tc_encoder_options eo;
   tc_detector_params(det, &eff);
   tc_params_to_head(&eff, &hp);
+  tc_params_to_encoder(&eff, &eo);
+  TC_CHECK(eff.vv_start == 1 && tc_params_feature_layers(&eff, NULL) == 1 && eff.feature_layers[0] == 3 &&
+               eff.global_ln_post == 1 && a.layers == 1,
+           "zero-shot defaults of a 3-layer model: vv_start %u (want 1), feature layers %u.. (want 3)", eff.vv_start,
+           eff.feature_layers[0]);
   tc_head_result hr;
   tc_ref_preprocess(px, &f, S, TC_RESAMPLE_BICUBIC, input);
   if (TC_CHECK_OK(tc_clip_vision_open(model_path, NULL, &model, &err), &err) &&
-      TC_CHECK_OK(tc_ref_encoder_run(model, NULL, input, tokens, &err), &err) &&
+      TC_CHECK_OK(tc_ref_encoder_run(model, &eo, input, tokens, &err), &err) &&
       TC_CHECK_OK(tc_head_file_load(head_path, D, &hf, NULL, &err), &err) &&
       TC_CHECK_OK(tc_head_ref_run(tokens, N, hf.subspaces, Q, D, &hp, scores, &hr, &err), &err)) {
     /* scores are probabilities; the device's fp32 chain differs from the
@@ -191,8 +201,12 @@ static void test_read_map(void)
       TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err) &&
       TC_CHECK_OK(tc_detector_read_map(det, map, &err), &err)) {
     float lo, hi;
-    tc_ref_map_smooth(a.scores, a.grid, a.grid, want, f.height, f.width, user.sigma, &lo, &hi);
-    tc_test_close("read_map vs reference smoothing", map, want, (size_t)f.width * f.height, 1e-6, 1e-5);
+    /* sigma in model-input pixels: per axis at the frame, W / S and H / S */
+    const float S = (float)tc_detector_input_size(det);
+    tc_ref_map_smooth_xy(a.scores, a.grid, a.grid, want, f.height, f.width, user.sigma * f.width / S,
+                         user.sigma * f.height / S, &lo, &hi);
+    tc_test_close("read_map vs reference smoothing (sigma 3 model-input pixels, per axis)", map, want,
+                  (size_t)f.width * f.height, 1e-6, 1e-5);
     float mx = map[0];
     for (size_t i = 1; i < (size_t)f.width * f.height; i++)
       mx = fmaxf(mx, map[i]);
@@ -275,6 +289,170 @@ static void test_params_layers(void)
   unlink(path);
 }
 
+/* Two feature layers of the model's 3, the V-V stream from layer 3 (layer
+ * 2's tokens from the ordinary stream) and the global token without ln_post: each
+ * layer's scores are the reference head's on that layer's block of the
+ * reference encoder, the analysis's scores their sum, the global score the
+ * layers' mean, the image score blends map_max / 2, regions at 2 x the
+ * threshold, the map smooths the sum. Tolerances as above; sums of two
+ * layers 4e-5. */
+static void test_feature_layers(void)
+{
+  tc_detector_options o;
+  tc_detector_options_init(&o);
+  o.model_path = model_path;
+  o.head_path = head_path;
+  const uint32_t layers[] = { 2, 3 }, n = 2, D = 96;
+  tc_params_set_list(&o.params, TC_PARAM_FEATURE_LAYERS, layers, n, NULL);
+  tc_params_set(&o.params, TC_PARAM_VV_START, 3, NULL);
+  tc_params_set(&o.params, TC_PARAM_GLOBAL_LN_POST, 0, NULL);
+  tc_params_set(&o.params, TC_PARAM_KEEP_MAP, 1, NULL);
+  tc_params_set(&o.params, TC_PARAM_IMAGE_BLEND, 0.3, NULL);
+  tc_params_set(&o.params, TC_PARAM_THRESHOLD, 0.3, NULL);
+  tc_detector *det = NULL;
+  tc_error err = { 0 };
+  if (!TC_CHECK_OK(tc_detector_create(&o, &det, &err), &err))
+    return;
+  const tc_frame f = tc_frame_make(TC_FRAME_BGRX, 41, 29);
+  const uint32_t S = tc_detector_input_size(det), G = tc_detector_grid(det), N = G * G;
+  uint8_t *px = malloc(tc_frame_bytes(&f));
+  float *input = malloc(3 * S * S * sizeof(float)), *tokens = malloc(n * (1 + N) * D * sizeof(float));
+  float *want = malloc(n * N * sizeof(float)), *got = malloc(N * sizeof(float)), *sum = malloc(N * sizeof(float));
+  float *map = malloc((size_t)f.width * f.height * sizeof(float)), *want_map = malloc(f.width * f.height * 4);
+  random_frame(px, &f);
+  tc_analysis a;
+  tc_params eff;
+  tc_head_params hp;
+  tc_encoder_options eo;
+  tc_clip_vision *model = NULL;
+  tc_head_file hf = { 0 };
+  tc_head_result hr[2];
+  tc_detector_params(det, &eff);
+  tc_params_to_head(&eff, &hp);
+  tc_params_to_encoder(&eff, &eo);
+  tc_ref_preprocess(px, &f, S, TC_RESAMPLE_BICUBIC, input);
+  if (TC_CHECK_OK(tc_detector_set_frame(det, &f, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(det, px, f.stride, 0, &a, &err), &err) &&
+      TC_CHECK_OK(tc_clip_vision_open(model_path, NULL, &model, &err), &err) &&
+      TC_CHECK_OK(tc_ref_encoder_run(model, &eo, input, tokens, &err), &err) &&
+      TC_CHECK_OK(tc_head_file_load(head_path, D, &hf, NULL, &err), &err)) {
+    TC_CHECK(a.layers == n && tc_detector_layers(det) == n, "%u feature layers", a.layers);
+    double global = 0;
+    for (uint32_t l = 0; l < n; l++) {
+      char what[96];
+      snprintf(what, sizeof what, "feature layer %u's token scores vs the reference head on its block", layers[l]);
+      if (TC_CHECK_OK(tc_head_ref_run(tokens + l * (1 + N) * D, N, hf.subspaces, Q, D, &hp, want + l * N, &hr[l],
+                                      &err), &err) &&
+          TC_CHECK_OK(tc_detector_read_layer_scores(det, l, got, &err), &err))
+        tc_test_close(what, got, want + l * N, N, 2e-5, 0);
+      global += hr[l].global_score;
+    }
+    for (uint32_t i = 0; i < N; i++)
+      sum[i] = want[i] + want[N + i];
+    tc_test_close("the analysis's scores: the layers' sum", a.scores, sum, N, 4e-5, 0);
+    TC_CHECK(fabs(a.global_score - global / n) < 2e-5, "global score %g vs the layers' mean %g", a.global_score,
+             global / n);
+    TC_CHECK(fabsf(a.image_score - (0.7f * a.global_score + 0.3f * a.map_max / n)) < 1e-6f,
+             "image score %g = 0.7 global + 0.3 map_max / 2", a.image_score);
+    tc_region r[TC_MAX_REGIONS];
+    uint32_t work[64 * 64];
+    size_t found = tc_find_regions(a.scores, G, G, 0.3f * n, r, TC_MAX_REGIONS, work);
+    TC_CHECK(a.regions == found, "%u regions, want %zu (threshold 0.3 per layer)", a.regions, found);
+    float lo, hi;
+    if (TC_CHECK_OK(tc_detector_read_map(det, map, &err), &err)) {
+      tc_ref_map_smooth_xy(a.scores, G, G, want_map, f.height, f.width, eff.sigma * f.width / S,
+                           eff.sigma * f.height / S, &lo, &hi);
+      tc_test_close("the map smooths the summed scores", map, want_map, (size_t)f.width * f.height, 1e-6, 1e-5);
+    }
+    /* the layers are fixed once the detector exists */
+    tc_params user = o.params;
+    const uint32_t other[] = { 3 };
+    tc_params_set_list(&user, TC_PARAM_FEATURE_LAYERS, other, 1, NULL);
+    tc_error e = { 0 };
+    TC_CHECK(tc_detector_set_params(det, &user, &e) == TC_ERR_INVALID_ARGUMENT &&
+                 strstr(e.message, "feature_layers is fixed once the detector exists (2,3, not 3)"),
+             "a change of the layers refused: %s", e.message);
+  }
+  TC_CHECK(tc_detector_validation_messages(det) == 0, "validation layer messages");
+  tc_head_file_free(&hf);
+  tc_clip_vision_close(model);
+  tc_detector_destroy(det);
+  free(px), free(input), free(tokens), free(want), free(got), free(sum), free(map), free(want_map);
+}
+
+/* Head-file defaults that do not fit the model are errors naming the file
+ * and the tensor; the caller's setting wins over a bad default; a bad
+ * setting of the caller's names the parameter. */
+static void test_model_defaults(void)
+{
+  float t[Q * 2 * 96];
+  tc_test_fill(t, Q * 2 * 96, -1, 1);
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/tc-test-detector-%d-defaults.safetensors", (int)getpid());
+  const uint32_t beyond[] = { 2, 6 };
+  struct {
+    tc_param id;
+    double v;
+    const char *needle;
+  } bad[] = {
+    { TC_PARAM_VV_START, 9, "tensor 'vv_start' is 9: the model" },
+    { TC_PARAM_FEATURE_LAYERS, 0, "tensor 'feature_layers' is 2,6: the model" },
+    { TC_PARAM_INPUT_SIZE, 50, "tensor 'input_size' is 50: not a multiple of the patch size 8" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tc_params file;
+    tc_params_init(&file);
+    if (bad[i].id == TC_PARAM_FEATURE_LAYERS)
+      tc_params_set_list(&file, bad[i].id, beyond, 2, NULL);
+    else
+      tc_params_set(&file, bad[i].id, bad[i].v, NULL);
+    tc_error err = { 0 };
+    if (!TC_CHECK_OK(tc_head_file_write(path, t, Q, 96, 0, &file, &err), &err))
+      continue;
+    tc_detector_options o;
+    tc_detector_options_init(&o);
+    o.model_path = model_path;
+    o.head_path = path;
+    tc_detector *det = NULL;
+    tc_status st = tc_detector_create(&o, &det, &err);
+    TC_CHECK(st == TC_ERR_FORMAT && strstr(err.message, path) && strstr(err.message, bad[i].needle),
+             "a head default beyond the model: %s (%s)", tc_status_name(st), err.message);
+    printf("ok refused: %s\n", err.message);
+    tc_detector_destroy(det);
+    /* the caller's value wins over the file's */
+    const uint32_t fine[] = { 3 };
+    if (bad[i].id == TC_PARAM_FEATURE_LAYERS)
+      tc_params_set_list(&o.params, bad[i].id, fine, 1, NULL);
+    else
+      tc_params_set(&o.params, bad[i].id, bad[i].id == TC_PARAM_INPUT_SIZE ? 48 : 2, NULL);
+    tc_error_clear(&err);
+    det = NULL;
+    if (TC_CHECK_OK(tc_detector_create(&o, &det, &err), &err)) {
+      tc_params eff;
+      tc_detector_params(det, &eff);
+      TC_CHECK(bad[i].id == TC_PARAM_FEATURE_LAYERS ? eff.feature_layers[0] == 3 && eff.feature_layers[1] == 0
+                                                     : tc_params_get(&eff, bad[i].id) ==
+                                                         (bad[i].id == TC_PARAM_INPUT_SIZE ? 48 : 2),
+               "%s: the caller's value in effect", tc_param_name(bad[i].id));
+    }
+    tc_detector_destroy(det);
+  }
+  /* the caller's own bad value names the parameter */
+  tc_detector_options o;
+  tc_detector_options_init(&o);
+  o.model_path = model_path;
+  o.head_path = head_path;
+  tc_params_set(&o.params, TC_PARAM_VV_START, 5, NULL);
+  tc_detector *det = NULL;
+  tc_error err = { 0 };
+  tc_status st = tc_detector_create(&o, &det, &err);
+  TC_CHECK(st == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "vv_start 5: the model") &&
+               strstr(err.message, "has 3 layers"),
+           "vv_start 5 of 3 layers: %s (%s)", tc_status_name(st), err.message);
+  tc_detector_destroy(det);
+  unlink(path);
+}
+
 static void test_errors(void)
 {
   tc_detector_destroy(make(head_path_bad_dim, 0.5f, TC_ERR_MISMATCH, "50"));
@@ -300,6 +478,8 @@ int main(int argc, char **argv)
   test_against_references();
   test_read_map();
   test_params_layers();
+  test_feature_layers();
+  test_model_defaults();
   test_errors();
   unlink(head_path);
   unlink(head_path_bad_dim);

@@ -3,6 +3,7 @@
 #include "tc_detector.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "head/tc_head_file.h"
 #include "image/tc_preprocess.h"
 #include "map/tc_map.h"
+#include "ops/tc_ops.h"
 #include "tc_params.h"
 #include "tc_regions.h"
 #include "text/tc_prompts.h"
@@ -22,13 +24,13 @@ struct tc_detector {
   char *device; /* the option, NULL for the default */
   tc_clip_vision *model;
   tc_encoder *enc;
-  tc_head *head;
+  tc_head *head[TC_MAX_FEATURE_LAYERS]; /* one per feature layer: each keeps its own Sinkhorn potentials */
+  uint32_t layers;                      /* feature layers: blocks of the encoder's output */
   uint32_t grid, tokens; /* tokens = grid^2 patch tokens */
   int warm_up;
   /* the head file's defaults, the caller's settings, the values in effect */
   tc_params file, user, params;
   tc_head_params head_params;
-  tc_map_params map_params;
 
   /* per frame layout */
   tc_frame frame;
@@ -40,7 +42,8 @@ struct tc_detector {
   bool recorded[TC_DETECTOR_SLOTS][2];
 
   /* results */
-  tc_buffer *scores; /* [tokens] */
+  tc_buffer *scores;                               /* [tokens], summed over the feature layers */
+  tc_buffer *layer_scores[TC_MAX_FEATURE_LAYERS];  /* [tokens] each, with several feature layers */
   float *host_scores;
   uint32_t *region_work;
 };
@@ -152,12 +155,34 @@ static tc_status run_once(tc_detector *det, record_fn record, tc_error *err)
   return st;
 }
 
+/* A feature layer's scores: the sum itself with one layer. */
+static tc_buffer *layer_scores(tc_detector *det, uint32_t f)
+{
+  return det->layers > 1 ? det->layer_scores[f] : det->scores;
+}
+
+/* The head on every feature layer's block of the encoder's output, then
+ * the layers' scores summed (as AnomalyCLIP sums its layers' maps: the
+ * upsampling and the blur after are linear, so summing on the grid first
+ * is the same). */
+static tc_status record_heads(tc_detector *det, tc_cmd *cmd, const tc_head_params *hp, tc_error *err)
+{
+  tc_status st = TC_OK;
+  for (uint32_t f = 0; f < det->layers && st == TC_OK; f++)
+    st = tc_head_record_at(det->head[f], cmd, tc_encoder_output(det->enc), f * (1 + det->tokens),
+                           layer_scores(det, f), hp, err);
+  for (uint32_t f = 1; f < det->layers && st == TC_OK; f++)
+    st = tc_op_add(cmd, f == 1 ? det->layer_scores[0] : det->scores, det->layer_scores[f], det->scores,
+                   det->tokens, err);
+  return st;
+}
+
 static tc_status record_model(tc_detector *det, tc_cmd *cmd, tc_error *err)
 {
   tc_head_params cold = det->head_params;
   cold.sinkhorn_warm_start = 0;
   tc_status st = tc_encoder_record(det->enc, cmd, err);
-  return st == TC_OK ? tc_head_record(det->head, cmd, tc_encoder_output(det->enc), det->scores, &cold, err) : st;
+  return st == TC_OK ? record_heads(det, cmd, &cold, err) : st;
 }
 
 static tc_status record_frame_stages(tc_detector *det, tc_cmd *cmd, tc_error *err)
@@ -175,7 +200,46 @@ static tc_status warm_up_model(tc_detector *det, tc_error *err)
   tc_status st = zero_buffer(tc_encoder_input(det->enc), err);
   if (st == TC_OK)
     st = run_once(det, record_model, err);
-  return st == TC_OK ? tc_head_reset(det->head, err) : st;
+  for (uint32_t f = 0; f < det->layers && st == TC_OK; f++)
+    st = tc_head_reset(det->head[f], err);
+  return st;
+}
+
+/* ---- the parameters against the model ---- */
+
+/* Where a field's value came from, for messages: the caller, or the head file's tensor. */
+static tc_status refuse(const tc_detector *det, const tc_detector_options *o, tc_param id, const char *why,
+                        tc_error *err)
+{
+  char value[160];
+  tc_param_format(&det->params, id, value, sizeof value);
+  if (!tc_params_is_set(&det->user, id) && tc_params_is_set(&det->file, id) && o->head_path)
+    return tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s' is %s: %s", o->head_path, tc_param_name(id), value,
+                        why);
+  return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s %s: %s", tc_param_name(id), value, why);
+}
+
+/* The model's defaults filled in (tc_params_resolve_model), then what
+ * depends on the model checked: layers within its depth, the input size a
+ * multiple of its patch. */
+static tc_status fit_params_to_model(tc_detector *det, const tc_detector_options *o, tc_error *err)
+{
+  const tc_clip_vision_config *cfg = tc_clip_vision_get_config(det->model);
+  const uint32_t L = (uint32_t)cfg->layers, p = (uint32_t)cfg->patch_size;
+  char why[256];
+  tc_params_resolve_model(&det->params, det->file.set | det->user.set, L);
+  uint32_t layers[TC_MAX_FEATURE_LAYERS], n = tc_params_feature_layers(&det->params, layers);
+  snprintf(why, sizeof why, "the model %s has %u layers", o->model_path, L);
+  if (det->params.vv_start > L)
+    return refuse(det, o, TC_PARAM_VV_START, why, err);
+  if (layers[n - 1] > L)
+    return refuse(det, o, TC_PARAM_FEATURE_LAYERS, why, err);
+  const uint32_t S = det->params.input_size;
+  snprintf(why, sizeof why, "not a multiple of the patch size %u of the model %s (e.g. %d)", p, o->model_path,
+           cfg->image_size);
+  if (S && S % p != 0)
+    return refuse(det, o, TC_PARAM_INPUT_SIZE, why, err);
+  return TC_OK;
 }
 
 /* ---- creation ---- */
@@ -203,31 +267,35 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   subspaces s = { 0 };
   if (st == TC_OK)
     st = load_subspaces(det, o, &s, err);
-  /* defaults < head file < the caller's, checked before anything is sized by them */
-  if (st == TC_OK) {
-    tc_params_merge(&det->file, &det->user, &det->params);
-    st = tc_params_check(&det->params, s.Q, err);
-  }
-  tc_encoder_options eo;
-  tc_params_to_encoder(&det->params, &eo);
   if (st == TC_OK)
     st = tc_clip_vision_open(o->model_path, NULL, &det->model, err);
+  /* defaults < head file < the caller's, the model's defaults filled in, checked before anything is sized by them */
+  if (st == TC_OK) {
+    tc_params_merge(&det->file, &det->user, &det->params);
+    st = fit_params_to_model(det, o, err);
+  }
+  if (st == TC_OK)
+    st = tc_params_check(&det->params, s.Q, err);
+  tc_encoder_options eo;
+  tc_params_to_encoder(&det->params, &eo);
   if (st == TC_OK)
     st = tc_encoder_create(det->ctx, det->model, &eo, &det->enc, err);
   if (st == TC_OK) {
     det->grid = tc_encoder_grid(det->enc);
     det->tokens = det->grid * det->grid;
+    det->layers = tc_encoder_feature_layers(det->enc, NULL);
     st = check_dim(o, &s, tc_encoder_embed_dim(det->enc), err);
   }
-  if (st == TC_OK)
-    st = tc_head_create(det->ctx, s.T, s.Q, tc_encoder_embed_dim(det->enc), det->tokens, &det->head, err);
+  for (uint32_t f = 0; f < det->layers && st == TC_OK; f++)
+    st = tc_head_create(det->ctx, s.T, s.Q, tc_encoder_embed_dim(det->enc), det->tokens, &det->head[f], err);
   free(s.owned);
   tc_params_to_head(&det->params, &det->head_params);
-  tc_params_to_map(&det->params, det->grid, &det->map_params);
   if (st == TC_OK)
     st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->scores, err);
   if (st == TC_OK)
     st = zero_buffer(det->scores, err);
+  for (uint32_t f = 0; f < det->layers && det->layers > 1 && st == TC_OK; f++)
+    st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->layer_scores[f], err);
   if (st == TC_OK && (!(det->host_scores = calloc(det->tokens, sizeof(float))) ||
                       !(det->region_work = calloc(det->tokens, sizeof(uint32_t)))))
     st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -265,7 +333,10 @@ void tc_detector_destroy(tc_detector *det)
     for (int b = 0; b < 2; b++)
       tc_cmd_destroy(det->cmd[i][b]);
   tc_buffer_destroy(det->scores);
-  tc_head_destroy(det->head);
+  for (uint32_t f = 0; f < TC_MAX_FEATURE_LAYERS; f++) {
+    tc_buffer_destroy(det->layer_scores[f]);
+    tc_head_destroy(det->head[f]);
+  }
   tc_encoder_destroy(det->enc);
   tc_clip_vision_close(det->model);
   tc_context_destroy(det->ctx);
@@ -280,7 +351,8 @@ const char *tc_detector_device_option(const tc_detector *det) { return det->devi
 uint32_t tc_detector_validation_messages(const tc_detector *det) { return tc_context_validation_messages(det->ctx); }
 uint32_t tc_detector_grid(const tc_detector *det) { return det->grid; }
 uint32_t tc_detector_input_size(const tc_detector *det) { return tc_encoder_input_size(det->enc); }
-uint32_t tc_detector_subspaces(const tc_detector *det) { return tc_head_subspaces(det->head); }
+uint32_t tc_detector_subspaces(const tc_detector *det) { return tc_head_subspaces(det->head[0]); }
+uint32_t tc_detector_layers(const tc_detector *det) { return det->layers; }
 void tc_detector_params(const tc_detector *det, tc_params *effective) { *effective = det->params; }
 const tc_frame *tc_detector_frame(const tc_detector *det) { return det->have_frame ? &det->frame : NULL; }
 
@@ -302,10 +374,14 @@ tc_status tc_detector_merge_params(const tc_detector *det, const tc_params *user
       memcpy((char *)&m + in->offset, (const char *)&det->params + in->offset, 4);
   }
   tc_param changed = tc_params_load_time_change(&det->params, &m);
-  if (changed != TC_PARAM_COUNT)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s is fixed once the detector exists (%g, not %g)",
-                        tc_param_name(changed), tc_params_get(&det->params, changed), tc_params_get(&m, changed));
-  tc_status st = tc_params_check(&m, tc_head_subspaces(det->head), err);
+  if (changed != TC_PARAM_COUNT) {
+    char was[160], asked[160];
+    tc_param_format(&det->params, changed, was, sizeof was);
+    tc_param_format(&m, changed, asked, sizeof asked);
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s is fixed once the detector exists (%s, not %s)",
+                        tc_param_name(changed), was, asked);
+  }
+  tc_status st = tc_params_check(&m, tc_head_subspaces(det->head[0]), err);
   if (st == TC_OK)
     *eff = m;
   return st;
@@ -318,9 +394,9 @@ tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_err
   if (st != TC_OK)
     return st;
   const uint64_t diff = tc_params_diff(&det->params, &eff);
-  tc_map_params mp;
-  tc_params_to_map(&eff, det->grid, &mp);
   if ((diff & tc_params_map_fields()) && det->have_frame) {
+    tc_map_params mp;
+    tc_detector_map_params(det, &eff, &det->frame, &mp);
     tc_map *map = NULL;
     if ((st = tc_map_create(det->ctx, &det->frame, &mp, &map, err)) != TC_OK)
       return st;
@@ -331,7 +407,6 @@ tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_err
     memset(det->recorded, 0, sizeof det->recorded);
   det->user = *user;
   det->params = eff;
-  det->map_params = mp;
   tc_params_to_head(&eff, &det->head_params);
   return TC_OK;
 }
@@ -346,8 +421,10 @@ tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_erro
   drop_frame(det);
   det->frame = *frame;
   st = tc_preprocess_create(det->ctx, frame, tc_encoder_input_size(det->enc), det->params.resample, &det->pp, err);
+  tc_map_params mp;
+  tc_detector_map_params(det, &det->params, frame, &mp);
   if (st == TC_OK)
-    st = tc_map_create(det->ctx, frame, &det->map_params, &det->map, err);
+    st = tc_map_create(det->ctx, frame, &mp, &det->map, err);
   for (int i = 0; i < TC_DETECTOR_SLOTS && st == TC_OK; i++)
     st = tc_frame_slot_create(det->ctx, frame, &det->slot[i], err);
   /* Preprocessing and the map: lavapipe compiles a kernel per variant key,
@@ -376,7 +453,7 @@ static tc_status record_analysis(tc_detector *det, int slot, int blend, tc_error
   if (st == TC_OK)
     st = tc_encoder_record(det->enc, cmd, err);
   if (st == TC_OK)
-    st = tc_head_record(det->head, cmd, tc_encoder_output(det->enc), det->scores, &det->head_params, err);
+    st = record_heads(det, cmd, &det->head_params, err);
   if (st == TC_OK)
     st = tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
   if (st == TC_OK && blend)
@@ -399,12 +476,36 @@ static tc_status no_frame(tc_error *err)
   return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame layout: call tc_detector_set_frame first");
 }
 
+/* The heads' results over the feature layers: the global score's mean, the
+ * most iterations, converged when all did. */
+static tc_status read_heads(tc_detector *det, tc_head_result *out, tc_error *err)
+{
+  tc_head_result all = { .converged = 1 };
+  double global = 0;
+  for (uint32_t f = 0; f < det->layers; f++) {
+    tc_head_result hr;
+    tc_status st = tc_head_read_result(det->head[f], &hr, err);
+    if (st != TC_OK) {
+      if (det->layers > 1)
+        tc_error_prefix(err, "feature layer %u of %u", f + 1, det->layers);
+      return st;
+    }
+    global += hr.global_score;
+    all.iterations = hr.iterations > all.iterations ? hr.iterations : all.iterations;
+    all.converged = all.converged && hr.converged;
+    all.token_score_max = hr.token_score_max;
+  }
+  all.global_score = (float)(global / det->layers);
+  *out = all;
+  return TC_OK;
+}
+
 /* The results of a finished submission: scores, scores of the image, regions. */
 static tc_status read_results(tc_detector *det, double ms, tc_analysis *out, tc_error *err)
 {
   tc_head_result hr = { 0 };
   float map_max = 0;
-  tc_status st = tc_head_read_result(det->head, &hr, err);
+  tc_status st = read_heads(det, &hr, err);
   if (st == TC_OK)
     st = tc_map_read_range(det->map, NULL, &map_max, err);
   if (st == TC_OK)
@@ -412,20 +513,26 @@ static tc_status read_results(tc_detector *det, double ms, tc_analysis *out, tc_
   if (st != TC_OK || !out)
     return st;
   const tc_params *p = &det->params;
-  const float image = tc_head_image_score(&det->head_params, hr.global_score, map_max);
+  const float n = (float)det->layers;
+  float max_score = det->host_scores[0];
+  for (uint32_t i = 1; i < det->tokens; i++)
+    max_score = det->host_scores[i] > max_score ? det->host_scores[i] : max_score;
+  /* the sums per layer where they meet probabilities: the image score's map term, the region threshold */
+  const float image = tc_head_image_score(&det->head_params, hr.global_score, map_max / n);
   tc_analysis a = {
     .image_score = image,
     .global_score = hr.global_score,
-    .max_score = hr.token_score_max,
+    .max_score = max_score,
     .map_max = map_max,
     .anomalous = image >= p->threshold,
     .iterations = hr.iterations,
     .converged = hr.converged,
+    .layers = det->layers,
     .inference_ms = ms,
     .grid = det->grid,
     .scores = det->host_scores,
   };
-  size_t found = tc_find_regions(det->host_scores, det->grid, det->grid, p->threshold, a.region, p->max_regions,
+  size_t found = tc_find_regions(det->host_scores, det->grid, det->grid, p->threshold * n, a.region, p->max_regions,
                                  det->region_work);
   a.regions = (uint32_t)found;
   a.n_regions = found < p->max_regions ? (uint32_t)found : p->max_regions;
@@ -473,6 +580,19 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
   if (st == TC_OK && blend && (st = tc_frame_slot_from_device(s, err)) == TC_OK)
     tc_frame_slot_read(s, pixels, stride);
   return st;
+}
+
+void tc_detector_map_params(const tc_detector *det, const tc_params *p, const tc_frame *frame, tc_map_params *out)
+{
+  tc_params_to_map(p, det->grid, tc_encoder_input_size(det->enc), frame->width, frame->height, out);
+}
+
+tc_status tc_detector_read_layer_scores(tc_detector *det, uint32_t layer, float *dst, tc_error *err)
+{
+  if (layer >= det->layers)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no feature layer %u: the detector scores %u", layer,
+                        det->layers);
+  return tc_buffer_download(layer_scores(det, layer), 0, dst, det->tokens * sizeof(float), err);
 }
 
 tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err)

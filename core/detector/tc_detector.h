@@ -45,6 +45,17 @@ tc_frame_slot *tc_detector_slot(tc_detector *det, int slot);
  * slot 0, with the blend when asked). */
 tc_status tc_detector_analyse_slot(tc_detector *det, int slot, tc_analysis *out, tc_error *err);
 
+/* The map's parameters for frames of this layout under params p (the blur
+ * in model-input pixels scaled to the frame; tc_params_to_map). */
+struct tc_map_params;
+void tc_detector_map_params(const tc_detector *det, const tc_params *p, const tc_frame *frame,
+                            struct tc_map_params *out);
+
+/* The number of feature layers, and after an analysis one layer's token
+ * scores (layer from 0, in the order of feature_layers; grid^2 floats). */
+uint32_t tc_detector_layers(const tc_detector *det);
+tc_status tc_detector_read_layer_scores(tc_detector *det, uint32_t layer, float *dst, tc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,12 +90,12 @@ static tc_status overlay_record(overlay_lane *o, tc_error *err)
 
 /* Buffers and map for this layout, and one run on the zero frame and scores
  * (the map's kernels depend on the layout: compiled now, not at a frame). */
-static tc_status overlay_prepare(overlay_lane *o, const tc_frame *frame, const tc_params *p, uint32_t grid,
+static tc_status overlay_prepare(overlay_lane *o, const tc_frame *frame, const tc_params *p, const tc_detector *det,
                                  tc_error *err)
 {
   overlay_drop(o);
   tc_map_params mp;
-  tc_params_to_map(p, grid, &mp);
+  tc_detector_map_params(det, p, frame, &mp);
   mp.keep_map = 0;
   o->params = *p;
   tc_status st = tc_frame_slot_create(o->ctx, frame, &o->slot, err);
@@ -111,12 +111,12 @@ static tc_status overlay_prepare(overlay_lane *o, const tc_frame *frame, const t
 }
 
 /* A map change (colours, blur, alpha, ...) rebuilds the map. */
-static tc_status overlay_follow(overlay_lane *o, const tc_params *p, uint32_t grid, tc_error *err)
+static tc_status overlay_follow(overlay_lane *o, const tc_params *p, const tc_detector *det, tc_error *err)
 {
   if (!o->map || !(tc_params_diff(&o->params, p) & tc_params_map_fields()))
     return TC_OK;
   tc_map_params mp;
-  tc_params_to_map(p, grid, &mp);
+  tc_detector_map_params(det, p, &o->slot.frame, &mp);
   mp.keep_map = 0;
   tc_map *map = NULL;
   tc_status st = tc_map_create(o->ctx, &o->slot.frame, &mp, &map, err);
@@ -420,7 +420,7 @@ tc_status tc_runner_set_frame(tc_runner *r, const tc_frame *frame, tc_error *err
   if (st == TC_OK)
     st = tc_detector_set_frame(r->det, frame, err);
   if (st == TC_OK)
-    st = overlay_prepare(&r->overlay, frame, &r->stream_params, tc_detector_grid(r->det), err);
+    st = overlay_prepare(&r->overlay, frame, &r->stream_params, r->det, err);
   return st;
 }
 
@@ -436,7 +436,7 @@ tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t t
   pthread_mutex_lock(&r->lock);
   refresh_locked(r);
   pthread_mutex_unlock(&r->lock);
-  tc_status st = overlay_follow(&r->overlay, &r->stream_params, tc_detector_grid(r->det), err);
+  tc_status st = overlay_follow(&r->overlay, &r->stream_params, r->det, err);
   if (st == TC_OK)
     st = r->submit(r, pixels, stride, timestamp, err);
   *latest = r->view.seq ? &r->view.a : NULL;
