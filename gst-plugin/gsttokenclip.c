@@ -34,6 +34,15 @@
  * (#GstTokenClip:object, e.g. "screw", with the built-in photo templates or
  * the #GstTokenClip:prompts file): zero-shot, no trained head needed.
  *
+ * A head file may also hold defaults of the analysis parameters (input-size,
+ * vv-start, pos-interp, resample, feature-layers, global-ln-post, topk,
+ * sinkhorn-eps, sinkhorn-iters, temperature, image-blend, blur-sigma): they
+ * apply unless the property is set. An AnomalyCLIP head
+ * (tokenclip-export-anomalyclip) so reproduces AnomalyCLIP's inference with
+ * head= alone. Without such defaults the patch tokens come from the
+ * value-value attention stream from layer round(L/4) of the model's L
+ * (6 of ViT-L's 24, as AnomalyCLIP); vv-start=0 gives plain CLIP's tokens.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=RGBA ! \
@@ -50,6 +59,11 @@
  *     tokenclip model=clip-vit-base-patch16.safetensors object="metal nut" mode=async ! \
  *     videoconvert ! autovideosink
  * ]| Zero-shot: the subspaces from CLIP's text encoder and the word "metal nut".
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=RGBx ! \
+ *     tokenclip model=clip-vit-large-patch14-336.safetensors head=anomalyclip-visa.safetensors mode=async ! \
+ *     videoconvert ! autovideosink
+ * ]| AnomalyCLIP's inference (its input size, layers and map from the head file's defaults).
  */
 
 #ifdef HAVE_CONFIG_H
@@ -58,85 +72,10 @@
 
 #include "gsttokenclip.h"
 #include "gsttokenclipmeta.h"
+#include "gsttokenclipprops.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_tokenclip_debug);
 #define GST_CAT_DEFAULT gst_tokenclip_debug
-
-#define DEFAULT_INPUT_SIZE 0
-#define DEFAULT_VV_START 0
-#define DEFAULT_TOPK 0
-#define DEFAULT_SINKHORN_EPS 0.0f
-#define DEFAULT_SINKHORN_ITERS 0
-#define DEFAULT_TEMPERATURE 0.0f
-/* the other parameters' defaults are the library's (tc_params_init) */
-#define DEFAULT_NORMALIZE GST_TOKENCLIP_NORMALIZE_FIXED
-#define DEFAULT_MODE GST_TOKENCLIP_MODE_SYNC
-#define DEFAULT_ATTACH_MAP FALSE
-
-enum
-{
-  PROP_0,
-  PROP_MODEL,
-  PROP_HEAD,
-  PROP_OBJECT,
-  PROP_PROMPTS,
-  PROP_VOCAB,
-  PROP_DEVICE,
-  PROP_INPUT_SIZE,
-  PROP_VV_START,
-  PROP_TOPK,
-  PROP_SINKHORN_EPS,
-  PROP_SINKHORN_ITERS,
-  PROP_TEMPERATURE,
-  PROP_ALPHA,
-  PROP_COLORMAP,
-  PROP_BLUR_SIGMA,
-  PROP_THRESHOLD,
-  PROP_OVERLAY_THRESHOLD,
-  PROP_NORMALIZE,
-  PROP_INFERENCE_INTERVAL,
-  PROP_MODE,
-  PROP_ATTACH_MAP,
-  PROP_MAX_REGIONS,
-  PROP_DEVICE_NAME,
-};
-
-/* The properties that are analysis parameters. With zero_unsets, 0 means
- * "not set": the head file's default (or the library's) applies. */
-static const struct {
-  guint prop;
-  tc_param param;
-  gboolean zero_unsets;
-} param_props[] = {
-  {PROP_INPUT_SIZE, TC_PARAM_INPUT_SIZE, TRUE},
-  {PROP_VV_START, TC_PARAM_VV_START, TRUE},
-  {PROP_TOPK, TC_PARAM_TOPK, TRUE},
-  {PROP_SINKHORN_EPS, TC_PARAM_SINKHORN_EPS, TRUE},
-  {PROP_SINKHORN_ITERS, TC_PARAM_SINKHORN_ITERS, TRUE},
-  {PROP_TEMPERATURE, TC_PARAM_TEMPERATURE, TRUE},
-  {PROP_ALPHA, TC_PARAM_ALPHA, FALSE},
-  {PROP_COLORMAP, TC_PARAM_COLORMAP, FALSE},
-  {PROP_BLUR_SIGMA, TC_PARAM_SIGMA, FALSE},
-  {PROP_THRESHOLD, TC_PARAM_THRESHOLD, FALSE},
-  {PROP_OVERLAY_THRESHOLD, TC_PARAM_OVERLAY_THRESHOLD, FALSE},
-  {PROP_NORMALIZE, TC_PARAM_FIXED_RANGE, FALSE},
-  {PROP_INFERENCE_INTERVAL, TC_PARAM_INTERVAL, FALSE},
-  {PROP_MAX_REGIONS, TC_PARAM_MAX_REGIONS, FALSE},
-};
-
-/* The string properties: where each is kept. */
-static const struct {
-  guint prop;
-  gsize offset;
-} string_props[] = {
-  {PROP_MODEL, G_STRUCT_OFFSET (GstTokenClip, model)},
-  {PROP_HEAD, G_STRUCT_OFFSET (GstTokenClip, head)},
-  {PROP_OBJECT, G_STRUCT_OFFSET (GstTokenClip, object)},
-  {PROP_PROMPTS, G_STRUCT_OFFSET (GstTokenClip, prompts)},
-  {PROP_VOCAB, G_STRUCT_OFFSET (GstTokenClip, vocab)},
-  {PROP_DEVICE, G_STRUCT_OFFSET (GstTokenClip, device)},
-  {PROP_DEVICE_NAME, G_STRUCT_OFFSET (GstTokenClip, device_name)},
-};
 
 #define TOKENCLIP_FORMATS "{ RGBA, BGRA, RGBx, BGRx }"
 
@@ -149,39 +88,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 G_DEFINE_TYPE (GstTokenClip, gst_tokenclip, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (tokenclip, "tokenclip", GST_RANK_NONE, GST_TYPE_TOKENCLIP,
     GST_DEBUG_CATEGORY_INIT (gst_tokenclip_debug, "tokenclip", 0, "TokenCLIP anomaly heatmap"));
-
-/* ---- enums ---------------------------------------------------------------- */
-
-/* A GEnum type, registered on first use. */
-#define DEFINE_ENUM_TYPE(func, name, ...)                                      \
-  static GType                                                                 \
-  func (void)                                                                  \
-  {                                                                            \
-    static GType type = 0;                                                     \
-    static const GEnumValue values[] = { __VA_ARGS__, {0, NULL, NULL} };       \
-    if (g_once_init_enter (&type))                                             \
-      g_once_init_leave (&type, g_enum_register_static (name, values));        \
-    return type;                                                               \
-  }
-
-#define GST_TYPE_TOKENCLIP_COLORMAP (gst_tokenclip_colormap_get_type ())
-DEFINE_ENUM_TYPE (gst_tokenclip_colormap_get_type, "GstTokenClipColormap",
-    {TC_COLORMAP_TURBO, "Google's Turbo", "turbo"},
-    {TC_COLORMAP_JET, "Jet", "jet"},
-    {TC_COLORMAP_INFERNO, "Inferno", "inferno"},
-    {TC_COLORMAP_GRAY, "Grey levels", "gray"});
-
-#define GST_TYPE_TOKENCLIP_MODE (gst_tokenclip_mode_get_type ())
-DEFINE_ENUM_TYPE (gst_tokenclip_mode_get_type, "GstTokenClipMode",
-    {GST_TOKENCLIP_MODE_SYNC, "Every analysed frame waits for its own map", "sync"},
-    {GST_TOKENCLIP_MODE_ASYNC,
-        "Video never waits: the newest frame is analysed on a thread, frames get the latest map", "async"});
-
-#define GST_TYPE_TOKENCLIP_NORMALIZE (gst_tokenclip_normalize_get_type ())
-DEFINE_ENUM_TYPE (gst_tokenclip_normalize_get_type, "GstTokenClipNormalize",
-    {GST_TOKENCLIP_NORMALIZE_FIXED, "Scores 0..1 map to the colormap as they are (comparable across frames)",
-        "fixed"},
-    {GST_TOKENCLIP_NORMALIZE_MINMAX, "Each map stretched from its minimum to its maximum", "minmax"});
 
 /* ---- errors ----------------------------------------------------------------- */
 
@@ -415,49 +321,6 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
 
 /* ---- properties ------------------------------------------------------------- */
 
-/* The index of prop_id in param_props, -1 if it is not a parameter. */
-static gint
-param_prop (guint prop_id)
-{
-  guint i;
-
-  for (i = 0; i < G_N_ELEMENTS (param_props); i++)
-    if (param_props[i].prop == prop_id)
-      return (gint) i;
-  return -1;
-}
-
-/* The field of a string property, NULL if prop_id is not one. */
-static gchar **
-string_prop (GstTokenClip * self, guint prop_id)
-{
-  guint i;
-
-  for (i = 0; i < G_N_ELEMENTS (string_props); i++)
-    if (string_props[i].prop == prop_id)
-      return G_STRUCT_MEMBER_P (self, string_props[i].offset);
-  return NULL;
-}
-
-/* A parameter property's value: a guint, a gfloat or an enum. */
-static gdouble
-value_get (const GValue * v)
-{
-  return G_VALUE_HOLDS_UINT (v) ? g_value_get_uint (v) : G_VALUE_HOLDS_FLOAT (v) ? g_value_get_float (v) :
-      g_value_get_enum (v);
-}
-
-static void
-value_set (GValue * value, gdouble v)
-{
-  if (G_VALUE_HOLDS_UINT (value))
-    g_value_set_uint (value, (guint) v);
-  else if (G_VALUE_HOLDS_FLOAT (value))
-    g_value_set_float (value, (gfloat) v);
-  else
-    g_value_set_enum (value, (gint) v);
-}
-
 /* A parameter property: into self->params, and while running to the
  * runner, which checks it; a value refused leaves the property as it was. */
 static void
@@ -466,14 +329,11 @@ set_param (GstTokenClip * self, gint i, const GValue * value)
   tc_params p;
   tc_error err = { 0 };
   tc_status st = TC_OK;
-  gdouble v = value_get (value);
 
   GST_OBJECT_LOCK (self);
   p = self->params;
-  if (param_props[i].zero_unsets && v == 0)
-    tc_params_unset (&p, param_props[i].param);
-  else
-    st = tc_params_set (&p, param_props[i].param, v, &err);
+  if (!gst_tokenclip_param_store (&p, i, value, &err))
+    st = err.status ? err.status : TC_ERR_INVALID_ARGUMENT;
   if (st == TC_OK && self->runner)
     st = tc_runner_set_params (self->runner, &p, &err);
   if (st == TC_OK)
@@ -488,8 +348,8 @@ static void
 gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
 {
   GstTokenClip *self = GST_TOKENCLIP (object);
-  gchar **str = string_prop (self, prop_id);
-  gint i = param_prop (prop_id);
+  gchar **str = gst_tokenclip_string_prop (self, prop_id);
+  gint i = gst_tokenclip_param_prop (prop_id);
 
   if (i >= 0) {
     set_param (self, i, value);
@@ -520,15 +380,12 @@ static void
 gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
 {
   GstTokenClip *self = GST_TOKENCLIP (object);
-  gchar **str = string_prop (self, prop_id);
-  gint i = param_prop (prop_id);
+  gchar **str = gst_tokenclip_string_prop (self, prop_id);
+  gint i = gst_tokenclip_param_prop (prop_id);
 
   GST_OBJECT_LOCK (self);
   if (i >= 0) {
-    tc_param id = param_props[i].param;
-
-    value_set (value, param_props[i].zero_unsets && !tc_params_is_set (&self->params, id) ? 0 :
-        tc_params_get (&self->params, id));
+    gst_tokenclip_param_load (&self->params, i, value);
   } else if (str) {
     g_value_set_string (value, *str);
   } else if (prop_id == PROP_MODE) {
@@ -544,11 +401,7 @@ gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GPa
 static void
 gst_tokenclip_finalize (GObject * object)
 {
-  GstTokenClip *self = GST_TOKENCLIP (object);
-  guint i;
-
-  for (i = 0; i < G_N_ELEMENTS (string_props); i++)
-    g_free (*string_prop (self, string_props[i].prop));
+  gst_tokenclip_free_strings (GST_TOKENCLIP (object));
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -559,104 +412,12 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
-  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  /* not GST_PARAM_CONTROLLABLE: a map change rebuilds the overlay, too
-   * costly to do per frame from a control binding */
-  const GParamFlags live = rw | GST_PARAM_MUTABLE_PLAYING;
-  const GParamFlags ready = rw | GST_PARAM_MUTABLE_READY;
-  tc_params lib;
-
-  tc_params_init (&lib);
 
   gobject_class->set_property = gst_tokenclip_set_property;
   gobject_class->get_property = gst_tokenclip_get_property;
   gobject_class->finalize = gst_tokenclip_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "CLIP weights (safetensors, Hugging Face or open_clip naming; the vision tower is used)", NULL,
-          ready));
-  g_object_class_install_property (gobject_class, PROP_HEAD,
-      g_param_spec_string ("head", "Head",
-          "Head file: safetensors with the textual subspaces [Q, 2, D] and optional defaults", NULL, ready));
-  g_object_class_install_property (gobject_class, PROP_OBJECT,
-      g_param_spec_string ("object", "Object",
-          "Zero-shot instead of a head file: the object's name (e.g. \"screw\"); the subspaces are computed "
-          "once at start with the model's text tower from normal/abnormal prompts", NULL, ready));
-  g_object_class_install_property (gobject_class, PROP_PROMPTS,
-      g_param_spec_string ("prompts", "Prompt templates",
-          "With object: a file of templates, one per line with one {} (NULL: the built-in photo templates); "
-          "each template is one subspace", NULL, ready));
-  g_object_class_install_property (gobject_class, PROP_VOCAB,
-      g_param_spec_string ("vocab", "Vocabulary",
-          "With object: CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz, or vocab.json + merges.txt; NULL: "
-          "beside the model, else the one installed with tokenclip)", NULL, ready));
-  g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_string ("device", "Device",
-          "Vulkan device: index or part of its name (NULL: $TOKENCLIP_DEVICE, else discrete GPU > integrated "
-          "GPU > CPU)", NULL, ready));
-  g_object_class_install_property (gobject_class, PROP_DEVICE_NAME,
-      g_param_spec_string ("device-name", "Device name", "The Vulkan device in use (NULL until started)", NULL,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_INPUT_SIZE,
-      g_param_spec_uint ("input-size", "Input size",
-          "Side of the square model input in pixels, a multiple of the patch size (0: the model's own); "
-          "the positional embedding is resized to it", 0, 4096, DEFAULT_INPUT_SIZE, ready));
-  g_object_class_install_property (gobject_class, PROP_VV_START,
-      g_param_spec_uint ("vv-start", "V-V attention start",
-          "First layer (from 1) of the value-value attention stream for the patch tokens (0: off, plain CLIP)",
-          0, 256, DEFAULT_VV_START, ready));
-  g_object_class_install_property (gobject_class, PROP_TOPK,
-      g_param_spec_uint ("topk", "Top k",
-          "Subspaces kept per token after Sinkhorn (0: the head file's value, else all)", 0, 4096, DEFAULT_TOPK,
-          live));
-  g_object_class_install_property (gobject_class, PROP_SINKHORN_EPS,
-      g_param_spec_float ("sinkhorn-eps", "Sinkhorn epsilon",
-          "Entropic regularisation of the transport (0: the head file's value, else 0.05)", 0.0f, 10.0f,
-          DEFAULT_SINKHORN_EPS, live));
-  g_object_class_install_property (gobject_class, PROP_SINKHORN_ITERS,
-      g_param_spec_uint ("sinkhorn-iters", "Sinkhorn iterations",
-          "Iteration limit of Sinkhorn (0: the head file's value, else 100)", 0, 10000, DEFAULT_SINKHORN_ITERS,
-          live));
-  g_object_class_install_property (gobject_class, PROP_TEMPERATURE,
-      g_param_spec_float ("temperature", "Temperature",
-          "Softmax temperature of the normal/abnormal probabilities (0: the head file's value, else 0.07)",
-          0.0f, 10.0f, DEFAULT_TEMPERATURE, live));
-  g_object_class_install_property (gobject_class, PROP_ALPHA,
-      g_param_spec_float ("alpha", "Alpha", "Opacity of the heatmap (0: frames untouched)", 0.0f, 1.0f,
-          lib.alpha, live));
-  g_object_class_install_property (gobject_class, PROP_COLORMAP,
-      g_param_spec_enum ("colormap", "Colormap", "Colours of the heatmap", GST_TYPE_TOKENCLIP_COLORMAP,
-          lib.colormap, live));
-  g_object_class_install_property (gobject_class, PROP_BLUR_SIGMA,
-      g_param_spec_float ("blur-sigma", "Blur sigma",
-          "Gaussian blur of the map at frame size, in frame pixels (0: none)", 0.0f, 256.0f,
-          lib.sigma, live));
-  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
-      g_param_spec_float ("threshold", "Threshold",
-          "Anomaly score from which a frame is anomalous (message) and token regions become "
-          "region-of-interest meta", 0.0f, 1.0f, lib.threshold, live));
-  g_object_class_install_property (gobject_class, PROP_OVERLAY_THRESHOLD,
-      g_param_spec_float ("overlay-threshold", "Overlay threshold",
-          "Normalised map value below which no colour is blended", 0.0f, 1.0f, lib.overlay_threshold,
-          live));
-  g_object_class_install_property (gobject_class, PROP_NORMALIZE,
-      g_param_spec_enum ("normalize", "Normalize", "How map values are spread over the colormap",
-          GST_TYPE_TOKENCLIP_NORMALIZE, DEFAULT_NORMALIZE, live));
-  g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
-      g_param_spec_uint ("inference-interval", "Inference interval",
-          "Analyse every Nth frame; the frames between get the latest map", 1, G_MAXINT,
-          lib.interval, live));
-  g_object_class_install_property (gobject_class, PROP_MODE,
-      g_param_spec_enum ("mode", "Mode", "Whether video waits for the analysis", GST_TYPE_TOKENCLIP_MODE,
-          DEFAULT_MODE, ready));
-  g_object_class_install_property (gobject_class, PROP_ATTACH_MAP,
-      g_param_spec_boolean ("attach-map", "Attach map",
-          "Attach the token scores to buffers as GstTokenClipMeta", DEFAULT_ATTACH_MAP, live));
-  g_object_class_install_property (gobject_class, PROP_MAX_REGIONS,
-      g_param_spec_uint ("max-regions", "Max regions",
-          "Most region-of-interest metas per buffer, highest scores first (0: none)", 0,
-          GST_TOKENCLIP_MAX_REGIONS, lib.max_regions, live));
+  gst_tokenclip_install_properties (gobject_class);
 
   gst_element_class_set_static_metadata (element_class, "TokenCLIP anomaly heatmap", "Filter/Analyzer/Video",
       "Finds anomalies with CLIP and optimal-transport token alignment (Vulkan) and overlays a heatmap",
@@ -669,10 +430,6 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_tokenclip_sink_event);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_tokenclip_set_info);
   filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_tokenclip_transform_frame_ip);
-
-  gst_type_mark_as_plugin_api (GST_TYPE_TOKENCLIP_COLORMAP, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_TOKENCLIP_MODE, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_TOKENCLIP_NORMALIZE, 0);
 }
 
 /* The properties' defaults, as parameters: the library's, but for the
