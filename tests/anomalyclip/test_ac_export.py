@@ -51,9 +51,8 @@ for case, layers in info["cases"].items():
     close(f"head-{case}: subspaces [1, 2, 96] are the reference's text features", head.floats("subspaces"),
           want_text[None], 1e-6)
     expect = dict(temperature=("F32", [0.07]), vv_start=("I32", [info["vv_start"]]), input_size=("I32", [info["size"]]),
-                  pos_interp=("I32", [2]), resample=("I32", [0]), feature_layers=("I32", layers),
-                  global_ln_post=("I32", [0]), image_blend=("F32", [0.0]), map_sigma=("F32", [4.0]),
-                  map_blur=("I32", [1]))
+                  pos_interp=("I32", [2]), resample=("I32", [2]), feature_layers=("I32", layers),
+                  global_ln_post=("I32", [0]), image_blend=("F32", [0.0]), sigma=("F32", [4.0]))
     got = {n: (head.dtype(n), head.raw(n).tolist()) for n in head.names() if n != "subspaces"}
     want = {n: (dt, list(np.asarray(v, np.float32 if dt == "F32" else np.int32).tolist())) for n, (dt, v) in expect.items()}
     tu.check(f"head-{case}: the defaults of HEAD_DEFAULTS.md", got == want, f"{got} != {want}")

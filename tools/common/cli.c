@@ -75,6 +75,34 @@ int cli_param(const char *tool, const char *opt, const char *val, tc_params *p, 
   return 0;
 }
 
+int cli_param_list(const char *tool, const char *opt, const char *val, tc_params *p, tc_param id)
+{
+  uint32_t v[TC_MAX_FEATURE_LAYERS + 1];
+  uint32_t n = 0;
+  const char *s = val;
+  while (*s && n <= TC_MAX_FEATURE_LAYERS) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (end == s || errno || x < 0 || x > 100000000 || (*end && *end != ','))
+      break;
+    v[n++] = (uint32_t)x;
+    s = *end ? end + 1 : end;
+    if (*end && !*s)
+      n = 0, s = "x"; /* a trailing comma */
+  }
+  if (*s || n == 0) {
+    fprintf(stderr, "%s: %s takes layers separated by commas (e.g. 6,12,18,24), not \"%s\"\n", tool, opt, val);
+    return -1;
+  }
+  tc_error err = { 0 };
+  if (tc_params_set_list(p, id, v, n, &err) != TC_OK) {
+    fprintf(stderr, "%s: %s: %s\n", tool, opt, err.message);
+    return -1;
+  }
+  return 0;
+}
+
 int cli_kernels(const char *tool, const char *val, tc_kernel_family *out)
 {
   if (strcmp(val, "cpu") == 0 || strcmp(val, "gpu") == 0) {

@@ -36,6 +36,10 @@ int cli_uint_max(const char *tool, const char *opt, const char *val, uint32_t ma
  * 2.5: must be a whole number ..."). */
 int cli_param(const char *tool, const char *opt, const char *val, tc_params *p, tc_param id);
 
+/* A list parameter (feature_layers): whole numbers separated by commas,
+ * "6,12,18,24", set in *p when the parameter can take them. */
+int cli_param_list(const char *tool, const char *opt, const char *val, tc_params *p, tc_param id);
+
 /* --kernels cpu|gpu. */
 int cli_kernels(const char *tool, const char *val, tc_kernel_family *out);
 

@@ -1,7 +1,8 @@
 /* tokenclip-encode: runs the CLIP ViT image encoder on one input.
  *
  *   tokenclip-encode --model M.safetensors (--input x.npy | --image file.png|jpg)
- *                    --output tokens.npy [--vv-start L] [--input-size S]
+ *                    --output tokens.npy [--head H] [--vv-start L] [--input-size S]
+ *                    [--feature-layers L,L,...] [--global-ln-post 0|1]
  *                    [--pos-interp bicubic|bicubic-aa|bilinear] [--resample bicubic|bilinear|bicubic-pil]
  *                    [--weights stored|f32|f16] [--device D] [--kernels cpu|gpu] [--ref] [--reps N]
  *
@@ -9,15 +10,19 @@
  * input size. --image decodes a PNG or JPEG to RGBA and runs the
  * preprocessing kernel (whole picture resized to S x S, CLIP mean/std) in
  * the same submission as the encoder, so the picture is uploaded once.
- * tokens.npy gets float32 [1 + N, D]: row 0 the global token, rows 1..N the
- * patch tokens in raster order. --ref runs the plain-C reference of
- * tests/ref instead of Vulkan (slow; for checking). A JSON object on stdout
- * gives the model's configuration, the device and the times. */
+ * tokens.npy gets float32 [1 + N, D] (one feature layer) or [n, 1 + N, D]
+ * (n feature layers): row 0 the global token, rows 1..N the patch tokens in
+ * raster order. The encoder's settings are the detector's: the library's
+ * defaults (vv-start round(L/4), the last layer) < a head file's defaults
+ * (--head) < the options. --ref runs the plain-C reference of tests/ref
+ * instead of Vulkan (slow; for checking). A JSON object on stdout gives the
+ * model's configuration, the settings, the device and the times. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "head/tc_head_file.h"
 #include "image/tc_preprocess.h"
 #include "image_file.h"
 #include "tc_npy.h"
@@ -28,10 +33,9 @@
 #define TOOL "tokenclip-encode"
 
 typedef struct options {
-  const char *model, *input, *image, *output, *device;
-  uint32_t input_size, vv_start, reps;
-  tc_interp pos_interp;
-  tc_resample_filter resample;
+  const char *model, *input, *image, *output, *device, *head;
+  uint32_t reps;
+  tc_params user; /* the encoder's settings given as options */
   tc_weight_precision weights;
   tc_kernel_family family;
   int ref;
@@ -40,15 +44,22 @@ typedef struct options {
 static void usage(FILE *f)
 {
   fprintf(f, "usage: tokenclip-encode --model M.safetensors (--input x.npy | --image file.png|jpg)\n"
-             "                        --output tokens.npy [--vv-start L] [--input-size S]\n"
-             "                        [--pos-interp bicubic|bicubic-aa|bilinear] [--resample bicubic|bilinear]\n"
+             "                        --output tokens.npy [--head H] [--vv-start L] [--input-size S]\n"
+             "                        [--feature-layers L,L,...] [--global-ln-post 0|1]\n"
+             "                        [--pos-interp bicubic|bicubic-aa|bilinear]\n"
+             "                        [--resample bicubic|bilinear|bicubic-pil]\n"
              "                        [--weights stored|f32|f16] [--device D] [--kernels cpu|gpu] [--ref] [--reps N]\n"
              "  --model F        CLIP weights (safetensors, Hugging Face or open_clip naming, fp32/fp16/bf16)\n"
              "  --input F        float [3, S, S] .npy, already CLIP-normalised; S is the input size\n"
              "  --image F        PNG or JPEG picture: resized to S x S and normalised on the device\n"
-             "  --output F       where the tokens go: float32 .npy [1 + N, D], row 0 the global token,\n"
-             "                   rows 1..N the patch tokens in raster order\n"
-             "  --vv-start L     first layer (from 1) of the value-value attention stream; 0 = off (default)\n"
+             "  --output F       where the tokens go: float32 .npy [1 + N, D], or [n, 1 + N, D] for n feature\n"
+             "                   layers: row 0 the global token, rows 1..N the patch tokens in raster order\n"
+             "  --head F         take the encoder's defaults from this head file (the options below win)\n"
+             "  --vv-start L     first layer (from 1) of the value-value attention stream; 0 = off, plain\n"
+             "                   CLIP (default round(L/4) of the model's L layers: 6 of 24, 3 of 12)\n"
+             "  --feature-layers L,L,...\n"
+             "                   layers (from 1, increasing) whose patch tokens are output (default: the last)\n"
+             "  --global-ln-post B  1: global token through ln_post (default); 0: without (AnomalyCLIP)\n"
              "  --input-size S   encoder input size, a multiple of the patch size (default: --input's size,\n"
              "                   else the model's pre-training size)\n"
              "  --pos-interp M   positional-embedding resize when S differs from the pre-training size\n"
@@ -64,8 +75,8 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, options *o)
 {
-  *o = (options){ .pos_interp = TC_INTERP_BICUBIC, .resample = TC_RESAMPLE_BICUBIC,
-                  .weights = TC_WEIGHTS_AS_STORED, .family = TC_FAMILY_AUTO };
+  *o = (options){ .weights = TC_WEIGHTS_AS_STORED, .family = TC_FAMILY_AUTO };
+  tc_params_init(&o->user);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int r = 0, takes = 1;
@@ -87,18 +98,28 @@ static int parse(int argc, char **argv, options *o)
       o->output = val;
     } else if (strcmp(a, "--device") == 0) {
       o->device = val;
+    } else if (strcmp(a, "--head") == 0) {
+      o->head = val;
     } else if (strcmp(a, "--vv-start") == 0) {
-      r = cli_uint_max(TOOL, a, val, 1000, &o->vv_start);
+      r = cli_param(TOOL, a, val, &o->user, TC_PARAM_VV_START);
+    } else if (strcmp(a, "--global-ln-post") == 0) {
+      r = cli_param(TOOL, a, val, &o->user, TC_PARAM_GLOBAL_LN_POST);
+    } else if (strcmp(a, "--feature-layers") == 0) {
+      r = cli_param_list(TOOL, a, val, &o->user, TC_PARAM_FEATURE_LAYERS);
     } else if (strcmp(a, "--input-size") == 0) {
-      r = cli_uint_max(TOOL, a, val, 64 * 1024, &o->input_size);
-      if (r == 0 && o->input_size == 0)
+      r = cli_param(TOOL, a, val, &o->user, TC_PARAM_INPUT_SIZE);
+      if (r == 0 && o->user.input_size == 0)
         fprintf(stderr, "tokenclip-encode: --input-size takes a positive size\n"), r = -1;
     } else if (strcmp(a, "--reps") == 0) {
       r = cli_uint_max(TOOL, a, val, 10000, &o->reps);
     } else if (strcmp(a, "--pos-interp") == 0) {
-      r = cli_pos_interp(TOOL, val, &o->pos_interp);
+      tc_interp m;
+      if ((r = cli_pos_interp(TOOL, val, &m)) == 0)
+        tc_params_set(&o->user, TC_PARAM_POS_INTERP, m, NULL);
     } else if (strcmp(a, "--resample") == 0) {
-      r = cli_resample(TOOL, val, &o->resample);
+      tc_resample_filter f;
+      if ((r = cli_resample(TOOL, val, &f)) == 0)
+        tc_params_set(&o->user, TC_PARAM_RESAMPLE, f, NULL);
     } else if (strcmp(a, "--weights") == 0) {
       if (strcmp(val, "stored") == 0)
         o->weights = TC_WEIGHTS_AS_STORED;
@@ -154,15 +175,33 @@ static tc_status read_input(const options *o, const tc_clip_vision_config *cfg, 
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: the input must be a float array [3, S, S] (CLIP-normalised "
                         "RGB, square), not [%s]", o->input, shape);
   }
-  if (o->input_size && x->shape[1] != o->input_size)
+  if (tc_params_is_set(&o->user, TC_PARAM_INPUT_SIZE) && x->shape[1] != o->user.input_size)
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: the input is %lldx%lld but --input-size is %u", o->input,
-                        (long long)x->shape[1], (long long)x->shape[2], o->input_size);
+                        (long long)x->shape[1], (long long)x->shape[2], o->user.input_size);
   if (x->shape[1] % cfg->patch_size != 0 || x->shape[1] > 64 * 1024)
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: the input is %lldx%lld, not a multiple of the model's patch "
                         "size %d (e.g. %d)", o->input, (long long)x->shape[1], (long long)x->shape[2],
                         cfg->patch_size, cfg->image_size);
   *size = (uint32_t)x->shape[1];
   return TC_OK;
+}
+
+/* The settings in effect: the library's defaults < the head file's < the
+ * options, the model's defaults filled in. */
+static tc_status settings(const options *o, const tc_clip_vision_config *cfg, tc_params *eff, tc_error *err)
+{
+  tc_params file;
+  tc_params_init(&file);
+  if (o->head) {
+    tc_head_file hf;
+    tc_status st = tc_head_file_load(o->head, 0, &hf, &file, err);
+    tc_head_file_free(&hf);
+    if (st != TC_OK)
+      return st;
+  }
+  tc_params_merge(&file, &o->user, eff);
+  tc_params_resolve_model(eff, file.set | o->user.set, (uint32_t)cfg->layers);
+  return tc_params_check(eff, 0, err);
 }
 
 /* The encoder on Vulkan: input upload or preprocess, encoder, one submission. */
@@ -185,7 +224,8 @@ static void vk_run_free(vk_run *v)
 
 /* Creates everything and records the graph; the input lands on the device. */
 static tc_status vk_prepare(const options *o, const tc_clip_vision *model, const tc_encoder_options *eo,
-                            const tc_npy *x, const image_file *img, vk_run *v, tc_error *err)
+                            tc_resample_filter resample, const tc_npy *x, const image_file *img, vk_run *v,
+                            tc_error *err)
 {
   tc_context_options co;
   tc_context_options_init(&co);
@@ -198,7 +238,7 @@ static tc_status vk_prepare(const options *o, const tc_clip_vision *model, const
   if (st == TC_OK && img) {
     if ((st = tc_frame_buffer_create(v->ctx, &frame, &v->frame_buf, err)) == TC_OK &&
         (st = tc_frame_upload(v->frame_buf, &frame, img->rgba, 4 * (size_t)img->width, err)) == TC_OK)
-      st = tc_preprocess_create(v->ctx, &frame, tc_encoder_input_size(v->enc), o->resample, &v->pre, err);
+      st = tc_preprocess_create(v->ctx, &frame, tc_encoder_input_size(v->enc), resample, &v->pre, err);
     if (st != TC_OK)
       tc_error_prefix(err, "%s", o->image);
   } else if (st == TC_OK) {
@@ -233,29 +273,33 @@ int main(int argc, char **argv)
   uint32_t S = 0, G = 0, E = 0;
   const tc_clip_vision_config *cfg = NULL;
 
+  tc_params eff;
+  tc_params_init(&eff);
   tc_status st = tc_clip_vision_open(o.model, NULL, &model, &err);
   if (st == TC_OK) {
     cfg = tc_clip_vision_get_config(model);
+    st = settings(&o, cfg, &eff, &err);
+  }
+  if (st == TC_OK) {
     if (o.input)
       st = read_input(&o, cfg, &x, &S, &err);
     else if ((st = image_file_read(o.image, &img, &err)) == TC_OK)
-      S = o.input_size ? o.input_size : (uint32_t)cfg->image_size;
+      S = eff.input_size ? eff.input_size : (uint32_t)cfg->image_size;
   }
   tc_encoder_options eo;
-  tc_encoder_options_init(&eo);
+  tc_params_to_encoder(&eff, &eo);
   eo.input_size = S;
-  eo.vv_start = o.vv_start;
-  eo.pos_interp = o.pos_interp;
   eo.weights = o.weights;
   if (st == TC_OK && (st = tc_encoder_options_check(&eo, cfg, &err)) != TC_OK)
     tc_error_prefix(&err, "%s", o.model);
+  uint32_t layers[TC_MAX_FEATURE_LAYERS], n = tc_params_feature_layers(&eff, layers);
   if (st == TC_OK) {
     G = S / (uint32_t)cfg->patch_size;
     E = (uint32_t)cfg->embed_dim;
   }
   const size_t rows = 1 + (size_t)G * G;
-  if (st == TC_OK && !(tokens = malloc(rows * E * sizeof *tokens)))
-    st = tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of host memory for %zux%u tokens", rows, E);
+  if (st == TC_OK && !(tokens = malloc(n * rows * E * sizeof *tokens)))
+    st = tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of host memory for %u x %zux%u tokens", n, rows, E);
 
   if (st == TC_OK && o.ref) {
     /* the plain-C path: preprocess and encoder references */
@@ -264,7 +308,7 @@ int main(int argc, char **argv)
       if (!(input = malloc(3 * (size_t)S * S * sizeof *input)))
         st = tc_error_set(&err, TC_ERR_OUT_OF_MEMORY, "out of host memory for the %ux%u input", S, S);
       else
-        tc_ref_preprocess(img.rgba, &frame, S, o.resample, input);
+        tc_ref_preprocess(img.rgba, &frame, S, eff.resample, input);
     }
     load_ms = cli_now_ms() - t_start;
     double t0 = cli_now_ms();
@@ -272,7 +316,7 @@ int main(int argc, char **argv)
       st = tc_ref_encoder_run(model, &eo, input ? input : x.data, tokens, &err);
     first_ms = median_ms = min_ms = cli_now_ms() - t0;
   } else if (st == TC_OK) {
-    st = vk_prepare(&o, model, &eo, &x, img.rgba ? &img : NULL, &v, &err);
+    st = vk_prepare(&o, model, &eo, eff.resample, &x, img.rgba ? &img : NULL, &v, &err);
     load_ms = cli_now_ms() - t_start;
     double t0 = cli_now_ms();
     if (st == TC_OK)
@@ -293,10 +337,12 @@ int main(int argc, char **argv)
       }
     }
     if (st == TC_OK)
-      st = tc_buffer_download(tc_encoder_output(v.enc), 0, tokens, rows * E * sizeof *tokens, &err);
+      st = tc_buffer_download(tc_encoder_output(v.enc), 0, tokens, n * rows * E * sizeof *tokens, &err);
   }
-  if (st == TC_OK)
+  if (st == TC_OK && n == 1)
     st = tc_npy_write(o.output, tokens, 2, (int64_t[]){ (int64_t)rows, E }, &err);
+  else if (st == TC_OK)
+    st = tc_npy_write(o.output, tokens, 3, (int64_t[]){ n, (int64_t)rows, E }, &err);
 
   if (st == TC_OK) {
     static const char *weights[] = { "stored", "f32", "f16" };
@@ -312,11 +358,14 @@ int main(int argc, char **argv)
     cli_json_string(stdout, o.input ? o.input : o.image, 0);
     if (img.rgba)
       printf(", \"format\": \"%s\", \"width\": %u, \"height\": %u, \"resample\": \"%s\"", img.format, img.width,
-             img.height, tc_resample_filter_name(o.resample));
+             img.height, tc_resample_filter_name(eff.resample));
     printf("},\n");
     printf("  \"input_size\": %u,\n  \"grid\": %u,\n  \"tokens\": %zu,\n  \"dim\": %u,\n", S, G, rows, E);
-    printf("  \"vv_start\": %u,\n  \"pos_interp\": \"%s\",\n  \"weights\": \"%s\",\n", o.vv_start,
-           tc_interp_name(o.pos_interp), weights[o.weights]);
+    printf("  \"vv_start\": %u,\n  \"feature_layers\": [", eff.vv_start);
+    for (uint32_t i = 0; i < n; i++)
+      printf("%s%u", i ? ", " : "", layers[i]);
+    printf("],\n  \"global_ln_post\": %s,\n  \"pos_interp\": \"%s\",\n  \"weights\": \"%s\",\n",
+           eff.global_ln_post ? "true" : "false", tc_interp_name((tc_interp)eff.pos_interp), weights[o.weights]);
     printf("  \"device\": ");
     cli_json_string(stdout, o.ref ? "C reference" : tc_context_device_name(v.ctx), 0);
     printf(",\n  \"kernels\": \"%s\",\n",

@@ -23,17 +23,27 @@ void detector_args_usage(FILE *f)
              "  --vocab V        with words: CLIP's vocabulary, bpe_simple_vocab_16e6.txt.gz, vocab.json or\n"
              "                   a directory (default: beside the model, else the one installed)\n"
              "  --device D       Vulkan device index or name substring (default: the best)\n"
+             "The analysis options below override the head file's defaults (an AnomalyCLIP head file holds\n"
+             "those of AnomalyCLIP's inference); the defaults given are those without a head file's.\n"
              "  --input-size S   model input size, a multiple of the patch size (default: the model's)\n"
-             "  --vv-start L     first layer (from 1) of the value-value stream; 0 = off (default 0)\n"
+             "  --vv-start L     first layer (from 1) of the value-value stream; 0 = off, plain CLIP\n"
+             "                   (default round(L/4) of the model's L layers: 6 of 24, 3 of 12)\n"
+             "  --feature-layers L,L,...\n"
+             "                   layers (from 1, increasing) whose patch tokens are scored, their scores\n"
+             "                   summed (AnomalyCLIP's code default: 6,12,18,24; default: the last layer)\n"
+             "  --global-ln-post B  1: the global token through ln_post as CLIP (default); 0: without, as\n"
+             "                   AnomalyCLIP\n"
              "  --pos-interp M   positional-embedding resize: bicubic, bicubic-aa or bilinear (default bicubic)\n"
              "  --resample M     image -> model input: bicubic, bilinear (antialiased, in float) or\n"
              "                   bicubic-pil (PIL's 8-bit resize: AnomalyCLIP's input bit for bit) (default bicubic)\n"
-             "  --topk K         subspaces kept per token (default: the head file's, else all)\n"
-             "  --eps E          Sinkhorn entropic regularisation (default: the head file's, else 0.05)\n"
-             "  --iters I        Sinkhorn iteration limit (default: the head file's, else 100)\n"
-             "  --temperature T  class-probability temperature (default: the head file's, else 0.07)\n"
-             "  --blend B        weight of the map maximum in the image score (default 0.5)\n"
-             "  --sigma S        Gaussian blur of the map, in map pixels; 0 = none (default 4)\n");
+             "  --topk K         subspaces kept per token (default all)\n"
+             "  --eps E          Sinkhorn entropic regularisation (default 0.05)\n"
+             "  --iters I        Sinkhorn iteration limit (default 100)\n"
+             "  --temperature T  class-probability temperature (default 0.07)\n"
+             "  --blend B        weight of the map maximum in the image score: 0 the global token alone\n"
+             "                   (AnomalyCLIP), 1 the map alone (default 0.5)\n"
+             "  --sigma S        Gaussian blur of the map (scipy's), in model-input pixels, scaled to the\n"
+             "                   image per axis; 0 = none (default 4)\n");
 }
 
 /* The options that set one parameter each. */
@@ -45,6 +55,7 @@ static const struct {
   { "--topk", TC_PARAM_TOPK },             { "--eps", TC_PARAM_SINKHORN_EPS },
   { "--iters", TC_PARAM_SINKHORN_ITERS },  { "--temperature", TC_PARAM_TEMPERATURE },
   { "--blend", TC_PARAM_IMAGE_BLEND },     { "--sigma", TC_PARAM_SIGMA },
+  { "--global-ln-post", TC_PARAM_GLOBAL_LN_POST }, { "--feature-layers", TC_PARAM_FEATURE_LAYERS },
 };
 
 int detector_args_parse(detector_args *a, const char *tool, const char *opt, const char *val)
@@ -70,7 +81,9 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
     return -1;
   }
   int r = 0;
-  if (param >= 0) {
+  if (param >= 0 && param_opts[param].id == TC_PARAM_FEATURE_LAYERS) {
+    r = cli_param_list(tool, opt, val, &o->params, TC_PARAM_FEATURE_LAYERS);
+  } else if (param >= 0) {
     r = cli_param(tool, opt, val, &o->params, param_opts[param].id);
   } else if (strcmp(opt, "--model") == 0) {
     o->model_path = val;

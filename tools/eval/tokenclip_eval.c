@@ -14,12 +14,16 @@
  * and given to the detector as a frame of that size (when R is the model's
  * input size, the detector's own resize is the identity: the model sees
  * AnomalyCLIP's input exactly). The anomaly map is the detector's smoothed
- * map at the frame size (token grid bilinearly upsampled to R x R, scipy's
- * Gaussian blur of --sigma pixels at that size), so the pixel metrics are
- * at R x R, against masks resized to R x R as AnomalyCLIP's are (PIL's
- * 8-bit bilinear resize of the 0/255 mask, then / 255 > 0.5). --eval-size 0 keeps every image and
- * mask at its own size. The image score is the detector's (the global
- * token's score blended with the map's maximum, --blend).
+ * map at the frame size (the feature layers' token scores summed on the
+ * grid, bilinearly upsampled to R x R, scipy's Gaussian blur of --sigma
+ * model-input pixels scaled to R: AnomalyCLIP's map path exactly at R = S,
+ * as upsampling and blur are linear), so the pixel metrics are at R x R,
+ * against masks resized to R x R as AnomalyCLIP's are (PIL's 8-bit
+ * bilinear resize of the 0/255 mask, then / 255 > 0.5). --eval-size 0 keeps
+ * every image and mask at its own size. The image score is the detector's
+ * (the global token's score blended with the map's maximum, --blend; an
+ * AnomalyCLIP head file's default: the global token alone). The head
+ * file's defaults apply unless an option overrides them.
  *
  * The subspaces of a category (source_for_category): one head file, a head
  * file per category, or zero-shot from words by the model file's CLIP text
@@ -97,8 +101,9 @@ static void usage(FILE *f)
           "  --fpr-limit F    AUPRO integration limit (default 0.3)\n"
           "  --progress       progress bar on stderr (default: only when stderr is a terminal)\n");
   detector_args_usage(f);
-  fprintf(f, "The map: the token scores on the patch grid, bilinearly upsampled to the frame (R x R, or the\n"
-             "image's size with --eval-size 0) and blurred with a Gaussian of --sigma pixels at that size.\n"
+  fprintf(f, "The map: the token scores on the patch grid (summed over the feature layers), bilinearly\n"
+             "upsampled to the frame (R x R, or the image's size with --eval-size 0) and blurred with scipy's\n"
+             "Gaussian of --sigma model-input pixels scaled to the frame (R / S).\n"
              "Metrics per category and their mean over categories: image AUROC and AP (the detector's image\n"
              "score), pixel AUROC and AUPRO (MVTec AD's definition: PRO over 8-connected ground-truth regions\n"
              "integrated over FPR 0..F, divided by F); the JSON adds pixel AP and AnomalyCLIP's AUPRO\n"
@@ -330,6 +335,7 @@ typedef struct evaluator {
   tc_detector *det;
   source det_src; /* the subspaces the detector was made with */
   uint32_t size;  /* the frame size in effect (0: native) */
+  tc_resample_filter resample; /* in effect (the head file's or the option's): the host resize follows it */
 } evaluator;
 
 typedef struct view {
@@ -369,6 +375,9 @@ static tc_status evaluator_use(evaluator *e, source *src, tc_error *err)
   if (st != TC_OK)
     return st;
   e->size = e->o->eval_size == UINT32_MAX ? tc_detector_input_size(e->det) : e->o->eval_size;
+  tc_params p;
+  tc_detector_params(e->det, &p);
+  e->resample = p.resample;
   return TC_OK;
 }
 
@@ -378,7 +387,7 @@ static tc_status run_one(evaluator *e, const sample *s, view *v, tc_error *err)
   tc_status st = image_file_read(s->image, &v->img, err);
   const uint32_t img_w = v->img.width, img_h = v->img.height;
   if (st == TC_OK && e->size)
-    st = resize_image(&v->img, e->size, e->o->d.det.params.resample, err);
+    st = resize_image(&v->img, e->size, e->resample, err);
   const uint32_t w = v->img.width, h = v->img.height;
   const size_t n = (size_t)w * h;
   if (st == TC_OK && (!(v->map = malloc(n * sizeof *v->map)) || !(v->mask = malloc(n))))
@@ -774,8 +783,15 @@ static tc_status write_json(const char *path, const options *o, const evaluator 
     tc_detector_params(e->det, &p);
     fprintf(f, "  \"device\": ");
     cli_json_string(f, tc_detector_device_name(e->det), 1);
-    fprintf(f, ",\n  \"input_size\": %u,\n  \"grid\": %u,\n  \"vv_start\": %u,\n", tc_detector_input_size(e->det),
-            tc_detector_grid(e->det), p.vv_start);
+    fprintf(f, ",\n  \"input_size\": %u,\n  \"grid\": %u,\n  \"vv_start\": %u,\n  \"feature_layers\": [",
+            tc_detector_input_size(e->det), tc_detector_grid(e->det), p.vv_start);
+    uint32_t layers[TC_MAX_FEATURE_LAYERS], n = tc_params_get_list(&p, TC_PARAM_FEATURE_LAYERS, layers,
+                                                                   TC_MAX_FEATURE_LAYERS);
+    for (uint32_t i = 0; i < n; i++)
+      fprintf(f, "%s%u", i ? ", " : "", layers[i]);
+    fprintf(f, "],\n  \"global_ln_post\": %s,\n  \"resample\": \"%s\",\n  \"pos_interp\": \"%s\",\n",
+            p.global_ln_post ? "true" : "false", tc_resample_filter_name(p.resample),
+            tc_interp_name((tc_interp)p.pos_interp));
     fprintf(f, "  \"head_params\": {\"temperature\": %.7g, \"sinkhorn_eps\": %.7g, \"sinkhorn_iters\": %u, "
             "\"topk\": %u, \"image_blend\": %.7g},\n",
             p.temperature, p.sinkhorn_eps, p.sinkhorn_iters, p.topk ? p.topk : tc_detector_subspaces(e->det),

@@ -1,17 +1,21 @@
 /* tokenclip-infer: the element's pipeline on one image file.
  *
  *   tokenclip-infer --model M (--head H | --object NAME [--prompts F] [--vocab V])
- *                   --image in.png [--overlay out.png] [--map map.npy]
+ *                   --image in.png [--overlay out.png] [--map map.npy] [--scores s.npy]
  *                   [detector options] [--alpha A] [--colormap C] [--threshold T]
  *
  * The picture (PNG or JPEG) is the frame, at its own size: preprocess ->
- * ViT encoder -> TokenCLIP head -> map (token grid bilinearly upsampled to
- * the image size, Gaussian blur of --sigma image pixels) -> colormap blend.
- * --overlay writes the blended picture (RGB PNG), --map the smoothed map
- * (float32 [height, width] .npy, the values the blend normalises). A JSON
- * object on stdout gives the image score and the run's facts. With --object
- * the subspaces come from words (the model file's CLIP text encoder, once,
- * at the detector's creation) instead of a head file. */
+ * ViT encoder -> TokenCLIP head on each feature layer -> token scores
+ * summed over the layers -> map (bilinearly upsampled to the image size,
+ * scipy's Gaussian blur of --sigma model-input pixels scaled to the image)
+ * -> colormap blend. --overlay writes the blended picture (RGB PNG), --map
+ * the smoothed map (float32 [height, width] .npy, the values the blend
+ * normalises), --scores the token scores (float32 [grid, grid], summed over
+ * the feature layers). A JSON object on stdout gives the image score, the
+ * parameters in effect (the head file's defaults, then the options) and the
+ * run's facts. With --object the subspaces come from words (the model
+ * file's CLIP text encoder, once, at the detector's creation) instead of a
+ * head file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,25 +30,28 @@
 
 typedef struct options {
   detector_args d;
-  const char *image, *overlay, *map;
+  const char *image, *overlay, *map, *scores;
 } options;
 
 static void usage(FILE *f)
 {
   fprintf(f, "usage: " TOOL " --model M (--head H | --object NAME) --image in.png [--overlay out.png]\n"
-             "                       [--map map.npy] [--alpha A] [--colormap C] [--threshold T]\n"
+             "                       [--map map.npy] [--scores s.npy] [--alpha A] [--colormap C] [--threshold T]\n"
              "                       [detector options]\n"
              "  --image F        the picture, PNG or JPEG (any size: it is the frame)\n"
              "  --overlay F      write the picture with the heatmap blended in (RGB PNG)\n"
              "  --map F          write the smoothed anomaly map, float32 [height, width] .npy at the\n"
              "                   picture's size: token scores bilinearly upsampled, then blurred by --sigma\n"
+             "  --scores F       write the token scores, float32 [grid, grid] .npy (summed over the feature\n"
+             "                   layers)\n"
              "  --alpha A        heatmap opacity 0..1 (default 0.5)\n"
              "  --colormap C     turbo, jet, inferno or gray (default turbo)\n"
              "  --threshold T    blend only where the min-max normalised map is >= T (default 0)\n");
   detector_args_usage(f);
-  fprintf(f, "Prints a JSON object: image_score (the head's global score blended with the map's maximum,\n"
-             "--blend), global_score, map_max, token_score_max, grid, input_size, device, head or object,\n"
-             "inference_ms.\n");
+  fprintf(f, "Prints a JSON object: image_score (the head's global score blended with the map's maximum per\n"
+             "feature layer, --blend), global_score, map_max, token_score_max, grid, input_size, layers, the\n"
+             "parameters in effect (vv_start, feature_layers, global_ln_post, resample, pos_interp, image_blend,\n"
+             "sigma, temperature), device, head or object, inference_ms.\n");
 }
 
 static int parse(int argc, char **argv, options *o)
@@ -70,6 +77,8 @@ static int parse(int argc, char **argv, options *o)
       o->overlay = val;
     } else if (strcmp(a, "--map") == 0) {
       o->map = val;
+    } else if (strcmp(a, "--scores") == 0) {
+      o->scores = val;
     } else if (strcmp(a, "--alpha") == 0) {
       if (cli_param(TOOL, a, val, &o->d.det.params, TC_PARAM_ALPHA) != 0)
         return -1;
@@ -136,6 +145,11 @@ int main(int argc, char **argv)
     if (st == TC_OK)
       st = tc_npy_write(o.map, map, 2, (int64_t[]){ img.height, img.width }, &err);
   }
+  if (st == TC_OK && o.scores)
+    st = tc_npy_write(o.scores, a.scores, 2, (int64_t[]){ a.grid, a.grid }, &err);
+  tc_params p;
+  if (st == TC_OK)
+    tc_detector_params(det, &p);
   if (st == TC_OK) {
     printf("{\n");
     cli_json_member("image", o.image, ",");
@@ -151,6 +165,18 @@ int main(int argc, char **argv)
            a.global_score, a.map_max);
     printf("  \"token_score_max\": %.9g,\n  \"iterations\": %u,\n  \"converged\": %s,\n", a.max_score,
            a.iterations, a.converged ? "true" : "false");
+    uint32_t layers[TC_MAX_FEATURE_LAYERS], n = tc_params_get_list(&p, TC_PARAM_FEATURE_LAYERS, layers,
+                                                                   TC_MAX_FEATURE_LAYERS);
+    printf("  \"layers\": %u,\n  \"vv_start\": %u,\n  \"feature_layers\": [", a.layers, p.vv_start);
+    for (uint32_t i = 0; i < n; i++)
+      printf("%s%u", i ? ", " : "", layers[i]);
+    printf("],\n  \"global_ln_post\": %s,\n  \"resample\": \"%s\",\n  \"pos_interp\": \"%s\",\n",
+           p.global_ln_post ? "true" : "false", tc_resample_filter_name(p.resample),
+           tc_interp_name((tc_interp)p.pos_interp));
+    printf("  \"image_blend\": %.9g,\n  \"sigma\": %.9g,\n  \"temperature\": %.9g,\n", p.image_blend, p.sigma,
+           p.temperature);
+    if (o.scores)
+      cli_json_member("scores", o.scores, ",");
     if (o.overlay)
       cli_json_member("overlay", o.overlay, ",");
     if (o.map)
