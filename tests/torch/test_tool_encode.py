@@ -10,6 +10,11 @@ tool's path as the argument.
   preprocessing (F.interpolate(bicubic or bilinear, antialias=True), /255,
   CLIP mean/std, as tests/torch/test_ref_image.py) and the same forward; an
   RGBA PNG of the same colours with varying alpha gives the same tokens.
+- The settings: without --vv-start the V-V stream from round(L/4) (the
+  detector's zero-shot default); the plain-CLIP cases set --vv-start 0.
+  --feature-layers and --global-ln-post against ac_reference.vision (the
+  tokens of several layers, the global token without ln_post), and the same
+  from a head file's defaults (--head), an option overriding one.
 - Errors: missing, truncated and malformed files, wrong shapes and bad
   options give a non-zero exit and a message that names the file or option."""
 import json
@@ -27,6 +32,11 @@ import torch.nn.functional as F
 
 import clip_fixtures as cf
 import tc_ctypes as t
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path[:0] = [os.path.join(ROOT, "tests", "anomalyclip"), os.path.join(ROOT, "tools", "export")]
+import ac_reference  # noqa: E402
+import head_defaults  # noqa: E402
 
 tool = sys.argv[1]
 tmp = tempfile.mkdtemp(prefix="tc-tool-encode-")
@@ -106,7 +116,9 @@ plain, plain_info, plain_w = fixture("plain", config="tiny", naming="hf", dtype=
 model = os.path.join(plain, "model.safetensors")
 out = os.path.join(tmp, "tokens.npy")
 want = np.load(os.path.join(plain, "tokens.npy"))
-rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out, "--reps", "2")
+# plain CLIP: the fixture's forward without the V-V stream
+rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out, "--reps", "2",
+                 "--vv-start", "0")
 if check(rc == 0, f"--input ran (exit {rc}) {se.strip()}"):
     close_tokens("--input tokens vs PyTorch", np.load(out), want)
     js = load_json(so, "--input")
@@ -116,10 +128,61 @@ if check(rc == 0, f"--input ran (exit {rc}) {se.strip()}"):
           and js["naming"] == "hf" and js["input_size"] == 32 and js["grid"] == 4 and js["tokens"] == 17
           and js["dim"] == 96 and js["reps"] == 2 and js["device"] and js["kernels"] in ("cpu", "gpu")
           and js["run_ms"] > 0, f"summary: {so.strip()}")
-rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out, "--ref")
+rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out, "--ref",
+                 "--vv-start", "0")
 if check(rc == 0, f"--ref ran (exit {rc}) {se.strip()}"):
     close_tokens("--ref tokens vs PyTorch", np.load(out), want)
     check(load_json(so, "--ref").get("device") == "C reference", "--ref says it ran the C reference")
+
+# ---- the settings: defaults, feature layers, the global token, a head file's defaults
+
+x_plain = np.load(os.path.join(plain, "input.npy"))
+L = plain_info["cfg"]["layers"]
+rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out)
+if check(rc == 0, f"no --vv-start (exit {rc}) {se.strip()}"):
+    js = load_json(so, "defaults")
+    check(js.get("vv_start") == max(1, round(L / 4)) and js["feature_layers"] == [L] and js["global_ln_post"],
+          f"defaults: the V-V stream from round(L/4) = {max(1, round(L / 4))} of {L}, the last layer: {js}")
+    close_tokens("default settings vs PyTorch with the V-V stream from round(L/4)", np.load(out),
+                 cf.forward(plain_w, plain_info["cfg"], x_plain, act=plain_info["act"],
+                            vv_start=max(1, round(L / 4))).astype(np.float32))
+
+
+def layered(vv_start, layers):
+    """ac_reference's tokens of several layers, row 0 of each the global token without ln_post: [n, 1 + N, D]."""
+    o = ac_reference.vision(plain_w, plain_info["cfg"], torch.from_numpy(x_plain).double(), vv_start, layers,
+                            act=plain_info["act"])
+    g = o["global_token"].numpy()[None]
+    return np.stack([np.concatenate([g, o["tokens"][l].numpy()]) for l in layers]).astype(np.float32)
+
+
+def close_blocks(what, got, want):
+    if check(got.shape == want.shape, f"{what}: shape {got.shape}, want {want.shape}"):
+        close_tokens(what, got.reshape(-1, got.shape[-1]), want.reshape(-1, want.shape[-1]))
+
+
+want2 = layered(2, [1, L])
+rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out,
+                 "--feature-layers", f"1,{L}", "--vv-start", "2", "--global-ln-post", "0")
+if check(rc == 0, f"--feature-layers 1,{L} --global-ln-post 0 (exit {rc}) {se.strip()}"):
+    close_blocks(f"layers 1 (ordinary stream) and {L} (V-V from 2), global without ln_post vs ac_reference",
+                 np.load(out), want2)
+    js = load_json(so, "--feature-layers")
+    check(js.get("feature_layers") == [1, L] and js["global_ln_post"] is False, f"summary: {js}")
+rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out, "--ref",
+                 "--feature-layers", f"1,{L}", "--vv-start", "2", "--global-ln-post", "0")
+if check(rc == 0, f"--feature-layers --ref (exit {rc}) {se.strip()}"):
+    close_blocks("the same from the C reference", np.load(out), want2)
+head = os.path.join(tmp, "defaults-head.safetensors")
+head_defaults.write_head(head, np.random.default_rng(1).normal(size=(1, 2, 96)),
+                         dict(vv_start=2, feature_layers=[1, L], global_ln_post=0))
+rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out, "--head", head)
+if check(rc == 0, f"--head with defaults (exit {rc}) {se.strip()}"):
+    close_blocks("a head file's defaults alone give the same", np.load(out), want2)
+rc, so, se = run("--model", model, "--input", os.path.join(plain, "input.npy"), "--output", out, "--head", head,
+                 "--feature-layers", str(L))
+if check(rc == 0, f"--head and --feature-layers (exit {rc}) {se.strip()}"):
+    close_blocks("--feature-layers overrides the head file's", np.load(out)[None], want2[1:])
 
 vv, vv_info, vv_w = fixture("vv", config="tiny", naming="openclip", dtype="f16", image_size=48, vv_start=2,
                             pos_interp="bilinear")
@@ -145,7 +208,7 @@ rgba_png = os.path.join(tmp, "picture-alpha.png")
 write_png(rgba_png, np.concatenate([rgb, rng.integers(0, 256, size=(H, W, 1), dtype=np.uint8)], axis=-1))
 
 cases = [  # (what, fixture dir, info, weights, options, size, resize mode)
-    ("--image, pre-training size, bicubic", plain, plain_info, plain_w, [], 32, "bicubic"),
+    ("--image, pre-training size, bicubic", plain, plain_info, plain_w, ["--vv-start", "0"], 32, "bicubic"),
     ("--image, --input-size 48, --resample bilinear, V-V stream", vv, vv_info, vv_w,
      ["--input-size", "48", "--vv-start", "2", "--pos-interp", "bilinear", "--resample", "bilinear"], 48, "bilinear"),
 ]
@@ -217,6 +280,13 @@ fails("bad --pos-interp", ["--model", model, "--input", inp, "--output", out, "-
       ["--pos-interp", "nearest"], status=2)
 fails("bad --vv-start", ["--model", model, "--input", inp, "--output", out, "--vv-start", "two"], ["--vv-start"],
       status=2)
+fails("decreasing --feature-layers", ["--model", model, "--input", inp, "--output", out, "--feature-layers", "3,1"],
+      ["--feature-layers", "feature_layers 3,1: must be"], status=2)
+fails("--feature-layers not a list", ["--model", model, "--input", inp, "--output", out, "--feature-layers", "1,,3"],
+      ["--feature-layers takes layers"], status=2)
+fails("--feature-layers beyond the model", ["--model", model, "--input", inp, "--output", out,
+                                            "--feature-layers", "9"], [model, "feature layer 9"])
+fails("a head file that is not one", ["--model", model, "--input", inp, "--output", out, "--head", inp], [inp])
 rc, so, _ = run("--help")
 check(rc == 0 and "--image" in so and "--vv-start" in so, f"--help prints the usage (exit {rc})")
 
