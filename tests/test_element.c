@@ -9,6 +9,11 @@
  *        test_element MODEL HEAD HEAD50 TRUNCATED NAN --object TEXT_MODEL
  * TOOL_HEAD NAME: zero-shot subspaces from the element against those of
  * tokenclip-prompts.
+ *        test_element MODEL HEAD HEAD50 TRUNCATED NAN --anomalyclip CLIP
+ * HEAD_SINGLE HEAD_MULTI IMG_DIR: the exporter's AnomalyCLIP heads alone
+ * (tests/anomalyclip) on IMG_DIR's 48 x 48 frame give the reference's image
+ * score in the message; feature-layers="<1,2,3,4>" over head-single gives
+ * head-multi's token scores.
  *
  * It links only the installed library's public API, as the plugin does: a
  * symbol the plugin needs from elsewhere would fail here too. */
@@ -900,6 +905,108 @@ static int test_object(const char *text_model, const char *tool_head, const char
   return 0;
 }
 
+/* One frame through `desc`: the message's image score and global score, the
+ * attached token scores (malloc'd, grid^2 of them). */
+static int run_frame(const char *desc, const uint8_t *rgba, int w, int h, double *image, double *global,
+                     float **scores, guint *grid)
+{
+  GstBus *bus;
+  GstHarness *hn = make_harness_desc(desc, &bus);
+  set_caps(hn, "RGBA", w, h);
+  GstBuffer *in = gst_buffer_new_allocate(NULL, (gsize)w * h * 4, NULL);
+  gst_buffer_fill(in, 0, rgba, (gsize)w * h * 4);
+  GST_BUFFER_PTS(in) = 0;
+  GstBuffer *out = gst_harness_push_and_pull(hn, in);
+  GstTokenClipMeta *meta = out ? gst_buffer_get_tokenclip_meta(out) : NULL;
+  GstMessage *m = pop_tokenclip_message(bus);
+  int ok = m && meta;
+  TC_CHECK(ok, "%s: a message and scores", desc);
+  if (ok) {
+    const GstStructure *st = gst_message_get_structure(m);
+    gst_structure_get_double(st, "image-score", image);
+    gst_structure_get_double(st, "global-score", global);
+    *grid = meta->grid_width;
+    *scores = g_memdup2(meta->scores, sizeof(float) * meta->grid_width * meta->grid_height);
+  }
+  if (m)
+    gst_message_unref(m);
+  if (out)
+    gst_buffer_unref(out);
+  gst_harness_teardown(hn);
+  gst_object_unref(bus);
+  return ok;
+}
+
+/* AnomalyCLIP's heads alone (their defaults: input 48, V-V from 2, PIL's
+ * resize, the global token without ln_post and alone in the image score)
+ * on the picture PIL-resized to 48 x 48: the image score in the message is
+ * the reference's (tests/anomalyclip, float64) within 1e-4 relative; an
+ * option set in gst-launch syntax overrides a head default. */
+static int test_anomalyclip(const char *clip, const char *head_single, const char *head_multi, const char *img_dir)
+{
+  char path[2048];
+  enum { S = 48 };
+  static uint8_t rgba[S * S * 4];
+  snprintf(path, sizeof path, "%s/resized.rgba", img_dir);
+  FILE *f = fopen(path, "rb");
+  size_t got = f ? fread(rgba, 1, sizeof rgba, f) : 0;
+  if (f)
+    fclose(f);
+  snprintf(path, sizeof path, "%s/image_score.txt", img_dir);
+  double want = NAN;
+  f = fopen(path, "r");
+  if (!f || fscanf(f, "%lf", &want) != 1)
+    want = NAN;
+  if (f)
+    fclose(f);
+  TC_CHECK(got == sizeof rgba && isfinite(want), "%s: resized.rgba and image_score.txt", img_dir);
+  if (got != sizeof rgba || !isfinite(want))
+    return 1;
+  char desc[4096];
+  double image[3] = { 0 }, global[3] = { 0 };
+  float *scores[3] = { NULL, NULL, NULL };
+  guint grid[3] = { 0 };
+  const char *heads[3] = { head_single, head_multi, head_single };
+  const char *extra[3] = { "", "", " feature-layers=\"<1,2,3,4>\"" };
+  for (int i = 0; i < 3; i++) {
+    snprintf(desc, sizeof desc, "tokenclip model=%s head=%s alpha=0 attach-map=true%s", clip, heads[i], extra[i]);
+    if (!run_frame(desc, rgba, S, S, &image[i], &global[i], &scores[i], &grid[i]))
+      continue;
+    TC_CHECK(fabs(image[i] - want) <= 1e-4 * want && image[i] == global[i],
+             "%s: image score %.7f, the reference's %.7f (the global token alone)", desc, image[i], want);
+    printf("ok %s: image score %.7f, reference %.7f\n", heads[i], image[i], want);
+  }
+  if (scores[1] && scores[2]) {
+    double worst = 0;
+    for (guint k = 0; k < grid[1] * grid[1]; k++)
+      worst = fmax(worst, fabs((double)scores[1][k] - scores[2][k]));
+    TC_CHECK(grid[1] == grid[2] && worst <= 1e-6, "feature-layers=<1,2,3,4> over head-single: head-multi's "
+             "scores (max diff %g)", worst);
+    printf("ok feature-layers=<1,2,3,4> over head-single gives head-multi's summed scores (max diff %.2g)\n", worst);
+  }
+  /* the property reads back as set */
+  snprintf(desc, sizeof desc, "tokenclip model=%s head=%s feature-layers=\"<1,2,3,4>\" vv-start=0", clip,
+           head_single);
+  GstElement *e = gst_parse_launch(desc, NULL);
+  TC_CHECK(e != NULL, "parse %s", desc);
+  if (e) {
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_ARRAY);
+    g_object_get_property(G_OBJECT(e), "feature-layers", &v);
+    gchar *text = gst_value_serialize(&v);
+    gint vv = -2;
+    g_object_get(e, "vv-start", &vv, NULL);
+    TC_CHECK(text && strcmp(text, "< (uint)1, (uint)2, (uint)3, (uint)4 >") == 0 && vv == 0,
+             "feature-layers reads back %s, vv-start %d", text, vv);
+    g_free(text);
+    g_value_unset(&v);
+    gst_object_unref(e);
+  }
+  for (int i = 0; i < 3; i++)
+    g_free(scores[i]);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   gst_init(&argc, &argv);
@@ -924,6 +1031,15 @@ int main(int argc, char **argv)
       return 2;
     }
     test_object(argv[7], argv[8], argv[9]);
+    only = "(none)";
+  } else if (only && strcmp(only, "--anomalyclip") == 0) {
+    /* ... --anomalyclip CLIP HEAD_SINGLE HEAD_MULTI IMG_DIR */
+    if (argc < 11) {
+      fprintf(stderr, "usage: %s MODEL HEAD HEAD50 TRUNCATED NAN --anomalyclip CLIP HEAD_SINGLE HEAD_MULTI IMG_DIR\n",
+              argv[0]);
+      return 2;
+    }
+    test_anomalyclip(argv[7], argv[8], argv[9], argv[10]);
     only = "(none)";
   }
 #define RUN(t)                                   \

@@ -28,6 +28,10 @@ DIR/imgK/ (K = 0, 1, 2)     one image each:
                    proj (not normalised): layer 1 the ordinary stream, layers
                    2..4 the V-V stream (vv_start 2)
   image_score.npy  [1] softmax(cos(global, text) / 0.07)[abnormal]
+  image_score.txt  the same as text (for the element test, which reads no .npy)
+  resized.rgba     [48, 48, 4] bytes: the picture through PIL's 8-bit resize to
+                   S x S (what input.npy normalises), RGBA with alpha 255: the
+                   frame tokenclip-eval gives the detector
   single/, multi/  for feature layers [4] and [1, 2, 3, 4]:
     grids.npy      [n, 6, 6] abnormal probability per feature layer on the grid
     grid_sum.npy   [6, 6] their sum
@@ -95,6 +99,10 @@ def write(out, seed=0):
             for name in ("grids", "grid_sum", "map", "map_blur"):
                 save(os.path.join(d, case, name + ".npy"), m[name])
         save(os.path.join(d, "image_score.npy"), [m["image_score"]])  # the same for every case
+        with open(os.path.join(d, "image_score.txt"), "w") as f:
+            f.write(f"{m['image_score']:.9g}\n")
+        rgba = np.concatenate([ref.resize_pil(image, SIZE), np.full((SIZE, SIZE, 1), 255.0)], axis=-1)
+        rgba.astype(np.uint8).tofile(os.path.join(d, "resized.rgba"))
     info = dict(seed=seed, size=SIZE, grid=[SIZE // vcfg["patch"]] * 2, vv_start=VV_START, cases=CASES,
                 images=[dict(dir=f"img{k}", height=h, width=w) for k, (h, w) in enumerate(IMAGES)],
                 vision=vcfg, text=tcfg, sigma=4.0, temperature=ref.TEMPERATURE,
