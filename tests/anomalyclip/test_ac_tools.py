@@ -10,7 +10,8 @@ float64 reference of AnomalyCLIP's inference (write_ac_fixtures.py):
   multi/map_blur.npy (AnomalyCLIP's map at S x S);
 - tokenclip-eval --head head-multi on the three pictures in MVTec AD
   layout (eval size: the head's input size, 48): every map (--maps) ==
-  multi/map_blur.npy and every image score in the JSON == image_score.npy.
+  multi/map_blur.npy and every image score in the JSON == image_score.npy;
+- head files whose defaults do not fit the model: errors naming the tensor.
 
 Tolerance: |got - want| <= 1e-4 |want| + 1e-6 (fp32 against float64).
 
@@ -121,6 +122,21 @@ if tu.check("tokenclip-eval --head head-multi runs", p.returncode == 0, p.stderr
               np.load(os.path.join(d, "multi", "map_blur.npy")))
         close("image score", f"eval {name}: the image score == image_score.npy", [smp["score"]],
               np.load(os.path.join(d, "image_score.npy")))
+
+# a head file whose defaults do not fit the model: an error naming the file and the tensor
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "export"))
+import head_defaults  # noqa: E402
+from safetensors_io import SafetensorsFile  # noqa: E402
+
+sub = SafetensorsFile(heads["single"]).floats("subspaces")
+for name, defaults, needle in (("vv_start", dict(vv_start=9), "tensor 'vv_start' is 9"),
+                               ("feature_layers", dict(feature_layers=[2, 5]), "tensor 'feature_layers' is 2,5"),
+                               ("input_size", dict(input_size=50), "tensor 'input_size' is 50")):
+    bad = os.path.join(tmp, f"bad-{name}.safetensors")
+    head_defaults.write_head(bad, sub, defaults)
+    p = run(infer, "--model", clip, "--head", bad, "--image", os.path.join(tmp, images[0] + ".png"))
+    tu.check(f"infer with a head whose {name} does not fit the 4-layer, patch-8 model: exit 1, the message names "
+             f"the file and the tensor", p.returncode == 1 and bad in p.stderr and needle in p.stderr, p.stderr)
 
 print("largest relative errors against the reference:", ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))
 shutil.rmtree(tmp)
