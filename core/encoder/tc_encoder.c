@@ -260,7 +260,7 @@ static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, tc_error 
 }
 
 /* ln_post(rows of x) -> h, or x itself without it; then @ proj into y. */
-static tc_status record_head_proj(tc_encoder *enc, tc_cmd *cmd, tc_buffer *x, int ln_post, uint32_t rows,
+static tc_status record_ln_post_proj(tc_encoder *enc, tc_cmd *cmd, tc_buffer *x, int ln_post, uint32_t rows,
                                   tc_buffer *y, const char *label, tc_error *err)
 {
   const uint32_t W = (uint32_t)enc->cfg.width, E = (uint32_t)enc->cfg.embed_dim;
@@ -284,7 +284,7 @@ static tc_status record_features(tc_encoder *enc, tc_cmd *cmd, uint32_t f, tc_er
   const size_t block = (size_t)enc->tokens * enc->cfg.embed_dim * sizeof(float);
   tc_buffer *stream = from_vv(enc, enc->layers[f]) ? enc->y : enc->act.x;
   tc_buffer *dst = enc->n_layers > 1 ? enc->feat : enc->out;
-  tc_status st = record_head_proj(enc, cmd, stream, 1, enc->tokens, dst, "proj", err);
+  tc_status st = record_ln_post_proj(enc, cmd, stream, 1, enc->tokens, dst, "proj", err);
   if (st == TC_OK && dst != enc->out)
     st = tc_cmd_copy(cmd, dst, 0, enc->out, f * block, block, err);
   return st;
@@ -302,7 +302,7 @@ static tc_status record_global(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
   const size_t src_offset = in_last ? (n - 1) * block : 0;
   tc_status st = TC_OK;
   if (!in_last)
-    st = record_head_proj(enc, cmd, enc->act.x, enc->opts.global_ln_post, 1, enc->global, "proj global", err);
+    st = record_ln_post_proj(enc, cmd, enc->act.x, enc->opts.global_ln_post, 1, enc->global, "proj global", err);
   for (uint32_t f = 0; f < n && st == TC_OK; f++)
     if (!(in_last && f == n - 1))
       st = tc_cmd_copy(cmd, src, src_offset, enc->out, f * block, E, err);
