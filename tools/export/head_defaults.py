@@ -5,16 +5,20 @@ import numpy as np
 import safetensors_io
 
 POS_INTERP = {"bicubic": 0, "bicubic-aa": 1, "bilinear": 2}  # tc_interp (core/model/tc_pos_embed.h)
-RESAMPLE = {"bicubic": 0, "bilinear": 1}  # tc_resample_filter (core/image/tc_preprocess.h), both antialiased
+# tc_resample_filter (include/tokenclip/tokenclip.h), antialiased as PIL; 2: PIL's 8-bit bicubic, bit for bit
+RESAMPLE = {"bicubic": 0, "bilinear": 1, "bicubic-pil": 2}
 MAP_BLUR = {"tokenclip": 0, "scipy": 1}
 
 # name -> (numpy dtype, what a value must be)
 FORMAT = {
     "temperature": (np.float32, "a positive number"),
+    "sinkhorn_eps": (np.float32, "a positive number"),
+    "sinkhorn_iters": (np.int32, "an iteration count from 1 to 1000000"),
+    "topk": (np.int32, "0 (all subspaces) or a count from 1"),
     "vv_start": (np.int32, "0 (off) or a layer from 1"),
     "input_size": (np.int32, "a size in pixels from 1"),
     "pos_interp": (np.int32, "0 bicubic, 1 bicubic antialiased, 2 bilinear"),
-    "resample": (np.int32, "0 bicubic, 1 bilinear"),
+    "resample": (np.int32, "0 bicubic, 1 bilinear, 2 PIL's 8-bit bicubic"),
     "feature_layers": (np.int32, "layers from 1, strictly increasing"),
     "global_ln_post": (np.int32, "0 or 1"),
     "image_blend": (np.float32, "a number from 0 (global token) to 1 (map maximum)"),
@@ -30,7 +34,8 @@ def _valid(name, v):
     if v.size != 1:
         return False
     x = v[0]
-    return {"temperature": x > 0, "vv_start": x >= 0, "input_size": x >= 1, "pos_interp": x in POS_INTERP.values(),
+    return {"temperature": x > 0, "sinkhorn_eps": x > 0, "sinkhorn_iters": 1 <= x <= 1000000, "topk": x >= 0,
+            "vv_start": x >= 0, "input_size": x >= 1, "pos_interp": x in POS_INTERP.values(),
             "resample": x in RESAMPLE.values(), "global_ln_post": x in (0, 1), "image_blend": 0 <= x <= 1,
             "map_sigma": x >= 0, "map_blur": x in MAP_BLUR.values()}[name]
 
