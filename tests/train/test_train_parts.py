@@ -50,7 +50,8 @@ rng = np.random.default_rng(5)
 def close(what, got, want, atol):
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     d = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
-    return tu.check(f"{what} (max difference {d:.2e}, tolerance {atol})", d <= atol, f"shapes {got.shape} / {want.shape}")
+    return tu.check(f"{what} (max difference {d:.2e}, tolerance {atol})", d <= atol,
+                    f"shapes {got.shape} / {want.shape}")
 
 
 # ---- prompts and the text path
@@ -123,7 +124,8 @@ for path, naming in ((clip_path, "OpenAI"), (hf_path, "Hugging Face")):
         x = train_data.normalise(loaded[None])
         want_x = ref.preprocess(img, S, pil=True)
         if naming == "OpenAI":
-            close(f"image {k}: load_image + normalise = AnomalyCLIP's transform (PIL 8-bit bicubic)", x[0], want_x, 1e-6)
+            close(f"image {k}: load_image + normalise = AnomalyCLIP's transform (PIL 8-bit bicubic)", x[0], want_x,
+                  1e-6)
         got = cvt.encode(weights, vc, x, VV, LAYERS, "bilinear")
         want = ref.vision(vw, vcfg, want_x, VV, LAYERS)
         for layer in LAYERS:
@@ -284,7 +286,8 @@ expect_error("a folder without categories", lambda: train_data.read(f"{tmp}/mvte
 csv = os.path.join(tmp, "split.csv")
 with open(csv, "w") as f:
     f.write('object,split,label,image,mask\ncat,train,normal,cat_b/test/good/a.jpg,\n'
-            '"cat",test,normal,"cat_b/test/good/a.jpg",\ncat,test,1,cat_b/test/crack/x.png,cat_b/ground_truth/crack/x_mask.png\n')
+            '"cat",test,normal,"cat_b/test/good/a.jpg",\n'
+            "cat,test,1,cat_b/test/crack/x.png,cat_b/ground_truth/crack/x_mask.png\n")
 got = [(s.category, s.label, os.path.basename(s.image)) for s in train_data.read(d, csv)]
 tu.check("VisA CSV: test rows, quoted fields, label 1", got == [("cat", 0, "a.jpg"), ("cat", 1, "x.png")], str(got))
 with open(csv, "a") as f:

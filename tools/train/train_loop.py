@@ -26,7 +26,7 @@ import head_defaults
 import losses
 import train_data
 from clip_text_tower import ClipError, load_text_tower
-from progress import Progress, duration
+from progress import Progress
 from prompt_learner import PromptLearner
 from token_head import HeadParams, head
 
@@ -354,5 +354,3 @@ def estimate(images, epochs, batch, images_per_s, steps_per_s):
     """Seconds of a cached run: one vision pass, then epochs x ceil(images / batch) steps."""
     return images / images_per_s + epochs * math.ceil(images / batch) / steps_per_s
 
-
-__all__ = ["DEFAULTS", "Features", "Trainer", "TrainError", "load_checkpoint", "resume_recipe", "estimate", "duration"]
