@@ -12,7 +12,9 @@ Asserted numbers (8 epochs, 48 images, batch 8: 48 steps, seed 0):
   64 x 64 against the masks): trained >= 0.88 and >= untrained + 0.15
   (measured here: untrained 0.755, trained 0.935);
 - orthogonality: every off-diagonal Gram entry of the trained subspaces,
-  per state, |G| < 0.25 (measured 0.18; the untrained ones start at 0.89).
+  per state, |G| < 0.3 (measured 0.18; the untrained ones start at 0.89).
+Seeds 0-3 gave loss ratios 0.26-0.27, trained AUROC 0.90-0.94 and Gram
+maxima 0.11-0.24: the bounds hold with room for other CPUs' rounding.
 
     test_train_run.py"""
 import json
@@ -105,7 +107,7 @@ a0, a1 = pixel_auroc(T0), pixel_auroc(T1)
 tu.check(f"held-out pixel AUROC: untrained {a0:.3f}, trained {a1:.3f} (>= 0.88 and >= untrained + 0.15)",
          a1 >= 0.88 and a1 >= a0 + 0.15)
 g0, g1 = (float(losses.gram_off_diagonal(T).abs().max()) for T in (T0, T1))
-tu.check(f"orthogonality: max |off-diagonal Gram entry| untrained {g0:.3f}, trained {g1:.3f} (< 0.25)", g1 < 0.25)
+tu.check(f"orthogonality: max |off-diagonal Gram entry| untrained {g0:.3f}, trained {g1:.3f} (< 0.3)", g1 < 0.3)
 tu.check("the summary reports the trained Gram maximum", abs(summary["gram_max_off_diagonal"] - g1) < 1e-6)
 
 # ---- reproducible, resumable, exportable
