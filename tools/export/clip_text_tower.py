@@ -40,56 +40,18 @@ def _layer_count(names, pattern):
     return len(found)
 
 
-def find_text_tower(st):
-    """(naming, prefix) of the text tower in st; ClipError when it has none."""
-    for name in st.names():
-        if name.endswith(HF_TOKEN):
-            return "hf", name[:-len(HF_TOKEN)]
-    for name in st.names():
-        if name.endswith(OPENAI_TOKEN):
-            return "openai", name[:-len(OPENAI_TOKEN)]
-    raise ClipError(f"{st.path}: no CLIP text tower (no tensor named '{HF_TOKEN}' or '{OPENAI_TOKEN}'); "
-                    "export needs a CLIP file with both towers, such as Hugging Face's "
-                    "openai/clip-vit-large-patch14-336 model.safetensors")
+def layer_count(names, blocks):
+    """How many blocks named blocks + "N." (N = 0, 1, ...) there are; None when
+    there are none or the numbers have gaps."""
+    return _layer_count(names, re.escape(blocks) + r"(\d+)\.")
 
 
-def load_text_tower(path, dtype=torch.float64):
-    """(weights by role, config dict) of the text tower in the file at path."""
-    st = SafetensorsFile(path)
-    naming, prefix = find_text_tower(st)
-    names = st.names()
-
-    def get(name, shape=None):
-        if name not in st:
-            raise ClipError(f"{path}: the text tower has no tensor '{name}'")
-        if shape is not None and st.shape(name) != tuple(shape):
-            raise ClipError(f"{path}: tensor '{name}' has shape {list(st.shape(name))}, expected {list(shape)}")
-        return torch.from_numpy(st.floats(name)).to(dtype)
-
+def load_blocks(get, blocks, naming, W, layers):
+    """The residual blocks' weights by role (role.N), either tower: q/k/v fused
+    [3W, W] (rows q, k, v). get(name, shape) reads one tensor; blocks is the
+    blocks' name prefix ("...encoder.layers." or "...transformer.resblocks.")."""
+    pick = 0 if naming == "hf" else 1
     w = {}
-    if naming == "hf":
-        t = prefix + "text_model."
-        w["token_embed"] = get(t + "embeddings.token_embedding.weight")
-        V, W = w["token_embed"].shape
-        w["pos_embed"] = get(t + "embeddings.position_embedding.weight")
-        blocks = t + "encoder.layers."
-        pick = 0
-        ln_final = t + "final_layer_norm."
-    else:
-        w["token_embed"] = get(prefix + "token_embedding.weight")
-        V, W = w["token_embed"].shape
-        w["pos_embed"] = get(prefix + "positional_embedding")
-        blocks = prefix + "transformer.resblocks."
-        pick = 1
-        ln_final = prefix + "ln_final."
-    layers = _layer_count(names, re.escape(blocks) + r"(\d+)\.")
-    if not layers:
-        raise ClipError(f"{path}: the text tower's blocks are missing or not numbered 0, 1, 2, ...")
-    if W % 64:
-        raise ClipError(f"{path}: text width {W} is not a multiple of 64 (CLIP's attention heads are 64 wide)")
-    if w["pos_embed"].ndim != 2 or w["pos_embed"].shape[1] != W:
-        raise ClipError(f"{path}: the text positional embedding has shape {list(w['pos_embed'].shape)}, "
-                        f"expected [context, {W}]")
     for i in range(layers):
         b = f"{blocks}{i}."
         if naming == "hf":
@@ -102,6 +64,64 @@ def load_text_tower(path, dtype=torch.float64):
             shape = {"attn_out_weight": (W, W), "mlp_fc_weight": (4 * W, W), "mlp_fc_bias": (4 * W,),
                      "mlp_proj_weight": (W, 4 * W)}.get(role, (W,))
             w[f"{role}.{i}"] = get(b + pair[pick], shape)
+    return w
+
+
+def find_text_tower(st, needed_by="export"):
+    """(naming, prefix) of the text tower in st; ClipError when it has none."""
+    for name in st.names():
+        if name.endswith(HF_TOKEN):
+            return "hf", name[:-len(HF_TOKEN)]
+    for name in st.names():
+        if name.endswith(OPENAI_TOKEN):
+            return "openai", name[:-len(OPENAI_TOKEN)]
+    raise ClipError(f"{st.path}: no CLIP text tower (no tensor named '{HF_TOKEN}' or '{OPENAI_TOKEN}'); "
+                    f"{needed_by} needs a CLIP file with both towers, such as Hugging Face's "
+                    "openai/clip-vit-large-patch14-336 model.safetensors")
+
+
+def tensor_reader(st, tower, dtype):
+    """get(name, shape=None): the float tensor name of st as a torch tensor of
+    dtype, its shape checked; ClipError naming the file and tower otherwise."""
+    def get(name, shape=None):
+        if name not in st:
+            raise ClipError(f"{st.path}: the {tower} tower has no tensor '{name}'")
+        if shape is not None and st.shape(name) != tuple(shape):
+            raise ClipError(f"{st.path}: tensor '{name}' has shape {list(st.shape(name))}, expected {list(shape)}")
+        return torch.from_numpy(st.floats(name)).to(dtype)
+    return get
+
+
+def load_text_tower(path, dtype=torch.float64, needed_by="export"):
+    """(weights by role, config dict) of the text tower in the file at path."""
+    st = SafetensorsFile(path)
+    naming, prefix = find_text_tower(st, needed_by)
+    names = st.names()
+    get = tensor_reader(st, "text", dtype)
+
+    w = {}
+    if naming == "hf":
+        t = prefix + "text_model."
+        w["token_embed"] = get(t + "embeddings.token_embedding.weight")
+        V, W = w["token_embed"].shape
+        w["pos_embed"] = get(t + "embeddings.position_embedding.weight")
+        blocks = t + "encoder.layers."
+        ln_final = t + "final_layer_norm."
+    else:
+        w["token_embed"] = get(prefix + "token_embedding.weight")
+        V, W = w["token_embed"].shape
+        w["pos_embed"] = get(prefix + "positional_embedding")
+        blocks = prefix + "transformer.resblocks."
+        ln_final = prefix + "ln_final."
+    layers = layer_count(names, blocks)
+    if not layers:
+        raise ClipError(f"{path}: the text tower's blocks are missing or not numbered 0, 1, 2, ...")
+    if W % 64:
+        raise ClipError(f"{path}: text width {W} is not a multiple of 64 (CLIP's attention heads are 64 wide)")
+    if w["pos_embed"].ndim != 2 or w["pos_embed"].shape[1] != W:
+        raise ClipError(f"{path}: the text positional embedding has shape {list(w['pos_embed'].shape)}, "
+                        f"expected [context, {W}]")
+    w.update(load_blocks(get, blocks, naming, W, layers))
     w["ln_final_weight"] = get(ln_final + "weight", (W,))
     w["ln_final_bias"] = get(ln_final + "bias", (W,))
     if naming == "hf":
@@ -133,39 +153,52 @@ def vision_tower_info(st):
     return None
 
 
+def layer_norm(w, name, x, i=None):
+    """CLIP's LayerNorm (eps 1e-5) with the weights of role name (per layer: name.i)."""
+    import torch.nn.functional as F
+    at = "" if i is None else f".{i}"
+    return F.layer_norm(x, (x.shape[-1],), w[f"{name}_weight{at}"], w[f"{name}_bias{at}"], eps=1e-5)
+
+
+def mlp(w, cfg, i, x):
+    """Block i's MLP on x (ln_2 included): c_fc, QuickGELU or GELU, c_proj."""
+    import torch.nn.functional as F
+    h = layer_norm(w, "ln_2", x, i) @ w[f"mlp_fc_weight.{i}"].T + w[f"mlp_fc_bias.{i}"]
+    h = h * torch.sigmoid(1.702 * h) if cfg["act"] == "quick_gelu" else F.gelu(h)
+    return h @ w[f"mlp_proj_weight.{i}"].T + w[f"mlp_proj_bias.{i}"]
+
+
+def self_attention(w, cfg, i, h, mask=None):
+    """Block i's multi-head self-attention on h [n, T, W] (already through
+    ln_1), out_proj included; mask [T, T] is added to the logits."""
+    W, H = h.shape[-1], cfg["heads"]
+    n, T, _ = h.shape
+    d = W // H
+    q, k, v = (t.reshape(n, T, H, d).transpose(1, 2)
+               for t in (h @ w[f"qkv_weight.{i}"].T + w[f"qkv_bias.{i}"]).split(W, dim=-1))
+    logits = q @ k.transpose(-1, -2) * d ** -0.5
+    a = torch.softmax(logits if mask is None else logits + mask, dim=-1) @ v
+    return a.transpose(1, 2).reshape(n, T, W) @ w[f"attn_out_weight.{i}"].T + w[f"attn_out_bias.{i}"]
+
+
 def text_forward(w, cfg, x, eot, deep_prompts=None, deep_start=1):
     """The text transformer on embedded tokens x [n, T, W] (token + positional
     embedding already summed): pre-LN blocks with a causal mask, ln_final,
     the end-of-text token eot[r] of each row, the projection. deep_prompts,
-    when given, is a list of [t, W] tensors: before block deep_start + j
-    (counted from 0) positions 1..t of every row are replaced by
-    deep_prompts[j]. Returns [n, embed], not normalised."""
-    import torch.nn.functional as F
-    W, H = cfg["width"], cfg["heads"]
-    d = W // H
+    when given, is a list of [t, W] (or [n, t, W]: one per row) tensors:
+    before block deep_start + j (counted from 0) positions 1..t of every row
+    are replaced by deep_prompts[j]. Returns [n, embed], not normalised.
+    The mask is causal, so tokens after a row's end-of-text token do not
+    change its result: x may be cut after the last one."""
     n, T, _ = x.shape
-    mask = torch.full((T, T), float("-inf"), dtype=x.dtype).triu(1)
+    mask = torch.full((T, T), float("-inf"), dtype=x.dtype, device=x.device).triu(1)
     deep_prompts = deep_prompts or []
-
-    def ln(t, name, i=None):
-        at = "" if i is None else f".{i}"
-        return F.layer_norm(t, (W,), w[f"{name}_weight{at}"], w[f"{name}_bias{at}"], eps=1e-5)
-
-    def act(t):
-        return t * torch.sigmoid(1.702 * t) if cfg["act"] == "quick_gelu" else F.gelu(t)
-
     for i in range(cfg["layers"]):
         j = i - deep_start
         if 0 <= j < len(deep_prompts):
             p = deep_prompts[j]
-            x = torch.cat([x[:, :1], p.to(x.dtype).expand(n, -1, -1), x[:, 1 + p.shape[0]:]], dim=1)
-        h = ln(x, "ln_1", i)
-        q, k, v = (t.reshape(n, T, H, d).transpose(1, 2)
-                   for t in (h @ w[f"qkv_weight.{i}"].T + w[f"qkv_bias.{i}"]).split(W, dim=-1))
-        a = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5 + mask, dim=-1) @ v
-        x = x + a.transpose(1, 2).reshape(n, T, W) @ w[f"attn_out_weight.{i}"].T + w[f"attn_out_bias.{i}"]
-        x = x + act(ln(x, "ln_2", i) @ w[f"mlp_fc_weight.{i}"].T + w[f"mlp_fc_bias.{i}"]) @ w[f"mlp_proj_weight.{i}"].T \
-            + w[f"mlp_proj_bias.{i}"]
-    pooled = ln(x[torch.arange(n), torch.as_tensor(eot)], "ln_final")
+            x = torch.cat([x[:, :1], p.to(x.dtype).expand(n, -1, -1), x[:, 1 + p.shape[-2]:]], dim=1)
+        x = x + self_attention(w, cfg, i, layer_norm(w, "ln_1", x, i), mask)
+        x = x + mlp(w, cfg, i, x)
+    pooled = layer_norm(w, "ln_final", x[torch.arange(n, device=x.device), torch.as_tensor(eot, device=x.device)])
     return pooled @ w["proj"].T
-

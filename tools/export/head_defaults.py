@@ -15,6 +15,9 @@ MAX_LAYER = 1024        # the table's bound of vv_start and feature layers
 # name -> (numpy dtype, what a value must be)
 FORMAT = {
     "temperature": (np.float32, "a positive number"),
+    "sinkhorn_eps": (np.float32, "a positive number"),
+    "sinkhorn_iters": (np.int32, "an iteration count from 1 to 1000000"),
+    "topk": (np.int32, "0 (all subspaces) or a count from 1"),
     "vv_start": (np.int32, f"0 (off) or a layer from 1 to {MAX_LAYER}"),
     "input_size": (np.int32, "a size in pixels from 1 to 8192"),
     "pos_interp": (np.int32, "0 bicubic, 1 bicubic antialiased, 2 bilinear"),
@@ -34,7 +37,8 @@ def _valid(name, v):
     if v.size != 1:
         return False
     x = v[0]
-    return {"temperature": x > 0, "vv_start": 0 <= x <= MAX_LAYER, "input_size": 1 <= x <= 8192,
+    return {"temperature": x > 0, "sinkhorn_eps": x > 0, "sinkhorn_iters": 1 <= x <= 1000000,
+            "topk": x >= 0, "vv_start": 0 <= x <= MAX_LAYER, "input_size": 1 <= x <= 8192,
             "pos_interp": x in POS_INTERP.values(), "resample": x in RESAMPLE.values(),
             "global_ln_post": x in (0, 1), "image_blend": 0 <= x <= 1, "sigma": 0 <= x <= 1000}[name]
 
