@@ -12,7 +12,6 @@
 #define TC_RESIDUAL_NONE 0
 #define TC_RESIDUAL_BUFFER 1   // a buffer of its own
 #define TC_RESIDUAL_Y 2        // y itself (in-place residual add)
-#define TC_RESIDUAL_Y_TEXELS 3 // y itself, added by matmul_texel when the sums start
 
 layout(constant_id = 1) const uint ACT = TC_ACT_NONE;
 layout(constant_id = 2) const bool HAS_BIAS = false;
@@ -70,7 +69,7 @@ void tc_matmul_store2(uint m, uint n, float acc0, float acc1)
   }
 }
 
-// Large register tiles (the CPU variants) start their sums from the bias
+// Large register tiles (matmul_scalar) start their sums from the bias
 // and finish in two steps, so that little code is unrolled over the tile:
 // each unrolled load or activation made a 32x8 shader compile for seconds
 // longer on lavapipe.
@@ -79,8 +78,7 @@ void tc_matmul_store2(uint m, uint n, float acc0, float acc1)
 //      loop: y = act(y) + residual.
 // A residual that is y is gone after step 1, so then everything happens in
 // step 1 (an activation as well: slow to compile, but no CLIP layer has an
-// activation before an in-place residual add). Without an activation,
-// matmul_texel reads it into the sums instead (TC_RESIDUAL_Y_TEXELS).
+// activation before an in-place residual add).
 // (A function, not a spec-constant expression: glslang emits that one with
 // an undefined id.)
 bool tc_matmul_finish_in_loop()

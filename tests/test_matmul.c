@@ -371,19 +371,25 @@ int main(void)
   tc_test_seed(42);
   tc_context *cpu = tc_test_context(TC_FAMILY_CPU);
   test_shapes(cpu, true);
-  /* None of the shapes above has N % 4 == 0, which an in-place residual
-   * without activation needs to be read as texels; then ViT-B/16's MLP. */
+  /* More for matmul_cpu (K % 4 == 0): N % 4 == 0 with an in-place residual,
+   * ViT-B/16's MLP, panels, the edges of its 32-row x 256-column blocks. */
   static const mm_case more[] = {
     { .M = 7, .N = 52, .K = 12, .bias = 1, .residual = RES_IN_PLACE },
     { .M = 197, .N = 3072, .K = 768, .bias = 1, .act = TC_ACT_QUICK_GELU },  /* mlp.c_fc */
     { .M = 197, .N = 768, .K = 3072, .bias = 1, .residual = RES_IN_PLACE }, /* mlp.c_proj */
     /* w in panels: N not a multiple of 16 (zero rows fill the last panel),
-     * both dtypes, the 8x8 variant (in-place residual with N % 4 != 0) */
+     * both dtypes, an in-place residual with N % 4 != 0 */
     { .M = 7, .N = 13, .K = 12, .bias = 1, .residual = RES_BUFFER, .panels = 1 },
     { .M = 197, .N = 50, .K = 588, .w_dtype = TC_F16, .act = TC_ACT_GELU, .panels = 1 },
     { .M = 30, .N = 773, .K = 768, .residual = RES_IN_PLACE, .panels = 1 },
     { .M = 197, .N = 768, .K = 3072, .w_dtype = TC_F16, .bias = 1, .residual = RES_IN_PLACE, .panels = 1 },
     { .M = 1, .N = 512, .K = 768, .panels = 1 },
+    /* an activation before an in-place residual; one row; a row block of 32
+     * and one of 33 (two blocks of 17) */
+    { .M = 197, .N = 50, .K = 588, .bias = 1, .residual = RES_IN_PLACE, .act = TC_ACT_GELU, .panels = 1 },
+    { .M = 1, .N = 300, .K = 20, .w_dtype = TC_F16, .bias = 1, .act = TC_ACT_QUICK_GELU },
+    { .M = 32, .N = 257, .K = 8, .residual = RES_BUFFER },
+    { .M = 33, .N = 255, .K = 36, .w_dtype = TC_F16, .residual = RES_IN_PLACE, .panels = 1 },
   };
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
     run_random(cpu, &more[i], atol_for(more[i].K), 2e-6);

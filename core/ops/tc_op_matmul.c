@@ -1,9 +1,9 @@
 /* tc_op_matmul: picks the kernel variant for the context's family and
  * records one dispatch.
  *
- *   cpu, K % 4 == 0   matmul_texel   texel-buffer loads, 32x16 register tile
+ *   cpu, K % 4 == 0   matmul_cpu     storage-texel-buffer loads, 32x8 register
+ *                    (_f16: w fp16)  tile, rows of x shared by the subgroup
  *                                    (fewer rows when that covers M as well)
- *                                    (8x8 for activation + in-place residual)
  *   cpu, other K      matmul_scalar  storage buffers, 8x8 register tile
  *   gpu               matmul_shared  shared-memory tiles
  *   gpu + coopmat     matmul_coopmat_nv  shared-memory tiles in fp16 through
@@ -17,14 +17,16 @@
 
 #include "tc_ops.h"
 
-/* Bindings; only matmul_texel has the last, y again as texels. */
-enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, BIND_Y_TEXELS, N_BINDINGS };
+/* Bindings of every variant (matmul_cpu reads x, w and the residual as
+ * texels, the others all as storage buffers). */
+enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, N_BINDINGS };
 
-/* Specialization constants shared by all variants (see matmul_epilogue.glsl);
- * W_F16 tells storage-buffer variants to unpack w as fp16 pairs (texel
- * variants get that from the view format); ids 5.. are the tile sizes, and
- * after them matmul_texel's W_PANELS. The gpu variants have X_F16 and Y_F16
- * at fixed ids after every variant's tile constants. */
+/* Specialization constants shared by all variants (see matmul_epilogue.glsl;
+ * matmul_cpu.glsl has its own ids 3 and 4: HAS_RESIDUAL and the subgroup
+ * size); W_F16 tells storage-buffer variants to unpack w as fp16 pairs;
+ * ids 5.. are the tile sizes, and after them matmul_cpu's W_PANELS. The gpu
+ * variants have X_F16 and Y_F16 at fixed ids after every variant's tile
+ * constants. */
 enum { SPEC_WG, SPEC_ACT, SPEC_HAS_BIAS, SPEC_RESIDUAL, SPEC_W_F16, SPEC_TILE };
 enum { SPEC_X_F16 = 8, SPEC_Y_F16 = 9 };
 
@@ -34,17 +36,18 @@ typedef struct matmul_variant {
   uint32_t tile[4];   /* spec constants from id SPEC_TILE on */
   uint32_t n_tile;
   uint32_t rows, cols; /* rows of y (M) and columns (N) one workgroup covers */
-  int texel;          /* x and w through texel buffers */
+  int cpu;            /* matmul_cpu: x, w, residual through storage texel buffers */
 } matmul_variant;
 
 /* CPU variants: each invocation owns TM x TN outputs, a workgroup is a row of
- * wg invocations along N. Measured on lavapipe (flop per CPU second, 2-core
- * AMD EPYC): 32x16 beats the DESIGN.md probe's 32x8 by 15-25%; 32x24 and
- * 32x32 gain little more and take 4-25 s to compile; TM > 32 stops being
- * unrolled and is 10x slower. Workgroups of 32 keep N = 768 in two column
- * groups, so both worker threads have work at M = 197. */
-static const matmul_variant texel_variant = {
-  .shader = "matmul_texel", .wg = 32, .tile = { 32, 16 }, .n_tile = 2, .rows = 32, .cols = 32 * 16, .texel = 1,
+ * wg invocations along N whose subgroups share the TM rows of x. Measured on
+ * lavapipe (tools/bench/README.md): 32x8 is as fast as 32x16 and 16x16 and
+ * compiles in half the time; larger tiles spill more than they save. A
+ * workgroup covers 256 columns: N = 768 is three groups, so both worker
+ * threads have work at M = 197. wg is raised to the subgroup size where
+ * that is larger. */
+static const matmul_variant cpu_variant = {
+  .shader = "matmul_cpu", .wg = 32, .tile = { 32, 8 }, .n_tile = 2, .rows = 32, .cols = 32 * 8, .cpu = 1,
 };
 static const matmul_variant scalar_variant = {
   .shader = "matmul_scalar", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8,
@@ -64,14 +67,6 @@ static const matmul_variant coopmat_variant = {
   .shader = "matmul_coopmat_nv", .wg = 4, .n_tile = 0, .rows = 64, .cols = 64,
 };
 
-/* An in-place residual after an activation, or with N % 4 != 0 (no vec4
- * rows of y), is added per element unrolled over the tile
- * (matmul_epilogue.glsl), which compiles for 8 s at 32x16: a smaller tile
- * keeps these rare cases (no CLIP layer has them) bearable. */
-static const matmul_variant texel_small_variant = {
-  .shader = "matmul_texel", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8, .texel = 1,
-};
-
 /* Rows of y per workgroup. The CPU tile keeps as few row blocks as TM = 32
  * needs but makes each only as tall as M requires: M = 197 (ViT-B/16 at
  * 224) runs 7 blocks of 29 rows, 203 rows computed instead of 224 (9% less
@@ -79,7 +74,7 @@ static const matmul_variant texel_small_variant = {
  * height is its own pipeline, so a model adds one or two. */
 static uint32_t block_rows(const matmul_variant *v, uint32_t M)
 {
-  if (v != &texel_variant)
+  if (v != &cpu_variant)
     return v->rows;
   return tc_div_up(M, tc_div_up(M, v->rows));
 }
@@ -90,10 +85,7 @@ static const matmul_variant *pick_variant(const tc_context *ctx, const tc_matmul
     return &coopmat_variant;
   if (tc_context_family(ctx) == TC_FAMILY_GPU)
     return &shared_variant;
-  if (mm->K % 4 != 0)
-    return &scalar_variant;
-  bool slow_residual = mm->residual == mm->y && (mm->act != TC_ACT_NONE || mm->N % 4 != 0);
-  return slow_residual ? &texel_small_variant : &texel_variant;
+  return mm->K % 4 != 0 ? &scalar_variant : &cpu_variant;
 }
 
 /* Parts of K the cooperative-matrix kernel sums separately for mm (see
@@ -105,12 +97,12 @@ static uint32_t split_parts(const tc_context *ctx, const tc_matmul *mm)
   return can ? mm->split_k : 1;
 }
 
-/* Panels of 16 rows (matmul_texel.comp's W_PANELS). */
+/* Panels of 16 rows (matmul_cpu.glsl's W_PANELS). */
 enum { PANEL_ROWS = 16 };
 
 int tc_matmul_panels_wanted(const tc_context *ctx, uint32_t K)
 {
-  return tc_context_family(ctx) == TC_FAMILY_CPU && K % 4 == 0; /* the texel variants */
+  return tc_context_family(ctx) == TC_FAMILY_CPU && K % 4 == 0; /* matmul_cpu */
 }
 
 size_t tc_matmul_panels_bytes(uint32_t N, uint32_t K, tc_dtype dtype)
@@ -177,15 +169,13 @@ static tc_status check_args(const tc_matmul *mm, const char *label, tc_error *er
   return st;
 }
 
-/* RESIDUAL in matmul_epilogue.glsl: none, a buffer of its own, y itself,
- * or y itself read as texels by matmul_texel (no activation, N % 4 == 0). */
+/* RESIDUAL in matmul_epilogue.glsl: none, a buffer of its own, y itself;
+ * matmul_cpu's HAS_RESIDUAL: 0 or 1. */
 static uint32_t residual_mode(const tc_matmul *mm, const matmul_variant *v)
 {
   if (!mm->residual)
     return 0;
-  if (mm->residual != mm->y)
-    return 1;
-  return v->texel && mm->act == TC_ACT_NONE && mm->N % 4 == 0 ? 3 : 2;
+  return v->cpu || mm->residual != mm->y ? 1 : 2;
 }
 
 tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_error *err)
@@ -200,29 +190,31 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
   if (!gpu && (mm->x_dtype == TC_F16 || mm->y_dtype == TC_F16))
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: fp16 x or y is read and written by the gpu kernels only "
                         "(this context runs the cpu kernels)", label);
-  if (mm->w_panels && !(v->texel && tc_matmul_panels_wanted(tc_cmd_context(cmd), mm->K)))
+  if (mm->w_panels && !(v->cpu && tc_matmul_panels_wanted(tc_cmd_context(cmd), mm->K)))
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: w in panels is read only by the cpu kernels with K %% 4 == 0 "
                         "(K = %u, %s kernels)", label, mm->K,
                         tc_context_family(tc_cmd_context(cmd)) == TC_FAMILY_CPU ? "cpu" : "gpu");
   const bool coop = v == &coopmat_variant;
-  const uint32_t wg = coop ? v->wg * tc_context_subgroup_size(tc_cmd_context(cmd)) : v->wg;
+  const uint32_t sg = tc_context_subgroup_size(tc_cmd_context(cmd));
+  const uint32_t wg = coop ? v->wg * sg : v->cpu && sg > v->wg ? sg : v->wg;
   tc_kernel_desc d = {
-    .shader = coop && tc_context_has_coopmat(tc_cmd_context(cmd)) == 2 ? "matmul_coopmat_emu" : v->shader,
-    .n_bindings = v->texel ? N_BINDINGS : N_BINDINGS - 1,
+    .shader = coop && tc_context_has_coopmat(tc_cmd_context(cmd)) == 2 ? "matmul_coopmat_emu"
+              : v->cpu && mm->w_dtype == TC_F16                          ? "matmul_cpu_f16"
+                                                                          : v->shader,
+    .n_bindings = N_BINDINGS,
     .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
     .push_size = 3 * sizeof(uint32_t),
     .n_spec = SPEC_TILE + v->n_tile,
     .spec = { wg, (uint32_t)mm->act, mm->bias != NULL, residual_mode(mm, v), mm->w_dtype == TC_F16 },
   };
-  if (v->texel) {
-    d.bindings[BIND_X] = TC_BIND_TEXEL_F32;
-    d.bindings[BIND_W] = mm->w_dtype == TC_F16 ? TC_BIND_TEXEL_F16 : TC_BIND_TEXEL_F32;
-    d.bindings[BIND_Y_TEXELS] = TC_BIND_TEXEL_F32;
-  }
   for (uint32_t i = 0; i < v->n_tile; i++)
     d.spec[SPEC_TILE + i] = v->tile[i];
   const uint32_t rows = block_rows(v, mm->M);
-  if (v->texel) {
+  if (v->cpu) {
+    d.bindings[BIND_X] = TC_BIND_IMAGE_F32;
+    d.bindings[BIND_W] = mm->w_dtype == TC_F16 ? TC_BIND_IMAGE_F16 : TC_BIND_IMAGE_F32;
+    d.bindings[BIND_RESIDUAL] = TC_BIND_IMAGE_R32F;
+    d.spec[SPEC_W_F16] = sg; /* matmul_cpu's id 4: SG */
     d.spec[SPEC_TILE] = rows; /* TM */
     d.spec[d.n_spec++] = mm->w_panels != 0;
   }
@@ -253,7 +245,6 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     [BIND_BIAS] = mm->bias ? mm->bias : mm->y, /* placeholders, not read */
     [BIND_RESIDUAL] = mm->residual ? mm->residual : mm->y,
     [BIND_Y] = mm->y,
-    [BIND_Y_TEXELS] = mm->y, /* read only in residual mode 3 */
   };
   uint32_t push[3] = { mm->M, mm->N, mm->K };
   return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, rows), parts, label, err);

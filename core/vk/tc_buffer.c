@@ -56,7 +56,8 @@ tc_status tc_buffer_create(tc_context *ctx, size_t bytes, tc_buffer **out, tc_er
   /* Whole 16-byte texels, so a texel view covers every element. */
   buf->size = (bytes + 15) & ~(size_t)15;
   VkBufferUsageFlags usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
-                             VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+                             VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                             VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   tc_status st = alloc_buffer(ctx, buf->size, usage, ctx->buffer_mem_type, &buf->buffer, &buf->memory, err);
   if (st == TC_OK && ctx->host_visible)
     st = tc_vk_check(vkMapMemory(ctx->device, buf->memory, 0, VK_WHOLE_SIZE, 0, &buf->mapped), "vkMapMemory", err);
@@ -73,7 +74,7 @@ void tc_buffer_destroy(tc_buffer *buf)
   if (!buf)
     return;
   VkDevice dev = buf->ctx->device;
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 3; i++)
     if (buf->view[i])
       vkDestroyBufferView(dev, buf->view[i], NULL);
   if (buf->buffer)
@@ -186,28 +187,36 @@ tc_status tc_buffer_create_filled(tc_context *ctx, size_t bytes, tc_fill_fn fill
   return st;
 }
 
-tc_status tc_buffer_texel_view(tc_buffer *buf, tc_dtype dtype, VkBufferView *out, tc_error *err)
+tc_status tc_buffer_texel_view(tc_buffer *buf, tc_binding b, VkBufferView *out, tc_error *err)
 {
   tc_context *ctx = buf->ctx;
-  if (dtype == TC_F16 && !ctx->texel_f16)
+  const bool half = b == TC_BIND_TEXEL_F16 || b == TC_BIND_IMAGE_F16, image = b >= TC_BIND_IMAGE_F32;
+  const int slot = half ? 1 : b == TC_BIND_IMAGE_R32F ? 2 : 0;
+  static const VkFormat formats[] = { VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT,
+                                      VK_FORMAT_R32_SFLOAT };
+  static const size_t texel_bytes[] = { 16, 8, 4 };
+  if (b == TC_BIND_TEXEL_F16 && !ctx->texel_f16)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s cannot read RGBA16F texel buffers", ctx->device_name);
-  size_t texel = 4 * tc_dtype_size(dtype);
+  if (image && !ctx->image_texels)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s cannot read RGBA32F, RGBA16F and R32F storage texel buffers",
+                        ctx->device_name);
+  size_t texel = texel_bytes[slot];
   if (buf->size / texel > ctx->props.limits.maxTexelBufferElements)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "a %zu-byte buffer exceeds the device's texel buffer limit of %u "
                         "elements", buf->size, ctx->props.limits.maxTexelBufferElements);
   tc_status st = TC_OK;
   pthread_mutex_lock(&ctx->lock);
-  if (!buf->view[dtype]) {
+  if (!buf->view[slot]) {
     VkBufferViewCreateInfo info = {
       .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
       .buffer = buf->buffer,
-      .format = dtype == TC_F16 ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT,
+      .format = formats[slot],
       .offset = 0,
       .range = buf->size / texel * texel,
     };
-    st = tc_vk_check(vkCreateBufferView(ctx->device, &info, NULL, &buf->view[dtype]), "vkCreateBufferView", err);
+    st = tc_vk_check(vkCreateBufferView(ctx->device, &info, NULL, &buf->view[slot]), "vkCreateBufferView", err);
   }
-  *out = buf->view[dtype];
+  *out = buf->view[slot];
   pthread_mutex_unlock(&ctx->lock);
   return st;
 }

@@ -34,11 +34,12 @@ static tc_status add_desc_pool(tc_cmd *cmd, tc_error *err)
   VkDescriptorPoolSize sizes[] = {
     { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * TC_MAX_BINDINGS },
     { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * TC_MAX_BINDINGS },
+    { VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, SETS_PER_POOL * TC_MAX_BINDINGS },
   };
   VkDescriptorPoolCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
     .maxSets = SETS_PER_POOL,
-    .poolSizeCount = 2,
+    .poolSizeCount = 3,
     .pPoolSizes = sizes,
   };
   VkDescriptorPool *grown = realloc(cmd->desc_pools, (cmd->n_desc_pools + 1) * sizeof *grown);
@@ -232,10 +233,9 @@ tc_status tc_cmd_dispatch(tc_cmd *cmd, tc_kernel *k, tc_buffer *const *bufs, con
       writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
       writes[i].pBufferInfo = &infos[i];
     } else {
-      tc_dtype dt = k->desc.bindings[i] == TC_BIND_TEXEL_F16 ? TC_F16 : TC_F32;
-      if ((st = tc_buffer_texel_view(b, dt, &views[i], err)) != TC_OK)
+      if ((st = tc_buffer_texel_view(b, k->desc.bindings[i], &views[i], err)) != TC_OK)
         return st;
-      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+      writes[i].descriptorType = tc_descriptor_type(k->desc.bindings[i]);
       writes[i].pTexelBufferView = &views[i];
     }
   }

@@ -226,6 +226,13 @@ static bool format_texel_ok(VkPhysicalDevice phys, VkFormat f)
   return fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
 }
 
+static bool format_image_texel_ok(VkPhysicalDevice phys, VkFormat f)
+{
+  VkFormatProperties fp;
+  vkGetPhysicalDeviceFormatProperties(phys, f, &fp);
+  return fp.bufferFeatures & VK_FORMAT_FEATURE_STORAGE_TEXEL_BUFFER_BIT;
+}
+
 static int find_memory_type(const VkPhysicalDeviceMemoryProperties *mp, VkMemoryPropertyFlags want)
 {
   for (uint32_t i = 0; i < mp->memoryTypeCount; i++)
@@ -545,6 +552,10 @@ tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out,
     vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->mem_props);
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", ctx->props.deviceName);
     ctx->texel_f16 = format_texel_ok(ctx->phys, VK_FORMAT_R16G16B16A16_SFLOAT);
+    /* all three are required formats of Vulkan; checked all the same */
+    ctx->image_texels = format_image_texel_ok(ctx->phys, VK_FORMAT_R32G32B32A32_SFLOAT) &&
+                        format_image_texel_ok(ctx->phys, VK_FORMAT_R16G16B16A16_SFLOAT) &&
+                        format_image_texel_ok(ctx->phys, VK_FORMAT_R32_SFLOAT);
     if (!format_texel_ok(ctx->phys, VK_FORMAT_R32G32B32A32_SFLOAT))
       st = tc_error_set(err, TC_ERR_NO_DEVICE, "%s cannot read RGBA32F uniform texel buffers", ctx->device_name);
   }

@@ -22,9 +22,11 @@ static bool same_desc(const tc_kernel *k, const tc_kernel_desc *d)
          memcmp(k->desc.spec, d->spec, d->n_spec * sizeof d->spec[0]) == 0;
 }
 
-static VkDescriptorType descriptor_type(tc_binding b)
+VkDescriptorType tc_descriptor_type(tc_binding b)
 {
-  return b == TC_BIND_STORAGE ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+  if (b == TC_BIND_STORAGE)
+    return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+  return b >= TC_BIND_IMAGE_F32 ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
 }
 
 static tc_status create_kernel(tc_context *ctx, const tc_kernel_desc *desc, const tc_shader_blob *blob,
@@ -35,7 +37,7 @@ static tc_status create_kernel(tc_context *ctx, const tc_kernel_desc *desc, cons
   for (uint32_t i = 0; i < desc->n_bindings; i++)
     b[i] = (VkDescriptorSetLayoutBinding){
       .binding = i,
-      .descriptorType = descriptor_type(desc->bindings[i]),
+      .descriptorType = tc_descriptor_type(desc->bindings[i]),
       .descriptorCount = 1,
       .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
     };

@@ -118,6 +118,11 @@ typedef enum tc_binding {
   TC_BIND_STORAGE = 0,   /* std430 storage buffer */
   TC_BIND_TEXEL_F32 = 1, /* uniform texel buffer, RGBA32F (samplerBuffer, 4 floats a texel) */
   TC_BIND_TEXEL_F16 = 2, /* uniform texel buffer, RGBA16F (4 halves a texel, read as floats) */
+  /* Storage texel buffers (imageBuffer, read with imageLoad): llvmpipe
+   * inlines their loads, where a texelFetch is a call (tools/bench/README.md). */
+  TC_BIND_IMAGE_F32 = 3, /* RGBA32F, layout(rgba32f) */
+  TC_BIND_IMAGE_F16 = 4, /* RGBA16F, layout(rgba16f), read as floats */
+  TC_BIND_IMAGE_R32F = 5, /* R32F, layout(r32f): one float a texel */
 } tc_binding;
 
 #define TC_MAX_BINDINGS 8

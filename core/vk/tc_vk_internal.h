@@ -26,6 +26,7 @@ struct tc_context {
   uint32_t buffer_mem_type;
   uint32_t staging_mem_type;
   bool texel_f16; /* RGBA16F uniform texel buffers are supported */
+  bool image_texels; /* RGBA32F, RGBA16F and R32F storage texel buffers are supported */
 
   tc_kernel_family family;
   bool coopmat; /* VK_NV_cooperative_matrix enabled for the matmul (opt-in) */
@@ -53,7 +54,7 @@ struct tc_buffer {
   VkDeviceMemory memory;
   size_t size;
   void *mapped; /* non-NULL when host-visible */
-  VkBufferView view[2]; /* per tc_dtype, created on first texel binding */
+  VkBufferView view[3]; /* per texel format (RGBA32F, RGBA16F, R32F), created on first use */
 };
 
 struct tc_kernel {
@@ -71,6 +72,9 @@ struct tc_kernel {
 /* Who calls whom, without a cycle: tc_cmd -> tc_buffer -> tc_transfer ->
  * tc_context (tc_kernel -> tc_context). */
 
+/* tc_kernel.c: the descriptor type of a binding kind. */
+VkDescriptorType tc_descriptor_type(tc_binding b);
+
 /* tc_context.c: maps a VkResult to a status and message naming the call. */
 tc_status tc_vk_check(VkResult r, const char *what, tc_error *err);
 
@@ -79,7 +83,9 @@ tc_status tc_vk_check(VkResult r, const char *what, tc_error *err);
 typedef void (*tc_record_fn)(VkCommandBuffer cb, void *user);
 tc_status tc_vk_run_once(tc_context *ctx, tc_record_fn record, void *user, tc_error *err);
 
-/* tc_buffer.c: the texel view of buf for dtype, created on first use. */
-tc_status tc_buffer_texel_view(tc_buffer *buf, tc_dtype dtype, VkBufferView *out, tc_error *err);
+/* tc_buffer.c: the texel view of buf in the format of binding kind b (any
+ * but TC_BIND_STORAGE), created on first use; one view serves uniform and
+ * storage texel descriptors alike. */
+tc_status tc_buffer_texel_view(tc_buffer *buf, tc_binding b, VkBufferView *out, tc_error *err);
 
 #endif

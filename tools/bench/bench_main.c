@@ -260,7 +260,10 @@ int main(int argc, char **argv)
   tc_context_options_init(&opts);
   opts.device = o.device;
   opts.family = o.family;
-  opts.profile = o.wall ? 0 : 2; /* timestamps for tc_cmd_total_ms, nothing printed */
+  /* timestamps for tc_cmd_total_ms (none with --wall); the per-kernel table
+   * of each submission only with TOKENCLIP_PROFILE=1 */
+  const char *prof = getenv("TOKENCLIP_PROFILE");
+  opts.profile = o.wall ? 0 : prof && strcmp(prof, "1") == 0 ? 1 : 2;
   tc_context *ctx = NULL;
   if (tc_context_create(&opts, &ctx, &err) != TC_OK) {
     fprintf(stderr, "tokenclip-bench: %s\n", err.message);
