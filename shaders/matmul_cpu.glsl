@@ -36,7 +36,7 @@ layout(constant_id = 2) const bool HAS_BIAS = false;
 layout(constant_id = 3) const bool HAS_RESIDUAL = false;
 layout(constant_id = 4) const uint SG = 8; // the device's subgroup size
 layout(constant_id = 5) const uint TM = 32; // rows of y per invocation (all lanes of a workgroup share them)
-layout(constant_id = 6) const uint TN = 8;  // consecutive columns of y per invocation
+layout(constant_id = 6) const uint TN = 4;  // consecutive columns of y per invocation
 layout(constant_id = 7) const bool W_PANELS = false;
 
 layout(binding = 0, rgba32f) uniform readonly imageBuffer X; // [M, K/4]

@@ -1,7 +1,7 @@
 /* tc_op_matmul: picks the kernel variant for the context's family and
  * records one dispatch.
  *
- *   cpu, K % 4 == 0   matmul_cpu     storage-texel-buffer loads, 32x8 register
+ *   cpu, K % 4 == 0   matmul_cpu     storage-texel-buffer loads, 32x4 register
  *                    (_f16: w fp16)  tile, rows of x shared by the subgroup
  *                                    (fewer rows when that covers M as well)
  *   cpu, other K      matmul_scalar  storage buffers, 8x8 register tile
@@ -41,13 +41,13 @@ typedef struct matmul_variant {
 
 /* CPU variants: each invocation owns TM x TN outputs, a workgroup is a row of
  * wg invocations along N whose subgroups share the TM rows of x. Measured on
- * lavapipe (tools/bench/README.md): 32x8 is as fast as 32x16 and 16x16 and
- * compiles in half the time; larger tiles spill more than they save. A
- * workgroup covers 256 columns: N = 768 is three groups, so both worker
- * threads have work at M = 197. wg is raised to the subgroup size where
- * that is larger. */
+ * lavapipe (tools/bench/README.md): 32x4 is as fast as 32x8, 32x16 and 16x8
+ * and compiles in half the time of 32x8; TM > 32 is not unrolled (20x
+ * slower). A workgroup covers 256 columns: N = 768 is three groups, so both
+ * worker threads have work at M = 197. wg is raised to the subgroup size
+ * where that is larger. */
 static const matmul_variant cpu_variant = {
-  .shader = "matmul_cpu", .wg = 32, .tile = { 32, 8 }, .n_tile = 2, .rows = 32, .cols = 32 * 8, .cpu = 1,
+  .shader = "matmul_cpu", .wg = 64, .tile = { 32, 4 }, .n_tile = 2, .rows = 32, .cols = 64 * 4, .cpu = 1,
 };
 static const matmul_variant scalar_variant = {
   .shader = "matmul_scalar", .wg = 64, .tile = { 8, 8 }, .n_tile = 2, .rows = 8, .cols = 64 * 8,
