@@ -1,4 +1,9 @@
-/* The Vulkan core itself: buffers, kernels, command sequences, errors. */
+/* The Vulkan core itself: buffers, kernels, command sequences, errors, the
+ * pipeline cache on disk. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "tc_ops.h"
 #include "tc_ref.h"
 #include "tc_test.h"
@@ -78,11 +83,131 @@ static void test_errors(tc_context *ctx)
   TC_CHECK(strstr(err.message, "no such device name") != NULL, "message: %s", err.message);
 }
 
+/* A context on the pipeline cache in dir (NULL: from the environment) that
+ * has built and run one kernel; NULL after recording a failure. */
+static tc_context *cache_context(const char *dir)
+{
+  tc_context_options opts;
+  tc_context_options_init(&opts);
+  const char *v = getenv("TOKENCLIP_VALIDATE");
+  opts.validation = !(v && strcmp(v, "0") == 0);
+  opts.cache_dir = dir;
+  tc_context *ctx = NULL;
+  tc_error err = { 0 };
+  if (!TC_CHECK_OK(tc_context_create(&opts, &ctx, &err), &err))
+    return NULL;
+  float a[64] = { 1 };
+  tc_buffer *b = NULL;
+  tc_cmd *cmd = NULL;
+  if (TC_CHECK_OK(tc_buffer_create_from(ctx, a, sizeof a, &b, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+      TC_CHECK_OK(tc_op_add(cmd, b, b, b, 64, &err), &err) && TC_CHECK_OK(tc_cmd_end(cmd, &err), &err))
+    TC_CHECK_OK(tc_cmd_run(cmd, &err), &err);
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(b);
+  TC_CHECK(tc_context_validation_messages(ctx) == 0, "validation messages");
+  return ctx;
+}
+
+/* The one pipelines-*.bin in dir: its path in path (empty if none) and size. */
+static long cache_file(const char *dir, char *path, size_t size)
+{
+  *path = '\0';
+  int files = 0;
+  DIR *d = opendir(dir);
+  for (struct dirent *e; d && (e = readdir(d));)
+    if (strncmp(e->d_name, "pipelines-", 10) == 0 && strstr(e->d_name, ".bin") && !strstr(e->d_name, ".tmp")) {
+      snprintf(path, size, "%s/%s", dir, e->d_name);
+      files++;
+    }
+  if (d)
+    closedir(d);
+  TC_CHECK(files <= 1, "%d cache files in %s", files, dir);
+  FILE *f = *path ? fopen(path, "rb") : NULL;
+  long n = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (f)
+    fclose(f);
+  return n;
+}
+
+static void overwrite(const char *path, const void *data, size_t n)
+{
+  FILE *f = fopen(path, "wb");
+  bool ok = f && fwrite(data, 1, n, f) == n;
+  ok = f && fclose(f) == 0 && ok;
+  TC_CHECK(ok, "cannot write %s", path);
+}
+
+/* The pipeline cache goes to the directory asked for, is written when a
+ * context ends and read back by the next one; garbage or another device's
+ * cache in the file is ignored (and replaced), "" turns it off. */
+static void test_pipeline_cache(void)
+{
+  const char *tmp = getenv("TMPDIR");
+  char dir[512], path[1024];
+  snprintf(dir, sizeof dir, "%s/tc-pipeline-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir)) {
+    TC_CHECK(0, "mkdtemp %s failed", dir);
+    return;
+  }
+  char sub[600];
+  snprintf(sub, sizeof sub, "%s/a/b", dir); /* made on demand */
+
+  tc_context *ctx = cache_context(sub);
+  TC_CHECK(ctx && tc_context_pipeline_cache_loaded(ctx) == 0, "a cache loaded from an empty directory");
+  tc_context_destroy(ctx);
+  long n = cache_file(sub, path, sizeof path);
+  TC_CHECK(n >= 32, "cache file %s of %ld bytes after the first context", path, n);
+
+  ctx = cache_context(sub);
+  size_t loaded = ctx ? tc_context_pipeline_cache_loaded(ctx) : 0;
+  TC_CHECK(loaded > 0 && (long)loaded == n, "second context loaded %zu bytes of the %ld-byte file", loaded, n);
+  tc_context_destroy(ctx);
+
+  /* garbage of the right length, then another vendor's header */
+  unsigned char junk[256];
+  for (size_t i = 0; i < sizeof junk; i++)
+    junk[i] = (unsigned char)(i * 37 + 11);
+  overwrite(path, junk, sizeof junk);
+  ctx = cache_context(sub);
+  TC_CHECK(ctx && tc_context_pipeline_cache_loaded(ctx) == 0, "garbage loaded as a pipeline cache");
+  tc_context_destroy(ctx);
+  TC_CHECK(cache_file(sub, path, sizeof path) == n, "the garbage was not replaced by a cache");
+  FILE *f = fopen(path, "rb");
+  unsigned char head[256] = { 0 };
+  size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+  if (f)
+    fclose(f);
+  head[8] ^= 0x5a; /* vendorID */
+  overwrite(path, head, got);
+  ctx = cache_context(sub);
+  TC_CHECK(ctx && tc_context_pipeline_cache_loaded(ctx) == 0, "another vendor's cache loaded");
+  tc_context_destroy(ctx);
+
+  /* TOKENCLIP_CACHE_DIR relocates it when the option is NULL; "" turns it off */
+  char moved[600];
+  snprintf(moved, sizeof moved, "%s/moved", dir);
+  setenv("TOKENCLIP_CACHE_DIR", moved, 1);
+  tc_context_destroy(cache_context(NULL));
+  char path2[1024];
+  TC_CHECK(cache_file(moved, path2, sizeof path2) > 0, "nothing written to TOKENCLIP_CACHE_DIR=%s", moved);
+  setenv("TOKENCLIP_CACHE_DIR", "", 1);
+  ctx = cache_context(NULL);
+  TC_CHECK(ctx && tc_context_pipeline_cache_loaded(ctx) == 0, "TOKENCLIP_CACHE_DIR=\"\" still loads a cache");
+  tc_context_destroy(ctx);
+  unsetenv("TOKENCLIP_CACHE_DIR");
+
+  unlink(path), unlink(path2);
+  snprintf(path, sizeof path, "%s/a", dir);
+  rmdir(sub), rmdir(path), rmdir(moved), rmdir(dir);
+}
+
 int main(void)
 {
   tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
   test_buffer_roundtrip(ctx);
   test_add(ctx);
   test_errors(ctx);
+  test_pipeline_cache();
   return tc_test_finish(ctx);
 }

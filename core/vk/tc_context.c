@@ -1,11 +1,9 @@
-/* Vulkan instance, device choice, queue and the on-disk pipeline cache. */
+/* Vulkan instance, device choice and queue (the pipeline cache on disk:
+ * tc_pipeline_cache.c). */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tc_vk_internal.h"
 
@@ -420,113 +418,6 @@ static tc_status create_device(tc_context *ctx, int want_coopmat, tc_error *err)
                      err);
 }
 
-/* ---- pipeline cache on disk ---- */
-
-static int mkdir_p(const char *path)
-{
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -1;
-      *p = '/';
-    }
-  }
-  return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static char *cache_file_path(const tc_context *ctx, const char *dir_opt)
-{
-  char dir[4096];
-  if (dir_opt) {
-    if (!*dir_opt)
-      return NULL;
-    snprintf(dir, sizeof dir, "%s", dir_opt);
-  } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
-    snprintf(dir, sizeof dir, "%s/tokenclip", getenv("XDG_CACHE_HOME"));
-  } else if (getenv("HOME") && *getenv("HOME")) {
-    snprintf(dir, sizeof dir, "%s/.cache/tokenclip", getenv("HOME"));
-  } else {
-    return NULL;
-  }
-  if (mkdir_p(dir) != 0)
-    return NULL; /* a cache is an optimisation: no cache, no error */
-  char *path = malloc(strlen(dir) + 64);
-  if (path)
-    sprintf(path, "%s/pipelines-%04x-%04x.bin", dir, ctx->props.vendorID, ctx->props.deviceID);
-  return path;
-}
-
-/* Reads the cache file if its header matches this device and driver. */
-static void *read_cache(const tc_context *ctx, size_t *size)
-{
-  *size = 0;
-  FILE *f = ctx->cache_path ? fopen(ctx->cache_path, "rb") : NULL;
-  if (!f)
-    return NULL;
-  void *data = NULL;
-  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-  if (n >= 16 + VK_UUID_SIZE && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n)) &&
-      fread(data, 1, (size_t)n, f) == (size_t)n) {
-    const uint8_t *h = data;
-    uint32_t vendor, device;
-    memcpy(&vendor, h + 8, 4);
-    memcpy(&device, h + 12, 4);
-    if (vendor == ctx->props.vendorID && device == ctx->props.deviceID &&
-        memcmp(h + 16, ctx->props.pipelineCacheUUID, VK_UUID_SIZE) == 0)
-      *size = (size_t)n;
-  }
-  fclose(f);
-  if (*size == 0) {
-    free(data);
-    return NULL;
-  }
-  return data;
-}
-
-static void write_cache(tc_context *ctx)
-{
-  if (!ctx->cache_path || !ctx->pipeline_cache)
-    return;
-  size_t n = 0;
-  if (vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &n, NULL) != VK_SUCCESS || n == 0)
-    return;
-  void *data = malloc(n);
-  if (!data || vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &n, data) != VK_SUCCESS) {
-    free(data);
-    return;
-  }
-  /* Write beside and rename, so concurrent processes never read half a file. */
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.%ld.tmp", ctx->cache_path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (f) {
-    bool ok = fwrite(data, 1, n, f) == n;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, ctx->cache_path) != 0)
-      unlink(tmp);
-  }
-  free(data);
-}
-
-static tc_status create_pipeline_cache(tc_context *ctx, const char *dir, tc_error *err)
-{
-  ctx->cache_path = cache_file_path(ctx, dir);
-  size_t n = 0;
-  void *data = read_cache(ctx, &n);
-  VkPipelineCacheCreateInfo info = {
-    .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
-    .initialDataSize = n,
-    .pInitialData = data,
-  };
-  tc_status st = tc_vk_check(vkCreatePipelineCache(ctx->device, &info, NULL, &ctx->pipeline_cache),
-                             "vkCreatePipelineCache", err);
-  free(data);
-  return st;
-}
-
 tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out, tc_error *err)
 {
   tc_context_options defaults;
@@ -582,7 +473,7 @@ tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out,
   if (st == TC_OK)
     st = create_device(ctx, coopmat, err);
   if (st == TC_OK)
-    st = create_pipeline_cache(ctx, opts->cache_dir, err);
+    st = tc_pipeline_cache_open(ctx, opts->cache_dir, err);
   if (st != TC_OK) {
     tc_context_destroy(ctx);
     return st;
@@ -597,7 +488,7 @@ void tc_context_destroy(tc_context *ctx)
     return;
   if (ctx->device) {
     vkDeviceWaitIdle(ctx->device);
-    write_cache(ctx);
+    tc_pipeline_cache_save(ctx);
     for (tc_kernel *k = ctx->kernels, *next; k; k = next) {
       next = k->next;
       vkDestroyPipeline(ctx->device, k->pipeline, NULL);

@@ -46,8 +46,9 @@ typedef struct tc_context_options {
    * without printing (for callers that read tc_cmd_timings, e.g. benchmarks). */
   int profile;
   tc_kernel_family family;
-  /* Directory for the on-disk VkPipelineCache. NULL: $XDG_CACHE_HOME/tokenclip
-   * (or ~/.cache/tokenclip); "": no disk cache. */
+  /* Directory for the on-disk VkPipelineCache (core/vk/tc_pipeline_cache.c).
+   * NULL: TOKENCLIP_CACHE_DIR if set, else $XDG_CACHE_HOME/tokenclip (or
+   * ~/.cache/tokenclip); "" here or in the variable: no disk cache. */
   const char *cache_dir;
   /* Cooperative-matrix matmul and attention (gpu family, devices with
    * VK_NV_cooperative_matrix and fp16 x fp16 -> fp32 16x16x16 subgroup
@@ -76,6 +77,9 @@ int tc_context_has_coopmat(const tc_context *ctx);
 /* 1 when shaders may add floats atomically into storage buffers (enabled
  * with cooperative matrices, for the split-K matmul). */
 int tc_context_has_float_atomic_add(const tc_context *ctx);
+/* Bytes of pipeline cache read from disk when ctx was created (0: none,
+ * or the disk cache is off). */
+size_t tc_context_pipeline_cache_loaded(const tc_context *ctx);
 /* Invocations per subgroup of the device's compute shaders. */
 uint32_t tc_context_subgroup_size(const tc_context *ctx);
 /* Number of warnings and errors the validation layer reported so far. */

@@ -38,7 +38,9 @@ struct tc_context {
   uint32_t validation_messages; /* updated from the messenger callback */
 
   VkPipelineCache pipeline_cache;
-  char *cache_path; /* NULL: no disk cache */
+  char *cache_path;     /* NULL: no disk cache */
+  size_t cache_loaded;  /* bytes read from the file (0: none) */
+  uint64_t cache_hash;  /* of those bytes: the file is rewritten only when the cache changed */
 
   /* Serialises queue submissions, kernel creation and lazy view creation:
    * an element may run inference on one thread and blend on another. */
@@ -70,7 +72,12 @@ struct tc_kernel {
 #define TC_VK_WAIT_TIMEOUT_NS (600ull * 1000 * 1000 * 1000)
 
 /* Who calls whom, without a cycle: tc_cmd -> tc_buffer -> tc_transfer ->
- * tc_context (tc_kernel -> tc_context). */
+ * tc_context (tc_kernel -> tc_context; tc_context -> tc_pipeline_cache). */
+
+/* tc_pipeline_cache.c: creates ctx->pipeline_cache from the file on disk
+ * (when there is a valid one), and writes it back when it changed. */
+tc_status tc_pipeline_cache_open(tc_context *ctx, const char *dir_opt, tc_error *err);
+void tc_pipeline_cache_save(tc_context *ctx);
 
 /* tc_kernel.c: the descriptor type of a binding kind. */
 VkDescriptorType tc_descriptor_type(tc_binding b);
