@@ -7,10 +7,13 @@
  * data-dependent rescaling behaves as it would) and goes through the same
  * path as a user's file: written as an open_clip-named fp16 safetensors
  * file in $TMPDIR (about 170 MB for B/16, 600 MB for L/14), opened with
- * tc_clip_vision, uploaded by tc_encoder, then removed. The input is random
- * in [-2, 2), as a CLIP-normalised picture. flop counts the matrix products
- * (patch embedding, q/k/v, Q Kᵀ, P V, out_proj, MLP, projection):
- * tools/bench/torch_bench_encoder.py times PyTorch on the same model. */
+ * tc_clip_vision, uploaded by tc_encoder, then removed. With
+ * TOKENCLIP_BENCH_MODELS=DIR the file is DIR/encoder-W-L-P-S-E.safetensors
+ * instead (width, layers, patch, input size, embed dim), kept, and used
+ * again when it is there: tools/bench/torch_bench_encoder.py reads the same
+ * files, so that PyTorch runs on the same weights. The input is random in
+ * [-2, 2), as a CLIP-normalised picture. flop counts the matrix products
+ * (patch embedding, q/k/v, Q Kᵀ, P V, out_proj, MLP, projection). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,18 +127,27 @@ static tc_status encoder_setup(tc_context *ctx, const void *params, tc_cmd *cmd,
   *out = s;
   if (!s)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  const char *dir = getenv("TMPDIR");
+  const char *dir = getenv("TMPDIR"), *keep = getenv("TOKENCLIP_BENCH_MODELS");
   char path[4096];
-  snprintf(path, sizeof path, "%s/tokenclip-bench-XXXXXX.safetensors", dir && *dir ? dir : "/tmp");
-  int fd = mkstemps(path, 12);
-  if (fd < 0)
-    return tc_error_set(err, TC_ERR_IO, "%s: cannot create the random model", path);
-  close(fd);
+  tc_status st = TC_OK;
+  if (keep && *keep) {
+    snprintf(path, sizeof path, "%s/encoder-%d-%d-%d-%d-%d.safetensors", keep, b->width, b->layers, b->patch,
+             b->image, b->embed);
+    if (access(path, R_OK) != 0)
+      st = write_model(b, path, err);
+  } else {
+    snprintf(path, sizeof path, "%s/tokenclip-bench-XXXXXX.safetensors", dir && *dir ? dir : "/tmp");
+    int fd = mkstemps(path, 12);
+    if (fd < 0)
+      return tc_error_set(err, TC_ERR_IO, "%s: cannot create the random model", path);
+    close(fd);
+    st = write_model(b, path, err);
+  }
   tc_clip_vision *model = NULL;
-  tc_status st = write_model(b, path, err);
   if (st == TC_OK)
     st = tc_clip_vision_open(path, NULL, &model, err);
-  unlink(path); /* the mapping stays valid; nothing is left behind if the bench dies */
+  if (!(keep && *keep))
+    unlink(path); /* the mapping stays valid; nothing is left behind if the bench dies */
   tc_encoder_options opts;
   tc_encoder_options_init(&opts);
   opts.input_size = (uint32_t)(b->input ? b->input : b->image);
