@@ -202,9 +202,35 @@ static void test_pipeline_cache(void)
   rmdir(sub), rmdir(path), rmdir(moved), rmdir(dir);
 }
 
-int main(void)
+/* lavapipe's lanes: LP_NATIVE_VECTOR_WIDTH / 32 when it was set at the
+ * start, else 16 on a CPU with AVX-512 (the library sets 512 bits), else 8. */
+static void test_lavapipe_lanes(tc_context *ctx, const char *lp_width)
 {
+  if (!strstr(tc_context_device_name(ctx), "llvmpipe"))
+    return;
+  uint32_t want = 8;
+  if (lp_width)
+    want = (uint32_t)atoi(lp_width) / 32;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  else if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+    want = 16;
+#endif
+  TC_CHECK(tc_context_subgroup_size(ctx) == want, "%u lanes with LP_NATIVE_VECTOR_WIDTH %s at the start, want %u",
+           tc_context_subgroup_size(ctx), lp_width ? lp_width : "unset", want);
+  printf("ok lavapipe lanes: %u (LP_NATIVE_VECTOR_WIDTH %s at the start)\n", tc_context_subgroup_size(ctx),
+         lp_width ? lp_width : "unset");
+}
+
+/* --default-lanes: run without LP_NATIVE_VECTOR_WIDTH, as a user would. */
+int main(int argc, char **argv)
+{
+  if (argc > 1 && strcmp(argv[1], "--default-lanes") == 0)
+    unsetenv("LP_NATIVE_VECTOR_WIDTH");
+  char *lp_width = getenv("LP_NATIVE_VECTOR_WIDTH") ? strdup(getenv("LP_NATIVE_VECTOR_WIDTH")) : NULL;
   tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
+  test_lavapipe_lanes(ctx, lp_width);
+  free(lp_width);
   test_buffer_roundtrip(ctx);
   test_add(ctx);
   test_errors(ctx);
