@@ -247,5 +247,6 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     [BIND_Y] = mm->y,
   };
   uint32_t push[3] = { mm->M, mm->N, mm->K };
-  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, v->cols), tc_div_up(mm->M, rows), parts, label, err);
+  const uint32_t cols = v->cpu ? wg * v->tile[1] : v->cols; /* (wg may have grown to the subgroup) */
+  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, cols), tc_div_up(mm->M, rows), parts, label, err);
 }

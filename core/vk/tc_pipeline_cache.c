@@ -196,9 +196,11 @@ void tc_pipeline_cache_save(tc_context *ctx)
   if (f) {
     bool ok = fwrite(data, 1, n, f) == n;
     ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, ctx->cache_path) == 0)
+    if (ok && rename(tmp, ctx->cache_path) == 0) {
       debug(ctx, "%s: %zu bytes written", ctx->cache_path, n);
-    else {
+      ctx->cache_loaded = n; /* what the file holds now */
+      ctx->cache_hash = hash(data, n);
+    } else {
       debug(ctx, "%s: cannot write (%s)", ctx->cache_path, strerror(errno));
       unlink(tmp);
     }
@@ -210,3 +212,10 @@ void tc_pipeline_cache_save(tc_context *ctx)
 }
 
 size_t tc_context_pipeline_cache_loaded(const tc_context *ctx) { return ctx->cache_loaded; }
+
+void tc_context_save_pipeline_cache(tc_context *ctx)
+{
+  pthread_mutex_lock(&ctx->lock);
+  tc_pipeline_cache_save(ctx);
+  pthread_mutex_unlock(&ctx->lock);
+}

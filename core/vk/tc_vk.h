@@ -78,8 +78,13 @@ int tc_context_has_coopmat(const tc_context *ctx);
  * with cooperative matrices, for the split-K matmul). */
 int tc_context_has_float_atomic_add(const tc_context *ctx);
 /* Bytes of pipeline cache read from disk when ctx was created (0: none,
- * or the disk cache is off). */
+ * or the disk cache is off); after tc_context_save_pipeline_cache, those
+ * written. */
 size_t tc_context_pipeline_cache_loaded(const tc_context *ctx);
+/* Writes the pipeline cache file now if the cache changed since it was read
+ * or last written (tc_context_destroy does it too): e.g. after building
+ * every kernel at start. Thread-safe. */
+void tc_context_save_pipeline_cache(tc_context *ctx);
 /* Invocations per subgroup of the device's compute shaders. */
 uint32_t tc_context_subgroup_size(const tc_context *ctx);
 /* Number of warnings and errors the validation layer reported so far. */
