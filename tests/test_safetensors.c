@@ -483,11 +483,11 @@ static void test_fuzz(int iterations)
       char *h = malloc(hl ? hl : 1);
       memcpy(h, buf + 8, hl);
       tc_json_doc *doc = NULL;
-      char msg[128];
-      if (tc_json_parse(h, hl, &doc, msg, sizeof msg) == 0)
+      tc_error jerr = { 0 };
+      if (tc_json_parse(h, hl, &doc, &jerr) == TC_OK)
         tc_json_free(doc);
       else
-        TC_CHECK(strncmp(msg, "at byte ", 8) == 0, "parser message: %s", msg);
+        TC_CHECK(strncmp(jerr.message, "at byte ", 8) == 0, "parser message: %s", jerr.message);
       free(h);
     }
   }

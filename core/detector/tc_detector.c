@@ -398,7 +398,8 @@ tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_err
     tc_map_params mp;
     tc_detector_map_params(det, &eff, &det->frame, &mp);
     tc_map *map = NULL;
-    if ((st = tc_map_create(det->ctx, &det->frame, &mp, &map, err)) != TC_OK)
+    st = tc_map_create(det->ctx, &det->frame, &mp, &map, err);
+    if (st != TC_OK)
       return st;
     tc_map_destroy(det->map);
     det->map = map;
@@ -577,7 +578,9 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
   tc_status st = tc_frame_slot_to_device(s, err);
   if (st == TC_OK)
     st = run_analysis(det, 0, blend, out, err);
-  if (st == TC_OK && blend && (st = tc_frame_slot_from_device(s, err)) == TC_OK)
+  if (st == TC_OK && blend)
+    st = tc_frame_slot_from_device(s, err);
+  if (st == TC_OK && blend)
     tc_frame_slot_read(s, pixels, stride);
   return st;
 }

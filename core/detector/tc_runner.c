@@ -145,7 +145,9 @@ static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pix
     st = tc_frame_slot_to_device(&o->slot, err);
   if (st == TC_OK)
     st = tc_cmd_run(o->cmd, err);
-  if (st == TC_OK && (st = tc_frame_slot_from_device(&o->slot, err)) == TC_OK)
+  if (st == TC_OK)
+    st = tc_frame_slot_from_device(&o->slot, err);
+  if (st == TC_OK)
     tc_frame_slot_read(&o->slot, pixels, stride);
   return st;
 }

@@ -40,19 +40,30 @@ static void release_block(tc_block *b)
 static tc_status upload_block(tc_context *ctx, const tc_clip_tower *tw, int layer, tc_weight_precision wp,
                               tc_block *b, tc_error *err)
 {
-  tc_status st;
-  if ((st = upload_vector(ctx, tw, TC_BLOCK_LN_1_WEIGHT, layer, &b->ln1_w, err)) ||
-      (st = upload_vector(ctx, tw, TC_BLOCK_LN_1_BIAS, layer, &b->ln1_b, err)) ||
-      (st = upload_matrix(ctx, tw, TC_BLOCK_QKV_WEIGHT, layer, wp, &b->qkv, err)) ||
-      (st = upload_vector(ctx, tw, TC_BLOCK_QKV_BIAS, layer, &b->qkv_b, err)) ||
-      (st = upload_matrix(ctx, tw, TC_BLOCK_ATTN_OUT_WEIGHT, layer, wp, &b->out, err)) ||
-      (st = upload_vector(ctx, tw, TC_BLOCK_ATTN_OUT_BIAS, layer, &b->out_b, err)) ||
-      (st = upload_vector(ctx, tw, TC_BLOCK_LN_2_WEIGHT, layer, &b->ln2_w, err)) ||
-      (st = upload_vector(ctx, tw, TC_BLOCK_LN_2_BIAS, layer, &b->ln2_b, err)) ||
-      (st = upload_matrix(ctx, tw, TC_BLOCK_MLP_FC_WEIGHT, layer, wp, &b->fc, err)) ||
-      (st = upload_vector(ctx, tw, TC_BLOCK_MLP_FC_BIAS, layer, &b->fc_b, err)) ||
-      (st = upload_matrix(ctx, tw, TC_BLOCK_MLP_PROJ_WEIGHT, layer, wp, &b->proj, err)) ||
-      (st = upload_vector(ctx, tw, TC_BLOCK_MLP_PROJ_BIAS, layer, &b->proj_b, err)))
+  tc_status st = upload_vector(ctx, tw, TC_BLOCK_LN_1_WEIGHT, layer, &b->ln1_w, err);
+  if (st == TC_OK)
+    st = upload_vector(ctx, tw, TC_BLOCK_LN_1_BIAS, layer, &b->ln1_b, err);
+  if (st == TC_OK)
+    st = upload_matrix(ctx, tw, TC_BLOCK_QKV_WEIGHT, layer, wp, &b->qkv, err);
+  if (st == TC_OK)
+    st = upload_vector(ctx, tw, TC_BLOCK_QKV_BIAS, layer, &b->qkv_b, err);
+  if (st == TC_OK)
+    st = upload_matrix(ctx, tw, TC_BLOCK_ATTN_OUT_WEIGHT, layer, wp, &b->out, err);
+  if (st == TC_OK)
+    st = upload_vector(ctx, tw, TC_BLOCK_ATTN_OUT_BIAS, layer, &b->out_b, err);
+  if (st == TC_OK)
+    st = upload_vector(ctx, tw, TC_BLOCK_LN_2_WEIGHT, layer, &b->ln2_w, err);
+  if (st == TC_OK)
+    st = upload_vector(ctx, tw, TC_BLOCK_LN_2_BIAS, layer, &b->ln2_b, err);
+  if (st == TC_OK)
+    st = upload_matrix(ctx, tw, TC_BLOCK_MLP_FC_WEIGHT, layer, wp, &b->fc, err);
+  if (st == TC_OK)
+    st = upload_vector(ctx, tw, TC_BLOCK_MLP_FC_BIAS, layer, &b->fc_b, err);
+  if (st == TC_OK)
+    st = upload_matrix(ctx, tw, TC_BLOCK_MLP_PROJ_WEIGHT, layer, wp, &b->proj, err);
+  if (st == TC_OK)
+    st = upload_vector(ctx, tw, TC_BLOCK_MLP_PROJ_BIAS, layer, &b->proj_b, err);
+  if (st != TC_OK)
     tc_error_prefix(err, "layer %d", layer + 1);
   return st;
 }
@@ -92,14 +103,20 @@ tc_status tc_block_buffers_create(tc_context *ctx, const tc_block_config *c, uin
   const size_t rows = (size_t)max_seqs * max_tokens, W = c->width, f = sizeof(float);
   memset(out, 0, sizeof *out);
   out->max_seqs = max_seqs, out->max_tokens = max_tokens;
-  tc_status st;
-  if ((st = tc_buffer_create(ctx, rows * W * f, &out->x, err)) ||
-      (st = tc_buffer_create(ctx, rows * W * f, &out->h, err)) ||
-      (st = tc_buffer_create(ctx, rows * 3 * W * f, &out->qkv, err)) ||
-      (st = tc_buffer_create(ctx, rows * W * f, &out->attn, err)) ||
-      (st = tc_buffer_create(ctx, rows * c->mlp_dim * f, &out->mlp, err)) ||
-      (max_seqs > 1 && ((st = tc_buffer_create(ctx, (size_t)max_tokens * 3 * W * f, &out->seq_qkv, err)) ||
-                        (st = tc_buffer_create(ctx, (size_t)max_tokens * W * f, &out->seq_attn, err)))))
+  tc_status st = tc_buffer_create(ctx, rows * W * f, &out->x, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, rows * W * f, &out->h, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, rows * 3 * W * f, &out->qkv, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, rows * W * f, &out->attn, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, rows * c->mlp_dim * f, &out->mlp, err);
+  if (st == TC_OK && max_seqs > 1) /* whole-sequence scratch for the batched attention */
+    st = tc_buffer_create(ctx, (size_t)max_tokens * 3 * W * f, &out->seq_qkv, err);
+  if (st == TC_OK && max_seqs > 1)
+    st = tc_buffer_create(ctx, (size_t)max_tokens * W * f, &out->seq_attn, err);
+  if (st != TC_OK)
     tc_block_buffers_destroy(out);
   return st;
 }

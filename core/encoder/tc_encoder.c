@@ -96,15 +96,23 @@ static tc_status upload_weights(tc_encoder *enc, const tc_clip_vision *m, tc_err
   tc_context *ctx = enc->ctx;
   tc_status st;
   pos_fill pf = { m, (int)enc->grid, enc->opts.pos_interp };
-  if ((st = tc_weight_upload_matrix(ctx, tw, TC_CLIP_PATCH_EMBED, 0, wp, &enc->patch_w, err)) ||
-      (st = tc_weight_upload_vector(ctx, tw, TC_CLIP_CLASS_EMBED, 0, &enc->cls, err)) ||
-      (st = tc_buffer_create_filled(ctx, (size_t)enc->tokens * enc->cfg.width * sizeof(float), fill_pos, &pf,
-                                    &enc->pos, err)) ||
-      (st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_PRE_WEIGHT, 0, &enc->ln_pre_w, err)) ||
-      (st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_PRE_BIAS, 0, &enc->ln_pre_b, err)) ||
-      (st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_POST_WEIGHT, 0, &enc->ln_post_w, err)) ||
-      (st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_POST_BIAS, 0, &enc->ln_post_b, err)) ||
-      (st = tc_weight_upload_matrix(ctx, tw, TC_CLIP_PROJ, 0, wp, &enc->proj, err)))
+  st = tc_weight_upload_matrix(ctx, tw, TC_CLIP_PATCH_EMBED, 0, wp, &enc->patch_w, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_vector(ctx, tw, TC_CLIP_CLASS_EMBED, 0, &enc->cls, err);
+  if (st == TC_OK)
+    st = tc_buffer_create_filled(ctx, (size_t)enc->tokens * enc->cfg.width * sizeof(float), fill_pos, &pf,
+                                 &enc->pos, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_PRE_WEIGHT, 0, &enc->ln_pre_w, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_PRE_BIAS, 0, &enc->ln_pre_b, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_POST_WEIGHT, 0, &enc->ln_post_w, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_vector(ctx, tw, TC_CLIP_LN_POST_BIAS, 0, &enc->ln_post_b, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_matrix(ctx, tw, TC_CLIP_PROJ, 0, wp, &enc->proj, err);
+  if (st != TC_OK)
     return st;
   const tc_clip_vision_config *c = &enc->cfg;
   const tc_block_config block = tc_block_config_make(c->width, c->heads, c->mlp_dim, c->ln_eps, c->act, 0);
@@ -115,19 +123,22 @@ static tc_status alloc_activations(tc_encoder *enc, tc_error *err)
 {
   const size_t T = enc->tokens, N = T - 1, W = (size_t)enc->cfg.width, f = sizeof(float);
   const size_t p = (size_t)enc->cfg.patch_size;
-  tc_status st;
-  if ((st = tc_buffer_create(enc->ctx, 3 * (size_t)enc->size * enc->size * f, &enc->input, err)) ||
-      (st = tc_buffer_create(enc->ctx, N * 3 * p * p * f, &enc->patches, err)) ||
-      (st = tc_buffer_create(enc->ctx, N * W * f, &enc->embed, err)) ||
-      (st = tc_block_buffers_create(enc->ctx, &enc->blocks.config, 1, enc->tokens, &enc->act, err)) ||
-      (st = tc_buffer_create(enc->ctx, enc->n_layers * T * (size_t)enc->cfg.embed_dim * f, &enc->out, err)) ||
-      (st = tc_buffer_create(enc->ctx, (size_t)enc->cfg.embed_dim * f, &enc->global, err)))
-    return st;
-  if (enc->vv_last && (st = tc_buffer_create(enc->ctx, T * W * f, &enc->y, err)))
-    return st;
-  if (enc->n_layers > 1 && (st = tc_buffer_create(enc->ctx, T * (size_t)enc->cfg.embed_dim * f, &enc->feat, err)))
-    return st;
-  return TC_OK;
+  tc_status st = tc_buffer_create(enc->ctx, 3 * (size_t)enc->size * enc->size * f, &enc->input, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(enc->ctx, N * 3 * p * p * f, &enc->patches, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(enc->ctx, N * W * f, &enc->embed, err);
+  if (st == TC_OK)
+    st = tc_block_buffers_create(enc->ctx, &enc->blocks.config, 1, enc->tokens, &enc->act, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(enc->ctx, enc->n_layers * T * (size_t)enc->cfg.embed_dim * f, &enc->out, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(enc->ctx, (size_t)enc->cfg.embed_dim * f, &enc->global, err);
+  if (st == TC_OK && enc->vv_last)
+    st = tc_buffer_create(enc->ctx, T * W * f, &enc->y, err);
+  if (st == TC_OK && enc->n_layers > 1)
+    st = tc_buffer_create(enc->ctx, T * (size_t)enc->cfg.embed_dim * f, &enc->feat, err);
+  return st;
 }
 
 tc_status tc_encoder_create(tc_context *ctx, const tc_clip_vision *model, const tc_encoder_options *opts,

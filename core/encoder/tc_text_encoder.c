@@ -32,10 +32,12 @@ static tc_status upload_weights(tc_text_encoder *te, tc_error *err)
 {
   const tc_clip_tower *tw = tc_clip_text_tower(te->model);
   const tc_weight_precision wp = te->opts.weights;
-  tc_status st;
-  if ((st = tc_weight_upload_vector(te->ctx, tw, TC_TEXT_LN_FINAL_WEIGHT, 0, &te->ln_w, err)) ||
-      (st = tc_weight_upload_vector(te->ctx, tw, TC_TEXT_LN_FINAL_BIAS, 0, &te->ln_b, err)) ||
-      (st = tc_weight_upload_matrix(te->ctx, tw, TC_TEXT_PROJ, 0, wp, &te->proj, err)))
+  tc_status st = tc_weight_upload_vector(te->ctx, tw, TC_TEXT_LN_FINAL_WEIGHT, 0, &te->ln_w, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_vector(te->ctx, tw, TC_TEXT_LN_FINAL_BIAS, 0, &te->ln_b, err);
+  if (st == TC_OK)
+    st = tc_weight_upload_matrix(te->ctx, tw, TC_TEXT_PROJ, 0, wp, &te->proj, err);
+  if (st != TC_OK)
     return st;
   const tc_clip_text_config *c = &te->cfg;
   const tc_block_config block = tc_block_config_make(c->width, c->heads, c->mlp_dim, c->ln_eps, c->act, 1);
@@ -72,11 +74,15 @@ tc_status tc_text_encoder_create(tc_context *ctx, const tc_clip_text *model, con
   if (st == TC_OK)
     st = upload_weights(te, err);
   if (st == TC_OK)
-    (void)((st = tc_block_buffers_create(ctx, &te->blocks.config, (uint32_t)B, (uint32_t)C, &te->act, err)) ||
-           (st = tc_buffer_create(ctx, B * W * f, &te->pooled, err)) ||
-           (st = tc_buffer_create(ctx, B * W * f, &te->pooled_n, err)) ||
-           (st = tc_buffer_create(ctx, B * (size_t)cfg->embed_dim * f, &te->out, err)) ||
-           (st = tc_cmd_create(ctx, &te->cmd, err)));
+    st = tc_block_buffers_create(ctx, &te->blocks.config, (uint32_t)B, (uint32_t)C, &te->act, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, B * W * f, &te->pooled, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, B * W * f, &te->pooled_n, err);
+  if (st == TC_OK)
+    st = tc_buffer_create(ctx, B * (size_t)cfg->embed_dim * f, &te->out, err);
+  if (st == TC_OK)
+    st = tc_cmd_create(ctx, &te->cmd, err);
   if (st != TC_OK) {
     tc_error_prefix(err, "text encoder for %s", tc_clip_text_path(model));
     tc_text_encoder_destroy(te);

@@ -102,7 +102,8 @@ static tc_status read_defaults(const tc_safetensors *st, uint32_t Q, tc_params *
       s = list(st, in, &p, &found, err);
       continue;
     }
-    if ((s = scalar(st, in->name, &v, &found, err)) != TC_OK || !found)
+    s = scalar(st, in->name, &v, &found, err);
+    if (s != TC_OK || !found)
       continue;
     if (tc_param_check_value(in->id, v, Q, NULL) != TC_OK) {
       char want[160];
@@ -214,7 +215,7 @@ tc_status tc_head_file_write(const char *path, const float *subspaces, uint32_t 
     ts[count++] = (tc_st_write_tensor){ .name = in->name, .dtype = TC_ST_F32, .ndim = 1, .shape = { n },
                                         .data = scalars[i] };
   }
-  tc_status s = tc_safetensors_write(path, ts, count, NULL, err);
+  tc_status st = tc_safetensors_write(path, ts, count, NULL, err);
   free(h);
-  return s;
+  return st;
 }

@@ -159,32 +159,37 @@ static tc_status derive_config(tc_clip_text *ct, const tc_clip_text_options *opt
   const char *path = tc_clip_text_path(ct);
   tc_clip_text_config *c = &ct->cfg;
   const tc_st_tensor *t;
-  tc_status s;
+  tc_status st;
 
-  if ((s = tc_clip_tower_find_role(&ct->tw, TC_TEXT_TOKEN_EMBED, 2, (int64_t[]){ -1, -1 }, &t, err)))
-    return s;
+  st = tc_clip_tower_find_role(&ct->tw, TC_TEXT_TOKEN_EMBED, 2, (int64_t[]){ -1, -1 }, &t, err);
+  if (st != TC_OK)
+    return st;
   if (t->shape[0] <= 0 || t->shape[0] > (1 << 24) || t->shape[1] <= 0 || t->shape[1] > (1 << 16))
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor '%s' has shape [%lld, %lld]: not a token embedding",
                         path, t->name, (long long)t->shape[0], (long long)t->shape[1]);
   c->vocab = (int)t->shape[0];
   c->width = (int)t->shape[1];
 
-  if ((s = tc_clip_tower_find_role(&ct->tw, TC_TEXT_POS_EMBED, 2, (int64_t[]){ -1, c->width }, &t, err)))
-    return s;
+  st = tc_clip_tower_find_role(&ct->tw, TC_TEXT_POS_EMBED, 2, (int64_t[]){ -1, c->width }, &t, err);
+  if (st != TC_OK)
+    return st;
   if (t->shape[0] < 2 || t->shape[0] > 4096)
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor '%s': context of %lld positions", path, t->name,
                         (long long)t->shape[0]);
   c->context = (int)t->shape[0];
 
-  if ((s = tc_clip_tower_heads(&ct->tw, opts ? opts->heads : 0, "text_num_attention_heads", c->width, "text width",
-                               &c->heads, err)))
-    return s;
+  st = tc_clip_tower_heads(&ct->tw, opts ? opts->heads : 0, "text_num_attention_heads", c->width, "text width",
+                           &c->heads, err);
+  if (st != TC_OK)
+    return st;
   c->head_dim = c->width / c->heads;
-  if ((s = tc_clip_tower_count_layers(&ct->tw, "text ", err)))
-    return s;
+  st = tc_clip_tower_count_layers(&ct->tw, "text ", err);
+  if (st != TC_OK)
+    return st;
   c->layers = ct->tw.layers;
-  if ((s = tc_clip_tower_mlp_embed(&ct->tw, TC_TEXT_MLP_FC_WEIGHT, c->width, &c->mlp_dim, &c->embed_dim, err)))
-    return s;
+  st = tc_clip_tower_mlp_embed(&ct->tw, TC_TEXT_MLP_FC_WEIGHT, c->width, &c->mlp_dim, &c->embed_dim, err);
+  if (st != TC_OK)
+    return st;
   c->ln_eps = 1e-5f;
   return tc_clip_tower_act(&ct->tw, opts ? opts->act : TC_ACT_NONE, &c->act, err);
 }
@@ -199,16 +204,16 @@ tc_status tc_clip_text_open(const char *path, const tc_clip_text_options *option
   if (!ct)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   ct->tw.layout = &layout;
-  tc_status s = tc_safetensors_open(path, &ct->tw.st, err);
-  if (!s)
-    s = find_tower(ct, err);
-  if (!s)
-    s = derive_config(ct, options, err);
-  if (!s)
-    s = tc_clip_tower_bind(&ct->tw, ct, err);
-  if (s) {
+  tc_status st = tc_safetensors_open(path, &ct->tw.st, err);
+  if (st == TC_OK)
+    st = find_tower(ct, err);
+  if (st == TC_OK)
+    st = derive_config(ct, options, err);
+  if (st == TC_OK)
+    st = tc_clip_tower_bind(&ct->tw, ct, err);
+  if (st != TC_OK) {
     tc_clip_text_close(ct);
-    return s;
+    return st;
   }
   *out = ct;
   return TC_OK;

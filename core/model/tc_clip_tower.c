@@ -72,9 +72,9 @@ void tc_clip_tower_name(const tc_clip_tower *tw, int role, int layer, char which
 tc_status tc_clip_tower_find(const tc_clip_tower *tw, const char *name, int ndim, const int64_t *shape,
                              const tc_st_tensor **out, tc_error *err)
 {
-  tc_status s = tc_safetensors_get(tw->st, name, ndim, shape, out, err);
-  if (s)
-    return s;
+  tc_status st = tc_safetensors_get(tw->st, name, ndim, shape, out, err);
+  if (st != TC_OK)
+    return st;
   if ((*out)->dtype == TC_ST_OTHER)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: tensor '%s' is %s; CLIP weights must be F32, F16 or BF16",
                         tc_clip_tower_path(tw), name, (*out)->dtype_name);
@@ -160,19 +160,19 @@ tc_status tc_clip_tower_mlp_embed(const tc_clip_tower *tw, int mlp_fc_role, int 
 {
   const char *path = tc_clip_tower_path(tw);
   const tc_st_tensor *t;
-  tc_status s = tc_clip_tower_find_role(tw, mlp_fc_role, 2, (int64_t[]){ -1, width }, &t, err);
-  if (s)
-    return s;
+  tc_status st = tc_clip_tower_find_role(tw, mlp_fc_role, 2, (int64_t[]){ -1, width }, &t, err);
+  if (st != TC_OK)
+    return st;
   if (t->shape[0] <= 0 || t->shape[0] > (1 << 20))
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor '%s': MLP size %lld", path, t->name,
                         (long long)t->shape[0]);
   *mlp_dim = (int)t->shape[0];
 
   int hf = tw->naming == TC_CLIP_NAMING_HF; /* [embed, width]; open_clip's is [width, embed] */
-  s = tc_clip_tower_find_role(tw, tw->layout->proj_role, 2,
-                              hf ? (int64_t[]){ -1, width } : (int64_t[]){ width, -1 }, &t, err);
-  if (s)
-    return s;
+  st = tc_clip_tower_find_role(tw, tw->layout->proj_role, 2,
+                               hf ? (int64_t[]){ -1, width } : (int64_t[]){ width, -1 }, &t, err);
+  if (st != TC_OK)
+    return st;
   int64_t embed = hf ? t->shape[0] : t->shape[1];
   if (embed <= 0 || embed > (1 << 20))
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor '%s': embed size %lld", path, t->name, (long long)embed);
@@ -228,9 +228,9 @@ static tc_status bind_role(const tc_clip_tower *tw, const void *loader, int role
   src->transpose = role == tw->layout->proj_role && tw->naming == TC_CLIP_NAMING_OPENCLIP;
   for (int k = 0; k < src->n; k++) {
     tc_clip_tower_name(tw, role, layer, "qkv"[k], name, sizeof name);
-    tc_status s = tc_clip_tower_find(tw, name, ndim, shape, &src->t[k], err);
-    if (s)
-      return s;
+    tc_status st = tc_clip_tower_find(tw, name, ndim, shape, &src->t[k], err);
+    if (st != TC_OK)
+      return st;
   }
   return TC_OK;
 }
@@ -241,13 +241,13 @@ tc_status tc_clip_tower_bind(tc_clip_tower *tw, const void *loader, tc_error *er
   tw->sources = calloc((size_t)(1 + tw->layers) * (size_t)roles, sizeof *tw->sources);
   if (!tw->sources)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory", tc_clip_tower_path(tw));
-  tc_status s = TC_OK;
-  for (int r = 0; !s && r < roles; r++) {
+  tc_status st = TC_OK;
+  for (int r = 0; st == TC_OK && r < roles; r++) {
     int layers = tc_clip_tower_per_layer(tw, r) ? tw->layers : 1;
-    for (int l = 0; !s && l < layers; l++)
-      s = bind_role(tw, loader, r, l, slot(tw, r, l), err);
+    for (int l = 0; st == TC_OK && l < layers; l++)
+      st = bind_role(tw, loader, r, l, slot(tw, r, l), err);
   }
-  return s;
+  return st;
 }
 
 const tc_clip_source *tc_clip_tower_source(const tc_clip_tower *tw, int role, int layer)
@@ -278,12 +278,12 @@ tc_status tc_clip_source_get_f32(const tc_clip_tower *tw, const tc_clip_source *
         dst[c * rows + r] = tc_clip_element_f32(t, r * cols + c);
     return TC_OK;
   }
-  tc_status s = TC_OK;
-  for (int k = 0; k < src->n && !s; k++) {
-    s = tc_st_tensor_to_f32(tw->st, src->t[k], dst, err);
+  tc_status st = TC_OK;
+  for (int k = 0; k < src->n && st == TC_OK; k++) {
+    st = tc_st_tensor_to_f32(tw->st, src->t[k], dst, err);
     dst += src->t[k]->numel;
   }
-  return s;
+  return st;
 }
 
 tc_status tc_clip_source_get_f16(const tc_clip_tower *tw, const tc_clip_source *src, uint16_t *dst,
@@ -303,12 +303,12 @@ tc_status tc_clip_source_get_f16(const tc_clip_tower *tw, const tc_clip_source *
       }
     return TC_OK;
   }
-  tc_status s = TC_OK;
-  for (int k = 0; k < src->n && !s; k++) {
-    s = tc_st_tensor_to_f16(tw->st, src->t[k], dst, err);
+  tc_status st = TC_OK;
+  for (int k = 0; k < src->n && st == TC_OK; k++) {
+    st = tc_st_tensor_to_f16(tw->st, src->t[k], dst, err);
     dst += src->t[k]->numel;
   }
-  return s;
+  return st;
 }
 
 /* ---- a bound role by number ---- */
@@ -373,14 +373,14 @@ tc_status tc_clip_tower_get_f32(const tc_clip_tower *tw, int role, int layer, fl
                                 tc_error *err)
 {
   const tc_clip_source *src;
-  tc_status s = check_request(tw, role, layer, dst, count, &src, err);
-  return s ? s : tc_clip_source_get_f32(tw, src, dst, err);
+  tc_status st = check_request(tw, role, layer, dst, count, &src, err);
+  return st != TC_OK ? st : tc_clip_source_get_f32(tw, src, dst, err);
 }
 
 tc_status tc_clip_tower_get_f16(const tc_clip_tower *tw, int role, int layer, uint16_t *dst, size_t count,
                                 tc_error *err)
 {
   const tc_clip_source *src;
-  tc_status s = check_request(tw, role, layer, dst, count, &src, err);
-  return s ? s : tc_clip_source_get_f16(tw, src, dst, err);
+  tc_status st = check_request(tw, role, layer, dst, count, &src, err);
+  return st != TC_OK ? st : tc_clip_source_get_f16(tw, src, dst, err);
 }

@@ -195,10 +195,11 @@ static tc_status derive_config(tc_clip_vision *cv, const tc_clip_vision_options 
   const char *path = tc_clip_vision_path(cv);
   tc_clip_vision_config *c = &cv->cfg;
   const tc_st_tensor *t;
-  tc_status s;
+  tc_status st;
 
-  if ((s = tc_clip_tower_find_role(&cv->tw, TC_CLIP_PATCH_EMBED, 4, (int64_t[]){ -1, 3, -1, -1 }, &t, err)))
-    return s;
+  st = tc_clip_tower_find_role(&cv->tw, TC_CLIP_PATCH_EMBED, 4, (int64_t[]){ -1, 3, -1, -1 }, &t, err);
+  if (st != TC_OK)
+    return st;
   if (t->shape[2] != t->shape[3] || t->shape[0] <= 0 || t->shape[2] <= 0 || t->shape[0] > (1 << 16) ||
       t->shape[2] > (1 << 12))
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor '%s' has shape [%lld, 3, %lld, %lld]: not square patches "
@@ -207,8 +208,9 @@ static tc_status derive_config(tc_clip_vision *cv, const tc_clip_vision_options 
   c->width = (int)t->shape[0];
   c->patch_size = (int)t->shape[2];
 
-  if ((s = tc_clip_tower_find_role(&cv->tw, TC_CLIP_POS_EMBED, 2, (int64_t[]){ -1, c->width }, &t, err)))
-    return s;
+  st = tc_clip_tower_find_role(&cv->tw, TC_CLIP_POS_EMBED, 2, (int64_t[]){ -1, c->width }, &t, err);
+  if (st != TC_OK)
+    return st;
   int64_t rows = t->shape[0], g = 0;
   while ((g + 1) * (g + 1) <= rows - 1)
     g++;
@@ -218,15 +220,17 @@ static tc_status derive_config(tc_clip_vision *cv, const tc_clip_vision_options 
   c->grid = (int)g;
   c->image_size = c->grid * c->patch_size;
 
-  if ((s = tc_clip_tower_heads(&cv->tw, opts ? opts->heads : 0, "num_attention_heads", c->width, "width", &c->heads,
-                               err)))
-    return s;
+  st = tc_clip_tower_heads(&cv->tw, opts ? opts->heads : 0, "num_attention_heads", c->width, "width", &c->heads, err);
+  if (st != TC_OK)
+    return st;
   c->head_dim = c->width / c->heads;
-  if ((s = tc_clip_tower_count_layers(&cv->tw, "", err)))
-    return s;
+  st = tc_clip_tower_count_layers(&cv->tw, "", err);
+  if (st != TC_OK)
+    return st;
   c->layers = cv->tw.layers;
-  if ((s = tc_clip_tower_mlp_embed(&cv->tw, TC_CLIP_MLP_FC_WEIGHT, c->width, &c->mlp_dim, &c->embed_dim, err)))
-    return s;
+  st = tc_clip_tower_mlp_embed(&cv->tw, TC_CLIP_MLP_FC_WEIGHT, c->width, &c->mlp_dim, &c->embed_dim, err);
+  if (st != TC_OK)
+    return st;
   c->ln_eps = 1e-5f;
   return tc_clip_tower_act(&cv->tw, opts ? opts->act : TC_ACT_NONE, &c->act, err);
 }
@@ -241,20 +245,20 @@ tc_status tc_clip_vision_open(const char *path, const tc_clip_vision_options *op
   if (!cv)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory", path ? path : "(null)");
   cv->tw.layout = &layout;
-  tc_status s = tc_safetensors_open(path, &cv->tw.st, err);
+  tc_status st = tc_safetensors_open(path, &cv->tw.st, err);
   candidate tower;
-  if (!s)
-    s = find_tower(cv->tw.st, &tower, err);
-  if (!s)
-    s = tc_clip_tower_set_naming(&cv->tw, tower.naming, tower.anchor_name, tower.prefix_len, err);
-  if (!s)
-    s = derive_config(cv, options, err);
+  if (st == TC_OK)
+    st = find_tower(cv->tw.st, &tower, err);
+  if (st == TC_OK)
+    st = tc_clip_tower_set_naming(&cv->tw, tower.naming, tower.anchor_name, tower.prefix_len, err);
+  if (st == TC_OK)
+    st = derive_config(cv, options, err);
   /* bind (and so check) every tensor now: later calls cannot fail on a bad file */
-  if (!s)
-    s = tc_clip_tower_bind(&cv->tw, cv, err);
-  if (s) {
+  if (st == TC_OK)
+    st = tc_clip_tower_bind(&cv->tw, cv, err);
+  if (st != TC_OK) {
     tc_clip_vision_close(cv);
-    return s;
+    return st;
   }
   *out = cv;
   return TC_OK;
@@ -352,11 +356,11 @@ tc_status tc_clip_vision_pos_embed(const tc_clip_vision *cv, int grid_h, int gri
   float *stored = malloc(stored_n * sizeof *stored);
   if (!stored)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory", tc_clip_vision_path(cv));
-  tc_status s = tc_clip_vision_get_f32(cv, TC_CLIP_POS_EMBED, 0, stored, stored_n, err);
-  if (!s)
-    s = tc_pos_embed_resize(stored, c->grid, c->grid, dst, grid_h, grid_w, (size_t)c->width, mode, err);
+  tc_status st = tc_clip_vision_get_f32(cv, TC_CLIP_POS_EMBED, 0, stored, stored_n, err);
+  if (st == TC_OK)
+    st = tc_pos_embed_resize(stored, c->grid, c->grid, dst, grid_h, grid_w, (size_t)c->width, mode, err);
   free(stored);
-  if (s)
+  if (st != TC_OK)
     tc_error_prefix(err, "%s: resizing the positional embedding", tc_clip_vision_path(cv));
-  return s;
+  return st;
 }

@@ -54,6 +54,7 @@ typedef struct parser {
   char *msg;
   size_t msg_size;
   int failed;
+  int out_of_memory; /* the failure was an allocation, not the text */
 } parser;
 
 __attribute__((format(printf, 3, 4))) static int fail_at(parser *p, size_t at, const char *fmt, ...)
@@ -71,7 +72,11 @@ __attribute__((format(printf, 3, 4))) static int fail_at(parser *p, size_t at, c
   return -1;
 }
 
-static int out_of_memory(parser *p) { return fail_at(p, p->pos, "out of memory"); }
+static int out_of_memory(parser *p)
+{
+  p->out_of_memory = 1;
+  return fail_at(p, p->pos, "out of memory");
+}
 
 static void skip_ws(parser *p)
 {
@@ -456,21 +461,14 @@ static int parse_value(parser *p, tc_json_value *v, int depth)
   }
 }
 
-int tc_json_parse(const char *text, size_t len, tc_json_doc **out, char *msg, size_t msg_size)
+tc_status tc_json_parse(const char *text, size_t len, tc_json_doc **out, tc_error *err)
 {
-  static char unused[1];
   *out = NULL;
-  if (!msg || !msg_size) {
-    msg = unused;
-    msg_size = sizeof unused;
-  }
-  msg[0] = '\0';
   tc_json_doc *doc = calloc(1, sizeof *doc);
-  if (!doc) {
-    snprintf(msg, msg_size, "out of memory");
-    return -1;
-  }
-  parser p = { .s = (const unsigned char *)text, .len = len, .doc = doc, .msg = msg, .msg_size = msg_size };
+  if (!doc)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of memory");
+  char msg[256] = "";
+  parser p = { .s = (const unsigned char *)text, .len = len, .doc = doc, .msg = msg, .msg_size = sizeof msg };
   int rc = parse_value(&p, &doc->root, 0);
   if (!rc) {
     skip_ws(&p);
@@ -482,10 +480,10 @@ int tc_json_parse(const char *text, size_t len, tc_json_doc **out, char *msg, si
   free(p.scratch);
   if (rc) {
     tc_json_free(doc);
-    return -1;
+    return tc_error_set(err, p.out_of_memory ? TC_ERR_OUT_OF_MEMORY : TC_ERR_FORMAT, "%s", msg);
   }
   *out = doc;
-  return 0;
+  return TC_OK;
 }
 
 const tc_json_value *tc_json_root(const tc_json_doc *doc) { return &doc->root; }

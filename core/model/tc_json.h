@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tc_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,9 +45,9 @@ struct tc_json_value {
 typedef struct tc_json_doc tc_json_doc;
 
 /* Parses text[0..len). On success *out owns every value and string; the
- * root is tc_json_root(*out). On failure returns nonzero and writes
- * "at byte N: what went wrong" into msg. */
-int tc_json_parse(const char *text, size_t len, tc_json_doc **out, char *msg, size_t msg_size);
+ * root is tc_json_root(*out). On failure returns TC_ERR_FORMAT (or
+ * TC_ERR_OUT_OF_MEMORY) with "at byte N: what went wrong" in err. */
+tc_status tc_json_parse(const char *text, size_t len, tc_json_doc **out, tc_error *err);
 const tc_json_value *tc_json_root(const tc_json_doc *doc);
 void tc_json_free(tc_json_doc *doc);
 

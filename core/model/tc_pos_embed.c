@@ -135,9 +135,9 @@ tc_status tc_pos_embed_resize_grid(const float *src, int src_h, int src_w, float
   axis_taps ty = { 0 }, tx = { 0 };
   double *row = malloc((size_t)src_w * dim * sizeof *row);
   double *acc = malloc(dim * sizeof *acc);
-  tc_status s = TC_OK;
+  tc_status st = TC_OK;
   if (!row || !acc || make_taps(&ty, src_h, dst_h, mode) || make_taps(&tx, src_w, dst_w, mode)) {
-    s = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "tc_pos_embed_resize_grid: out of memory");
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "tc_pos_embed_resize_grid: out of memory");
     goto done;
   }
   for (int oy = 0; oy < dst_h; oy++) {
@@ -167,7 +167,7 @@ done:
   free_taps(&tx);
   free(row);
   free(acc);
-  return s;
+  return st;
 }
 
 tc_status tc_pos_embed_resize(const float *src, int src_h, int src_w, float *dst, int dst_h, int dst_w, size_t dim,

@@ -218,7 +218,7 @@ static tc_status parse_metadata(tc_safetensors *st, const tc_json_value *v, tc_e
   tc_status s = TC_OK;
   if (!st->meta_values || !sorted)
     s = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory reading __metadata__", st->path);
-  for (size_t k = 0; k < v->count && !s; k++) {
+  for (size_t k = 0; k < v->count && s == TC_OK; k++) {
     if (v->items[k].type != TC_JSON_STRING)
       s = tc_error_set(err, TC_ERR_FORMAT, "%s: __metadata__ \"%s\" is %s, expected a string", st->path, v->keys[k],
                        tc_json_type_name(v->items[k].type));
@@ -226,9 +226,9 @@ static tc_status parse_metadata(tc_safetensors *st, const tc_json_value *v, tc_e
       st->meta_values[k] = v->items[k].string;
     sorted[k] = v->keys[k];
   }
-  if (!s) {
+  if (s == TC_OK) {
     qsort(sorted, v->count, sizeof *sorted, compare_names);
-    for (size_t k = 1; k < v->count && !s; k++)
+    for (size_t k = 1; k < v->count && s == TC_OK; k++)
       if (strcmp(sorted[k - 1], sorted[k]) == 0)
         s = tc_error_set(err, TC_ERR_FORMAT, "%s: __metadata__ key \"%s\" appears twice", st->path, sorted[k]);
   }
@@ -238,12 +238,14 @@ static tc_status parse_metadata(tc_safetensors *st, const tc_json_value *v, tc_e
 
 static tc_status parse_header(tc_safetensors *st, const char *header, size_t len, tc_error *err)
 {
-  char msg[256];
   if (len == 0 || header[0] != '{')
     return tc_error_set(err, TC_ERR_FORMAT, "%s: the header does not start with '{' (not a safetensors file?)",
                         st->path);
-  if (tc_json_parse(header, len, &st->json, msg, sizeof msg))
-    return tc_error_set(err, TC_ERR_FORMAT, "%s: invalid JSON header: %s", st->path, msg);
+  tc_status s = tc_json_parse(header, len, &st->json, err);
+  if (s != TC_OK) {
+    tc_error_prefix(err, "%s: invalid JSON header", st->path);
+    return s;
+  }
   const tc_json_value *root = tc_json_root(st->json);
 
   const tc_json_value *metadata = NULL;
@@ -258,8 +260,8 @@ static tc_status parse_header(tc_safetensors *st, const char *header, size_t len
     }
   }
   if (metadata) {
-    tc_status s = parse_metadata(st, metadata, err);
-    if (s)
+    s = parse_metadata(st, metadata, err);
+    if (s != TC_OK)
       return s;
   }
 
@@ -271,8 +273,8 @@ static tc_status parse_header(tc_safetensors *st, const char *header, size_t len
     if (&root->items[k] == metadata)
       continue;
     tc_st_tensor *t = &st->tensors[st->count];
-    tc_status s = parse_tensor(st, root->keys[k], &root->items[k], t, err);
-    if (s)
+    s = parse_tensor(st, root->keys[k], &root->items[k], t, err);
+    if (s != TC_OK)
       return s;
     st->by_name[st->count++] = t;
   }
@@ -291,8 +293,7 @@ static tc_status parse_header(tc_safetensors *st, const char *header, size_t len
   memcpy(by_offset, st->by_name, st->count * sizeof *by_offset);
   qsort(by_offset, st->count, sizeof *by_offset, compare_by_offset);
   size_t expected = 0;
-  tc_status s = TC_OK;
-  for (size_t i = 0; i < st->count && !s; i++) {
+  for (size_t i = 0; i < st->count && s == TC_OK; i++) {
     size_t begin = (size_t)((const unsigned char *)by_offset[i]->data - st->data);
     if (begin != expected)
       s = tc_error_set(err, TC_ERR_FORMAT, "%s: tensor '%s': data begins at byte %zu of the data but the previous "
@@ -301,7 +302,7 @@ static tc_status parse_header(tc_safetensors *st, const char *header, size_t len
     expected = begin + by_offset[i]->nbytes;
   }
   free(by_offset);
-  if (!s && expected != st->data_size)
+  if (s == TC_OK && expected != st->data_size)
     s = tc_error_set(err, TC_ERR_FORMAT, "%s: the tensors cover %zu bytes of data but the file holds %zu after the "
                      "header", st->path, expected, st->data_size);
   return s;
@@ -373,12 +374,12 @@ tc_status tc_safetensors_open(const char *path, tc_safetensors **out, tc_error *
   else if (header_len > ST_MAX_HEADER_BYTES)
     s = tc_error_set(err, TC_ERR_FORMAT, "%s: the header length %" PRIu64 " exceeds the limit of %llu bytes", path,
                      header_len, ST_MAX_HEADER_BYTES);
-  if (!s) {
+  if (s == TC_OK) {
     st->data = bytes + 8 + header_len;
     st->data_size = st->map_size - 8 - (size_t)header_len;
     s = parse_header(st, (const char *)bytes + 8, (size_t)header_len, err);
   }
-  if (s) {
+  if (s != TC_OK) {
     tc_safetensors_close(st);
     return s;
   }
@@ -622,37 +623,37 @@ tc_status tc_safetensors_write(const char *path, const tc_st_write_tensor *tenso
   size_t *sizes = calloc(n ? n : 1, sizeof *sizes);
   const char **names = calloc(n ? n : 1, sizeof *names);
   strbuf h = { 0 };
-  tc_status s = TC_OK;
+  tc_status st = TC_OK;
   if (!sizes || !names) {
-    s = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     goto done;
   }
-  for (size_t i = 0; i < n && !s; i++) {
+  for (size_t i = 0; i < n && st == TC_OK; i++) {
     const tc_st_write_tensor *t = &tensors[i];
     size_t esize = dtype_size(t->dtype);
     uint64_t bytes = esize;
     if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0)
-      s = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor %zu has no valid name", path, i);
+      st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor %zu has no valid name", path, i);
     else if (!esize)
-      s = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': only F32, F16 and BF16 can be written", path,
-                       t->name);
+      st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': only F32, F16 and BF16 can be written", path,
+                        t->name);
     else if (t->ndim < 0 || t->ndim > TC_ST_MAX_DIMS)
-      s = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': %d dimensions", path, t->name, t->ndim);
-    for (int d = 0; !s && d < t->ndim; d++) {
+      st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': %d dimensions", path, t->name, t->ndim);
+    for (int d = 0; st == TC_OK && d < t->ndim; d++) {
       if (t->shape[d] < 0 || __builtin_mul_overflow(bytes, (uint64_t)t->shape[d], &bytes) || bytes > SIZE_MAX)
-        s = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': invalid shape", path, t->name);
+        st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': invalid shape", path, t->name);
     }
-    if (!s && bytes && !t->data)
-      s = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': data is NULL", path, t->name);
+    if (st == TC_OK && bytes && !t->data)
+      st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s': data is NULL", path, t->name);
     sizes[i] = (size_t)bytes;
     names[i] = t->name;
   }
-  if (s)
+  if (st != TC_OK)
     goto done;
   qsort(names, n, sizeof *names, compare_names);
   for (size_t i = 1; i < n; i++)
     if (strcmp(names[i - 1], names[i]) == 0) {
-      s = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s' given twice", path, names[i]);
+      st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: tensor '%s' given twice", path, names[i]);
       goto done;
     }
 
@@ -661,7 +662,7 @@ tc_status tc_safetensors_write(const char *path, const tc_st_write_tensor *tenso
     oom |= sb_printf(&h, "\"__metadata__\":{");
     for (size_t k = 0; metadata_kv[k]; k += 2) {
       if (!metadata_kv[k + 1]) {
-        s = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: metadata key \"%s\" has no value", path, metadata_kv[k]);
+        st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: metadata key \"%s\" has no value", path, metadata_kv[k]);
         goto done;
       }
       oom |= sb_printf(&h, "%s", k ? "," : "");
@@ -687,13 +688,13 @@ tc_status tc_safetensors_write(const char *path, const tc_st_write_tensor *tenso
   while (!oom && (8 + h.len) % 8)
     oom |= sb_printf(&h, " ");
   if (oom) {
-    s = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory building the header", path);
+    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "%s: out of memory building the header", path);
     goto done;
   }
 
   FILE *f = fopen(path, "wb");
   if (!f) {
-    s = tc_error_set(err, TC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    st = tc_error_set(err, TC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     goto done;
   }
   unsigned char len_bytes[8];
@@ -709,12 +710,12 @@ tc_status tc_safetensors_write(const char *path, const tc_st_write_tensor *tenso
   }
   if (!ok) {
     remove(path);
-    s = tc_error_set(err, TC_ERR_IO, "%s: write failed: %s", path, strerror(write_errno));
+    st = tc_error_set(err, TC_ERR_IO, "%s: write failed: %s", path, strerror(write_errno));
   }
 
 done:
   free(h.s);
   free(sizes);
   free(names);
-  return s;
+  return st;
 }

@@ -61,40 +61,51 @@ static int ustr_push_utf8(ustr *s, const char *u)
   return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p[i] (of n bytes) and its code point
+ * in *cp, or 0 when the bytes there are not valid UTF-8 (overlong, surrogate,
+ * beyond U+10FFFF, cut short). */
+static int utf8_sequence(const unsigned char *p, size_t i, size_t n, uint32_t *cp)
+{
+  uint32_t c = p[i], min;
+  int len;
+  if (c < 0x80)
+    len = 1, min = 0;
+  else if ((c & 0xE0) == 0xC0)
+    len = 2, c &= 0x1F, min = 0x80;
+  else if ((c & 0xF0) == 0xE0)
+    len = 3, c &= 0x0F, min = 0x800;
+  else if ((c & 0xF8) == 0xF0)
+    len = 4, c &= 0x07, min = 0x10000;
+  else
+    return 0;
+  if (i + (size_t)len > n)
+    return 0;
+  for (int k = 1; k < len; k++) {
+    if ((p[i + k] & 0xC0) != 0x80)
+      return 0;
+    c = (c << 6) | (p[i + k] & 0x3F);
+  }
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+    return 0;
+  *cp = c;
+  return len;
+}
+
 static tc_status decode_utf8(const char *text, ustr *out, tc_error *err)
 {
   const unsigned char *p = (const unsigned char *)text;
   size_t i = 0, n = strlen(text);
   while (i < n) {
-    uint32_t c = p[i], min;
-    int len;
-    if (c < 0x80)
-      len = 1, min = 0;
-    else if ((c & 0xE0) == 0xC0)
-      len = 2, c &= 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0)
-      len = 3, c &= 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0)
-      len = 4, c &= 0x07, min = 0x10000;
-    else
-      goto bad;
-    if (i + (size_t)len > n)
-      goto bad;
-    for (int k = 1; k < len; k++) {
-      if ((p[i + k] & 0xC0) != 0x80)
-        goto bad;
-      c = (c << 6) | (p[i + k] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-      goto bad;
+    uint32_t c;
+    int len = utf8_sequence(p, i, n, &c);
+    if (!len)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "text is not valid UTF-8 (byte %zu, after \"%.*s\")", i,
+                          tc_utf8_prefix(text, i < 60 ? i : 60), text);
     if (ustr_push(out, c))
       return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
     i += (size_t)len;
   }
   return TC_OK;
-bad:
-  return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "text is not valid UTF-8 (byte %zu, after \"%.*s\")", i,
-                      tc_utf8_prefix(text, i < 60 ? i : 60), text);
 }
 
 static size_t encode_utf8(uint32_t c, char *out)
@@ -516,10 +527,9 @@ static tc_status load_vocab_json(tc_tokenizer *t, const char *path, tc_error *er
   if (!text)
     return err ? err->status : TC_ERR_IO;
   tc_json_doc *doc = NULL;
-  char msg[256];
-  tc_status st = TC_OK;
-  if (tc_json_parse(text, size, &doc, msg, sizeof msg))
-    st = tc_error_set(err, TC_ERR_FORMAT, "%s: not JSON: %s", path, msg);
+  tc_status st = tc_json_parse(text, size, &doc, err);
+  if (st != TC_OK)
+    tc_error_prefix(err, "%s: not JSON", path);
   const tc_json_value *root = st == TC_OK ? tc_json_root(doc) : NULL;
   if (st == TC_OK && root->type != TC_JSON_OBJECT)
     st = tc_error_set(err, TC_ERR_FORMAT, "%s: not a JSON object of token -> id", path);
