@@ -28,7 +28,7 @@ _Static_assert((int)TC_POS_INTERP_BICUBIC == (int)TC_INTERP_BICUBIC &&
 #define LOAD_FILE (TC_PARAM_LOAD_TIME | TC_PARAM_IN_HEAD_FILE)
 
 static const tc_param_info table[TC_PARAM_COUNT] = {
-  { TC_PARAM_INPUT_SIZE, "input_size", U(input_size), 0, 8192, LOAD_FILE, "0: the model's own" },
+  { TC_PARAM_INPUT_SIZE, "input_size", U(input_size), 0, TC_MAX_INPUT_SIZE, LOAD_FILE, "0: the model's own" },
   { TC_PARAM_VV_START, "vv_start", U(vv_start), 0, 1024, LOAD_FILE, "0: off" },
   { TC_PARAM_POS_INTERP, "pos_interp", U(pos_interp), 0, 2, LOAD_FILE,
     "0 (bicubic), 1 (bicubic-aa) or 2 (bilinear)" },
@@ -41,7 +41,7 @@ static const tc_param_info table[TC_PARAM_COUNT] = {
     TC_PARAM_IN_HEAD_FILE | TC_PARAM_MIN_EXCLUSIVE, NULL },
   { TC_PARAM_SINKHORN_ITERS, "sinkhorn_iters", U(sinkhorn_iters), 1, 1000000, TC_PARAM_IN_HEAD_FILE, NULL },
   { TC_PARAM_SINKHORN_TOL, "sinkhorn_tol", F(sinkhorn_tol), 0, INFINITY, 0, NULL },
-  { TC_PARAM_TOPK, "topk", U(topk), 0, 65536, TC_PARAM_IN_HEAD_FILE | TC_PARAM_MAX_SUBSPACES, "0: all" },
+  { TC_PARAM_TOPK, "topk", U(topk), 0, TC_MAX_SUBSPACES, TC_PARAM_IN_HEAD_FILE | TC_PARAM_MAX_SUBSPACES, "0: all" },
   { TC_PARAM_AFFINITY, "affinity", U(affinity), 0, 2, 0, "0 (max), 1 (mean) or 2 (abnormal)" },
   { TC_PARAM_GREEDY, "greedy", U(greedy), 0, 1, 0, BOOL_MEANING },
   { TC_PARAM_IMAGE_BLEND, "image_blend", F(image_blend), 0, 1, TC_PARAM_IN_HEAD_FILE, NULL },

@@ -144,7 +144,8 @@ gst_tokenclip_install_properties (GObjectClass * klass)
             "The Vulkan device in use (NULL until started)", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)},
     {PROP_INPUT_SIZE, g_param_spec_uint ("input-size", "Input size",
             "Side of the square model input in pixels, a multiple of the patch size; the positional embedding "
-            "is resized to it (0: the head file's value, else the model's own)", 0, 4096, 0, ready)},
+            "is resized to it (0: the head file's value, else the model's own); at most 64 patches a side (896 for "
+            "ViT-L/14, 1024 for ViT-B/16)", 0, TC_MAX_INPUT_SIZE, 0, ready)},
     {PROP_VV_START, g_param_spec_int ("vv-start", "V-V attention start",
             "First layer (from 1) of the value-value attention stream for the patch tokens; 0: off (plain "
             "CLIP); -1: the head file's value, else round(L/4) of the model's L layers (6 of 24, AnomalyCLIP's)",
@@ -162,7 +163,8 @@ gst_tokenclip_install_properties (GObjectClass * klass)
             "Layer-normalise the global token before its projection as CLIP does (false: as AnomalyCLIP)"
             HEAD_FILE, lib.global_ln_post != 0, ready)},
     {PROP_TOPK, g_param_spec_uint ("topk", "Top k",
-            "Subspaces kept per token after Sinkhorn (0: the head file's value, else all)", 0, 4096, 0, live)},
+            "Subspaces kept per token after Sinkhorn (0: the head file's value, else all; a head holds at "
+            "most 128)", 0, TC_MAX_SUBSPACES, 0, live)},
     {PROP_SINKHORN_EPS, g_param_spec_float ("sinkhorn-eps", "Sinkhorn epsilon",
             "Entropic regularisation of the transport (0: the head file's value, else 0.05)", 0.0f, 10.0f, 0.0f,
             live)},

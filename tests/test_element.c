@@ -835,6 +835,8 @@ static void test_errors(void)
     { "head of another dimension", "model={M} head={D}", "RGBA", "50" },
     { "no such device", "model={M} head={H} device=no-such-gpu", "RGBA", "no-such-gpu" },
     { "input size not a multiple of the patch", "model={M} head={H} input-size=33", "RGBA", "33" },
+    /* the tiny model's patch is 8: 64 x 8 = 512 is its largest input */
+    { "input size beyond 64 patches a side", "model={M} head={H} input-size=1024", "RGBA", "at most 512" },
     { "topk above the subspaces", "model={M} head={H} topk=9", "RGBA", "topk" },
     { "NaN weights", "model={N} head={H}", "RGBA", "NaN" },
     /* async: the analysis thread's error, not the stream's "internal error", comes first */
@@ -843,6 +845,24 @@ static void test_errors(void)
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     expect_error(&cases[i]);
+}
+
+/* The GParamSpec ranges say what works (issue 15): no value inside a range
+ * fails for a reason the range could have stated. */
+static void test_property_ranges(void)
+{
+  GstElement *e = gst_element_factory_make("tokenclip", NULL);
+  GObjectClass *klass = G_OBJECT_GET_CLASS(e);
+  GParamSpecUInt *size = G_PARAM_SPEC_UINT(g_object_class_find_property(klass, "input-size"));
+  GParamSpecUInt *topk = G_PARAM_SPEC_UINT(g_object_class_find_property(klass, "topk"));
+  TC_CHECK(size->maximum == TC_MAX_INPUT_SIZE, "input-size at most %u, got %u", TC_MAX_INPUT_SIZE, size->maximum);
+  TC_CHECK(topk->maximum == TC_MAX_SUBSPACES, "topk at most %u, got %u", TC_MAX_SUBSPACES, topk->maximum);
+  tc_params p;
+  tc_params_init(&p);
+  TC_CHECK(tc_params_set(&p, TC_PARAM_TOPK, TC_MAX_SUBSPACES + 1, NULL) == TC_ERR_INVALID_ARGUMENT &&
+               tc_params_set(&p, TC_PARAM_INPUT_SIZE, TC_MAX_INPUT_SIZE + 16, NULL) == TC_ERR_INVALID_ARGUMENT,
+           "the library refuses what the properties cannot take");
+  gst_object_unref(e);
 }
 
 /* Start and stop repeatedly: each run completes (leaks are checked under valgrind). */
@@ -1058,6 +1078,7 @@ int main(int argc, char **argv)
   RUN(test_meta_follows_geometry);
   RUN(test_model_change_refused);
   RUN(test_errors);
+  RUN(test_property_ranges);
   RUN(test_state_cycles);
   RUN(test_async_keeps_live_rate);
 

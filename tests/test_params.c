@@ -51,7 +51,7 @@ static void test_set_unset(void)
     double v;
     const char *message;
   } bad[] = {
-    { TC_PARAM_TOPK, 2.5, "topk 2.5: must be a whole number from 0 to 65536 (0: all)" },
+    { TC_PARAM_TOPK, 2.5, "topk 2.5: must be a whole number from 0 to 128 (0: all)" },
     { TC_PARAM_ALPHA, 1.5, "alpha 1.5: must be a number from 0 to 1" },
     { TC_PARAM_TEMPERATURE, 0, "temperature 0: must be a positive number" },
     { TC_PARAM_SINKHORN_ITERS, 0, "sinkhorn_iters 0: must be a whole number from 1 to 1000000" },

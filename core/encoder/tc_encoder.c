@@ -56,6 +56,10 @@ tc_status tc_encoder_options_check(const tc_encoder_options *o, const tc_clip_vi
   if (o->input_size && (o->input_size % p != 0 || o->input_size < p || o->input_size > 64 * 1024))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "input size %u is not a positive multiple of the model's "
                         "patch size %u (e.g. %u)", o->input_size, p, (uint32_t)cfg->image_size);
+  if (o->input_size > TC_MAX_GRID * p)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "input size %u gives a %u x %u grid of patch tokens; at most "
+                        "%u x %u are supported, so at most %u for this model's patch size %u", o->input_size,
+                        o->input_size / p, o->input_size / p, TC_MAX_GRID, TC_MAX_GRID, TC_MAX_GRID * p, p);
   if (o->vv_start > (uint32_t)cfg->layers)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "vv-start %u is beyond the model's %d layers (0 turns the "
                         "value-value stream off)", o->vv_start, cfg->layers);

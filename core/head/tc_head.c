@@ -9,9 +9,9 @@
 
 /* Shared-memory arrays of sinkhorn_log and head_image_score; also keeps
  * topk_mask's k passes over Q well inside llvmpipe's loop limit. */
-#define HEAD_MAX_Q 128
+#define HEAD_MAX_Q TC_MAX_SUBSPACES
 /* sinkhorn_log keeps u in shared memory. */
-#define HEAD_MAX_TOKENS 4096
+#define HEAD_MAX_TOKENS TC_MAX_PATCH_TOKENS
 /* llvmpipe stops every loop of a shader invocation once all its loops
  * together have taken 65535 back-edges (LP_MAX_TGSI_LOOP_ITERATIONS); the
  * loop counts of the kernels are kept below this. */

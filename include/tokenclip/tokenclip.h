@@ -170,6 +170,16 @@ typedef enum tc_param {
 
 /* Most feature layers a detector scores (AnomalyCLIP's code default has 4). */
 #define TC_MAX_FEATURE_LAYERS 8
+/* Most subspaces a head holds (the shared-memory arrays of its kernels), so
+ * the largest useful top-k. */
+#define TC_MAX_SUBSPACES 128
+/* Most patch tokens a head takes (Sinkhorn keeps a potential per token in
+ * shared memory): a 64 x 64 grid, so input_size <= 64 x the patch size. */
+#define TC_MAX_PATCH_TOKENS 4096
+#define TC_MAX_GRID 64
+/* The largest input_size any CLIP can take: 64 patches of the largest CLIP
+ * patch (32 pixels, ViT-B/32). The model's own limit is 64 x its patch. */
+#define TC_MAX_INPUT_SIZE 2048
 
 /* Every setting of an analysis. The values in effect are merged from three
  * layers: the library's defaults (tc_params_init) < the head file's defaults
