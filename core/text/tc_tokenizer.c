@@ -825,7 +825,8 @@ tc_status tc_tokenizer_encode(const tc_tokenizer *t, const char *text, int32_t *
   tc_status st = encode_all(t, text, &all, &count, err);
   if (st != TC_OK)
     return st;
-  memcpy(ids, all, (count < max ? count : max) * sizeof *ids);
+  if (count && max) /* all is NULL when the text has no tokens; ids may be NULL for a count */
+    memcpy(ids, all, (count < max ? count : max) * sizeof *ids);
   *n = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
   free(all);
   return TC_OK;
@@ -850,7 +851,8 @@ tc_status tc_tokenizer_tokenize(const tc_tokenizer *t, const char *text, uint32_
   }
   memset(out, 0, context * sizeof *out);
   out[0] = t->sot;
-  memcpy(out + 1, all, count * sizeof *all);
+  if (count) /* all is NULL when the text has no tokens */
+    memcpy(out + 1, all, count * sizeof *all);
   out[count + 1] = t->eot;
   if (length)
     *length = (uint32_t)count + 2;

@@ -259,6 +259,28 @@ for name, cut in (("truncated.png", len(data) // 2), ("header-only.png", 40)):
     with open(p, "wb") as f:
         f.write(data[:cut])
     fails(f"{name} ({cut} of {len(data)} bytes)", ["--model", model, "--image", p, "--output", out], [p])
+# JPEG defects (issue 15): a header that claims 25443 x 25443 pixels is refused
+# before anything is allocated (it made the tool allocate 2.6 GB); data that
+# stops at an end-of-image marker is truncation, not a grey picture.
+import io
+from PIL import Image
+buf = io.BytesIO()
+Image.fromarray(np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(buf, "JPEG", quality=90)
+jpeg = buf.getvalue()
+sof = jpeg.index(b"\xff\xc0")  # baseline SOF0: length(2) precision(1) height(2) width(2)
+bomb = bytearray(jpeg)
+bomb[sof + 5:sof + 9] = (25443).to_bytes(2, "big") * 2
+bomb_path = os.path.join(tmp, "bomb.jpg")
+with open(bomb_path, "wb") as f:
+    f.write(bytes(bomb[:jpeg.index(b"\xff\xda") + 64]))  # the headers and a little data
+fails("JPEG header claiming 25443 x 25443 pixels", ["--model", model, "--image", bomb_path, "--output", out],
+      [bomb_path, "647346249 pixels", "decompression-bomb"])
+sos = jpeg.index(b"\xff\xda")
+cut_path = os.path.join(tmp, "stops-at-eoi.jpg")
+with open(cut_path, "wb") as f:
+    f.write(jpeg[:sos + (len(jpeg) - sos) // 3] + b"\xff\xd9")
+fails("JPEG data stopping at an end-of-image marker", ["--model", model, "--image", cut_path, "--output", out],
+      [cut_path, "truncated"])
 text = os.path.join(tmp, "notes.png")
 with open(text, "w") as f:
     f.write("not a picture at all\n")

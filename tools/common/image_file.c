@@ -13,11 +13,24 @@
 #include <jpeglib.h>
 #include <png.h>
 
-static tc_status alloc_pixels(const char *path, uint32_t w, uint32_t h, image_file *out, tc_error *err)
+/* What a header declares, checked before anything is allocated for it. */
+static tc_status check_size(const char *path, uint32_t w, uint32_t h, tc_error *err)
 {
   if (w == 0 || h == 0 || w > IMAGE_FILE_MAX_SIDE || h > IMAGE_FILE_MAX_SIDE)
     return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: a %ux%u image (each side must be 1..%d)", path, w, h,
                         IMAGE_FILE_MAX_SIDE);
+  if ((uint64_t)w * h > IMAGE_FILE_MAX_PIXELS)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: a %ux%u image has %llu pixels, more than the %llu accepted "
+                        "(PIL's decompression-bomb limit)", path, w, h, (unsigned long long)w * h,
+                        IMAGE_FILE_MAX_PIXELS);
+  return TC_OK;
+}
+
+static tc_status alloc_pixels(const char *path, uint32_t w, uint32_t h, image_file *out, tc_error *err)
+{
+  tc_status st = check_size(path, w, h, err);
+  if (st != TC_OK)
+    return st;
   out->width = w, out->height = h;
   out->rgba = malloc((size_t)w * h * 4);
   if (!out->rgba)
@@ -133,7 +146,9 @@ static void jpeg_on_message(j_common_ptr c, int level)
   jpeg_job *job = (jpeg_job *)c->err;
   if (level < 0) {
     c->err->num_warnings++;
-    if (c->err->msg_code == JWRN_JPEG_EOF)
+    /* EOF: the file stops; HIT_MARKER: the data stops at a marker (an
+     * end-of-image, say) before the picture is whole */
+    if (c->err->msg_code == JWRN_JPEG_EOF || c->err->msg_code == JWRN_HIT_MARKER)
       job->truncated = 1;
   }
 }
@@ -150,6 +165,8 @@ static int jpeg_decode(jpeg_job *job)
                            "picture to RGB)", job->path);
     return 0;
   }
+  if ((job->st = check_size(job->path, job->d.image_width, job->d.image_height, job->err)) != TC_OK)
+    return 0;
   job->d.out_color_space = JCS_EXT_RGBA; /* libjpeg-turbo: grey and YCbCr both expand to it */
   jpeg_start_decompress(&job->d);
   if (job->d.output_components != 4) {

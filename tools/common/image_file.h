@@ -18,6 +18,12 @@
 
 /* Largest side accepted, a guard against absurd headers. */
 #define IMAGE_FILE_MAX_SIDE 32768
+/* Most pixels accepted: PIL's MAX_IMAGE_PIXELS (89,478,485, a 9459 x 9459
+ * picture, 358 MB as RGBA). PIL warns above it and refuses twice it as a
+ * decompression bomb; here a header that claims more is refused before
+ * anything is allocated, so a 200-byte file cannot make us allocate
+ * gigabytes. */
+#define IMAGE_FILE_MAX_PIXELS 89478485ull
 
 typedef struct image_file {
   uint32_t width, height;
