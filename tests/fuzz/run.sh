@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
   echo "== $t: $minutes min"
   build-fuzz/tests/fuzz/fuzz_$t "$work" -max_total_time=$((minutes * 60)) -max_len=65536 -rss_limit_mb=4096 \
     -timeout=20 -artifact_prefix="$findings/" -print_final_stats=1 2>&1 |
-    grep -E "^#[0-9]+ +(DONE|INITED)|stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written" || true
+    grep -E "^#[0-9]+[[:space:]]+(DONE|INITED)|stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written" || true
   if ls "$findings"/* >/dev/null 2>&1; then
     echo "$t: findings in $findings" >&2
     exit 1
