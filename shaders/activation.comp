@@ -2,14 +2,15 @@
 #extension GL_GOOGLE_include_directive : require
 // Element-wise activation y[i] = act(x[i]) (y may alias x). Memory-bound and
 // trivial, so one shader serves both kernel families.
+#define TC_KERNEL_ACTIVATION
+#include "abi/elementwise.h"
 #include "common.glsl"
 #include "activation.glsl"
 TC_LOCAL_SIZE_X
-layout(constant_id = 1) const uint ACT = TC_ACT_NONE;
+layout(constant_id = ACTIVATION_SPEC_ACT) const uint ACT = TC_ACT_NONE;
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint n; } p;
+layout(std430, binding = ACTIVATION_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = ACTIVATION_BIND_Y) writeonly buffer Y { float y[]; };
 
 void main()
 {

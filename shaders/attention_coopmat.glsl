@@ -15,10 +15,12 @@
 // q, k and v are fp16 (QKV_F16) or fp32 rounded to fp16 on load; out is
 // written fp16 (OUT_F16) or fp32, divided by the running sum.
 // local_size_x must be SUBGROUPS * the subgroup size.
+#define TC_KERNEL_ATTENTION
+#include "abi/attention.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
-layout(constant_id = 1) const bool QKV_F16 = false;
-layout(constant_id = 2) const bool OUT_F16 = false;
+layout(constant_id = ATTENTION_SPEC_COOP_QKV_F16) const bool QKV_F16 = false;
+layout(constant_id = ATTENTION_SPEC_COOP_OUT_F16) const bool OUT_F16 = false;
 
 const uint T = 16, HD = 64, HD4 = HD / 4;
 // Lavapipe (the emulation's device) has 32 KiB of shared memory: half the
@@ -45,21 +47,16 @@ const uint LDH = 72, LDS = 68;
 #include "coopmat.glsl"
 
 // q, k, v as vec4 (fp32) or as 4 halves in a uvec2 (fp16): the same index
-layout(std430, binding = 0) readonly buffer Q4 { vec4 q4[]; };
-layout(std430, binding = 0) readonly buffer Q2 { uvec2 q2[]; };
-layout(std430, binding = 1) readonly buffer K4 { vec4 k4[]; };
-layout(std430, binding = 1) readonly buffer K2 { uvec2 k2[]; };
-layout(std430, binding = 2) readonly buffer V4 { vec4 v4[]; };
-layout(std430, binding = 2) readonly buffer V2 { uvec2 v2[]; };
-layout(std430, binding = 3) writeonly buffer O4 { vec4 o4[]; };
-layout(std430, binding = 3) writeonly buffer O2 { uvec2 o2[]; };
+layout(std430, binding = ATTENTION_BIND_Q) readonly buffer Q4 { vec4 q4[]; };
+layout(std430, binding = ATTENTION_BIND_Q) readonly buffer Q2 { uvec2 q2[]; };
+layout(std430, binding = ATTENTION_BIND_K) readonly buffer K4 { vec4 k4[]; };
+layout(std430, binding = ATTENTION_BIND_K) readonly buffer K2 { uvec2 k2[]; };
+layout(std430, binding = ATTENTION_BIND_V) readonly buffer V4 { vec4 v4[]; };
+layout(std430, binding = ATTENTION_BIND_V) readonly buffer V2 { uvec2 v2[]; };
+layout(std430, binding = ATTENTION_BIND_O) writeonly buffer O4 { vec4 o4[]; };
+layout(std430, binding = ATTENTION_BIND_O) writeonly buffer O2 { uvec2 o2[]; };
 // Offsets and strides in groups of 4 elements; scale premultiplied by
 // log2(e). (causal and heads: attention_gpu's and attention_cpu's.)
-layout(push_constant) uniform P {
-  uint q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
-  uint tokens, causal;
-  float scale_log2e;
-} p;
 
 shared float16_t qp[BR * LDH]; // the block's query rows, then each subgroup's P
 shared float16_t ks[BC * LDH]; // key tile, row key, column d: B = Kᵀ column-major

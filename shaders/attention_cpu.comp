@@ -14,24 +14,20 @@
 // Every loop but the one over key blocks is unrolled: llvmpipe ends loops
 // silently after 65535 iterations per invocation, all loops together, so
 // the loop count must grow with tokens / C only.
+#define TC_KERNEL_ATTENTION
+#include "abi/attention.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
-layout(constant_id = 1) const uint HD = 64; // head_dim, a multiple of 4
-layout(constant_id = 2) const uint R = 4;   // query rows per invocation
-layout(constant_id = 3) const uint C = 8;   // keys per block
+layout(constant_id = ATTENTION_SPEC_HD) const uint HD = 64; // head_dim, a multiple of 4
+layout(constant_id = ATTENTION_SPEC_R) const uint R = 4;   // query rows per invocation
+layout(constant_id = ATTENTION_SPEC_C) const uint C = 8;   // keys per block
 const uint HD4 = HD / 4;
 
-layout(binding = 0) uniform samplerBuffer Q;
-layout(binding = 1) uniform samplerBuffer K;
-layout(binding = 2) uniform samplerBuffer V;
-layout(std430, binding = 3) writeonly buffer O { vec4 o[]; };
+layout(binding = ATTENTION_BIND_Q) uniform samplerBuffer Q;
+layout(binding = ATTENTION_BIND_K) uniform samplerBuffer K;
+layout(binding = ATTENTION_BIND_V) uniform samplerBuffer V;
+layout(std430, binding = ATTENTION_BIND_O) writeonly buffer O { vec4 o[]; };
 // Offsets and strides in texels (4 floats); scale premultiplied by log2(e).
-layout(push_constant) uniform P {
-  uint q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
-  uint tokens, causal;
-  float scale_log2e;
-  uint heads;
-} p;
 
 const float MASKED = -1.0e30; // finite: exp2(MASKED - max) is 0, never NaN
 

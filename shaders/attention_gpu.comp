@@ -13,34 +13,31 @@
 // together may not exceed 65535 (LP_MAX_TGSI_LOOP_ITERATIONS: loops are cut
 // short silently beyond that), and unrolling the key loops as well makes its
 // compile take minutes.
+#define TC_KERNEL_ATTENTION
+#include "abi/attention.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
-layout(constant_id = 1) const uint HD = 64; // head_dim, a multiple of 4
-layout(constant_id = 2) const uint TK = 32; // keys per shared tile
+layout(constant_id = ATTENTION_SPEC_HD) const uint HD = 64; // head_dim, a multiple of 4
+layout(constant_id = ATTENTION_SPEC_TK) const uint TK = 32; // keys per shared tile
 // fp16 q, k, v and out: 4 halves in a uvec2 where fp32 has a vec4 (same index)
-layout(constant_id = 3) const bool QKV_F16 = false;
-layout(constant_id = 4) const bool OUT_F16 = false;
+layout(constant_id = ATTENTION_SPEC_GPU_QKV_F16) const bool QKV_F16 = false;
+layout(constant_id = ATTENTION_SPEC_GPU_OUT_F16) const bool OUT_F16 = false;
 const uint HD4 = HD / 4;
 
-layout(std430, binding = 0) readonly buffer Qb { vec4 q[]; };
-layout(std430, binding = 1) readonly buffer Kb { vec4 k[]; };
-layout(std430, binding = 2) readonly buffer Vb { vec4 v[]; };
-layout(std430, binding = 3) writeonly buffer Ob { vec4 o[]; };
-layout(std430, binding = 0) readonly buffer Qh { uvec2 qh[]; };
-layout(std430, binding = 1) readonly buffer Kh { uvec2 kh[]; };
-layout(std430, binding = 2) readonly buffer Vh { uvec2 vh[]; };
-layout(std430, binding = 3) writeonly buffer Oh { uvec2 oh[]; };
+layout(std430, binding = ATTENTION_BIND_Q) readonly buffer Qb { vec4 q[]; };
+layout(std430, binding = ATTENTION_BIND_K) readonly buffer Kb { vec4 k[]; };
+layout(std430, binding = ATTENTION_BIND_V) readonly buffer Vb { vec4 v[]; };
+layout(std430, binding = ATTENTION_BIND_O) writeonly buffer Ob { vec4 o[]; };
+layout(std430, binding = ATTENTION_BIND_Q) readonly buffer Qh { uvec2 qh[]; };
+layout(std430, binding = ATTENTION_BIND_K) readonly buffer Kh { uvec2 kh[]; };
+layout(std430, binding = ATTENTION_BIND_V) readonly buffer Vh { uvec2 vh[]; };
+layout(std430, binding = ATTENTION_BIND_O) writeonly buffer Oh { uvec2 oh[]; };
 
 vec4 halves4(uvec2 h) { return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y)); }
 vec4 load_q(uint i) { return QKV_F16 ? halves4(qh[i]) : q[i]; }
 vec4 load_k(uint i) { return QKV_F16 ? halves4(kh[i]) : k[i]; }
 vec4 load_v(uint i) { return QKV_F16 ? halves4(vh[i]) : v[i]; }
 // Offsets and strides in vec4s; scale premultiplied by log2(e).
-layout(push_constant) uniform P {
-  uint q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
-  uint tokens, causal;
-  float scale_log2e;
-} p;
 
 shared vec4 k_tile[TK * HD4];
 shared vec4 v_tile[TK * HD4];

@@ -11,7 +11,7 @@ layout(std430, binding = FRAME_BINDING) readonly buffer Frame { uint frame_words
 
 // tc_frame_format
 const uint FRAME_RGBA = 0u, FRAME_BGRA = 1u, FRAME_RGBX = 2u, FRAME_BGRX = 3u;
-layout(constant_id = 1) const uint FRAME_FORMAT = FRAME_RGBA;
+layout(constant_id = PREPROCESS_SPEC_FRAME_FORMAT) const uint FRAME_FORMAT = FRAME_RGBA;
 
 // stride_px: 32-bit words from one row to the next.
 uvec3 frame_rgb(uint x, uint y, uint stride_px)

@@ -6,23 +6,25 @@
 // head_similarity) or a non-finite score sets `flags` instead of letting NaN
 // reach the map. Copies the Sinkhorn statistics into the result, or in
 // greedy mode describes the hard assignment (column error of w / N).
+#define TC_KERNEL_IMAGE_SCORE
+#include "abi/head.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-#define MAX_Q 128 // checked by the host
-#define MAX_WG 256 // largest workgroup the host uses
+#define MAX_Q HEAD_MAX_Q   // checked by the host (abi/head.h)
+#define MAX_WG HEAD_MAX_WG // the largest workgroup the host uses
 
-layout(std430, binding = 0) readonly buffer W { float w[]; };         // [Q][N]
-layout(std430, binding = 1) readonly buffer Probs { float probs[]; }; // [Q][1 + N]
-layout(std430, binding = 2) readonly buffer S { float scores[]; };    // [N]
-layout(std430, binding = 3) readonly buffer RowBad { uint row_bad[]; }; // [1 + N]
-layout(std430, binding = 4) readonly buffer Stats {
+layout(std430, binding = IMAGE_SCORE_BIND_W) readonly buffer W { float w[]; };         // [Q][N]
+layout(std430, binding = IMAGE_SCORE_BIND_PROBS) readonly buffer Probs { float probs[]; }; // [Q][1 + N]
+layout(std430, binding = IMAGE_SCORE_BIND_SCORES) readonly buffer S { float scores[]; };    // [N]
+layout(std430, binding = IMAGE_SCORE_BIND_ROW_BAD) readonly buffer RowBad { uint row_bad[]; }; // [1 + N]
+layout(std430, binding = IMAGE_SCORE_BIND_STATS) readonly buffer Stats {
   uint iterations;
   uint converged;
   float row_error;
   float col_error;
 } stats;
-layout(std430, binding = 5) writeonly buffer Result {
+layout(std430, binding = IMAGE_SCORE_BIND_RESULT) writeonly buffer Result {
   uint flags; // 1: a token row was not finite, 2: a score was not finite
   uint iterations;
   uint converged;
@@ -31,7 +33,6 @@ layout(std430, binding = 5) writeonly buffer Result {
   float global_score;
   float token_score_max;
 } result;
-layout(push_constant) uniform P { uint N, Q, greedy; } p;
 
 shared float part[MAX_Q > 2 * MAX_WG ? MAX_Q : 2 * MAX_WG];
 shared float smax[MAX_WG];

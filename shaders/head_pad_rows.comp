@@ -3,12 +3,13 @@
 // Copies rows of D floats into rows of D4 = roundup(D, 4) floats, zero
 // padded, so the similarity kernel can read every row as whole vec4 texels.
 // Only recorded when D is not a multiple of 4.
+#define TC_KERNEL_HEAD_PAD_ROWS
+#include "abi/head.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint rows, D, D4, first; } p; // first: the row of x read as row 0
+layout(std430, binding = PAD_ROWS_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = PAD_ROWS_BIND_Y) writeonly buffer Y { float y[]; };
 
 // One workgroup row per token row: x along the row, y the row index.
 void main()

@@ -12,23 +12,18 @@
 // tile per invocation, no shared memory (DESIGN.md, lavapipe facts). Lanes
 // of a workgroup take consecutive row tiles of the same subspace tile, so
 // their subspace loads are the same texels.
+#define TC_KERNEL_HEAD_SIMILARITY
+#include "abi/head.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
-layout(constant_id = 1) const uint TM = 8; // token rows per invocation
-layout(constant_id = 2) const uint TP = 4; // subspaces (2 TP columns) per invocation
+layout(constant_id = SIMILARITY_SPEC_TM) const uint TM = 8; // token rows per invocation
+layout(constant_id = SIMILARITY_SPEC_TP) const uint TP = 4; // subspaces (2 TP columns) per invocation
 
-layout(binding = 0) uniform samplerBuffer tokens;    // [rows, K] texels
-layout(binding = 1) uniform samplerBuffer subspaces; // [Q, 2, K] texels, unit norm
-layout(std430, binding = 2) writeonly buffer Probs { float probs[]; };   // [Q][rows]
-layout(std430, binding = 3) writeonly buffer LogK { float logk[]; };     // [Q][N4]
-layout(std430, binding = 4) writeonly buffer RowBad { uint row_bad[]; }; // [rows]
-layout(push_constant) uniform P {
-  uint rows, Q, K; // K: texels per row (D padded to a multiple of 4, / 4)
-  float inv_tau, inv_eps;
-  uint affinity; // 0 max, 1 mean, 2 abnormal
-  uint N4;       // row length of logk
-  uint first;    // row of `tokens` that is row 0 here (a feature layer's block)
-} p;
+layout(binding = SIMILARITY_BIND_TOKENS) uniform samplerBuffer tokens;    // [rows, K] texels
+layout(binding = SIMILARITY_BIND_SUBSPACES) uniform samplerBuffer subspaces; // [Q, 2, K] texels, unit norm
+layout(std430, binding = SIMILARITY_BIND_PROBS) writeonly buffer Probs { float probs[]; };   // [Q][rows]
+layout(std430, binding = SIMILARITY_BIND_LOGK) writeonly buffer LogK { float logk[]; };     // [Q][N4]
+layout(std430, binding = SIMILARITY_BIND_ROW_BAD) writeonly buffer RowBad { uint row_bad[]; }; // [rows]
 
 void main()
 {

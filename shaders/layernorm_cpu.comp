@@ -11,14 +11,15 @@
 // variance without cancellation; a third pass writes. Rows are whole texels
 // (cols % 4 == 0) so gamma and beta line up. y may alias x: a row is read
 // fully before it is written, and rows belong to one subgroup each.
+#define TC_KERNEL_LAYERNORM
+#include "abi/norm.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = 0) uniform samplerBuffer X;
-layout(binding = 1) uniform samplerBuffer G;
-layout(binding = 2) uniform samplerBuffer B;
-layout(std430, binding = 3) writeonly buffer Y { vec4 y[]; };
-layout(push_constant) uniform P { uint rows, cols; float eps; } p;
+layout(binding = LAYERNORM_BIND_X) uniform samplerBuffer X;
+layout(binding = LAYERNORM_BIND_GAMMA) uniform samplerBuffer G;
+layout(binding = LAYERNORM_BIND_BETA) uniform samplerBuffer B;
+layout(std430, binding = LAYERNORM_BIND_Y) writeonly buffer Y { vec4 y[]; };
 
 void main()
 {

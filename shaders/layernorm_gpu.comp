@@ -6,17 +6,18 @@
 // alias x: each element is read before the invocation that owns it writes
 // it, after the last reduction. With Y_F16, y is fp16, written a pair of
 // columns (one uint) at a time (cols even; y is not x then).
+#define TC_KERNEL_LAYERNORM
+#include "abi/norm.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 #include "wg_reduce.glsl"
-layout(constant_id = 1) const bool Y_F16 = false;
+layout(constant_id = LAYERNORM_SPEC_Y_F16) const bool Y_F16 = false;
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer G { float gamma[]; };
-layout(std430, binding = 2) readonly buffer B { float beta[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
-layout(std430, binding = 3) writeonly buffer Y16 { uint y16[]; };
-layout(push_constant) uniform P { uint rows, cols; float eps; } p;
+layout(std430, binding = LAYERNORM_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = LAYERNORM_BIND_GAMMA) readonly buffer G { float gamma[]; };
+layout(std430, binding = LAYERNORM_BIND_BETA) readonly buffer B { float beta[]; };
+layout(std430, binding = LAYERNORM_BIND_Y) writeonly buffer Y { float y[]; };
+layout(std430, binding = LAYERNORM_BIND_Y) writeonly buffer Y16 { uint y16[]; };
 
 void main()
 {

@@ -6,20 +6,18 @@
 // or a fixed one; where t >= threshold each colour byte p becomes
 // floor(p + alpha (colour - p) + 0.5). Other pixels, and the fourth byte of
 // every pixel, are not changed. Four columns by 16 rows an invocation.
+#define TC_KERNEL_MAP_BLEND
+#include "abi/map.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = 0) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
-layout(binding = 1) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
-layout(std430, binding = 2) readonly buffer Range { vec2 range; };
-layout(std430, binding = 3) readonly buffer Lut { uint lut[256]; }; // colours in the frame's byte order
-layout(std430, binding = 4) buffer Frame { uint pixels[]; };
-layout(std430, binding = 4) buffer Frame4 { uvec4 pixels4[]; }; // the same, four pixels a load
-layout(constant_id = 1) const bool ALIGNED = false; // stride a multiple of 16 bytes: rows start on a uvec4
-layout(push_constant) uniform P {
-  uint width, width4, height, grid_h, record, stride_px, use_range;
-  float lo, hi, alpha, threshold;
-} p;
+layout(binding = MAP_BLEND_BIND_ROWS) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
+layout(binding = MAP_BLEND_BIND_TABLE) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
+layout(std430, binding = MAP_BLEND_BIND_RANGE) readonly buffer Range { vec2 range; };
+layout(std430, binding = MAP_BLEND_BIND_LUT) readonly buffer Lut { uint lut[256]; }; // colours in the frame's byte order
+layout(std430, binding = MAP_BLEND_BIND_FRAME) buffer Frame { uint pixels[]; };
+layout(std430, binding = MAP_BLEND_BIND_FRAME) buffer Frame4 { uvec4 pixels4[]; }; // the same, four pixels a load
+layout(constant_id = MAP_BLEND_SPEC_ALIGNED) const bool ALIGNED = false; // stride a multiple of 16 bytes: rows start on a uvec4
 
 void main()
 {

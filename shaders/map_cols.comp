@@ -7,14 +7,15 @@
 // recomputes the values, cheaper than storing and reloading them.
 // An invocation makes four columns (one texel of pass 1) by 16 rows, as four
 // groups of four rows: a texel of pass 1 and one of weights serve 16 pixels.
+#define TC_KERNEL_MAP_COLS
+#include "abi/map.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = 0) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
-layout(binding = 1) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
-layout(std430, binding = 2) writeonly buffer Partial { vec2 partial[]; }; // [blocks][width4] (min, max)
-layout(std430, binding = 3) writeonly buffer Map { float map[]; };        // [height][width], when store_map
-layout(push_constant) uniform P { uint width, width4, height, grid_h, record, store_map; } p;
+layout(binding = MAP_COLS_BIND_ROWS) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
+layout(binding = MAP_COLS_BIND_TABLE) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
+layout(std430, binding = MAP_COLS_BIND_PARTIAL) writeonly buffer Partial { vec2 partial[]; }; // [blocks][width4] (min, max)
+layout(std430, binding = MAP_COLS_BIND_MAP) writeonly buffer Map { float map[]; };        // [height][width], when store_map
 
 void main()
 {

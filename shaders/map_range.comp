@@ -2,12 +2,13 @@
 #extension GL_GOOGLE_include_directive : require
 // Anomaly map, pass 3: one workgroup reduces map_cols' (min, max) per column
 // and block to the map's range, read by the blend and by the host.
+#define TC_KERNEL_MAP_RANGE
+#include "abi/map.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer Partial { vec2 partial[]; };
-layout(std430, binding = 1) writeonly buffer Range { vec2 range; };
-layout(push_constant) uniform P { uint n; } p;
+layout(std430, binding = MAP_RANGE_BIND_PARTIAL) readonly buffer Partial { vec2 partial[]; };
+layout(std430, binding = MAP_RANGE_BIND_RANGE) writeonly buffer Range { vec2 range; };
 
 shared vec2 group[gl_WorkGroupSize.x];
 

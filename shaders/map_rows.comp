@@ -4,13 +4,14 @@
 // width (bilinear upsampling and the horizontal blur, as one table), a group
 // of four adjacent columns per invocation, stored as one texel for passes 2
 // and 4. rows[i][x] = sum_j w[x][j] * scores[offset + i * grid_w + j]
+#define TC_KERNEL_MAP_ROWS
+#include "abi/map.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer Scores { float scores[]; };
-layout(binding = 1) uniform samplerBuffer table; // see tc_resample_upload
-layout(std430, binding = 2) writeonly buffer Rows { vec4 rows[]; }; // [grid_h][width4]
-layout(push_constant) uniform P { uint offset, grid_w, grid_h, width4, record; } p;
+layout(std430, binding = MAP_ROWS_BIND_SCORES) readonly buffer Scores { float scores[]; };
+layout(binding = MAP_ROWS_BIND_TABLE) uniform samplerBuffer table; // see tc_resample_upload
+layout(std430, binding = MAP_ROWS_BIND_ROWS) writeonly buffer Rows { vec4 rows[]; }; // [grid_h][width4]
 
 void main()
 {

@@ -31,18 +31,18 @@ const uint LD = BK + 8; // row stride of the staged tiles in halves: 80 bytes, a
 #define COOP_SUBGROUPS (SG_M * SG_N)
 #include "coopmat.glsl"
 
-layout(constant_id = 5) const bool VEC4 = false; // K % 4 == 0: x and w rows are vec4-aligned
+layout(constant_id = MATMUL_COOP_SPEC_VEC4) const bool VEC4 = false; // K % 4 == 0: x and w rows are vec4-aligned
 #ifdef TC_SPLIT_K
-layout(constant_id = 6) const uint K_STEPS = 1; // steps of BK per part of K
+layout(constant_id = MATMUL_COOP_SPEC_K_STEPS) const uint K_STEPS = 1; // steps of BK per part of K
 #endif
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { float x[]; };
 // the same buffers seen in vectors (used only when VEC4) and as fp16 pairs
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
-layout(std430, binding = 0) readonly buffer XH2 { uvec2 xh2[]; };
-layout(std430, binding = 0) readonly buffer XH { uint xh[]; };
-layout(std430, binding = 1) readonly buffer W4 { uvec4 w4[]; };
-layout(std430, binding = 1) readonly buffer W2 { uvec2 w2[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X4 { vec4 x4[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer XH2 { uvec2 xh2[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer XH { uint xh[]; };
+layout(std430, binding = MATMUL_BIND_W) readonly buffer W4 { uvec4 w4[]; };
+layout(std430, binding = MATMUL_BIND_W) readonly buffer W2 { uvec2 w2[]; };
 
 shared float16_t xs[BM * LD]; // x tile, row m, column k: row-major A
 shared float16_t ws[BN * LD]; // w tile, row n, column k: B = wᵀ column-major

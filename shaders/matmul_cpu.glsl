@@ -27,29 +27,30 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_vote : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#define TC_KERNEL_MATMUL
+#include "abi/matmul.h"
 #include "common.glsl"
 #include "activation.glsl"
 TC_LOCAL_SIZE_X
 
-layout(constant_id = 1) const uint ACT = TC_ACT_NONE;
-layout(constant_id = 2) const bool HAS_BIAS = false;
-layout(constant_id = 3) const bool HAS_RESIDUAL = false;
-layout(constant_id = 4) const uint SG = 8; // the device's subgroup size
-layout(constant_id = 5) const uint TM = 32; // rows of y per invocation (all lanes of a workgroup share them)
-layout(constant_id = 6) const uint TN = 4;  // consecutive columns of y per invocation
-layout(constant_id = 7) const bool W_PANELS = false;
+layout(constant_id = MATMUL_SPEC_ACT) const uint ACT = TC_ACT_NONE;
+layout(constant_id = MATMUL_SPEC_HAS_BIAS) const bool HAS_BIAS = false;
+layout(constant_id = MATMUL_CPU_SPEC_HAS_RESIDUAL) const bool HAS_RESIDUAL = false;
+layout(constant_id = MATMUL_CPU_SPEC_SG) const uint SG = 8; // the device's subgroup size
+layout(constant_id = MATMUL_CPU_SPEC_TM) const uint TM = 32; // rows of y per invocation (all lanes of a workgroup share them)
+layout(constant_id = MATMUL_CPU_SPEC_TN) const uint TN = 4;  // consecutive columns of y per invocation
+layout(constant_id = MATMUL_CPU_SPEC_W_PANELS) const bool W_PANELS = false;
 
-layout(binding = 0, rgba32f) uniform readonly imageBuffer X; // [M, K/4]
+layout(binding = MATMUL_BIND_X, rgba32f) uniform readonly imageBuffer X; // [M, K/4]
 #ifdef W_HALF
-layout(binding = 1, rgba16f) uniform readonly imageBuffer W; // [N, K/4] or panels
+layout(binding = MATMUL_BIND_W, rgba16f) uniform readonly imageBuffer W; // [N, K/4] or panels
 #else
-layout(binding = 1, rgba32f) uniform readonly imageBuffer W;
+layout(binding = MATMUL_BIND_W, rgba32f) uniform readonly imageBuffer W;
 #endif
 // Without bias or residual the host binds y in their place; they are not read then.
-layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(binding = 3, r32f) uniform readonly imageBuffer RESIDUAL; // [M, N], may be y itself
-layout(std430, binding = 4) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint M, N, K; } p;
+layout(std430, binding = MATMUL_BIND_BIAS) readonly buffer Bias { float bias[]; };
+layout(binding = MATMUL_BIND_RESIDUAL, r32f) uniform readonly imageBuffer RESIDUAL; // [M, N], may be y itself
+layout(std430, binding = MATMUL_BIND_Y) writeonly buffer Y { float y[]; };
 
 const uint XF = (TM + SG - 1) / SG; // rows of x a lane loads per k step
 

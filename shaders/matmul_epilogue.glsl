@@ -7,29 +7,30 @@
 #ifndef TC_MATMUL_EPILOGUE_GLSL
 #define TC_MATMUL_EPILOGUE_GLSL
 
+#define TC_KERNEL_MATMUL
+#include "abi/matmul.h"
 #include "activation.glsl" // tc_act, shared with the activation kernel
 
 #define TC_RESIDUAL_NONE 0
 #define TC_RESIDUAL_BUFFER 1   // a buffer of its own
 #define TC_RESIDUAL_Y 2        // y itself (in-place residual add)
 
-layout(constant_id = 1) const uint ACT = TC_ACT_NONE;
-layout(constant_id = 2) const bool HAS_BIAS = false;
-layout(constant_id = 3) const uint RESIDUAL = TC_RESIDUAL_NONE;
+layout(constant_id = MATMUL_SPEC_ACT) const uint ACT = TC_ACT_NONE;
+layout(constant_id = MATMUL_SPEC_HAS_BIAS) const bool HAS_BIAS = false;
+layout(constant_id = MATMUL_SPEC_RESIDUAL) const uint RESIDUAL = TC_RESIDUAL_NONE;
 
 // Without bias or residual the host binds y in their place; they are never
 // read then.
-layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) readonly buffer Residual { float residual[]; };
-layout(std430, binding = 4) buffer Y { float y[]; };
-layout(std430, binding = 4) buffer Y16 { uint y16[]; }; // y as fp16 pairs (Y_F16)
+layout(std430, binding = MATMUL_BIND_BIAS) readonly buffer Bias { float bias[]; };
+layout(std430, binding = MATMUL_BIND_RESIDUAL) readonly buffer Residual { float residual[]; };
+layout(std430, binding = MATMUL_BIND_Y) buffer Y { float y[]; };
+layout(std430, binding = MATMUL_BIND_Y) buffer Y16 { uint y16[]; }; // y as fp16 pairs (Y_F16)
 
 // ids 8 and 9: after every variant's tile constants (the cpu variants leave
 // them false)
-layout(constant_id = 8) const bool X_F16 = false;
-layout(constant_id = 9) const bool Y_F16 = false;
+layout(constant_id = MATMUL_SPEC_X_F16) const bool X_F16 = false;
+layout(constant_id = MATMUL_SPEC_Y_F16) const bool Y_F16 = false;
 
-layout(push_constant) uniform P { uint M, N, K; } p;
 
 // One finished element of y. A residual that is y is read before the write.
 void tc_matmul_store(uint m, uint n, float acc)

@@ -9,10 +9,10 @@
 #include "matmul_weights.glsl"
 TC_LOCAL_SIZE_X
 
-layout(constant_id = 5) const uint TM = 8; // rows of x per invocation
-layout(constant_id = 6) const uint TN = 8; // rows of w (columns of y) per invocation
+layout(constant_id = MATMUL_SPEC_TILE) const uint TM = 8; // rows of x per invocation
+layout(constant_id = (MATMUL_SPEC_TILE + 1)) const uint TN = 8; // rows of w (columns of y) per invocation
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { float x[]; };
 
 void main()
 {

@@ -10,13 +10,13 @@
 #include "matmul_weights.glsl"
 TC_LOCAL_SIZE_X
 
-layout(constant_id = 5) const uint BM = 64;
-layout(constant_id = 6) const uint BN = 64;
-layout(constant_id = 7) const uint BK = 16;
+layout(constant_id = MATMUL_SPEC_TILE) const uint BM = 64;
+layout(constant_id = (MATMUL_SPEC_TILE + 1)) const uint BN = 64;
+layout(constant_id = (MATMUL_SPEC_TILE + 2)) const uint BK = 16;
 const uint TM = 4, TN = 4;
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 0) readonly buffer X16 { uint x16[]; }; // fp16 pairs (X_F16)
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X16 { uint x16[]; }; // fp16 pairs (X_F16)
 
 float load_x(uint i)
 {

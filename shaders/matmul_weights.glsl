@@ -3,8 +3,8 @@
 #ifndef TC_MATMUL_WEIGHTS_GLSL
 #define TC_MATMUL_WEIGHTS_GLSL
 
-layout(constant_id = 4) const bool W_F16 = false;
-layout(std430, binding = 1) readonly buffer W { uint w[]; };
+layout(constant_id = MATMUL_SPEC_W_F16) const bool W_F16 = false;
+layout(std430, binding = MATMUL_BIND_W) readonly buffer W { uint w[]; };
 
 // Element i of w in row-major order (i = n * K + k).
 float tc_weight(uint i)

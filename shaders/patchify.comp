@@ -3,16 +3,13 @@
 // Patch extraction (im2col) for the conv patch embedding: the image
 // [3, S, S] becomes rows of patches [grid*grid, 3*p*p], columns ordered
 // (channel, ky, kx) like the conv weight, so the embedding is one matmul.
+#define TC_KERNEL_PATCHIFY
+#include "abi/encoder.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer Image { float image[]; };
-layout(std430, binding = 1) writeonly buffer Patches { float patches[]; };
-layout(push_constant) uniform P {
-  uint size;  // S
-  uint psize; // p
-  uint grid;  // patches per side
-} p;
+layout(std430, binding = PATCHIFY_BIND_IMAGE) readonly buffer Image { float image[]; };
+layout(std430, binding = PATCHIFY_BIND_PATCHES) writeonly buffer Patches { float patches[]; };
 
 void main()
 {

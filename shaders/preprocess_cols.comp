@@ -4,16 +4,14 @@
 // then CLIP-normalised into planes: out[c][y][x] = v * scale[c] + bias[c]
 // with scale = 1 / (255 std), bias = -mean / std. An invocation makes a
 // group of four adjacent output rows of one column (table as in pass 1).
+#define TC_KERNEL_PREPROCESS_COLS
+#include "abi/preprocess.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = 0) uniform samplerBuffer rows; // [frame height][size], RGB + unused
-layout(binding = 1) uniform samplerBuffer table;
-layout(std430, binding = 2) writeonly buffer Out { float planes[]; }; // [3][size][size]
-layout(push_constant) uniform P {
-  uint size, height, record;
-  float scale_r, scale_g, scale_b, bias_r, bias_g, bias_b;
-} p;
+layout(binding = PREPROCESS_COLS_BIND_ROWS) uniform samplerBuffer rows; // [frame height][size], RGB + unused
+layout(binding = PREPROCESS_COLS_BIND_TABLE) uniform samplerBuffer table;
+layout(std430, binding = PREPROCESS_COLS_BIND_OUT) writeonly buffer Out { float planes[]; }; // [3][size][size]
 
 void main()
 {

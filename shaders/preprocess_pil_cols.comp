@@ -6,14 +6,15 @@
 // out[c][y][x] = norm[c][v] = (v / 255 - mean[c]) / std[c], computed once on
 // the host in double and rounded to float (so the output is exactly the
 // reference's). An invocation makes four adjacent output rows of one column.
+#define TC_KERNEL_PREPROCESS_PIL_COLS
+#include "abi/preprocess.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer Rows { uint rows[]; }; // [frame height][size], as pass 1 wrote them
-layout(binding = 1) uniform samplerBuffer table;                  // integer weights, as pass 1's
-layout(std430, binding = 2) readonly buffer Norm { float norm[]; }; // [3][256]
-layout(std430, binding = 3) writeonly buffer Out { float planes[]; }; // [3][size][size]
-layout(push_constant) uniform P { uint size, height, record; } p;
+layout(std430, binding = PREPROCESS_PIL_COLS_BIND_ROWS) readonly buffer Rows { uint rows[]; }; // [frame height][size], as pass 1 wrote them
+layout(binding = PREPROCESS_PIL_COLS_BIND_TABLE) uniform samplerBuffer table;                  // integer weights, as pass 1's
+layout(std430, binding = PREPROCESS_PIL_COLS_BIND_NORM) readonly buffer Norm { float norm[]; }; // [3][256]
+layout(std430, binding = PREPROCESS_PIL_COLS_BIND_OUT) writeonly buffer Out { float planes[]; }; // [3][size][size]
 
 void main()
 {

@@ -6,17 +6,15 @@
 // clamp((2^21 + sum) >> 22, 0, 255) (an arithmetic shift: floor). Integer
 // arithmetic throughout, so the result is PIL's on every device. Invocations
 // as preprocess_rows: four adjacent output columns of one row.
+#define TC_KERNEL_PREPROCESS_ROWS
+#include "abi/preprocess.h"
 #include "common.glsl"
-#define FRAME_BINDING 0
+#define FRAME_BINDING PREPROCESS_ROWS_BIND_FRAME
 #include "frame.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = 1) uniform samplerBuffer table; // integer weights, exact in fp32 (|w| <= 2^22)
-layout(std430, binding = 2) writeonly buffer Rows { uint rows[]; }; // [frame height][out_w], R | G << 8 | B << 16
-layout(push_constant) uniform P {
-  uint stride_px, width, height, out_w;
-  uint record; // texels per group record: 1 + span
-} p;
+layout(binding = PREPROCESS_ROWS_BIND_TABLE) uniform samplerBuffer table; // integer weights, exact in fp32 (|w| <= 2^22)
+layout(std430, binding = PREPROCESS_ROWS_BIND_ROWS) writeonly buffer Rows { uint rows[]; }; // [frame height][out_w], R | G << 8 | B << 16
 
 void main()
 {

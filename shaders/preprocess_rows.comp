@@ -5,17 +5,15 @@
 // An invocation makes a group of four adjacent output columns of one row:
 // their supports overlap, so each pixel is read once for the four, with one
 // texel fetch for its four weights. Table: see tc_resample_upload.
+#define TC_KERNEL_PREPROCESS_ROWS
+#include "abi/preprocess.h"
 #include "common.glsl"
-#define FRAME_BINDING 0
+#define FRAME_BINDING PREPROCESS_ROWS_BIND_FRAME
 #include "frame.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = 1) uniform samplerBuffer table;
-layout(std430, binding = 2) writeonly buffer Rows { vec4 rows[]; }; // [frame height][out_w], RGB + unused
-layout(push_constant) uniform P {
-  uint stride_px, width, height, out_w;
-  uint record; // texels per group record: 1 + span
-} p;
+layout(binding = PREPROCESS_ROWS_BIND_TABLE) uniform samplerBuffer table;
+layout(std430, binding = PREPROCESS_ROWS_BIND_ROWS) writeonly buffer Rows { vec4 rows[]; }; // [frame height][out_w], RGB + unused
 
 void main()
 {

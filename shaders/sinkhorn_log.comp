@@ -25,29 +25,27 @@
 // Rows go four at a time: logk is read as vec4 texels of four consecutive
 // rows (texel fetches are the fast loads on lavapipe), its rows padded to a
 // multiple of 4 with -inf; u lives in shared memory.
+#define TC_KERNEL_SINKHORN
+#include "abi/head.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-#define MAX_Q 128    // checked by the host
-#define MAX_G 1024   // row groups of 4: N <= 4096, checked by the host
-#define MAX_WG 256   // largest workgroup the host uses
+#define MAX_Q HEAD_MAX_Q   // checked by the host (abi/head.h)
+#define MAX_G HEAD_MAX_G   // row groups of 4: N <= 4096, checked by the host
+#define MAX_WG HEAD_MAX_WG // the largest workgroup the host uses
 #define MAX_PART (MAX_Q > MAX_WG ? MAX_Q : MAX_WG)
 
-layout(binding = 0) uniform samplerBuffer logk;                      // [Q][G] texels
-layout(std430, binding = 1) buffer U { vec4 u_buf[]; };              // [G]
-layout(std430, binding = 2) buffer Lse { vec4 lse_row[]; };          // [G] scratch
-layout(std430, binding = 3) buffer V { float v_buf[]; };             // [Q], kept between chunks
-layout(std430, binding = 4) buffer State {
+layout(binding = SINKHORN_BIND_LOGK) uniform samplerBuffer logk;                      // [Q][G] texels
+layout(std430, binding = SINKHORN_BIND_U) buffer U { vec4 u_buf[]; };              // [G]
+layout(std430, binding = SINKHORN_BIND_LSE) buffer Lse { vec4 lse_row[]; };          // [G] scratch
+layout(std430, binding = SINKHORN_BIND_V) buffer V { float v_buf[]; };             // [Q], kept between chunks
+layout(std430, binding = SINKHORN_BIND_STATE) buffer State {
   uint iterations;
   uint converged;
   float row_error;
   float col_error;
   uint done;
 } state;
-layout(push_constant) uniform P {
-  uint N, Q, G, max_iters, chunk, first, warm;
-  float tol, log_r, log_c, r, c;
-} p;
 
 shared vec4 u[MAX_G];
 shared float v[MAX_Q];

@@ -10,12 +10,13 @@
 // of exponentials and the output (exp is recomputed rather than stored, so
 // y may alias x; the masked neighbours' components read in place are never
 // used).
+#define TC_KERNEL_SOFTMAX
+#include "abi/norm.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = 0) uniform samplerBuffer X;
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint rows, cols; float scale; } p;
+layout(binding = SOFTMAX_BIND_X) uniform samplerBuffer X;
+layout(std430, binding = SOFTMAX_BIND_Y) writeonly buffer Y { float y[]; };
 
 // which of texel t's components belong to the row [e0, e1)
 bvec4 in_row(uint t, uint e0, uint e1)

@@ -4,13 +4,14 @@
 // over the grid), shared-memory reductions for the maximum and the sum.
 // y may alias x: exp is recomputed from x after the last reduction, and each
 // element is written by the invocation that reads it.
+#define TC_KERNEL_SOFTMAX
+#include "abi/norm.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 #include "wg_reduce.glsl"
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint rows, cols; float scale; } p;
+layout(std430, binding = SOFTMAX_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = SOFTMAX_BIND_Y) writeonly buffer Y { float y[]; };
 
 void main()
 {

@@ -8,15 +8,16 @@
 // Ranking in the log domain keeps entries apart that would underflow to 0
 // as plan values. Ties go to the lower q. Greedy mode: v unused (zeros),
 // k = 1, so each token takes its argmax-affinity subspace.
+#define TC_KERNEL_TOPK
+#include "abi/head.h"
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(std430, binding = 0) readonly buffer LogK { float logk[]; };   // [Q][N4]
-layout(std430, binding = 1) readonly buffer V { float v[]; };         // [Q]
-layout(std430, binding = 2) readonly buffer Probs { float probs[]; }; // [Q][1 + N]
-layout(std430, binding = 3) writeonly buffer W { float w[]; };        // [Q][N]
-layout(std430, binding = 4) writeonly buffer S { float scores[]; };   // [N]
-layout(push_constant) uniform P { uint N, N4, Q, k, use_v; } p;
+layout(std430, binding = TOPK_BIND_LOGK) readonly buffer LogK { float logk[]; };   // [Q][N4]
+layout(std430, binding = TOPK_BIND_V) readonly buffer V { float v[]; };         // [Q]
+layout(std430, binding = TOPK_BIND_PROBS) readonly buffer Probs { float probs[]; }; // [Q][1 + N]
+layout(std430, binding = TOPK_BIND_W) writeonly buffer W { float w[]; };        // [Q][N]
+layout(std430, binding = TOPK_BIND_SCORES) writeonly buffer S { float scores[]; };   // [N]
 
 float x_at(uint q, uint n) { return logk[q * p.N4 + n] + (p.use_v != 0u ? v[q] : 0.0); }
 

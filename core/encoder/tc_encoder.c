@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "abi/encoder.h"
 #include "tc_block.h"
 #include "tc_clip_tower.h"
 #include "tc_ops.h"
@@ -220,30 +221,39 @@ static tc_status record_embedding(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
   const uint32_t wg = 64;
   tc_kernel *k;
   tc_kernel_desc patchify = {
-    .shader = "patchify", .n_bindings = 2, .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE },
-    .push_size = 3 * sizeof(uint32_t), .n_spec = 1, .spec = { wg },
+    .shader = "patchify",
+    .n_bindings = PATCHIFY_BINDINGS,
+    .bindings = { [PATCHIFY_BIND_IMAGE] = TC_BIND_STORAGE, [PATCHIFY_BIND_PATCHES] = TC_BIND_STORAGE },
+    .push_size = sizeof(tc_patchify_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = wg },
   };
-  uint32_t pp[3] = { enc->size, p, enc->grid };
-  tc_buffer *pb[] = { enc->input, enc->patches };
+  tc_patchify_push pp = { .size = enc->size, .psize = p, .grid = enc->grid };
+  tc_buffer *pb[PATCHIFY_BINDINGS] = { [PATCHIFY_BIND_IMAGE] = enc->input, [PATCHIFY_BIND_PATCHES] = enc->patches };
   tc_status st = tc_kernel_get(enc->ctx, &patchify, &k, err);
   if (st == TC_OK)
-    st = tc_cmd_dispatch(cmd, k, pb, pp, tc_div_up(N * 3 * p * p, wg), 1, 1, "patchify", err);
+    st = tc_cmd_dispatch(cmd, k, pb, &pp, tc_div_up(N * 3 * p * p, wg), 1, 1, "patchify", err);
   if (st == TC_OK)
     st = tc_op_matmul(cmd, &(tc_matmul){ .x = enc->patches, .w = enc->patch_w.buf, .w_dtype = enc->patch_w.dtype,
                                          .y = enc->embed, .M = N, .N = W, .K = 3 * p * p,
                                          .w_panels = enc->patch_w.panels },
                       "patch embedding", err);
   tc_kernel_desc embed = {
-    .shader = "embed_tokens", .n_bindings = 4,
-    .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
-    .push_size = 2 * sizeof(uint32_t), .n_spec = 1, .spec = { wg },
+    .shader = "embed_tokens",
+    .n_bindings = EMBED_BINDINGS,
+    .bindings = { [EMBED_BIND_PATCHES] = TC_BIND_STORAGE, [EMBED_BIND_CLASS] = TC_BIND_STORAGE,
+                  [EMBED_BIND_POS] = TC_BIND_STORAGE, [EMBED_BIND_X] = TC_BIND_STORAGE },
+    .push_size = sizeof(tc_embed_tokens_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = wg },
   };
-  uint32_t ep[2] = { enc->tokens, W };
-  tc_buffer *eb[] = { enc->embed, enc->cls, enc->pos, enc->act.x };
+  tc_embed_tokens_push ep = { .tokens = enc->tokens, .width = W };
+  tc_buffer *eb[EMBED_BINDINGS] = { [EMBED_BIND_PATCHES] = enc->embed, [EMBED_BIND_CLASS] = enc->cls,
+                                    [EMBED_BIND_POS] = enc->pos, [EMBED_BIND_X] = enc->act.x };
   if (st == TC_OK)
     st = tc_kernel_get(enc->ctx, &embed, &k, err);
   if (st == TC_OK)
-    st = tc_cmd_dispatch(cmd, k, eb, ep, tc_div_up(enc->tokens * W, wg), 1, 1, "embed tokens", err);
+    st = tc_cmd_dispatch(cmd, k, eb, &ep, tc_div_up(enc->tokens * W, wg), 1, 1, "embed tokens", err);
   if (st == TC_OK)
     st = tc_op_layernorm(cmd, enc->act.x, enc->ln_pre_w, enc->ln_pre_b, enc->act.x, enc->tokens, W, enc->cfg.ln_eps,
                          "ln_pre", err);

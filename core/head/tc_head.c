@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shared-memory arrays of sinkhorn_log and head_image_score; also keeps
- * topk_mask's k passes over Q well inside llvmpipe's loop limit. */
-#define HEAD_MAX_Q TC_MAX_SUBSPACES
-/* sinkhorn_log keeps u in shared memory. */
-#define HEAD_MAX_TOKENS TC_MAX_PATCH_TOKENS
+#include "abi/head.h"
+
+/* HEAD_MAX_Q (abi/head.h) sizes the shared-memory arrays of sinkhorn_log and
+ * head_image_score; it also keeps topk_mask's k passes over Q well inside
+ * llvmpipe's loop limit. sinkhorn_log keeps u in shared memory: HEAD_MAX_G
+ * groups of 4 tokens. The public limits are these. */
+#define HEAD_MAX_TOKENS (4 * HEAD_MAX_G)
+_Static_assert(HEAD_MAX_Q == TC_MAX_SUBSPACES, "tokenclip.h's subspace limit is the kernels'");
+_Static_assert(HEAD_MAX_TOKENS == TC_MAX_PATCH_TOKENS, "tokenclip.h's token limit is the kernels'");
 /* llvmpipe stops every loop of a shader invocation once all its loops
  * together have taken 65535 back-edges (LP_MAX_TGSI_LOOP_ITERATIONS); the
  * loop counts of the kernels are kept below this. */
@@ -90,36 +94,66 @@ void tc_head_destroy(tc_head *h)
   free(h); /* kernels belong to the context */
 }
 
-static tc_status get_kernel(tc_context *ctx, const char *shader, uint32_t n_bindings, const tc_binding *bindings,
-                            uint32_t push_size, uint32_t n_spec, const uint32_t *spec, tc_kernel **out,
-                            tc_error *err)
-{
-  tc_kernel_desc d = { .shader = shader, .n_bindings = n_bindings, .push_size = push_size, .n_spec = n_spec };
-  memcpy(d.bindings, bindings, n_bindings * sizeof *bindings);
-  memcpy(d.spec, spec, n_spec * sizeof *spec);
-  return tc_kernel_get(ctx, &d, out, err);
-}
-
 static tc_status create_kernels(tc_head *h, tc_error *err)
 {
   const tc_binding S = TC_BIND_STORAGE, T = TC_BIND_TEXEL_F32;
   const head_shape *sh = &h->shape;
+  const tc_kernel_desc pad = {
+    .shader = "head_pad_rows",
+    .n_bindings = PAD_ROWS_BINDINGS,
+    .bindings = { [PAD_ROWS_BIND_X] = S, [PAD_ROWS_BIND_Y] = S },
+    .push_size = sizeof(tc_head_pad_rows_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = 64 },
+  };
+  const tc_kernel_desc similarity = {
+    .shader = "head_similarity",
+    .n_bindings = SIMILARITY_BINDINGS,
+    .bindings = { [SIMILARITY_BIND_TOKENS] = T, [SIMILARITY_BIND_SUBSPACES] = T, [SIMILARITY_BIND_PROBS] = S,
+                  [SIMILARITY_BIND_LOGK] = S, [SIMILARITY_BIND_ROW_BAD] = S },
+    .push_size = sizeof(tc_head_similarity_push),
+    .n_spec = 3,
+    .spec = { [TC_SPEC_WORKGROUP] = sh->sim_wg, [SIMILARITY_SPEC_TM] = sh->sim_rows,
+              [SIMILARITY_SPEC_TP] = sh->sim_subspaces },
+  };
+  const tc_kernel_desc sinkhorn = {
+    .shader = "sinkhorn_log",
+    .n_bindings = SINKHORN_BINDINGS,
+    .bindings = { [SINKHORN_BIND_LOGK] = T, [SINKHORN_BIND_U] = S, [SINKHORN_BIND_LSE] = S, [SINKHORN_BIND_V] = S,
+                  [SINKHORN_BIND_STATE] = S },
+    .push_size = sizeof(tc_sinkhorn_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = sh->sinkhorn_wg },
+  };
+  const tc_kernel_desc topk = {
+    .shader = "topk_mask",
+    .n_bindings = TOPK_BINDINGS,
+    .bindings = { [TOPK_BIND_LOGK] = S, [TOPK_BIND_V] = S, [TOPK_BIND_PROBS] = S, [TOPK_BIND_W] = S,
+                  [TOPK_BIND_SCORES] = S },
+    .push_size = sizeof(tc_topk_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = sh->rows_wg },
+  };
+  const tc_kernel_desc image = {
+    .shader = "head_image_score",
+    .n_bindings = IMAGE_SCORE_BINDINGS,
+    .bindings = { [IMAGE_SCORE_BIND_W] = S, [IMAGE_SCORE_BIND_PROBS] = S, [IMAGE_SCORE_BIND_SCORES] = S,
+                  [IMAGE_SCORE_BIND_ROW_BAD] = S, [IMAGE_SCORE_BIND_STATS] = S, [IMAGE_SCORE_BIND_RESULT] = S },
+    .push_size = sizeof(tc_image_score_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = sh->image_wg },
+  };
   tc_status st = TC_OK;
   if (h->D4 != h->D)
-    st = get_kernel(h->ctx, "head_pad_rows", 2, (tc_binding[]){ S, S }, 4 * 4, 1, (uint32_t[]){ 64 }, &h->k_pad,
-                    err);
+    st = tc_kernel_get(h->ctx, &pad, &h->k_pad, err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "head_similarity", 5, (tc_binding[]){ T, T, S, S, S }, 8 * 4, 3,
-                    (uint32_t[]){ sh->sim_wg, sh->sim_rows, sh->sim_subspaces }, &h->k_sim, err);
+    st = tc_kernel_get(h->ctx, &similarity, &h->k_sim, err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "sinkhorn_log", 5, (tc_binding[]){ T, S, S, S, S }, 12 * 4, 1,
-                    (uint32_t[]){ sh->sinkhorn_wg }, &h->k_sinkhorn, err);
+    st = tc_kernel_get(h->ctx, &sinkhorn, &h->k_sinkhorn, err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "topk_mask", 5, (tc_binding[]){ S, S, S, S, S }, 5 * 4, 1,
-                    (uint32_t[]){ sh->rows_wg }, &h->k_topk, err);
+    st = tc_kernel_get(h->ctx, &topk, &h->k_topk, err);
   if (st == TC_OK)
-    st = get_kernel(h->ctx, "head_image_score", 6, (tc_binding[]){ S, S, S, S, S, S }, 3 * 4, 1,
-                    (uint32_t[]){ sh->image_wg }, &h->k_image, err);
+    st = tc_kernel_get(h->ctx, &image, &h->k_image, err);
   return st;
 }
 
@@ -245,45 +279,56 @@ tc_status tc_head_record_at(tc_head *h, tc_cmd *cmd, tc_buffer *tokens, uint32_t
   tc_buffer *src = tokens;
   uint32_t first = first_row;
   if (h->padded) {
-    uint32_t push[4] = { rows, h->D, h->D4, first_row };
+    tc_head_pad_rows_push push = { .rows = rows, .D = h->D, .D4 = h->D4, .first = first_row };
     first = 0;
-    st = tc_cmd_dispatch(cmd, h->k_pad, (tc_buffer *[]){ tokens, h->padded }, push, tc_div_up(h->D4, 64), rows, 1,
+    st = tc_cmd_dispatch(cmd, h->k_pad,
+                         (tc_buffer *[PAD_ROWS_BINDINGS]){ [PAD_ROWS_BIND_X] = tokens, [PAD_ROWS_BIND_Y] = h->padded },
+                         &push, tc_div_up(h->D4, 64), rows, 1,
                          "head_pad_rows", err);
     src = h->padded;
   }
   if (st == TC_OK) {
-    struct {
-      uint32_t rows, Q, K;
-      float inv_tau, inv_eps;
-      uint32_t affinity, N4, first;
-    } push = { rows, Q, h->D4 / 4, 1.0f / prm->temperature, 1.0f / prm->sinkhorn_eps, (uint32_t)prm->affinity,
-               h->N4, first };
+    tc_head_similarity_push push = { .rows = rows, .Q = Q, .K = h->D4 / 4, .inv_tau = 1.0f / prm->temperature,
+                                     .inv_eps = 1.0f / prm->sinkhorn_eps, .affinity = (uint32_t)prm->affinity,
+                                     .N4 = h->N4, .first = first };
     uint32_t tiles = tc_div_up(rows, sh->sim_rows) * tc_div_up(Q, sh->sim_subspaces);
-    st = tc_cmd_dispatch(cmd, h->k_sim, (tc_buffer *[]){ src, h->subspaces, h->probs, h->logk, h->row_bad }, &push,
+    st = tc_cmd_dispatch(cmd, h->k_sim, (tc_buffer *[SIMILARITY_BINDINGS]){ [SIMILARITY_BIND_TOKENS] = src,
+                                                                         [SIMILARITY_BIND_SUBSPACES] = h->subspaces,
+                                                                         [SIMILARITY_BIND_PROBS] = h->probs,
+                                                                         [SIMILARITY_BIND_LOGK] = h->logk,
+                                                                         [SIMILARITY_BIND_ROW_BAD] = h->row_bad }, &push,
                          tc_div_up(tiles, sh->sim_wg), 1, 1, "head_similarity", err);
   }
   if (st == TC_OK && !prm->greedy) {
-    struct {
-      uint32_t N, Q, G, max_iters, chunk, first, warm;
-      float tol, log_r, log_c, r, c;
-    } push = { N, Q, h->N4 / 4, prm->sinkhorn_iters, h->sinkhorn_chunk, 1, prm->sinkhorn_warm_start != 0,
-               prm->sinkhorn_tol, (float)-log((double)N),
-               (float)-log((double)Q), (float)(1.0 / N), (float)(1.0 / Q) };
+    tc_sinkhorn_push push = { .N = N, .Q = Q, .G = h->N4 / 4, .max_iters = prm->sinkhorn_iters,
+                              .chunk = h->sinkhorn_chunk, .first = 1, .warm = prm->sinkhorn_warm_start != 0,
+                              .tol = prm->sinkhorn_tol, .log_r = (float)-log((double)N),
+                              .log_c = (float)-log((double)Q), .r = (float)(1.0 / N), .c = (float)(1.0 / Q) };
     uint32_t chunks = tc_div_up(prm->sinkhorn_iters, h->sinkhorn_chunk);
     for (uint32_t i = 0; i < chunks && st == TC_OK; i++, push.first = 0)
-      st = tc_cmd_dispatch(cmd, h->k_sinkhorn, (tc_buffer *[]){ h->logk, h->u, h->lse, h->v, h->stats }, &push, 1,
+      st = tc_cmd_dispatch(cmd, h->k_sinkhorn, (tc_buffer *[SINKHORN_BINDINGS]){ [SINKHORN_BIND_LOGK] = h->logk,
+                                                                              [SINKHORN_BIND_U] = h->u,
+                                                                              [SINKHORN_BIND_LSE] = h->lse,
+                                                                              [SINKHORN_BIND_V] = h->v,
+                                                                              [SINKHORN_BIND_STATE] = h->stats }, &push, 1,
                            1, 1, "sinkhorn_log", err);
   }
   if (st == TC_OK) {
     uint32_t k = prm->greedy ? 1 : prm->topk == 0 ? Q : prm->topk;
-    uint32_t push[5] = { N, h->N4, Q, k, prm->greedy ? 0 : 1 };
-    st = tc_cmd_dispatch(cmd, h->k_topk, (tc_buffer *[]){ h->logk, h->v, h->probs, h->weights, scores }, push,
+    tc_topk_push push = { .N = N, .N4 = h->N4, .Q = Q, .k = k, .use_v = prm->greedy ? 0 : 1 };
+    tc_buffer *bufs[TOPK_BINDINGS] = { [TOPK_BIND_LOGK] = h->logk, [TOPK_BIND_V] = h->v, [TOPK_BIND_PROBS] = h->probs,
+                                       [TOPK_BIND_W] = h->weights, [TOPK_BIND_SCORES] = scores };
+    st = tc_cmd_dispatch(cmd, h->k_topk, bufs, &push,
                          tc_div_up(N, sh->rows_wg), 1, 1, "topk_mask", err);
   }
   if (st == TC_OK) {
-    uint32_t push[3] = { N, Q, prm->greedy ? 1 : 0 };
-    st = tc_cmd_dispatch(cmd, h->k_image,
-                         (tc_buffer *[]){ h->weights, h->probs, scores, h->row_bad, h->stats, h->result }, push, 1,
+    tc_image_score_push push = { .N = N, .Q = Q, .greedy = prm->greedy ? 1 : 0 };
+    tc_buffer *bufs[IMAGE_SCORE_BINDINGS] = { [IMAGE_SCORE_BIND_W] = h->weights, [IMAGE_SCORE_BIND_PROBS] = h->probs,
+                                              [IMAGE_SCORE_BIND_SCORES] = scores,
+                                              [IMAGE_SCORE_BIND_ROW_BAD] = h->row_bad,
+                                              [IMAGE_SCORE_BIND_STATS] = h->stats,
+                                              [IMAGE_SCORE_BIND_RESULT] = h->result };
+    st = tc_cmd_dispatch(cmd, h->k_image, bufs, &push, 1,
                          1, 1, "head_image_score", err);
   }
   if (st != TC_OK)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi/preprocess.h"
 #include "tc_resample.h"
 
 #define WORKGROUP 64
@@ -111,19 +112,23 @@ static tc_status record_rows(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_bu
 {
   tc_kernel_desc desc = {
     .shader = pp->pil ? "preprocess_pil_rows" : "preprocess_rows",
-    .n_bindings = 3,
-    .bindings = { TC_BIND_STORAGE, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
-    .push_size = 5 * sizeof(uint32_t),
+    .n_bindings = PREPROCESS_ROWS_BINDINGS,
+    .bindings = { [PREPROCESS_ROWS_BIND_FRAME] = TC_BIND_STORAGE, [PREPROCESS_ROWS_BIND_TABLE] = TC_BIND_TEXEL_F32,
+                  [PREPROCESS_ROWS_BIND_ROWS] = TC_BIND_STORAGE },
+    .push_size = sizeof(tc_preprocess_rows_push),
     .n_spec = 2,
-    .spec = { WORKGROUP, (uint32_t)pp->frame.format }, /* frame.glsl's FRAME_FORMAT */
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [PREPROCESS_SPEC_FRAME_FORMAT] = (uint32_t)pp->frame.format },
   };
   tc_kernel *k = NULL;
   tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
   if (st != TC_OK)
     return st;
-  uint32_t push[5] = { pp->frame.stride / 4, pp->frame.width, pp->frame.height, pp->size, pp->gx.record };
-  tc_buffer *bufs[] = { frame_buf, pp->table_x, pp->rows };
-  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(pp->gx.groups, WORKGROUP), pp->frame.height, 1,
+  tc_preprocess_rows_push push = { .stride_px = pp->frame.stride / 4, .width = pp->frame.width,
+                                   .height = pp->frame.height, .out_w = pp->size, .record = pp->gx.record };
+  tc_buffer *bufs[PREPROCESS_ROWS_BINDINGS] = { [PREPROCESS_ROWS_BIND_FRAME] = frame_buf,
+                                                [PREPROCESS_ROWS_BIND_TABLE] = pp->table_x,
+                                                [PREPROCESS_ROWS_BIND_ROWS] = pp->rows };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up(pp->gx.groups, WORKGROUP), pp->frame.height, 1,
                          "preprocess rows", err);
 }
 
@@ -132,11 +137,12 @@ static tc_status record_cols(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *out, tc_
 {
   tc_kernel_desc desc = {
     .shader = "preprocess_cols",
-    .n_bindings = 3,
-    .bindings = { TC_BIND_TEXEL_F32, TC_BIND_TEXEL_F32, TC_BIND_STORAGE },
-    .push_size = 9 * sizeof(uint32_t),
+    .n_bindings = PREPROCESS_COLS_BINDINGS,
+    .bindings = { [PREPROCESS_COLS_BIND_ROWS] = TC_BIND_TEXEL_F32, [PREPROCESS_COLS_BIND_TABLE] = TC_BIND_TEXEL_F32,
+                  [PREPROCESS_COLS_BIND_OUT] = TC_BIND_STORAGE },
+    .push_size = sizeof(tc_preprocess_cols_push),
     .n_spec = 1,
-    .spec = { WORKGROUP },
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP },
   };
   tc_kernel *k = NULL;
   tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
@@ -144,15 +150,17 @@ static tc_status record_cols(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *out, tc_
     return st;
   const float mean[3] = { TC_CLIP_MEAN_R, TC_CLIP_MEAN_G, TC_CLIP_MEAN_B };
   const float std[3] = { TC_CLIP_STD_R, TC_CLIP_STD_G, TC_CLIP_STD_B };
-  struct {
-    uint32_t size, height, record;
-    float scale[3], bias[3];
-  } push = { pp->size, pp->frame.height, pp->gy.record, { 0 }, { 0 } };
+  float scale[3], bias[3];
   for (int c = 0; c < 3; c++) {
-    push.scale[c] = (float)(1.0 / (255.0 * std[c]));
-    push.bias[c] = (float)(-(double)mean[c] / std[c]);
+    scale[c] = (float)(1.0 / (255.0 * std[c]));
+    bias[c] = (float)(-(double)mean[c] / std[c]);
   }
-  tc_buffer *bufs[] = { pp->rows, pp->table_y, out };
+  tc_preprocess_cols_push push = { .size = pp->size, .height = pp->frame.height, .record = pp->gy.record,
+                                   .scale_r = scale[0], .scale_g = scale[1], .scale_b = scale[2],
+                                   .bias_r = bias[0], .bias_g = bias[1], .bias_b = bias[2] };
+  tc_buffer *bufs[PREPROCESS_COLS_BINDINGS] = { [PREPROCESS_COLS_BIND_ROWS] = pp->rows,
+                                                [PREPROCESS_COLS_BIND_TABLE] = pp->table_y,
+                                                [PREPROCESS_COLS_BIND_OUT] = out };
   return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up(pp->size, WORKGROUP), pp->gy.groups, 1, "preprocess cols",
                          err);
 }
@@ -162,19 +170,23 @@ static tc_status record_pil_cols(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *out,
 {
   tc_kernel_desc desc = {
     .shader = "preprocess_pil_cols",
-    .n_bindings = 4,
-    .bindings = { TC_BIND_STORAGE, TC_BIND_TEXEL_F32, TC_BIND_STORAGE, TC_BIND_STORAGE },
-    .push_size = 3 * sizeof(uint32_t),
+    .n_bindings = PREPROCESS_PIL_COLS_BINDINGS,
+    .bindings = { [PREPROCESS_PIL_COLS_BIND_ROWS] = TC_BIND_STORAGE, [PREPROCESS_PIL_COLS_BIND_TABLE] = TC_BIND_TEXEL_F32,
+                  [PREPROCESS_PIL_COLS_BIND_NORM] = TC_BIND_STORAGE, [PREPROCESS_PIL_COLS_BIND_OUT] = TC_BIND_STORAGE },
+    .push_size = sizeof(tc_preprocess_pil_cols_push),
     .n_spec = 1,
-    .spec = { WORKGROUP },
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP },
   };
   tc_kernel *k = NULL;
   tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
   if (st != TC_OK)
     return st;
-  uint32_t push[3] = { pp->size, pp->frame.height, pp->gy.record };
-  tc_buffer *bufs[] = { pp->rows, pp->table_y, pp->norm, out };
-  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(pp->size, WORKGROUP), pp->gy.groups, 1,
+  tc_preprocess_pil_cols_push push = { .size = pp->size, .height = pp->frame.height, .record = pp->gy.record };
+  tc_buffer *bufs[PREPROCESS_PIL_COLS_BINDINGS] = { [PREPROCESS_PIL_COLS_BIND_ROWS] = pp->rows,
+                                                    [PREPROCESS_PIL_COLS_BIND_TABLE] = pp->table_y,
+                                                    [PREPROCESS_PIL_COLS_BIND_NORM] = pp->norm,
+                                                    [PREPROCESS_PIL_COLS_BIND_OUT] = out };
+  return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up(pp->size, WORKGROUP), pp->gy.groups, 1,
                          "preprocess cols (PIL)", err);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi/map.h"
 #include "image/tc_resample.h"
 
 #define WORKGROUP 64
@@ -141,22 +142,6 @@ tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_par
   return TC_OK;
 }
 
-/* bindings: one letter a binding, 's' storage buffer, 't' RGBA32F texel buffer */
-static tc_status kernel(tc_context *ctx, const char *shader, const char *bindings, uint32_t push_size,
-                        tc_kernel **k, tc_error *err)
-{
-  tc_kernel_desc d = {
-    .shader = shader,
-    .n_bindings = (uint32_t)strlen(bindings),
-    .push_size = push_size,
-    .n_spec = 1,
-    .spec = { WORKGROUP },
-  };
-  for (uint32_t i = 0; i < d.n_bindings; i++)
-    d.bindings[i] = bindings[i] == 't' ? TC_BIND_TEXEL_F32 : TC_BIND_STORAGE;
-  return tc_kernel_get(ctx, &d, k, err);
-}
-
 tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_error *err)
 {
   const tc_map_params *p = &m->params;
@@ -165,30 +150,62 @@ tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32
     return tc_error_set(err, TC_ERR_MISMATCH, "a %ux%u score grid at offset %u needs %zu bytes, the buffer has %zu",
                         p->grid_w, p->grid_h, scores_offset, need, scores ? tc_buffer_size(scores) : 0);
   tc_context *ctx = tc_cmd_context(cmd);
+  const tc_binding S = TC_BIND_STORAGE, T = TC_BIND_TEXEL_F32;
+  tc_kernel_desc rows = {
+    .shader = "map_rows",
+    .n_bindings = MAP_ROWS_BINDINGS,
+    .bindings = { [MAP_ROWS_BIND_SCORES] = S, [MAP_ROWS_BIND_TABLE] = T, [MAP_ROWS_BIND_ROWS] = S },
+    .push_size = sizeof(tc_map_rows_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP },
+  };
   tc_kernel *k;
-  tc_status st = kernel(ctx, "map_rows", "sts", 5 * sizeof(uint32_t), &k, err);
+  tc_status st = tc_kernel_get(ctx, &rows, &k, err);
   if (st != TC_OK)
     return st;
-  uint32_t rows_push[5] = { scores_offset, p->grid_w, p->grid_h, m->width4, m->gx.record };
-  tc_buffer *rows_bufs[] = { scores, m->table_x, m->rows };
-  st = tc_cmd_dispatch(cmd, k, rows_bufs, rows_push, m->groups_x, p->grid_h, 1, "map rows", err);
-  if (st != TC_OK)
-    return st;
-
-  if ((st = kernel(ctx, "map_cols", "ttss", 6 * sizeof(uint32_t), &k, err)) != TC_OK)
-    return st;
-  uint32_t cols_push[6] = { m->frame.width, m->width4,    m->frame.height,
-                            p->grid_h,      m->gy.record, (uint32_t)(p->keep_map != 0) };
-  tc_buffer *cols_bufs[] = { m->rows, m->table_y, m->partial, m->map };
-  st = tc_cmd_dispatch(cmd, k, cols_bufs, cols_push, m->groups_x, m->blocks, 1, "map cols", err);
+  tc_map_rows_push rows_push = { .offset = scores_offset, .grid_w = p->grid_w, .grid_h = p->grid_h,
+                                 .width4 = m->width4, .record = m->gx.record };
+  tc_buffer *rows_bufs[MAP_ROWS_BINDINGS] = { [MAP_ROWS_BIND_SCORES] = scores, [MAP_ROWS_BIND_TABLE] = m->table_x,
+                                              [MAP_ROWS_BIND_ROWS] = m->rows };
+  st = tc_cmd_dispatch(cmd, k, rows_bufs, &rows_push, m->groups_x, p->grid_h, 1, "map rows", err);
   if (st != TC_OK)
     return st;
 
-  if ((st = kernel(ctx, "map_range", "ss", sizeof(uint32_t), &k, err)) != TC_OK)
+  tc_kernel_desc cols = {
+    .shader = "map_cols",
+    .n_bindings = MAP_COLS_BINDINGS,
+    .bindings = { [MAP_COLS_BIND_ROWS] = T, [MAP_COLS_BIND_TABLE] = T, [MAP_COLS_BIND_PARTIAL] = S,
+                  [MAP_COLS_BIND_MAP] = S },
+    .push_size = sizeof(tc_map_cols_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP },
+  };
+  st = tc_kernel_get(ctx, &cols, &k, err);
+  if (st != TC_OK)
     return st;
-  uint32_t n_partial = m->blocks * m->width4;
-  tc_buffer *range_bufs[] = { m->partial, m->range };
-  return tc_cmd_dispatch(cmd, k, range_bufs, &n_partial, 1, 1, 1, "map range", err);
+  tc_map_cols_push cols_push = { .width = m->frame.width, .width4 = m->width4, .height = m->frame.height,
+                                 .grid_h = p->grid_h, .record = m->gy.record, .store_map = p->keep_map != 0 };
+  tc_buffer *cols_bufs[MAP_COLS_BINDINGS] = { [MAP_COLS_BIND_ROWS] = m->rows, [MAP_COLS_BIND_TABLE] = m->table_y,
+                                              [MAP_COLS_BIND_PARTIAL] = m->partial, [MAP_COLS_BIND_MAP] = m->map };
+  st = tc_cmd_dispatch(cmd, k, cols_bufs, &cols_push, m->groups_x, m->blocks, 1, "map cols", err);
+  if (st != TC_OK)
+    return st;
+
+  tc_kernel_desc range = {
+    .shader = "map_range",
+    .n_bindings = MAP_RANGE_BINDINGS,
+    .bindings = { [MAP_RANGE_BIND_PARTIAL] = S, [MAP_RANGE_BIND_RANGE] = S },
+    .push_size = sizeof(tc_map_range_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP },
+  };
+  st = tc_kernel_get(ctx, &range, &k, err);
+  if (st != TC_OK)
+    return st;
+  tc_map_range_push range_push = { .n = m->blocks * m->width4 };
+  tc_buffer *range_bufs[MAP_RANGE_BINDINGS] = { [MAP_RANGE_BIND_PARTIAL] = m->partial,
+                                                [MAP_RANGE_BIND_RANGE] = m->range };
+  return tc_cmd_dispatch(cmd, k, range_bufs, &range_push, 1, 1, 1, "map range", err);
 }
 
 tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err)
@@ -196,24 +213,29 @@ tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_e
   tc_status st = tc_frame_check_buffer(&m->frame, frame_buf, err);
   if (st != TC_OK)
     return st;
-  tc_kernel *k;
   tc_kernel_desc d = {
     .shader = "map_blend",
-    .n_bindings = 5,
-    .bindings = { TC_BIND_TEXEL_F32, TC_BIND_TEXEL_F32, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
-    .push_size = 11 * sizeof(uint32_t),
+    .n_bindings = MAP_BLEND_BINDINGS,
+    .bindings = { [MAP_BLEND_BIND_ROWS] = TC_BIND_TEXEL_F32, [MAP_BLEND_BIND_TABLE] = TC_BIND_TEXEL_F32,
+                  [MAP_BLEND_BIND_RANGE] = TC_BIND_STORAGE, [MAP_BLEND_BIND_LUT] = TC_BIND_STORAGE,
+                  [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
+    .push_size = sizeof(tc_map_blend_push),
     .n_spec = 2,
-    .spec = { WORKGROUP, m->frame.stride % 16 == 0 }, /* 16-byte rows: four pixels a load and a store */
+    /* 16-byte rows: four pixels a load and a store */
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [MAP_BLEND_SPEC_ALIGNED] = m->frame.stride % 16 == 0 },
   };
-  if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
+  tc_kernel *k;
+  st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err);
+  if (st != TC_OK)
     return st;
   const tc_map_params *p = &m->params;
-  struct {
-    uint32_t width, width4, height, grid_h, record, stride_px, use_range;
-    float lo, hi, alpha, threshold;
-  } push = { m->frame.width, m->width4, m->frame.height, p->grid_h, m->gy.record, m->frame.stride / 4,
-             !p->fixed_range, p->lo,     p->hi,           p->alpha,  p->threshold };
-  tc_buffer *bufs[] = { m->rows, m->table_y, m->range, m->lut, frame_buf };
+  tc_map_blend_push push = { .width = m->frame.width, .width4 = m->width4, .height = m->frame.height,
+                             .grid_h = p->grid_h, .record = m->gy.record, .stride_px = m->frame.stride / 4,
+                             .use_range = !p->fixed_range, .lo = p->lo, .hi = p->hi, .alpha = p->alpha,
+                             .threshold = p->threshold };
+  tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_ROWS] = m->rows, [MAP_BLEND_BIND_TABLE] = m->table_y,
+                                          [MAP_BLEND_BIND_RANGE] = m->range, [MAP_BLEND_BIND_LUT] = m->lut,
+                                          [MAP_BLEND_BIND_FRAME] = frame_buf };
   return tc_cmd_dispatch(cmd, k, bufs, &push, m->groups_x, m->blocks, 1, "map blend", err);
 }
 

@@ -10,6 +10,8 @@
  * kernels also take fp16 q/k/v and out. */
 #include "tc_ops.h"
 
+#include "abi/attention.h"
+
 #define MAX_HEAD_DIM 128 /* GPU registers (two rows of head_dim) and shared memory */
 
 /* CPU family: see shaders/attention_cpu.comp. */
@@ -38,13 +40,6 @@ static uint32_t shuffle_rows(uint32_t head_dim) { return head_dim <= 64 ? 4 : 2;
 #define COOP_SUBGROUPS_EMU 2
 #define COOP_ROWS 16
 #define COOP_HEAD_DIM 64
-
-typedef struct attention_push {
-  uint32_t q_off, q_stride, k_off, k_stride, v_off, v_stride, o_stride;
-  uint32_t tokens, causal;
-  float scale_log2e;
-  uint32_t heads; /* CPU kernel only */
-} attention_push;
 
 static uint32_t frames(const tc_attention *at) { return at->batch ? at->batch : 1; }
 
@@ -118,7 +113,7 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
   if (at->head_dim != COOP_HEAD_DIM || at->causal || (coop == 1 && sg != 32) || (coop == 2 && sg < 8))
     coop = 0;
   const uint32_t unit = 4; /* every kernel counts in groups of 4 elements (texels, vec4s or 4 halves) */
-  attention_push push = {
+  tc_attention_push push = {
     .q_off = at->q.offset / unit,
     .q_stride = at->q.stride / unit,
     .k_off = at->k.offset / unit,
@@ -132,46 +127,53 @@ tc_status tc_op_attention(tc_cmd *cmd, const tc_attention *at, const char *label
     .heads = at->heads,
   };
   tc_kernel_desc d = {
-    .n_bindings = 4,
+    .n_bindings = ATTENTION_BINDINGS,
     .push_size = sizeof push,
     .n_spec = 4,
   };
+  enum { Q = ATTENTION_BIND_Q, K = ATTENTION_BIND_K, V = ATTENTION_BIND_V, O = ATTENTION_BIND_O };
   uint32_t groups_x, groups_y = at->heads;
   if (is_cpu && sg >= SHUFFLE_MIN_LANES) {
     d.shader = "attention_cpu_shuffle";
-    d.bindings[0] = d.bindings[1] = d.bindings[2] = TC_BIND_IMAGE_F32;
-    d.bindings[3] = TC_BIND_STORAGE;
-    d.spec[0] = sg, d.spec[1] = at->head_dim, d.spec[2] = shuffle_rows(at->head_dim), d.spec[3] = sg;
+    d.bindings[Q] = d.bindings[K] = d.bindings[V] = TC_BIND_IMAGE_F32;
+    d.bindings[O] = TC_BIND_STORAGE;
+    d.spec[TC_SPEC_WORKGROUP] = sg, d.spec[ATTENTION_SPEC_HD] = at->head_dim;
+    d.spec[ATTENTION_SPEC_R] = shuffle_rows(at->head_dim), d.spec[ATTENTION_SPEC_SG] = sg;
     /* (head, block of sg * R query rows) pairs, one subgroup each */
-    groups_x = at->heads * tc_div_up(at->tokens, sg * d.spec[2]);
+    groups_x = at->heads * tc_div_up(at->tokens, sg * d.spec[ATTENTION_SPEC_R]);
     groups_y = 1;
   } else if (is_cpu) {
     d.shader = "attention_cpu";
-    d.bindings[0] = d.bindings[1] = d.bindings[2] = TC_BIND_TEXEL_F32;
-    d.bindings[3] = TC_BIND_STORAGE;
-    d.spec[0] = CPU_GROUP, d.spec[1] = at->head_dim, d.spec[2] = cpu_rows(at->head_dim), d.spec[3] = CPU_KEYS;
+    d.bindings[Q] = d.bindings[K] = d.bindings[V] = TC_BIND_TEXEL_F32;
+    d.bindings[O] = TC_BIND_STORAGE;
+    d.spec[TC_SPEC_WORKGROUP] = CPU_GROUP, d.spec[ATTENTION_SPEC_HD] = at->head_dim;
+    d.spec[ATTENTION_SPEC_R] = cpu_rows(at->head_dim), d.spec[ATTENTION_SPEC_C] = CPU_KEYS;
     /* (head, row block) pairs in one flat range: see the shader */
-    groups_x = tc_div_up(at->heads * tc_div_up(at->tokens, d.spec[2]), CPU_GROUP);
+    groups_x = tc_div_up(at->heads * tc_div_up(at->tokens, d.spec[ATTENTION_SPEC_R]), CPU_GROUP);
     groups_y = 1;
   } else if (coop) {
     uint32_t subgroups = coop == 1 ? COOP_SUBGROUPS_NV : COOP_SUBGROUPS_EMU;
     d.shader = coop == 1 ? "attention_coopmat_nv" : "attention_coopmat_emu";
     d.n_spec = 3;
-    d.spec[0] = subgroups * tc_context_subgroup_size(ctx);
-    d.spec[1] = at->qkv_dtype == TC_F16, d.spec[2] = at->out_dtype == TC_F16;
+    d.spec[TC_SPEC_WORKGROUP] = subgroups * tc_context_subgroup_size(ctx);
+    d.spec[ATTENTION_SPEC_COOP_QKV_F16] = at->qkv_dtype == TC_F16;
+    d.spec[ATTENTION_SPEC_COOP_OUT_F16] = at->out_dtype == TC_F16;
     groups_x = tc_div_up(at->tokens, subgroups * COOP_ROWS);
   } else {
     d.shader = "attention_gpu";
     d.n_spec = 5;
     uint32_t tile_keys = GPU_TILE_FLOATS / at->head_dim < 32 ? GPU_TILE_FLOATS / at->head_dim : 32;
-    d.spec[0] = GPU_GROUP, d.spec[1] = at->head_dim, d.spec[2] = tile_keys;
-    d.spec[3] = at->qkv_dtype == TC_F16, d.spec[4] = at->out_dtype == TC_F16;
+    d.spec[TC_SPEC_WORKGROUP] = GPU_GROUP, d.spec[ATTENTION_SPEC_HD] = at->head_dim;
+    d.spec[ATTENTION_SPEC_TK] = tile_keys;
+    d.spec[ATTENTION_SPEC_GPU_QKV_F16] = at->qkv_dtype == TC_F16;
+    d.spec[ATTENTION_SPEC_GPU_OUT_F16] = at->out_dtype == TC_F16;
     groups_x = tc_div_up(at->tokens, GPU_GROUP);
   }
   tc_kernel *k;
-  if ((st = tc_kernel_get(ctx, &d, &k, err)) != TC_OK)
+  st = tc_kernel_get(ctx, &d, &k, err);
+  if (st != TC_OK)
     return st;
-  tc_buffer *bufs[] = { at->q.buf, at->k.buf, at->v.buf, at->out };
+  tc_buffer *bufs[ATTENTION_BINDINGS] = { [Q] = at->q.buf, [K] = at->k.buf, [V] = at->v.buf, [O] = at->out };
   /* gpu kernels: frames along z */
   return tc_cmd_dispatch(cmd, k, bufs, &push, groups_x, groups_y, frames(at), label ? label : "attention", err);
 }

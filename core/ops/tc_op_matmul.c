@@ -17,23 +17,15 @@
 
 #include "tc_ops.h"
 
-/* Bindings of every variant (matmul_cpu reads x, w and the residual as
- * texels, the others all as storage buffers). */
-enum { BIND_X, BIND_W, BIND_BIAS, BIND_RESIDUAL, BIND_Y, N_BINDINGS };
+#include "abi/matmul.h"
 
-/* Specialization constants shared by all variants (see matmul_epilogue.glsl;
- * matmul_cpu.glsl has its own ids 3 and 4: HAS_RESIDUAL and the subgroup
- * size); W_F16 tells storage-buffer variants to unpack w as fp16 pairs;
- * ids 5.. are the tile sizes, and after them matmul_cpu's W_PANELS. The gpu
- * variants have X_F16 and Y_F16 at fixed ids after every variant's tile
- * constants. */
-enum { SPEC_WG, SPEC_ACT, SPEC_HAS_BIAS, SPEC_RESIDUAL, SPEC_W_F16, SPEC_TILE };
-enum { SPEC_X_F16 = 8, SPEC_Y_F16 = 9 };
-
+/* Bindings and specialisation constants: shaders/abi/matmul.h. The tile
+ * constants start at MATMUL_SPEC_TILE; X_F16 and Y_F16 of the gpu variants
+ * sit at fixed ids after every variant's tile constants. */
 typedef struct matmul_variant {
   const char *shader;
   uint32_t wg;        /* invocations per workgroup (1-D) */
-  uint32_t tile[4];   /* spec constants from id SPEC_TILE on */
+  uint32_t tile[4];   /* spec constants from id MATMUL_SPEC_TILE on */
   uint32_t n_tile;
   uint32_t rows, cols; /* rows of y (M) and columns (N) one workgroup covers */
   int cpu;            /* matmul_cpu: x, w, residual through storage texel buffers */
@@ -201,25 +193,32 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     .shader = coop && tc_context_has_coopmat(tc_cmd_context(cmd)) == 2 ? "matmul_coopmat_emu"
               : v->cpu && mm->w_dtype == TC_F16                          ? "matmul_cpu_f16"
                                                                           : v->shader,
-    .n_bindings = N_BINDINGS,
-    .bindings = { TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE, TC_BIND_STORAGE },
-    .push_size = 3 * sizeof(uint32_t),
-    .n_spec = SPEC_TILE + v->n_tile,
-    .spec = { wg, (uint32_t)mm->act, mm->bias != NULL, residual_mode(mm, v), mm->w_dtype == TC_F16 },
+    .n_bindings = MATMUL_BINDINGS, /* all storage buffers, but matmul_cpu's texels below */
+    .push_size = sizeof(tc_matmul_push),
+    .n_spec = MATMUL_SPEC_TILE + v->n_tile,
+    .spec = { [TC_SPEC_WORKGROUP] = wg,
+              [MATMUL_SPEC_ACT] = (uint32_t)mm->act,
+              [MATMUL_SPEC_HAS_BIAS] = mm->bias != NULL,
+              [MATMUL_SPEC_RESIDUAL] = residual_mode(mm, v),
+              [MATMUL_SPEC_W_F16] = mm->w_dtype == TC_F16 },
   };
   for (uint32_t i = 0; i < v->n_tile; i++)
-    d.spec[SPEC_TILE + i] = v->tile[i];
+    d.spec[MATMUL_SPEC_TILE + i] = v->tile[i];
   const uint32_t rows = block_rows(v, mm->M);
   if (v->cpu) {
-    d.bindings[BIND_X] = TC_BIND_IMAGE_F32;
-    d.bindings[BIND_W] = mm->w_dtype == TC_F16 ? TC_BIND_IMAGE_F16 : TC_BIND_IMAGE_F32;
-    d.bindings[BIND_RESIDUAL] = TC_BIND_IMAGE_R32F;
-    d.spec[SPEC_W_F16] = sg; /* matmul_cpu's id 4: SG */
-    d.spec[SPEC_TILE] = rows; /* TM */
-    d.spec[d.n_spec++] = mm->w_panels != 0;
+    d.bindings[MATMUL_BIND_X] = TC_BIND_IMAGE_F32;
+    d.bindings[MATMUL_BIND_W] = mm->w_dtype == TC_F16 ? TC_BIND_IMAGE_F16 : TC_BIND_IMAGE_F32;
+    d.bindings[MATMUL_BIND_RESIDUAL] = TC_BIND_IMAGE_R32F;
+    d.spec[MATMUL_CPU_SPEC_HAS_RESIDUAL] = mm->residual != NULL;
+    d.spec[MATMUL_CPU_SPEC_SG] = sg;
+    d.spec[MATMUL_CPU_SPEC_TM] = rows;
+    d.spec[MATMUL_CPU_SPEC_W_PANELS] = mm->w_panels != 0;
+    d.n_spec = MATMUL_CPU_SPEC_W_PANELS + 1;
   }
-  if (coop)
-    d.spec[d.n_spec++] = mm->K % 4 == 0; /* VEC4: vector loads along K */
+  if (coop) {
+    d.spec[MATMUL_COOP_SPEC_VEC4] = mm->K % 4 == 0; /* vector loads along K */
+    d.n_spec = MATMUL_COOP_SPEC_VEC4 + 1;
+  }
   /* split K: parts of whole steps of the kernel's BK = 32 (K_STEPS, id 6),
    * no more parts than steps */
   uint32_t parts = coop ? split_parts(tc_cmd_context(cmd), mm) : 1;
@@ -228,25 +227,26 @@ tc_status tc_op_matmul(tc_cmd *cmd, const tc_matmul *mm, const char *label, tc_e
     parts = tc_div_up(steps, part_steps);
     d.shader = tc_context_has_coopmat(tc_cmd_context(cmd)) == 2 ? "matmul_coopmat_splitk_emu"
                                                                 : "matmul_coopmat_splitk_nv";
-    d.spec[d.n_spec++] = part_steps;
+    d.spec[MATMUL_COOP_SPEC_K_STEPS] = part_steps;
+    d.n_spec = MATMUL_COOP_SPEC_K_STEPS + 1;
   }
   if (gpu) { /* ids between the tile constants and X_F16 are unused: 0 */
-    while (d.n_spec < SPEC_X_F16)
-      d.spec[d.n_spec++] = 0;
-    d.spec[d.n_spec++] = mm->x_dtype == TC_F16;
-    d.spec[d.n_spec++] = mm->y_dtype == TC_F16;
+    d.spec[MATMUL_SPEC_X_F16] = mm->x_dtype == TC_F16;
+    d.spec[MATMUL_SPEC_Y_F16] = mm->y_dtype == TC_F16;
+    d.n_spec = MATMUL_SPEC_Y_F16 + 1;
   }
   tc_kernel *k;
-  if ((st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err)) != TC_OK)
+  st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err);
+  if (st != TC_OK)
     return st;
-  tc_buffer *bufs[N_BINDINGS] = {
-    [BIND_X] = mm->x,
-    [BIND_W] = mm->w,
-    [BIND_BIAS] = mm->bias ? mm->bias : mm->y, /* placeholders, not read */
-    [BIND_RESIDUAL] = mm->residual ? mm->residual : mm->y,
-    [BIND_Y] = mm->y,
+  tc_buffer *bufs[MATMUL_BINDINGS] = {
+    [MATMUL_BIND_X] = mm->x,
+    [MATMUL_BIND_W] = mm->w,
+    [MATMUL_BIND_BIAS] = mm->bias ? mm->bias : mm->y, /* placeholders, not read */
+    [MATMUL_BIND_RESIDUAL] = mm->residual ? mm->residual : mm->y,
+    [MATMUL_BIND_Y] = mm->y,
   };
-  uint32_t push[3] = { mm->M, mm->N, mm->K };
+  tc_matmul_push push = { .M = mm->M, .N = mm->N, .K = mm->K };
   const uint32_t cols = v->cpu ? wg * v->tile[1] : v->cols; /* (wg may have grown to the subgroup) */
-  return tc_cmd_dispatch(cmd, k, bufs, push, tc_div_up(mm->N, cols), tc_div_up(mm->M, rows), parts, label, err);
+  return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up(mm->N, cols), tc_div_up(mm->M, rows), parts, label, err);
 }

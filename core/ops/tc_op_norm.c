@@ -5,6 +5,8 @@
  * any device. */
 #include "tc_ops.h"
 
+#include "abi/norm.h"
+
 /* One workgroup per row: a subgroup on lavapipe (8 lanes). With smaller
  * subgroups the shaders give each subgroup a row and the extra ones idle. */
 #define CPU_GROUP 8
@@ -32,7 +34,8 @@ static tc_status check_rows(const char *what, tc_buffer *x, tc_buffer *y, tc_dty
   return TC_OK;
 }
 
-/* "<base>_cpu" (vec4 texel loads of all but the last binding, the output)
+/* "<base>_cpu" (vec4 texel loads of all but the last binding, the output:
+ * LAYERNORM_BIND_Y, SOFTMAX_BIND_Y)
  * on CPU devices for rows it takes (any_width: rows need not be whole
  * texels), "<base>_gpu" (storage buffers) otherwise. */
 static tc_status get_row_kernel(tc_cmd *cmd, const char *cpu, const char *gpu, uint32_t n_bindings,
@@ -45,8 +48,8 @@ static tc_status get_row_kernel(tc_cmd *cmd, const char *cpu, const char *gpu, u
     .shader = use_cpu ? cpu : gpu,
     .n_bindings = n_bindings,
     .push_size = push_size,
-    .n_spec = use_cpu || !y_f16 ? 1 : 2, /* the gpu kernels' Y_F16 (id 1), when on */
-    .spec = { use_cpu ? CPU_GROUP : GPU_GROUP, 1 },
+    .n_spec = use_cpu || !y_f16 ? 1 : 2, /* layernorm_gpu's Y_F16, when on */
+    .spec = { [TC_SPEC_WORKGROUP] = use_cpu ? CPU_GROUP : GPU_GROUP, [LAYERNORM_SPEC_Y_F16] = 1 },
   };
   for (uint32_t i = 0; i + 1 < n_bindings; i++)
     d.bindings[i] = use_cpu ? TC_BIND_TEXEL_F32 : TC_BIND_STORAGE;
@@ -83,16 +86,17 @@ tc_status tc_op_layernorm_to(tc_cmd *cmd, tc_buffer *x, tc_buffer *gamma, tc_buf
                         cols);
   if (!(eps >= 0))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "layernorm: eps %g is negative or NaN", eps);
-  struct { uint32_t rows, cols; float eps; } push = { rows, cols, eps };
+  tc_layernorm_push push = { .rows = rows, .cols = cols, .eps = eps };
   tc_kernel *k;
   uint32_t groups;
   /* layernorm_cpu takes rows of whole texels only (so gamma and beta line up
    * with x): CLIP widths are multiples of 64 */
-  st = get_row_kernel(cmd, "layernorm_cpu", "layernorm_gpu", 4, sizeof push, rows, cols, 0, y_f16, &k, &groups,
-                      err);
+  st = get_row_kernel(cmd, "layernorm_cpu", "layernorm_gpu", LAYERNORM_BINDINGS, sizeof push, rows, cols, 0, y_f16,
+                      &k, &groups, err);
   if (st != TC_OK)
     return st;
-  tc_buffer *bufs[] = { x, gamma, beta, y };
+  tc_buffer *bufs[LAYERNORM_BINDINGS] = { [LAYERNORM_BIND_X] = x, [LAYERNORM_BIND_GAMMA] = gamma,
+                                          [LAYERNORM_BIND_BETA] = beta, [LAYERNORM_BIND_Y] = y };
   return tc_cmd_dispatch(cmd, k, bufs, &push, groups, 1, 1, label ? label : "layernorm", err);
 }
 
@@ -104,12 +108,13 @@ tc_status tc_op_softmax(tc_cmd *cmd, tc_buffer *x, tc_buffer *y, uint32_t rows, 
     return st;
   if (!isfinite(scale))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "softmax: scale %g is not finite", scale);
-  struct { uint32_t rows, cols; float scale; } push = { rows, cols, scale };
+  tc_softmax_push push = { .rows = rows, .cols = cols, .scale = scale };
   tc_kernel *k;
   uint32_t groups;
-  st = get_row_kernel(cmd, "softmax_cpu", "softmax_gpu", 2, sizeof push, rows, cols, 1, 0, &k, &groups, err);
+  st = get_row_kernel(cmd, "softmax_cpu", "softmax_gpu", SOFTMAX_BINDINGS, sizeof push, rows, cols, 1, 0, &k, &groups,
+                      err);
   if (st != TC_OK)
     return st;
-  tc_buffer *bufs[] = { x, y };
+  tc_buffer *bufs[SOFTMAX_BINDINGS] = { [SOFTMAX_BIND_X] = x, [SOFTMAX_BIND_Y] = y };
   return tc_cmd_dispatch(cmd, k, bufs, &push, groups, 1, 1, label ? label : "softmax", err);
 }

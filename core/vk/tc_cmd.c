@@ -233,7 +233,8 @@ tc_status tc_cmd_dispatch(tc_cmd *cmd, tc_kernel *k, tc_buffer *const *bufs, con
       writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
       writes[i].pBufferInfo = &infos[i];
     } else {
-      if ((st = tc_buffer_texel_view(b, k->desc.bindings[i], &views[i], err)) != TC_OK)
+      st = tc_buffer_texel_view(b, k->desc.bindings[i], &views[i], err);
+      if (st != TC_OK)
         return st;
       writes[i].descriptorType = tc_descriptor_type(k->desc.bindings[i]);
       writes[i].pTexelBufferView = &views[i];

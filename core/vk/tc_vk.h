@@ -137,6 +137,22 @@ typedef enum tc_binding {
 #define TC_MAX_BINDINGS 8
 #define TC_MAX_SPEC 12
 
+/* A kernel, described one way everywhere: its shader, the type of each
+ * binding, the size of its push constants and its specialisation constants.
+ * The ids and the push-constant struct come from the shader's interface
+ * header, shaders/abi/<family>.h, which the GLSL includes too:
+ *
+ *   tc_kernel_desc d = {
+ *     .shader = "add",
+ *     .n_bindings = ADD_BINDINGS,
+ *     .bindings = { [ADD_BIND_A] = TC_BIND_STORAGE, ... },
+ *     .push_size = sizeof(tc_elementwise_push),
+ *     .n_spec = 1,
+ *     .spec = { [TC_SPEC_WORKGROUP] = 64 },
+ *   };
+ *   st = tc_kernel_get(ctx, &d, &k, err);
+ *   tc_elementwise_push push = { .n = n };
+ *   st = tc_cmd_dispatch(cmd, k, (tc_buffer *[ADD_BINDINGS]){ ... }, &push, groups, 1, 1, "add", err); */
 typedef struct tc_kernel_desc {
   const char *shader;   /* name of the embedded shader (file name without .comp) */
   uint32_t n_bindings;
