@@ -453,6 +453,98 @@ static void test_model_defaults(void)
   unlink(path);
 }
 
+/* tc_detector_analyse_batch: a batch of B (1, 3, 8) gives what B single
+ * analyses give, bit for bit: the token scores, the image and global scores,
+ * the map (its maximum; the kept map of the last frame) and the blended
+ * pixels. Bad batches are refused before any work, naming the problem. */
+static void test_batch(void)
+{
+  tc_detector_options o;
+  tc_detector_options_init(&o);
+  o.model_path = model_path;
+  o.head_path = head_path;
+  tc_params_set(&o.params, TC_PARAM_SIGMA, 2, NULL);
+  tc_params_set(&o.params, TC_PARAM_KEEP_MAP, 1, NULL);
+  tc_detector *det = NULL;
+  tc_error err = { 0 };
+  if (!TC_CHECK_OK(tc_detector_create(&o, &det, &err), &err))
+    return;
+  const tc_frame f = { TC_FRAME_RGBX, 40, 33, 40 * 4 + 8 };
+  const size_t bytes = tc_frame_bytes(&f), npx = (size_t)f.width * f.height;
+  enum { B = TC_MAX_BATCH };
+  uint8_t *src[B], *single_px[B], *batch_px[B];
+  float *single_scores[B], *single_map[B], *map = malloc(npx * sizeof(float));
+  tc_analysis single[B], got[B];
+  size_t strides[B];
+  TC_CHECK_OK(tc_detector_set_frame(det, &f, &err), &err);
+  const uint32_t N = tc_detector_grid(det) * tc_detector_grid(det);
+  for (int i = 0; i < B; i++) {
+    src[i] = malloc(bytes), single_px[i] = malloc(bytes), batch_px[i] = malloc(bytes);
+    single_scores[i] = malloc(N * sizeof(float)), single_map[i] = malloc(npx * sizeof(float));
+    strides[i] = f.stride;
+    random_frame(src[i], &f);
+    memcpy(single_px[i], src[i], bytes);
+    TC_CHECK_OK(tc_detector_analyse(det, single_px[i], f.stride, 1, &single[i], &err), &err);
+    memcpy(single_scores[i], single[i].scores, N * sizeof(float));
+    TC_CHECK_OK(tc_detector_read_map(det, single_map[i], &err), &err);
+  }
+  const uint32_t sizes[] = { 1, 3, 8 };
+  for (size_t k = 0; k < 3; k++) {
+    const uint32_t n = sizes[k];
+    for (uint32_t i = 0; i < n; i++)
+      memcpy(batch_px[i], src[i], bytes);
+    if (!TC_CHECK_OK(tc_detector_analyse_batch(det, (void *const *)batch_px, strides, n, 1, got, &err), &err))
+      continue;
+    int same = 1;
+    for (uint32_t i = 0; i < n; i++) {
+      same &= memcmp(got[i].scores, single_scores[i], N * sizeof(float)) == 0;
+      same &= got[i].image_score == single[i].image_score && got[i].global_score == single[i].global_score &&
+              got[i].map_max == single[i].map_max && got[i].max_score == single[i].max_score &&
+              got[i].regions == single[i].regions && got[i].iterations == single[i].iterations;
+      same &= memcmp(batch_px[i], single_px[i], bytes) == 0;
+      for (uint32_t j = 0; j < i; j++)
+        same &= got[i].scores != got[j].scores; /* each result its own array */
+    }
+    TC_CHECK(same, "batch of %u: token scores, scores, map maxima and blended pixels equal %u single runs", n, n);
+    if (TC_CHECK_OK(tc_detector_read_map(det, map, &err), &err))
+      TC_CHECK(memcmp(map, single_map[n - 1], npx * sizeof(float)) == 0, "batch of %u: the last frame's map", n);
+    printf("ok batch of %u = %u single analyses (bit-identical)\n", n, n);
+  }
+  /* refusals: nothing analysed, the message names the problem */
+  size_t short_strides[B];
+  for (int i = 0; i < B; i++)
+    short_strides[i] = i == 2 ? 4 : f.stride;
+  void *with_null[B];
+  for (int i = 0; i < B; i++)
+    with_null[i] = i == 1 ? NULL : src[i];
+  const struct {
+    void *const *px;
+    const size_t *strides;
+    uint32_t n;
+    const char *needle;
+  } bad[] = {
+    { (void *const *)src, strides, 0, "batch of 0 frames: 1..8" },
+    { (void *const *)src, strides, B + 1, "batch of 9 frames: 1..8" },
+    { NULL, strides, 2, "NULL pixels array" },
+    { (void *const *)src, NULL, 2, "NULL strides array" },
+    { with_null, strides, 3, "batch frame 1: NULL pixels" },
+    { (void *const *)src, short_strides, 3, "batch frame 2: stride 4" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tc_error_clear(&err);
+    tc_status st = tc_detector_analyse_batch(det, bad[i].px, bad[i].strides, bad[i].n, 0, got, &err);
+    TC_CHECK(st == TC_ERR_INVALID_ARGUMENT && strstr(err.message, bad[i].needle), "bad batch %zu: %s (%s), want \"%s\"",
+             i, tc_status_name(st), err.message, bad[i].needle);
+    printf("ok refused: %s\n", err.message);
+  }
+  for (int i = 0; i < B; i++) {
+    free(src[i]), free(single_px[i]), free(batch_px[i]);
+    free(single_scores[i]), free(single_map[i]);
+  }
+  free(map);
+  tc_detector_destroy(det);
+}
+
 static void test_errors(void)
 {
   tc_detector_destroy(make(head_path_bad_dim, 0.5f, TC_ERR_MISMATCH, "50"));
@@ -480,6 +572,7 @@ int main(int argc, char **argv)
   test_params_layers();
   test_feature_layers();
   test_model_defaults();
+  test_batch();
   test_errors();
   unlink(head_path);
   unlink(head_path_bad_dim);

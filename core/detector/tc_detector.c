@@ -45,6 +45,7 @@ struct tc_detector {
   tc_buffer *scores;                               /* [tokens], summed over the feature layers */
   tc_buffer *layer_scores[TC_MAX_FEATURE_LAYERS];  /* [tokens] each, with several feature layers */
   float *host_scores;
+  float *batch_scores; /* [TC_MAX_BATCH][tokens]: each batch result's own scores */
   uint32_t *region_work;
 };
 
@@ -297,6 +298,7 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   for (uint32_t f = 0; f < det->layers && det->layers > 1 && st == TC_OK; f++)
     st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->layer_scores[f], err);
   if (st == TC_OK && (!(det->host_scores = calloc(det->tokens, sizeof(float))) ||
+                      !(det->batch_scores = calloc((size_t)TC_MAX_BATCH * det->tokens, sizeof(float))) ||
                       !(det->region_work = calloc(det->tokens, sizeof(uint32_t)))))
     st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   for (int i = 0; i < TC_DETECTOR_SLOTS && st == TC_OK; i++)
@@ -341,6 +343,7 @@ void tc_detector_destroy(tc_detector *det)
   tc_clip_vision_close(det->model);
   tc_context_destroy(det->ctx);
   free(det->host_scores);
+  free(det->batch_scores);
   free(det->region_work);
   free(det->device);
   free(det);
@@ -583,6 +586,36 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
   if (st == TC_OK && blend)
     tc_frame_slot_read(s, pixels, stride);
   return st;
+}
+
+tc_status tc_detector_analyse_batch(tc_detector *det, void *const *pixels, const size_t *strides, uint32_t count,
+                                    int blend, tc_analysis *out, tc_error *err)
+{
+  if (count == 0 || count > TC_MAX_BATCH)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch of %u frames: 1..%d are taken", count, TC_MAX_BATCH);
+  if (!pixels || !strides || !out)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch: NULL %s array",
+                        !pixels ? "pixels" : !strides ? "strides" : "out");
+  if (!det->have_frame)
+    return no_frame(err);
+  /* every frame checked before any is analysed: a refusal does no work */
+  for (uint32_t i = 0; i < count; i++) {
+    if (!pixels[i])
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch frame %u: NULL pixels", i);
+    if (strides[i] < 4 * (size_t)det->frame.width)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch frame %u: stride %zu is less than a %u-pixel row", i,
+                          strides[i], det->frame.width);
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    tc_status st = tc_detector_analyse(det, pixels[i], strides[i], blend, &out[i], err);
+    if (st != TC_OK)
+      return st;
+    /* host_scores is overwritten by the next frame: each result keeps its own copy */
+    float *own = det->batch_scores + (size_t)i * det->tokens;
+    memcpy(own, det->host_scores, det->tokens * sizeof(float));
+    out[i].scores = own;
+  }
+  return TC_OK;
 }
 
 void tc_detector_map_params(const tc_detector *det, const tc_params *p, const tc_frame *frame, tc_map_params *out)

@@ -17,6 +17,7 @@ struct tc_encoder {
   uint32_t size, grid, tokens; /* S, patches per side, 1 + N */
   uint32_t layers[TC_MAX_FEATURE_LAYERS], n_layers; /* the feature layers (from 1), increasing */
   uint32_t vv_last; /* the last layer that needs the V-V stream (0: none) */
+  uint32_t max_batch; /* frames the buffers hold */
 
   /* weights */
   tc_weight patch_w, proj;
@@ -24,20 +25,23 @@ struct tc_encoder {
   tc_block_stack blocks;
 
   /* activations */
-  tc_buffer *input;     /* [3, S, S] */
+  tc_buffer *input;     /* [B, 3, S, S] */
+  tc_buffer *frame_in;  /* [3, S, S] frame b > 0's input: the embedding kernels take whole buffers */
+  tc_buffer *frame_x;   /* [T, W] frame b > 0's embedded tokens, copied into its rows of act.x */
+  tc_buffer *cls_rows;  /* [B, W] every frame's class token, for the global projection (B > 1) */
   tc_buffer *patches;   /* [N, 3 p p] */
   tc_buffer *embed;     /* [N, W] */
-  tc_block_buffers act; /* one sequence of T rows; act.x [T, W] is the ordinary stream, act.h layer-norm output */
-  tc_buffer *y;         /* [T, W] the value-value stream (vv_start > 0) */
-  tc_buffer *global;    /* [1, E] the global token */
-  tc_buffer *feat;      /* [T, E] one feature layer's tokens (n > 1) */
-  tc_buffer *out;       /* [n, T, E] */
+  tc_block_buffers act; /* B sequences of T rows; act.x [T, W] is the ordinary stream, act.h layer-norm output */
+  tc_buffer *y;         /* [B T, W] the value-value stream (vv_start > 0) */
+  tc_buffer *global;    /* [B, E] the global tokens */
+  tc_buffer *feat;      /* [B T, E] one feature layer's tokens (n > 1 or B > 1) */
+  tc_buffer *out;       /* [B, n, T, E] */
 };
 
 void tc_encoder_options_init(tc_encoder_options *opts)
 {
   *opts = (tc_encoder_options){ .pos_interp = TC_INTERP_BICUBIC, .global_ln_post = 1,
-                                .weights = TC_WEIGHTS_AS_STORED };
+                                .weights = TC_WEIGHTS_AS_STORED, .max_batch = 1 };
 }
 
 /* The feature layers of o into layers[]; all zeros: the last. */
@@ -77,6 +81,9 @@ tc_status tc_encoder_options_check(const tc_encoder_options *o, const tc_clip_vi
       o->pos_interp != TC_INTERP_BILINEAR)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown positional-embedding interpolation %d",
                         (int)o->pos_interp);
+  if (o->max_batch > TC_ENCODER_MAX_BATCH)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch of %u frames: at most %u are supported", o->max_batch,
+                        TC_ENCODER_MAX_BATCH);
   return tc_weight_precision_check(o->weights, err);
 }
 
@@ -126,23 +133,29 @@ static tc_status upload_weights(tc_encoder *enc, const tc_clip_vision *m, tc_err
 
 static tc_status alloc_activations(tc_encoder *enc, tc_error *err)
 {
-  const size_t T = enc->tokens, N = T - 1, W = (size_t)enc->cfg.width, f = sizeof(float);
-  const size_t p = (size_t)enc->cfg.patch_size;
-  tc_status st = tc_buffer_create(enc->ctx, 3 * (size_t)enc->size * enc->size * f, &enc->input, err);
+  const size_t B = enc->max_batch, T = enc->tokens, N = T - 1, W = (size_t)enc->cfg.width, f = sizeof(float);
+  const size_t p = (size_t)enc->cfg.patch_size, image = 3 * (size_t)enc->size * enc->size * f;
+  tc_status st = tc_buffer_create(enc->ctx, B * image, &enc->input, err);
+  if (st == TC_OK && B > 1)
+    st = tc_buffer_create(enc->ctx, image, &enc->frame_in, err);
+  if (st == TC_OK && B > 1)
+    st = tc_buffer_create(enc->ctx, T * W * f, &enc->frame_x, err);
+  if (st == TC_OK && B > 1)
+    st = tc_buffer_create(enc->ctx, B * W * f, &enc->cls_rows, err);
   if (st == TC_OK)
     st = tc_buffer_create(enc->ctx, N * 3 * p * p * f, &enc->patches, err);
   if (st == TC_OK)
     st = tc_buffer_create(enc->ctx, N * W * f, &enc->embed, err);
   if (st == TC_OK)
-    st = tc_block_buffers_create(enc->ctx, &enc->blocks.config, 1, enc->tokens, &enc->act, err);
+    st = tc_block_buffers_create(enc->ctx, &enc->blocks.config, enc->max_batch, enc->tokens, &enc->act, err);
   if (st == TC_OK)
-    st = tc_buffer_create(enc->ctx, enc->n_layers * T * (size_t)enc->cfg.embed_dim * f, &enc->out, err);
+    st = tc_buffer_create(enc->ctx, B * enc->n_layers * T * (size_t)enc->cfg.embed_dim * f, &enc->out, err);
   if (st == TC_OK)
-    st = tc_buffer_create(enc->ctx, (size_t)enc->cfg.embed_dim * f, &enc->global, err);
+    st = tc_buffer_create(enc->ctx, B * (size_t)enc->cfg.embed_dim * f, &enc->global, err);
   if (st == TC_OK && enc->vv_last)
-    st = tc_buffer_create(enc->ctx, T * W * f, &enc->y, err);
-  if (st == TC_OK && enc->n_layers > 1)
-    st = tc_buffer_create(enc->ctx, T * (size_t)enc->cfg.embed_dim * f, &enc->feat, err);
+    st = tc_buffer_create(enc->ctx, B * T * W * f, &enc->y, err);
+  if (st == TC_OK && (enc->n_layers > 1 || B > 1))
+    st = tc_buffer_create(enc->ctx, B * T * (size_t)enc->cfg.embed_dim * f, &enc->feat, err);
   return st;
 }
 
@@ -169,6 +182,7 @@ tc_status tc_encoder_create(tc_context *ctx, const tc_clip_vision *model, const 
   enc->grid = enc->size / (uint32_t)cfg->patch_size;
   enc->tokens = 1 + enc->grid * enc->grid;
   enc->n_layers = feature_layers(opts, cfg, enc->layers);
+  enc->max_batch = opts->max_batch ? opts->max_batch : 1;
   /* the V-V stream only as far as a feature layer reads it */
   enc->vv_last = opts->vv_start && opts->vv_start <= enc->layers[enc->n_layers - 1] ? enc->layers[enc->n_layers - 1]
                                                                                     : 0;
@@ -191,7 +205,8 @@ void tc_encoder_destroy(tc_encoder *enc)
     return;
   tc_buffer *globals[] = { enc->cls,     enc->pos,   enc->ln_pre_w, enc->ln_pre_b, enc->ln_post_w,
                            enc->ln_post_b, enc->input, enc->patches,  enc->embed,    enc->y,
-                           enc->global,    enc->feat,  enc->out };
+                           enc->global,    enc->feat,  enc->out,      enc->frame_in, enc->frame_x,
+                           enc->cls_rows };
   for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++)
     tc_buffer_destroy(globals[i]);
   tc_weight_release(&enc->patch_w);
@@ -210,15 +225,23 @@ uint32_t tc_encoder_feature_layers(const tc_encoder *enc, uint32_t *layers)
     layers[i] = enc->layers[i];
   return enc->n_layers;
 }
+uint32_t tc_encoder_max_batch(const tc_encoder *enc) { return enc->max_batch; }
 tc_buffer *tc_encoder_input(tc_encoder *enc) { return enc->input; }
 tc_buffer *tc_encoder_output(tc_encoder *enc) { return enc->out; }
 
 /* ---- the graph ---- */
 
-static tc_status record_embedding(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
+/* Frame b's patch embedding and tokens into its rows of act.x. Frame 0 is
+ * at offset 0 of input and act.x and goes straight through; a later frame
+ * is copied into whole-buffer scratch around the kernels, which take no
+ * offsets. */
+static tc_status record_frame_embedding(tc_encoder *enc, tc_cmd *cmd, uint32_t b, tc_error *err)
 {
   const uint32_t N = enc->tokens - 1, W = (uint32_t)enc->cfg.width, p = (uint32_t)enc->cfg.patch_size;
   const uint32_t wg = 64;
+  const size_t image = 3 * (size_t)enc->size * enc->size * sizeof(float);
+  const size_t rows = (size_t)enc->tokens * W * sizeof(float);
+  tc_buffer *in = b ? enc->frame_in : enc->input, *x = b ? enc->frame_x : enc->act.x;
   tc_kernel *k;
   tc_kernel_desc patchify = {
     .shader = "patchify",
@@ -229,8 +252,10 @@ static tc_status record_embedding(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
     .spec = { [TC_SPEC_WORKGROUP] = wg },
   };
   tc_patchify_push pp = { .size = enc->size, .psize = p, .grid = enc->grid };
-  tc_buffer *pb[PATCHIFY_BINDINGS] = { [PATCHIFY_BIND_IMAGE] = enc->input, [PATCHIFY_BIND_PATCHES] = enc->patches };
-  tc_status st = tc_kernel_get(enc->ctx, &patchify, &k, err);
+  tc_buffer *pb[PATCHIFY_BINDINGS] = { [PATCHIFY_BIND_IMAGE] = in, [PATCHIFY_BIND_PATCHES] = enc->patches };
+  tc_status st = b ? tc_cmd_copy(cmd, enc->input, b * image, in, 0, image, err) : TC_OK;
+  if (st == TC_OK)
+    st = tc_kernel_get(enc->ctx, &patchify, &k, err);
   if (st == TC_OK)
     st = tc_cmd_dispatch(cmd, k, pb, &pp, tc_div_up(N * 3 * p * p, wg), 1, 1, "patchify", err);
   if (st == TC_OK)
@@ -249,14 +274,24 @@ static tc_status record_embedding(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
   };
   tc_embed_tokens_push ep = { .tokens = enc->tokens, .width = W };
   tc_buffer *eb[EMBED_BINDINGS] = { [EMBED_BIND_PATCHES] = enc->embed, [EMBED_BIND_CLASS] = enc->cls,
-                                    [EMBED_BIND_POS] = enc->pos, [EMBED_BIND_X] = enc->act.x };
+                                    [EMBED_BIND_POS] = enc->pos, [EMBED_BIND_X] = x };
   if (st == TC_OK)
     st = tc_kernel_get(enc->ctx, &embed, &k, err);
   if (st == TC_OK)
     st = tc_cmd_dispatch(cmd, k, eb, &ep, tc_div_up(enc->tokens * W, wg), 1, 1, "embed tokens", err);
+  if (st == TC_OK && b)
+    st = tc_cmd_copy(cmd, x, 0, enc->act.x, b * rows, rows, err);
+  return st;
+}
+
+static tc_status record_embedding(tc_encoder *enc, tc_cmd *cmd, uint32_t batch, tc_error *err)
+{
+  tc_status st = TC_OK;
+  for (uint32_t b = 0; b < batch && st == TC_OK; b++)
+    st = record_frame_embedding(enc, cmd, b, err);
   if (st == TC_OK)
-    st = tc_op_layernorm(cmd, enc->act.x, enc->ln_pre_w, enc->ln_pre_b, enc->act.x, enc->tokens, W, enc->cfg.ln_eps,
-                         "ln_pre", err);
+    st = tc_op_layernorm(cmd, enc->act.x, enc->ln_pre_w, enc->ln_pre_b, enc->act.x, batch * enc->tokens,
+                         (uint32_t)enc->cfg.width, enc->cfg.ln_eps, "ln_pre", err);
   return st;
 }
 
@@ -268,7 +303,7 @@ static int from_vv(const tc_encoder *enc, uint32_t l)
 
 /* Layer `layer` (from 0): the shared block, and the value-value stream on
  * top from vv_start on (as far as a feature layer needs it). */
-static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, tc_error *err)
+static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, uint32_t batch, tc_error *err)
 {
   const uint32_t T = enc->tokens, W = (uint32_t)enc->cfg.width, l = (uint32_t)layer + 1;
   const int vv = from_vv(enc, l) && l <= enc->vv_last;
@@ -276,11 +311,11 @@ static tc_status record_block(tc_encoder *enc, tc_cmd *cmd, int layer, tc_error 
 
   /* the V-V stream starts as the ordinary stream's input to its first layer */
   if (vv && l == enc->opts.vv_start)
-    st = tc_cmd_copy(cmd, enc->act.x, 0, enc->y, 0, (size_t)T * W * sizeof(float), err);
+    st = tc_cmd_copy(cmd, enc->act.x, 0, enc->y, 0, (size_t)batch * T * W * sizeof(float), err);
   if (st == TC_OK)
-    st = tc_block_record(cmd, &enc->blocks, layer, &enc->act, 1, T, err);
+    st = tc_block_record(cmd, &enc->blocks, layer, &enc->act, batch, T, err);
   if (vv && st == TC_OK)
-    st = tc_block_record_vv(cmd, &enc->blocks, layer, &enc->act, enc->y, 1, T, err);
+    st = tc_block_record_vv(cmd, &enc->blocks, layer, &enc->act, enc->y, batch, T, err);
   return st;
 }
 
@@ -302,48 +337,66 @@ static tc_status record_ln_post_proj(tc_encoder *enc, tc_cmd *cmd, tc_buffer *x,
   return st;
 }
 
-/* Feature layer f (after its block): ln_post then proj of the stream into
- * the output's block f (through feat when there are several). */
-static tc_status record_features(tc_encoder *enc, tc_cmd *cmd, uint32_t f, tc_error *err)
+/* Feature layer f (after its block): ln_post then proj of every frame's
+ * stream into frame b's output block f (through feat unless one frame
+ * and one block). */
+static tc_status record_features(tc_encoder *enc, tc_cmd *cmd, uint32_t f, uint32_t batch, tc_error *err)
 {
   const size_t block = (size_t)enc->tokens * enc->cfg.embed_dim * sizeof(float);
   tc_buffer *stream = from_vv(enc, enc->layers[f]) ? enc->y : enc->act.x;
-  tc_buffer *dst = enc->n_layers > 1 ? enc->feat : enc->out;
-  tc_status st = record_ln_post_proj(enc, cmd, stream, 1, enc->tokens, dst, "proj", err);
-  if (st == TC_OK && dst != enc->out)
-    st = tc_cmd_copy(cmd, dst, 0, enc->out, f * block, block, err);
+  tc_buffer *dst = enc->n_layers > 1 || batch > 1 ? enc->feat : enc->out;
+  tc_status st = record_ln_post_proj(enc, cmd, stream, 1, batch * enc->tokens, dst, "proj", err);
+  for (uint32_t b = 0; b < batch && st == TC_OK && dst != enc->out; b++)
+    st = tc_cmd_copy(cmd, dst, b * block, enc->out, ((size_t)b * enc->n_layers + f) * block, block, err);
   return st;
 }
 
 /* Row 0 of every block: the global token [ln_post](x_L[CLS]) @ proj. The
  * last block's row 0 already is it when that block is the ordinary
  * stream's last layer through ln_post. */
-static tc_status record_global(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
+static tc_status record_global(tc_encoder *enc, tc_cmd *cmd, uint32_t batch, tc_error *err)
 {
   const uint32_t n = enc->n_layers, L = (uint32_t)enc->cfg.layers;
   const size_t E = (size_t)enc->cfg.embed_dim * sizeof(float), block = enc->tokens * E;
+  const size_t W = (size_t)enc->cfg.width * sizeof(float);
   const int in_last = enc->layers[n - 1] == L && !from_vv(enc, L) && enc->opts.global_ln_post;
-  tc_buffer *src = in_last ? enc->out : enc->global;
-  const size_t src_offset = in_last ? (n - 1) * block : 0;
   tc_status st = TC_OK;
-  if (!in_last)
-    st = record_ln_post_proj(enc, cmd, enc->act.x, enc->opts.global_ln_post, 1, enc->global, "proj global", err);
-  for (uint32_t f = 0; f < n && st == TC_OK; f++)
-    if (!(in_last && f == n - 1))
-      st = tc_cmd_copy(cmd, src, src_offset, enc->out, f * block, E, err);
+  if (!in_last) {
+    /* every frame's class token (row 0 of its sequence) as one [batch, W] matrix */
+    tc_buffer *cls = batch > 1 ? enc->cls_rows : enc->act.x;
+    for (uint32_t b = 0; b < batch && batch > 1 && st == TC_OK; b++)
+      st = tc_cmd_copy(cmd, enc->act.x, b * enc->tokens * W, cls, b * W, W, err);
+    if (st == TC_OK)
+      st = record_ln_post_proj(enc, cmd, cls, enc->opts.global_ln_post, batch, enc->global, "proj global", err);
+  }
+  for (uint32_t b = 0; b < batch && st == TC_OK; b++) {
+    tc_buffer *src = in_last ? enc->out : enc->global;
+    const size_t frame = (size_t)b * n * block, src_offset = in_last ? frame + (n - 1) * block : b * E;
+    for (uint32_t f = 0; f < n && st == TC_OK; f++)
+      if (!(in_last && f == n - 1))
+        st = tc_cmd_copy(cmd, src, src_offset, enc->out, frame + f * block, E, err);
+  }
   return st;
 }
 
 tc_status tc_encoder_record(tc_encoder *enc, tc_cmd *cmd, tc_error *err)
 {
-  tc_status st = record_embedding(enc, cmd, err);
+  return tc_encoder_record_batch(enc, cmd, 1, err);
+}
+
+tc_status tc_encoder_record_batch(tc_encoder *enc, tc_cmd *cmd, uint32_t batch, tc_error *err)
+{
+  if (batch < 1 || batch > enc->max_batch)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch of %u frames: this encoder takes 1 to %u (its "
+                        "max_batch)", batch, enc->max_batch);
+  tc_status st = record_embedding(enc, cmd, batch, err);
   for (uint32_t l = 1, f = 0; st == TC_OK && l <= (uint32_t)enc->cfg.layers; l++) {
-    st = record_block(enc, cmd, (int)l - 1, err);
+    st = record_block(enc, cmd, (int)l - 1, batch, err);
     if (st == TC_OK && f < enc->n_layers && enc->layers[f] == l)
-      st = record_features(enc, cmd, f++, err);
+      st = record_features(enc, cmd, f++, batch, err);
   }
   if (st == TC_OK)
-    st = record_global(enc, cmd, err);
+    st = record_global(enc, cmd, batch, err);
   if (st != TC_OK)
     tc_error_prefix(err, "recording the encoder");
   return st;

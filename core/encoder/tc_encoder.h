@@ -36,7 +36,11 @@ typedef struct tc_encoder_options {
   uint32_t feature_layers[TC_MAX_FEATURE_LAYERS];
   int global_ln_post;         /* 1 (default): global token ln_post(x_L[CLS]) @ proj; 0: x_L[CLS] @ proj */
   tc_weight_precision weights;
+  uint32_t max_batch;         /* frames one recording may take (buffers sized for them); 0 = 1 */
 } tc_encoder_options;
+
+/* The most frames one encoder takes in one recording. */
+#define TC_ENCODER_MAX_BATCH 64u
 
 void tc_encoder_options_init(tc_encoder_options *opts);
 
@@ -56,13 +60,22 @@ uint32_t tc_encoder_embed_dim(const tc_encoder *enc);  /* D of the output tokens
 /* n, the output's blocks; with layers != NULL also the feature layers (from 1) into layers[n]. */
 uint32_t tc_encoder_feature_layers(const tc_encoder *enc, uint32_t *layers);
 
-/* [3, S, S] fp32, CLIP-normalised: written by the preprocess kernel or uploaded. */
+uint32_t tc_encoder_max_batch(const tc_encoder *enc);
+
+/* [B, 3, S, S] fp32, CLIP-normalised, frame b at b * 3 S S floats: written
+ * by the preprocess kernel or uploaded (B = max_batch). */
 tc_buffer *tc_encoder_input(tc_encoder *enc);
-/* [n, 1 + N, D] fp32 tokens (n feature layers), valid after a submission of the recording. */
+/* [B, n, 1 + N, D] fp32 tokens (n feature layers), frame b at
+ * b * n (1 + N) D floats, valid after a submission of the recording. */
 tc_buffer *tc_encoder_output(tc_encoder *enc);
 
-/* Appends the graph to cmd (between tc_cmd_begin and tc_cmd_end). */
+/* Appends the graph for frame 0 to cmd (between tc_cmd_begin and tc_cmd_end). */
 tc_status tc_encoder_record(tc_encoder *enc, tc_cmd *cmd, tc_error *err);
+/* Appends the graph for frames 0..batch-1 in one recording: the row-wise
+ * stages (layer norms, matmuls) run over all frames' rows in one dispatch,
+ * attention within each frame. Each frame's tokens equal a batch-1 run's
+ * (tests/test_encoder_batch.c). batch outside 1..max_batch is refused. */
+tc_status tc_encoder_record_batch(tc_encoder *enc, tc_cmd *cmd, uint32_t batch, tc_error *err);
 
 #ifdef __cplusplus
 }

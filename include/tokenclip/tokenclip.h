@@ -352,6 +352,24 @@ TC_API tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, 
 TC_API tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int blend, tc_analysis *out,
                                      tc_error *err);
 
+/* The most frames one tc_detector_analyse_batch call takes. */
+#define TC_MAX_BATCH 8
+
+/* Analyses `count` frames (1..TC_MAX_BATCH) of the tc_detector_set_frame
+ * layout: pixels[i] with rows strides[i] bytes apart, into out[i]. The
+ * results are those of count tc_detector_analyse calls in the same order
+ * (bit-identical: a Sinkhorn warm start carries from frame i to i + 1 as it
+ * would), each out[i].scores its own array, valid until the next analysis.
+ * With blend every frame gets its heatmap. Refused before any work
+ * (TC_ERR_INVALID_ARGUMENT, naming the problem): count 0 or above
+ * TC_MAX_BATCH, a NULL array or frame, a stride below one row. Stops at the
+ * first failing frame (its status; the frames before it are analysed).
+ * Today the frames run one after another, each its own submission; the
+ * entry point is where one submission of B frames goes (multi-stream
+ * batching builds on it). */
+TC_API tc_status tc_detector_analyse_batch(tc_detector *det, void *const *pixels, const size_t *strides,
+                                           uint32_t count, int blend, tc_analysis *out, tc_error *err);
+
 /* With keep_map set: the last analysis's smoothed map at frame size (token
  * scores bilinearly upsampled, blurred by sigma) into dst, float
  * [height][width]. Without keep_map: TC_ERR_INVALID_ARGUMENT. */
