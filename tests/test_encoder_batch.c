@@ -57,6 +57,7 @@ int main(int argc, char **argv)
                strstr(err.message, "batch"),
            "max_batch %u was not refused (%s)", opts.max_batch, err.message);
   tc_encoder_destroy(too_big);
+  err = (tc_error){ 0 };
 
   opts.max_batch = MAX_B;
   if (!TC_CHECK_OK(tc_encoder_create(ctx, model, &opts, &enc, &err), &err))
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < 2; i++) {
     tc_cmd *cmd = NULL;
     if (TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err)) {
+      err = (tc_error){ 0 }; /* tc_error_set keeps the first error: the one before would mask this one */
       tc_status st = tc_encoder_record_batch(enc, cmd, bad[i], &err);
       TC_CHECK(st == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "batch"), "batch %u: status %d, '%s'", bad[i],
                (int)st, err.message);
