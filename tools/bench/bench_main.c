@@ -235,6 +235,16 @@ static int time_case(tc_context *ctx, const tc_bench_case *c, const options *o, 
   return st == TC_OK ? 1 : st == TC_ERR_UNSUPPORTED ? 2 : 0;
 }
 
+/* Frames one run encodes, from the shape convention of the encoder and
+ * layers tables: "input/patch", then "xB" for B frames; 0 for other cases. */
+static uint32_t frames_of(const tc_bench_case *c)
+{
+  const char *slash = strchr(c->shape, '/'), *x = slash ? strchr(slash, 'x') : NULL;
+  if (!slash)
+    return 0;
+  return x ? (uint32_t)strtoul(x + 1, NULL, 10) : 1;
+}
+
 int main(int argc, char **argv)
 {
   options o;
@@ -295,6 +305,9 @@ int main(int argc, char **argv)
         snprintf(gflops, sizeof gflops, "%.2f", c->flop / (t.ms * 1e6));
       printf("%-12s %-16s %-28s %10.3f %9s %10.1f %10.1f\n", c->name, c->shape, c->what, t.ms, gflops, t.cpu_ms,
              t.first_ms);
+      uint32_t frames = frames_of(c);
+      if (frames)
+        printf("#   %s %s: %.2f frames/s (%u per submission)\n", c->name, c->shape, frames * 1000.0 / t.ms, frames);
       fflush(stdout);
     }
   tc_context_destroy(ctx);
