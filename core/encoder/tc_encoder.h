@@ -17,7 +17,9 @@
  * increasing order): row 0 of every block the global token, rows 1..N that
  * layer's patch tokens in raster order, ln_post(stream after layer l) @ proj
  * with the stream the value-value one when vv_start > 0 and l >= vv_start,
- * else the ordinary one. The head runs on each block (a row offset). */
+ * else the ordinary one. The head runs on each block (a row offset).
+ * With max_batch B > 1 the buffers hold B frames (input [B, 3, S, S],
+ * output [B, n, 1 + N, embed]) and tc_encoder_record_batch takes 1..B. */
 #ifndef TC_ENCODER_H
 #define TC_ENCODER_H
 

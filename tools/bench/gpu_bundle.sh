@@ -12,7 +12,7 @@
 set -euo pipefail
 build=${1:-build}
 out=$build/gpu-bundle
-tests=(vk_core matmul attention norm activation head map preprocess encoder detector)
+tests=(vk_core matmul attention norm activation head map preprocess encoder encoder_batch detector)
 for f in tools/tokenclip-bench tests/ref/libtokenclip-testing.so "${tests[@]/#/tests/test_}"; do
   [ -e "$build/$f" ] || { echo "gpu_bundle.sh: $build/$f is missing: build first (ninja -C $build)" >&2; exit 1; }
 done
