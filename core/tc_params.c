@@ -12,7 +12,7 @@
 
 /* Every scalar field is 4 bytes: the table copies them by offset (lists by their size). */
 _Static_assert(sizeof(tc_pos_interp) == 4 && sizeof(tc_resample_filter) == 4 && sizeof(tc_head_affinity) == 4 &&
-                   sizeof(tc_colormap) == 4,
+                   sizeof(tc_colormap) == 4 && sizeof(tc_precision) == 4,
                "enum fields of tc_params are 4 bytes");
 _Static_assert(TC_PARAM_COUNT <= 64, "tc_params.set has a bit per field");
 /* The public position-interpolation values are the encoder's. */
@@ -57,6 +57,7 @@ static const tc_param_info table[TC_PARAM_COUNT] = {
   { TC_PARAM_THRESHOLD, "threshold", F(threshold), 0, 1, 0, NULL },
   { TC_PARAM_MAX_REGIONS, "max_regions", U(max_regions), 0, TC_MAX_REGIONS, 0, NULL },
   { TC_PARAM_INTERVAL, "interval", U(interval), 1, UINT32_MAX, 0, NULL },
+  { TC_PARAM_PRECISION, "precision", U(precision), 0, 2, TC_PARAM_LOAD_TIME, "0 (auto), 1 (fp32) or 2 (fp16)" },
 };
 
 const tc_param_info *tc_param_info_of(tc_param id)

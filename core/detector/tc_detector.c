@@ -245,6 +245,15 @@ static tc_status fit_params_to_model(tc_detector *det, const tc_detector_options
 
 /* ---- creation ---- */
 
+void tc_precision_to_encoder(const tc_context *ctx, tc_precision p, tc_encoder_options *eo)
+{
+  if (p == TC_PRECISION_AUTO)
+    p = tc_context_is_cpu(ctx) ? TC_PRECISION_FP32 : TC_PRECISION_FP16;
+  eo->weights = p == TC_PRECISION_FP16 ? TC_WEIGHTS_F16 : TC_WEIGHTS_F32;
+  /* the cpu kernels have fp16 weights but no fp16 activations */
+  eo->activations = p == TC_PRECISION_FP16 && tc_context_family(ctx) == TC_FAMILY_GPU ? TC_F16 : TC_F32;
+}
+
 tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc_error *err)
 {
   *out = NULL;
@@ -263,6 +272,11 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   tc_context_options copts;
   tc_context_options_init(&copts);
   copts.device = o->device;
+  /* precision is no head-file field: the caller's value (or auto) is final before anything loads */
+  const tc_precision prec = tc_params_is_set(&o->params, TC_PARAM_PRECISION) ? o->params.precision
+                                                                             : TC_PRECISION_AUTO;
+  if (!getenv("TOKENCLIP_COOPMAT")) /* set, it still decides (emulated ones for tests) */
+    copts.cooperative_matrix = prec == TC_PRECISION_FP32 ? 0 : 1; /* on only where the device has them */
   if (st == TC_OK)
     st = tc_context_create(&copts, &det->ctx, err);
   subspaces s = { 0 };
@@ -279,6 +293,8 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
     st = tc_params_check(&det->params, s.Q, err);
   tc_encoder_options eo;
   tc_params_to_encoder(&det->params, &eo);
+  if (st == TC_OK)
+    tc_precision_to_encoder(det->ctx, det->params.precision, &eo);
   if (st == TC_OK)
     st = tc_encoder_create(det->ctx, det->model, &eo, &det->enc, err);
   if (st == TC_OK) {

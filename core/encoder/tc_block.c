@@ -140,13 +140,13 @@ static tc_status check_rows(const tc_block_buffers *bufs, uint32_t seqs, uint32_
 }
 
 /* y = x wᵀ + bias (+ residual, which may be y), act applied before the residual. */
-static tc_status linear(tc_cmd *cmd, tc_buffer *x, const tc_weight *w, tc_buffer *bias, tc_buffer *residual,
-                        tc_buffer *y, uint32_t M, uint32_t N, uint32_t K, tc_act act, const char *label,
-                        tc_error *err)
+static tc_status linear_dt(tc_cmd *cmd, tc_buffer *x, tc_dtype x_dtype, const tc_weight *w, tc_buffer *bias,
+                           tc_buffer *residual, tc_buffer *y, tc_dtype y_dtype, uint32_t M, uint32_t N, uint32_t K,
+                           tc_act act, const char *label, tc_error *err)
 {
   return tc_op_matmul(cmd, &(tc_matmul){ .x = x, .w = w->buf, .w_dtype = w->dtype, .bias = bias,
                                          .residual = residual, .y = y, .M = M, .N = N, .K = K, .act = act,
-                                         .w_panels = w->panels },
+                                         .w_panels = w->panels, .x_dtype = x_dtype, .y_dtype = y_dtype },
                       label, err);
 }
 
@@ -158,7 +158,7 @@ static tc_status record_attention(tc_cmd *cmd, const tc_block_config *c, const t
                                   uint32_t seqs, uint32_t tokens, int value_value, tc_error *err)
 {
   const uint32_t W = c->width;
-  const size_t f = sizeof(float);
+  const size_t f = bufs->act_dtype == TC_F16 ? 2 : sizeof(float);
   tc_buffer *in = seqs == 1 ? bufs->qkv : bufs->seq_qkv, *out = seqs == 1 ? bufs->attn : bufs->seq_attn;
   tc_slice q = { in, 0, 3 * W }, k = { in, W, 3 * W }, v = { in, 2 * W, 3 * W };
   if (value_value)
@@ -166,6 +166,7 @@ static tc_status record_attention(tc_cmd *cmd, const tc_block_config *c, const t
   tc_attention at = {
     .q = q, .k = k, .v = v, .out = out, .tokens = tokens, .heads = c->heads, .head_dim = c->head_dim,
     .scale = 1.0f / sqrtf((float)c->head_dim), .causal = c->causal,
+    .qkv_dtype = bufs->act_dtype, .out_dtype = bufs->act_dtype,
   };
   const char *label = value_value ? "attention v-v" : "attention";
   if (seqs == 1)
@@ -189,22 +190,23 @@ tc_status tc_block_record(tc_cmd *cmd, const tc_block_stack *s, int layer, const
   const tc_block_config *c = &s->config;
   const uint32_t rows = seqs * tokens, W = c->width;
   tc_status st = check_rows(bufs, seqs, tokens, err);
+  const tc_dtype a = bufs->act_dtype; /* of h, qkv, attn, mlp; the residual stream x stays fp32 */
   if (st == TC_OK)
-    st = tc_op_layernorm(cmd, bufs->x, b->ln1_w, b->ln1_b, bufs->h, rows, W, c->ln_eps, "ln_1", err);
+    st = tc_op_layernorm_to(cmd, bufs->x, b->ln1_w, b->ln1_b, bufs->h, a, rows, W, c->ln_eps, "ln_1", err);
   if (st == TC_OK)
-    st = linear(cmd, bufs->h, &b->qkv, b->qkv_b, NULL, bufs->qkv, rows, 3 * W, W, TC_ACT_NONE, "qkv", err);
+    st = linear_dt(cmd, bufs->h, a, &b->qkv, b->qkv_b, NULL, bufs->qkv, a, rows, 3 * W, W, TC_ACT_NONE, "qkv", err);
   if (st == TC_OK)
     st = record_attention(cmd, c, bufs, seqs, tokens, 0, err);
   if (st == TC_OK)
-    st = linear(cmd, bufs->attn, &b->out, b->out_b, bufs->x, bufs->x, rows, W, W, TC_ACT_NONE, "attention out",
-                err);
+    st = linear_dt(cmd, bufs->attn, a, &b->out, b->out_b, bufs->x, bufs->x, TC_F32, rows, W, W, TC_ACT_NONE,
+                   "attention out", err);
   if (st == TC_OK)
-    st = tc_op_layernorm(cmd, bufs->x, b->ln2_w, b->ln2_b, bufs->h, rows, W, c->ln_eps, "ln_2", err);
+    st = tc_op_layernorm_to(cmd, bufs->x, b->ln2_w, b->ln2_b, bufs->h, a, rows, W, c->ln_eps, "ln_2", err);
   if (st == TC_OK)
-    st = linear(cmd, bufs->h, &b->fc, b->fc_b, NULL, bufs->mlp, rows, c->mlp_dim, W, c->act, "mlp fc", err);
+    st = linear_dt(cmd, bufs->h, a, &b->fc, b->fc_b, NULL, bufs->mlp, a, rows, c->mlp_dim, W, c->act, "mlp fc", err);
   if (st == TC_OK)
-    st = linear(cmd, bufs->mlp, &b->proj, b->proj_b, bufs->x, bufs->x, rows, W, c->mlp_dim, TC_ACT_NONE, "mlp proj",
-                err);
+    st = linear_dt(cmd, bufs->mlp, a, &b->proj, b->proj_b, bufs->x, bufs->x, TC_F32, rows, W, c->mlp_dim,
+                   TC_ACT_NONE, "mlp proj", err);
   if (st != TC_OK)
     tc_error_prefix(err, "layer %d", layer + 1);
   return st;
@@ -219,7 +221,8 @@ tc_status tc_block_record_vv(tc_cmd *cmd, const tc_block_stack *s, int layer, co
   if (st == TC_OK)
     st = record_attention(cmd, &s->config, bufs, seqs, tokens, 1, err);
   if (st == TC_OK)
-    st = linear(cmd, bufs->attn, &b->out, b->out_b, y, y, rows, W, W, TC_ACT_NONE, "attention out v-v", err);
+    st = linear_dt(cmd, bufs->attn, bufs->act_dtype, &b->out, b->out_b, y, y, TC_F32, rows, W, W, TC_ACT_NONE,
+                   "attention out v-v", err);
   if (st != TC_OK)
     tc_error_prefix(err, "layer %d v-v", layer + 1);
   return st;

@@ -66,6 +66,10 @@ typedef struct tc_block_buffers {
    * kernel takes one sequence, so each is copied out and back */
   tc_buffer *seq_qkv, *seq_attn;
   uint32_t max_seqs, max_tokens;
+  /* TC_F16 (gpu family only): h, qkv, attn and mlp held as fp16, the inputs
+   * of the matmuls and attention (sums stay fp32); x stays fp32. Set after
+   * tc_block_buffers_create; 0 = fp32. */
+  tc_dtype act_dtype;
 } tc_block_buffers;
 
 tc_status tc_block_buffers_create(tc_context *ctx, const tc_block_config *c, uint32_t max_seqs, uint32_t max_tokens,

@@ -149,6 +149,8 @@ static tc_status alloc_activations(tc_encoder *enc, tc_error *err)
   if (st == TC_OK)
     st = tc_block_buffers_create(enc->ctx, &enc->blocks.config, enc->max_batch, enc->tokens, &enc->act, err);
   if (st == TC_OK)
+    enc->act.act_dtype = enc->opts.activations;
+  if (st == TC_OK)
     st = tc_buffer_create(enc->ctx, B * enc->n_layers * T * (size_t)enc->cfg.embed_dim * f, &enc->out, err);
   if (st == TC_OK)
     st = tc_buffer_create(enc->ctx, B * (size_t)enc->cfg.embed_dim * f, &enc->global, err);
@@ -172,6 +174,9 @@ tc_status tc_encoder_create(tc_context *ctx, const tc_clip_vision *model, const 
   if (st != TC_OK)
     return st;
 
+  if (opts->activations == TC_F16 && tc_context_family(ctx) != TC_FAMILY_GPU)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "fp16 activations need the gpu kernel family (%s runs the cpu one)",
+                        tc_context_device_name(ctx));
   tc_encoder *enc = calloc(1, sizeof *enc);
   if (!enc)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");

@@ -38,6 +38,10 @@ typedef struct tc_encoder_options {
   uint32_t feature_layers[TC_MAX_FEATURE_LAYERS];
   int global_ln_post;         /* 1 (default): global token ln_post(x_L[CLS]) @ proj; 0: x_L[CLS] @ proj */
   tc_weight_precision weights;
+  /* TC_F16: the blocks' activations (layer-norm outputs, q/k/v, attention,
+   * MLP hidden) as fp16, sums fp32, the residual streams fp32; gpu kernel
+   * family only. Default TC_F32. */
+  tc_dtype activations;
   uint32_t max_batch;         /* frames one recording may take (buffers sized for them); 0 = 1 */
 } tc_encoder_options;
 

@@ -543,6 +543,7 @@ void tc_context_destroy(tc_context *ctx)
 
 const char *tc_context_device_name(const tc_context *ctx) { return ctx->device_name; }
 tc_kernel_family tc_context_family(const tc_context *ctx) { return ctx->family; }
+int tc_context_is_cpu(const tc_context *ctx) { return ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 int tc_context_has_coopmat(const tc_context *ctx) { return ctx->coopmat ? 1 : ctx->coopmat_emulated ? 2 : 0; }
 int tc_context_has_float_atomic_add(const tc_context *ctx) { return ctx->float_atomic_add; }
 uint32_t tc_context_subgroup_size(const tc_context *ctx) { return ctx->subgroup_size; }

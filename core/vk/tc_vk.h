@@ -71,6 +71,8 @@ void tc_context_destroy(tc_context *ctx);
 
 const char *tc_context_device_name(const tc_context *ctx);
 tc_kernel_family tc_context_family(const tc_context *ctx);
+/* 1 on a CPU device (lavapipe): precision auto is fp32 there. */
+int tc_context_is_cpu(const tc_context *ctx);
 /* 1 when matmuls and attention run on cooperative matrices (asked for and
  * supported), 2 when on emulated ones (cooperative_matrix = 2), else 0. */
 int tc_context_has_coopmat(const tc_context *ctx);

@@ -121,6 +121,18 @@ typedef enum tc_head_affinity {
   TC_HEAD_AFFINITY_ABNORMAL = 2, /* the abnormal cosine only */
 } tc_head_affinity;
 
+/* Arithmetic of the image encoder. auto: fp16 on GPUs, fp32 on CPU devices
+ * (lavapipe). fp16: matrix weights and the blocks' activations (matmul and
+ * attention inputs) fp16, sums fp32, the residual stream fp32, cooperative
+ * matrices where the device has them ($TOKENCLIP_COOPMAT, when set, still
+ * decides); activations stay fp32 on the cpu kernel family (fp16 weights
+ * only). fp32: everything fp32, no cooperative matrices. */
+typedef enum tc_precision {
+  TC_PRECISION_AUTO = 0,
+  TC_PRECISION_FP32 = 1,
+  TC_PRECISION_FP16 = 2,
+} tc_precision;
+
 typedef enum tc_colormap {
   TC_COLORMAP_TURBO = 0,   /* Google's Turbo (default) */
   TC_COLORMAP_JET = 1,     /* matplotlib's jet */
@@ -165,6 +177,8 @@ typedef enum tc_param {
   TC_PARAM_THRESHOLD,
   TC_PARAM_MAX_REGIONS,
   TC_PARAM_INTERVAL,
+  /* encoder, fixed once a detector exists (after the others: ids stay as they were) */
+  TC_PARAM_PRECISION,
   TC_PARAM_COUNT
 } tc_param;
 
@@ -239,6 +253,7 @@ typedef struct tc_params {
   float threshold;               /* score from which a frame is anomalous and cells form regions; 0.5 */
   uint32_t max_regions;          /* regions reported per analysis, the highest first: 0..TC_MAX_REGIONS; 16 */
   uint32_t interval;             /* the runner analyses every interval-th frame; default 1 */
+  tc_precision precision;        /* encoder arithmetic (load time; not in head files): default auto */
   uint64_t set;                  /* bit (1 << id) for each field the caller set */
 } tc_params;
 
