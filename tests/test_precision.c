@@ -101,7 +101,7 @@ static void test_cpu_family(const char *model_path)
   tc_encoder_options_init(&o);
   tc_precision_to_encoder(ctx, TC_PRECISION_AUTO, &o);
   if (tc_context_is_cpu(ctx))
-    TC_CHECK(o.activations == TC_F32 && o.weights == TC_WEIGHTS_F32, "auto on a CPU device: fp32");
+    TC_CHECK(o.activations == TC_F32 && o.weights == TC_WEIGHTS_AS_STORED, "auto on a CPU device: fp32 sums");
   o.activations = TC_F16;
   tc_status st = tc_encoder_create(ctx, model, &o, &enc, &err);
   TC_CHECK(st == TC_ERR_UNSUPPORTED && strstr(err.message, "gpu kernel family"),

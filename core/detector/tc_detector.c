@@ -247,8 +247,15 @@ static tc_status fit_params_to_model(tc_detector *det, const tc_detector_options
 
 void tc_precision_to_encoder(const tc_context *ctx, tc_precision p, tc_encoder_options *eo)
 {
+  if (p == TC_PRECISION_AUTO && tc_context_is_cpu(ctx)) {
+    /* fp32 arithmetic; the weights as stored, as before the setting existed (fp16 files stay half the memory,
+     * which the cpu kernels read as fast) */
+    eo->weights = TC_WEIGHTS_AS_STORED;
+    eo->activations = TC_F32;
+    return;
+  }
   if (p == TC_PRECISION_AUTO)
-    p = tc_context_is_cpu(ctx) ? TC_PRECISION_FP32 : TC_PRECISION_FP16;
+    p = TC_PRECISION_FP16;
   eo->weights = p == TC_PRECISION_FP16 ? TC_WEIGHTS_F16 : TC_WEIGHTS_F32;
   /* the cpu kernels have fp16 weights but no fp16 activations */
   eo->activations = p == TC_PRECISION_FP16 && tc_context_family(ctx) == TC_FAMILY_GPU ? TC_F16 : TC_F32;

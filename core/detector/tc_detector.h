@@ -57,8 +57,8 @@ uint32_t tc_detector_layers(const tc_detector *det);
 tc_status tc_detector_read_layer_scores(tc_detector *det, uint32_t layer, float *dst, tc_error *err);
 
 /* The encoder's weights and activations for precision p on ctx's device:
- * auto is fp16 on a GPU, fp32 on a CPU device; fp16 activations only on the
- * gpu kernel family. Tools that build an encoder themselves use it too. */
+ * auto is fp16 on a GPU, fp32 arithmetic on a CPU device (weights as stored);
+ * fp32 all fp32; fp16 activations only on the gpu kernel family. Tools that build an encoder themselves use it too. */
 struct tc_encoder_options;
 void tc_precision_to_encoder(const tc_context *ctx, tc_precision p, struct tc_encoder_options *eo);
 

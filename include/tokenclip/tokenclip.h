@@ -121,8 +121,8 @@ typedef enum tc_head_affinity {
   TC_HEAD_AFFINITY_ABNORMAL = 2, /* the abnormal cosine only */
 } tc_head_affinity;
 
-/* Arithmetic of the image encoder. auto: fp16 on GPUs, fp32 on CPU devices
- * (lavapipe). fp16: matrix weights and the blocks' activations (matmul and
+/* Arithmetic of the image encoder. auto: fp16 on GPUs; on CPU devices
+ * (lavapipe) fp32 arithmetic with the weights as the file stores them. fp16: matrix weights and the blocks' activations (matmul and
  * attention inputs) fp16, sums fp32, the residual stream fp32, cooperative
  * matrices where the device has them ($TOKENCLIP_COOPMAT, when set, still
  * decides); activations stay fp32 on the cpu kernel family (fp16 weights

@@ -24,6 +24,9 @@ typedef struct tc_bench_case {
   const void *params;
 } tc_bench_case;
 
+/* --precision: a tc_precision for every encoder case, -1 when not given. */
+extern int tc_bench_precision;
+
 extern const tc_bench_case tc_bench_matmul_cases[];
 extern const tc_bench_case tc_bench_image_cases[];
 extern const tc_bench_case tc_bench_head_cases[];

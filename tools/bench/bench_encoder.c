@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "detector/tc_detector.h"
 #include "tc_encoder.h"
 
 typedef struct encoder_bench {
@@ -28,6 +29,7 @@ typedef struct encoder_bench {
   tc_weight_precision weights;
   int input, vv_start; /* input size (0: image, the model's) and the V-V stream's first layer */
   uint32_t batch;       /* frames in one submission (tc_encoder_record_batch); 0 = 1 */
+  int precision;       /* -1: weights alone (fp32 sums); else a tc_precision (the precision cases) */
 } encoder_bench;
 
 typedef struct encoder_state {
@@ -155,6 +157,10 @@ static tc_status encoder_setup(tc_context *ctx, const void *params, tc_cmd *cmd,
   opts.vv_start = (uint32_t)b->vv_start;
   opts.weights = b->weights;
   opts.max_batch = b->batch ? b->batch : 1;
+  /* --precision applies to every encoder case; a precision case's own setting wins */
+  const int precision = b->precision >= 0 ? b->precision : tc_bench_precision;
+  if (precision >= 0)
+    tc_precision_to_encoder(ctx, (tc_precision)precision, &opts);
   if (st == TC_OK)
     st = tc_encoder_create(ctx, model, &opts, &s->enc, err);
   tc_clip_vision_close(model);
@@ -191,11 +197,15 @@ static void encoder_teardown(void *state)
    2.0 * T(image, patch) * (W) * (E))
 #define ENCODER(name, what, W, L, patch, image, E, weights)                                               \
   { name, #image "/" #patch, what, ENCODER_FLOP(W, L, patch, image, E), encoder_setup, encoder_teardown, \
-    &(const encoder_bench){ W, L, patch, image, E, weights, 0, 0, 1 } }
+    &(const encoder_bench){ W, L, patch, image, E, weights, 0, 0, 1, -1 } }
 /* B frames in one submission: flop and frames of all B */
 #define ENCODER_B(name, shape, what, W, L, patch, image, E, weights, B)                                     \
   { name, shape, what, (B) * ENCODER_FLOP(W, L, patch, image, E), encoder_setup, encoder_teardown,        \
-    &(const encoder_bench){ W, L, patch, image, E, weights, 0, 0, B } }
+    &(const encoder_bench){ W, L, patch, image, E, weights, 0, 0, B, -1 } }
+/* the same at a precision setting (as the element's `precision`) */
+#define ENCODER_P(name, what, W, L, patch, image, E, precision)                                           \
+  { name, #image "/" #patch, what, ENCODER_FLOP(W, L, patch, image, E), encoder_setup, encoder_teardown, \
+    &(const encoder_bench){ W, L, patch, image, E, TC_WEIGHTS_AS_STORED, 0, 0, 1, precision } }
 /* a model of pre-training size `image` run at `input` with the V-V stream from
  * layer vv (AnomalyCLIP's setting); flop as bench_layers.c counts them */
 #define VV_FLOP(W, L, patch, S, E, vv)                                                                       \
@@ -203,7 +213,7 @@ static void encoder_teardown(void *state)
    ((L) + 1 - (vv)) * (4.0 * T(S, patch) * T(S, patch) * (W) + 2.0 * T(S, patch) * (W) * (W)))
 #define ENCODER_VV(name, what, W, L, patch, image, input, E, weights, vv)                                  \
   { name, #input "/" #patch, what, VV_FLOP(W, L, patch, input, E, vv), encoder_setup, encoder_teardown,   \
-    &(const encoder_bench){ W, L, patch, image, E, weights, input, vv, 1 } }
+    &(const encoder_bench){ W, L, patch, image, E, weights, input, vv, 1, -1 } }
 
 /* shape: input size / patch size */
 const tc_bench_case tc_bench_encoder_cases[] = {
@@ -218,5 +228,14 @@ const tc_bench_case tc_bench_encoder_cases[] = {
   /* a tiny ViT, 1 and 8 frames: the batch path in seconds on lavapipe (gpu_run.sh --lavapipe) */
   ENCODER_B("encoder_f32", "64/16x1", "tiny ViT, 1 frame", 256, 2, 16, 64, 128, TC_WEIGHTS_F32, 1),
   ENCODER_B("encoder_f32", "64/16x8", "tiny ViT, 8 frames", 256, 2, 16, 64, 128, TC_WEIGHTS_F32, 8),
+  /* precision fp32 vs fp16 (fp16 activations on the gpu kernels; cooperative matrices are the context's:
+   * --precision or TOKENCLIP_COOPMAT) */
+  ENCODER_P("encoder_prec_fp32", "ViT-B/16@224 precision fp32", 768, 12, 16, 224, 512, TC_PRECISION_FP32),
+  ENCODER_P("encoder_prec_fp16", "ViT-B/16@224 precision fp16", 768, 12, 16, 224, 512, TC_PRECISION_FP16),
+  ENCODER_P("encoder_prec_fp32", "ViT-L/14@336 precision fp32", 1024, 24, 14, 336, 768, TC_PRECISION_FP32),
+  ENCODER_P("encoder_prec_fp16", "ViT-L/14@336 precision fp16", 1024, 24, 14, 336, 768, TC_PRECISION_FP16),
+  /* a tiny ViT at both precisions: the fp16 path in seconds on lavapipe (gpu_run.sh --lavapipe) */
+  ENCODER_P("encoder_prec_fp32", "tiny ViT precision fp32", 256, 2, 16, 64, 128, TC_PRECISION_FP32),
+  ENCODER_P("encoder_prec_fp16", "tiny ViT precision fp16", 256, 2, 16, 64, 128, TC_PRECISION_FP16),
   { 0 },
 };

@@ -54,11 +54,15 @@ static void usage(FILE *f)
              "  --reps N        timed submissions per case, median reported (default 5)\n"
              "  --warmup N      untimed submissions after the first (default 0)\n"
              "  --warmup-ms T   and more of them until T ms have passed (a GPU's clocks ramp up under load)\n"
+             "  --precision P   the encoder cases at auto, fp32 or fp16 (as the element's; cooperative matrices\n"
+             "                  on unless fp32 or TOKENCLIP_COOPMAT is set) (default: each case's weights, fp32 sums)\n"
              "  --wall          time by wall clock around submit and wait, no GPU timestamps\n"
              "  --per-run       print every timed submission (GPU and wall ms)\n"
              "  --profile       print the dispatch count and GPU ms per kernel label of the last submission\n"
              "  FILTER          run the cases whose \"name shape what\" contains one of these\n");
 }
+
+int tc_bench_precision = -1;
 
 static int parse(int argc, char **argv, options *o)
 {
@@ -95,6 +99,16 @@ static int parse(int argc, char **argv, options *o)
         return -1;
       }
       *(reps ? &o->reps : strcmp(a, "--warmup") == 0 ? &o->warmup : &o->warmup_ms) = (int)n, i++;
+    } else if (strcmp(a, "--precision") == 0 && val) {
+      static const char *const names[] = { "auto", "fp32", "fp16" }; /* tc_precision's order */
+      for (int p = 0; p < 3; p++)
+        if (strcmp(val, names[p]) == 0)
+          tc_bench_precision = p;
+      if (tc_bench_precision < 0) {
+        fprintf(stderr, "tokenclip-bench: --precision takes auto, fp32 or fp16, not \"%s\"\n", val);
+        return -1;
+      }
+      i++;
     } else if (strcmp(a, "--wall") == 0) {
       o->wall = 1;
     } else if (strcmp(a, "--per-run") == 0) {
@@ -270,6 +284,8 @@ int main(int argc, char **argv)
   tc_context_options_init(&opts);
   opts.device = o.device;
   opts.family = o.family;
+  if (tc_bench_precision >= 0 && !getenv("TOKENCLIP_COOPMAT"))
+    opts.cooperative_matrix = tc_bench_precision == TC_PRECISION_FP32 ? 0 : 1;
   /* timestamps for tc_cmd_total_ms (none with --wall); the per-kernel table
    * of each submission only with TOKENCLIP_PROFILE=1 */
   const char *prof = getenv("TOKENCLIP_PROFILE");

@@ -171,12 +171,12 @@ if [ $LAVAPIPE = 1 ]; then
   export TOKENCLIP_KERNELS=gpu
   REPS="--reps 2 --warmup 1"
   MICRO=("attention_h 197x12x64" "layernorm_h 197x768" "matmul_a16 197x768x768")
-  MODELS=("layers_a16 64/16x2" "encoder_f32 64/16x")
+  MODELS=("layers_a16 64/16x2" "encoder_f32 64/16x" "encoder_prec_fp32 64/16" "encoder_prec_fp16 64/16")
   WALL_MODELS=("layers_a16 64/16x2")
 else
   REPS="--reps 15 --warmup 5 --warmup-ms 300"
   MICRO=("matmul_f16 " "matmul_a16" "matmul_f16k" "attention" "layernorm")
-  MODELS=("encoder_" "layers_")
+  MODELS=("encoder_" "layers_")  # encoder_ takes encoder_prec_fp32/fp16 (the precision setting) too
   WALL_MODELS=("encoder_f16" "layers_a16" "layers_f32k" "layers_a16k")
 fi
 note ""

@@ -124,6 +124,18 @@ int cli_resample(const char *tool, const char *val, tc_resample_filter *out)
   return -1;
 }
 
+int cli_precision(const char *tool, const char *val, tc_precision *out)
+{
+  static const char *const names[] = { "auto", "fp32", "fp16" }; /* tc_precision's order */
+  for (int i = 0; i < 3; i++)
+    if (strcmp(val, names[i]) == 0) {
+      *out = (tc_precision)i;
+      return 0;
+    }
+  fprintf(stderr, "%s: --precision takes auto, fp32 or fp16, not \"%s\"\n", tool, val);
+  return -1;
+}
+
 int cli_pos_interp(const char *tool, const char *val, tc_interp *out)
 {
   int m = tc_interp_from_name(val);

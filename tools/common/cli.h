@@ -48,6 +48,8 @@ int cli_resample(const char *tool, const char *val, tc_resample_filter *out);
 
 /* --pos-interp bicubic|bicubic-aa|bilinear. */
 int cli_pos_interp(const char *tool, const char *val, tc_interp *out);
+/* --precision auto|fp32|fp16 into *out; -1 with a message otherwise. */
+int cli_precision(const char *tool, const char *val, tc_precision *out);
 
 /* Writes s as a JSON string, quotes included, '"' and '\\' escaped. Control
  * characters are dropped (the tools' free text is paths and device names),

@@ -4,7 +4,7 @@
  *                    --output tokens.npy [--head H] [--vv-start L] [--input-size S]
  *                    [--feature-layers L,L,...] [--global-ln-post 0|1]
  *                    [--pos-interp bicubic|bicubic-aa|bilinear] [--resample bicubic|bilinear|bicubic-pil]
- *                    [--weights stored|f32|f16] [--device D] [--kernels cpu|gpu] [--ref] [--reps N]
+ *                    [--weights stored|f32|f16] [--precision auto|fp32|fp16] [--device D] [--kernels cpu|gpu] [--ref] [--reps N]
  *
  * x.npy holds float [3, S, S], already CLIP-normalised; S is the encoder's
  * input size. --image decodes a PNG or JPEG to RGBA and runs the
@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "detector/tc_detector.h"
 #include "head/tc_head_file.h"
 #include "image/tc_preprocess.h"
 #include "image_file.h"
@@ -38,6 +39,7 @@ typedef struct options {
   tc_params user; /* the encoder's settings given as options */
   tc_weight_precision weights;
   tc_kernel_family family;
+  int precision; /* -1: not given (--weights decides); else a tc_precision */
   int ref;
 } options;
 
@@ -48,7 +50,7 @@ static void usage(FILE *f)
              "                        [--feature-layers L,L,...] [--global-ln-post 0|1]\n"
              "                        [--pos-interp bicubic|bicubic-aa|bilinear]\n"
              "                        [--resample bicubic|bilinear|bicubic-pil]\n"
-             "                        [--weights stored|f32|f16] [--device D] [--kernels cpu|gpu] [--ref] [--reps N]\n"
+             "                        [--weights stored|f32|f16] [--precision auto|fp32|fp16] [--device D] [--kernels cpu|gpu] [--ref] [--reps N]\n"
              "  --model F        CLIP weights (safetensors, Hugging Face or open_clip naming, fp32/fp16/bf16)\n"
              "  --input F        float [3, S, S] .npy, already CLIP-normalised; S is the input size\n"
              "  --image F        PNG or JPEG picture: resized to S x S and normalised on the device\n"
@@ -69,13 +71,16 @@ static void usage(FILE *f)
              "  --weights P      matrix weights on the device: as stored (fp16 stays fp16), f32 or f16\n"
              "  --device D       Vulkan device index or name substring (default: the best)\n"
              "  --kernels F      kernel family cpu or gpu (default: from the device type)\n"
+             "  --precision P    as the element's: auto (fp16 on GPUs, fp32 on CPU devices), fp32, or fp16\n"
+             "                   (fp16 weights and matmul inputs, fp32 sums, cooperative matrices where the\n"
+             "                   device has them); replaces --weights (default: --weights alone, fp32 sums)\n"
              "  --ref            run the plain-C reference instead of Vulkan (slow; for checking)\n"
              "  --reps N         time N more runs after the first and report their median\n");
 }
 
 static int parse(int argc, char **argv, options *o)
 {
-  *o = (options){ .weights = TC_WEIGHTS_AS_STORED, .family = TC_FAMILY_AUTO };
+  *o = (options){ .weights = TC_WEIGHTS_AS_STORED, .family = TC_FAMILY_AUTO, .precision = -1 };
   tc_params_init(&o->user);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -131,6 +136,10 @@ static int parse(int argc, char **argv, options *o)
         fprintf(stderr, "tokenclip-encode: --weights takes stored, f32 or f16, not \"%s\"\n", val), r = -1;
     } else if (strcmp(a, "--kernels") == 0) {
       r = cli_kernels(TOOL, val, &o->family);
+    } else if (strcmp(a, "--precision") == 0) {
+      tc_precision p;
+      if ((r = cli_precision(TOOL, val, &p)) == 0)
+        o->precision = (int)p;
     } else {
       fprintf(stderr, "tokenclip-encode: unknown option: %s\n", a);
       return -1;
@@ -231,9 +240,14 @@ static tc_status vk_prepare(const options *o, const tc_clip_vision *model, const
   tc_context_options_init(&co);
   co.device = o->device;
   co.family = o->family;
+  if (o->precision >= 0 && !getenv("TOKENCLIP_COOPMAT")) /* as the detector: cooperative matrices unless fp32 */
+    co.cooperative_matrix = o->precision == TC_PRECISION_FP32 ? 0 : 1;
   tc_status st = tc_context_create(&co, &v->ctx, err);
+  tc_encoder_options with_precision = *eo;
+  if (st == TC_OK && o->precision >= 0)
+    tc_precision_to_encoder(v->ctx, (tc_precision)o->precision, &with_precision);
   if (st == TC_OK)
-    st = tc_encoder_create(v->ctx, model, eo, &v->enc, err);
+    st = tc_encoder_create(v->ctx, model, &with_precision, &v->enc, err);
   tc_frame frame = img ? tc_frame_make(TC_FRAME_RGBA, img->width, img->height) : (tc_frame){ 0 };
   if (st == TC_OK && img) {
     if ((st = tc_frame_buffer_create(v->ctx, &frame, &v->frame_buf, err)) == TC_OK &&
@@ -366,6 +380,8 @@ int main(int argc, char **argv)
       printf("%s%u", i ? ", " : "", layers[i]);
     printf("],\n  \"global_ln_post\": %s,\n  \"pos_interp\": \"%s\",\n  \"weights\": \"%s\",\n",
            eff.global_ln_post ? "true" : "false", tc_interp_name((tc_interp)eff.pos_interp), weights[o.weights]);
+    static const char *precisions[] = { "auto", "fp32", "fp16" };
+    printf("  \"precision\": \"%s\",\n", o.precision >= 0 ? precisions[o.precision] : "weights");
     printf("  \"device\": ");
     cli_json_string(stdout, o.ref ? "C reference" : tc_context_device_name(v.ctx), 0);
     printf(",\n  \"kernels\": \"%s\",\n",

@@ -36,6 +36,8 @@ void detector_args_usage(FILE *f)
              "  --pos-interp M   positional-embedding resize: bicubic, bicubic-aa or bilinear (default bicubic)\n"
              "  --resample M     image -> model input: bicubic, bilinear (antialiased, in float) or\n"
              "                   bicubic-pil (PIL's 8-bit resize: AnomalyCLIP's input bit for bit) (default bicubic)\n"
+             "  --precision P    encoder arithmetic: auto (fp16 on GPUs, fp32 on CPU devices), fp32 or fp16\n"
+             "                   (fp16 weights and matmul inputs, fp32 sums) (default auto)\n"
              "  --topk K         subspaces kept per token (default all)\n"
              "  --eps E          Sinkhorn entropic regularisation (default 0.05)\n"
              "  --iters I        Sinkhorn iteration limit (default 100)\n"
@@ -66,7 +68,7 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
     if (strcmp(opt, param_opts[i].name) == 0)
       param = (int)i;
   const char *names[] = { "--model", "--head", "--object", "--prompts", "--vocab", "--device", "--pos-interp",
-                          "--resample" };
+                          "--resample", "--precision" };
   int known = param >= 0;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     known |= strcmp(opt, names[i]) == 0;
@@ -107,6 +109,10 @@ int detector_args_parse(detector_args *a, const char *tool, const char *opt, con
     tc_resample_filter f;
     if ((r = cli_resample(tool, val, &f)) == 0)
       tc_params_set(&o->params, TC_PARAM_RESAMPLE, f, NULL);
+  } else if (strcmp(opt, "--precision") == 0) {
+    tc_precision p;
+    if ((r = cli_precision(tool, val, &p)) == 0)
+      tc_params_set(&o->params, TC_PARAM_PRECISION, p, NULL);
   }
   return r == 0 ? 1 : -1;
 }
