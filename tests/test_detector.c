@@ -42,6 +42,7 @@ static tc_detector *make(const char *head, float alpha, tc_status want, const ch
 {
   tc_detector_options o;
   tc_detector_options_init(&o);
+  tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL); /* fp32 references: auto is fp16 on GPUs */
   o.model_path = model_path;
   o.head_path = head;
   tc_params_set(&o.params, TC_PARAM_ALPHA, alpha, NULL);
@@ -300,6 +301,7 @@ static void test_feature_layers(void)
 {
   tc_detector_options o;
   tc_detector_options_init(&o);
+  tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL); /* fp32 references: auto is fp16 on GPUs */
   o.model_path = model_path;
   o.head_path = head_path;
   const uint32_t layers[] = { 2, 3 }, n = 2, D = 96;
@@ -411,6 +413,7 @@ static void test_model_defaults(void)
       continue;
     tc_detector_options o;
     tc_detector_options_init(&o);
+    tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL); /* fp32 references: auto is fp16 on GPUs */
     o.model_path = model_path;
     o.head_path = path;
     tc_detector *det = NULL;
@@ -440,6 +443,7 @@ static void test_model_defaults(void)
   /* the caller's own bad value names the parameter */
   tc_detector_options o;
   tc_detector_options_init(&o);
+  tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL); /* fp32 references: auto is fp16 on GPUs */
   o.model_path = model_path;
   o.head_path = head_path;
   tc_params_set(&o.params, TC_PARAM_VV_START, 5, NULL);
@@ -461,6 +465,7 @@ static void test_batch(void)
 {
   tc_detector_options o;
   tc_detector_options_init(&o);
+  tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL); /* fp32 references: auto is fp16 on GPUs */
   o.model_path = model_path;
   o.head_path = head_path;
   tc_params_set(&o.params, TC_PARAM_SIGMA, 2, NULL);

@@ -30,6 +30,7 @@ int main(int argc, char **argv)
 
   tc_detector_options o;
   tc_detector_options_init(&o);
+  tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL); /* fp32 references: auto is fp16 on GPUs */
   o.model_path = model;
   o.object = "metal nut";
   tc_detector *words = NULL, *given = NULL;

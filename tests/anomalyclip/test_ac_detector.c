@@ -112,6 +112,7 @@ static tc_detector *make(const char *head, const uint32_t *layers, uint32_t n)
 {
   tc_detector_options o;
   tc_detector_options_init(&o);
+  tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL); /* fp32 references: auto is fp16 on GPUs */
   o.model_path = clip;
   o.head_path = head;
   if (layers)
