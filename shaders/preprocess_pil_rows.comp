@@ -26,7 +26,7 @@ void main()
   ivec4 acc_r = ivec4(1 << 21), acc_g = acc_r, acc_b = acc_r; // a channel of the four outputs, rounding added
   for (uint u = 1; u < p.record; u++) {
     ivec4 w = ivec4(texelFetch(table, rec + int(u)));
-    ivec3 px = ivec3(frame_rgb(min(first + u - 1u, last), y, p.stride_px)); // past the row: weight 0
+    ivec3 px = ivec3(frame_rgb(min(first + u - 1u, last), y, p.stride, p.height)); // past the row: weight 0
     acc_r += w * px.r; // |sum| < 1.2 * 255 * 2^22 < 2^31, as in PIL
     acc_g += w * px.g;
     acc_b += w * px.b;

@@ -25,7 +25,7 @@ void main()
   vec4 acc_r = vec4(0.0), acc_g = vec4(0.0), acc_b = vec4(0.0); // a channel of the four outputs
   for (uint u = 1; u < p.record; u++) {
     vec4 w = texelFetch(table, rec + int(u));
-    vec3 px = vec3(frame_rgb(min(first + u - 1u, last), y, p.stride_px)); // inputs past the row: weight 0
+    vec3 px = vec3(frame_rgb(min(first + u - 1u, last), y, p.stride, p.height)); // inputs past the row: weight 0
     acc_r += w * px.r;
     acc_g += w * px.g;
     acc_b += w * px.b;

@@ -15,6 +15,7 @@
  * expression rounded to float. */
 #include "image/tc_preprocess.h"
 #include "tc_ref_image.h"
+#include "tc_ref_yuv.h"
 #include "tc_test.h"
 
 #define ATOL 5e-6
@@ -120,6 +121,101 @@ static void test_byte_orders_agree(tc_context *ctx, tc_resample_filter filter)
   snprintf(what, sizeof what, "preprocess %s: RGBA == BGRx of the same picture", tc_resample_filter_name(filter));
   tc_test_close(what, out[1], out[0], n_out, 0, 0);
   free(a), free(b), free(out[0]), free(out[1]);
+}
+
+/* Model input of a frame on the device (NULL on failure, reported). */
+static float *device_preprocess(tc_context *ctx, const tc_frame *f, const uint8_t *px, uint32_t size,
+                                tc_resample_filter filter)
+{
+  size_t n_out = 3 * (size_t)size * size;
+  float *got = malloc(n_out * 4);
+  tc_error err = { 0 };
+  tc_preprocess *pp = NULL;
+  tc_buffer *frame = NULL, *o = NULL;
+  tc_cmd *cmd = NULL;
+  int ok = TC_CHECK_OK(tc_preprocess_create(ctx, f, size, filter, &pp, &err), &err) &&
+           TC_CHECK_OK(tc_frame_buffer_create(ctx, f, &frame, &err), &err) &&
+           TC_CHECK_OK(tc_frame_upload(frame, f, px, f->stride, &err), &err) &&
+           TC_CHECK_OK(tc_buffer_create(ctx, n_out * 4, &o, &err), &err) &&
+           TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+           TC_CHECK_OK(tc_preprocess_record(pp, cmd, frame, o, &err), &err) &&
+           TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
+           TC_CHECK_OK(tc_buffer_download(o, 0, got, n_out * 4, &err), &err);
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(o);
+  tc_buffer_destroy(frame);
+  tc_preprocess_destroy(pp);
+  if (!ok)
+    free(got), got = NULL;
+  return got;
+}
+
+/* A YUV frame read on the device (frame.glsl's conversion fused into the
+ * first resampling pass) gives the model input of the same picture converted
+ * to RGBA by the C reference tc_ref_yuv_to_rgba and preprocessed as RGBA:
+ * every format, both matrices, both ranges, odd sizes (chroma rounded up),
+ * padded strides, every resample mode. bicubic-pil needs 8-bit RGB: each tap
+ * is converted to 8-bit RGB (rounded) before PIL's integer passes, so it sees
+ * the bytes an RGB frame would hold.
+ *
+ * Tolerance: one 8-bit step after normalisation (1 / (255 * 0.2613) =
+ * 0.0150; atol 0.016). The device and the reference evaluate the same float
+ * expression, but the device may contract it into fma, which moves a value
+ * on a rounding boundary by one step in a few taps: measured on lavapipe 4
+ * of 72 comparisons differ, worst 3.6e-5 (a one-step tap with a small
+ * weight); bicubic-pil equal here. */
+static void test_yuv_matches_rgb(tc_context *ctx)
+{
+  static const struct { tc_frame_format format; uint32_t w, h, pad; } shapes[] = {
+    { TC_FRAME_NV12, 641, 479, 2 }, { TC_FRAME_I420, 641, 479, 6 }, { TC_FRAME_YUY2, 641, 479, 4 },
+    { TC_FRAME_NV12, 64, 48, 0 },   { TC_FRAME_I420, 33, 17, 0 },   { TC_FRAME_YUY2, 1, 1, 0 },
+  };
+  static const tc_resample_filter filters[] = { TC_RESAMPLE_BICUBIC, TC_RESAMPLE_BILINEAR, TC_RESAMPLE_PIL_BICUBIC };
+  const uint32_t size = 32;
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+    for (int m = 0; m < 4; m++) {
+      tc_frame f = tc_frame_make(shapes[s].format, shapes[s].w, shapes[s].h);
+      f.stride += shapes[s].pad;
+      f.matrix = (m & 1) ? TC_YUV_BT709 : TC_YUV_BT601;
+      f.full_range = (uint32_t)(m >> 1);
+      tc_frame rgba = tc_frame_make(TC_FRAME_RGBA, f.width, f.height);
+      uint8_t *yuv = random_frame(&f), *rgb = malloc(tc_frame_bytes(&rgba));
+      tc_ref_yuv_to_rgba(&f, yuv, rgb);
+      for (size_t i = 0; i < sizeof filters / sizeof *filters; i++) {
+        float *got = device_preprocess(ctx, &f, yuv, size, filters[i]);
+        float *want = device_preprocess(ctx, &rgba, rgb, size, filters[i]);
+        char what[160];
+        snprintf(what, sizeof what, "preprocess %s %ux%u stride %u %s %s range, %s == RGBA of the same picture",
+                 tc_frame_format_name(f.format), f.width, f.height, f.stride, m & 1 ? "BT.709" : "BT.601",
+                 m >> 1 ? "full" : "limited", tc_resample_filter_name(filters[i]));
+        if (got && want)
+          tc_test_close(what, got, want, 3 * size * size, 0.016, 0);
+        free(got), free(want);
+      }
+      free(yuv), free(rgb);
+    }
+}
+
+/* The reference conversion itself on known values: limited-range black,
+ * white and BT.601 / BT.709 red (values from the standards' matrices). */
+static void test_yuv_reference_values(void)
+{
+  static const struct { tc_yuv_matrix matrix; uint32_t full; uint8_t y, u, v, r, g, b; } cases[] = {
+    { TC_YUV_BT601, 0, 16, 128, 128, 0, 0, 0 },     { TC_YUV_BT601, 0, 235, 128, 128, 255, 255, 255 },
+    { TC_YUV_BT601, 0, 81, 90, 240, 255, 0, 0 },    { TC_YUV_BT709, 0, 63, 102, 240, 255, 0, 0 },
+    { TC_YUV_BT601, 1, 76, 85, 255, 254, 0, 0 },    { TC_YUV_BT709, 1, 128, 128, 128, 128, 128, 128 },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    tc_frame f = tc_frame_make(TC_FRAME_YUY2, 2, 1);
+    f.matrix = cases[i].matrix;
+    f.full_range = cases[i].full;
+    uint8_t yuy2[4] = { cases[i].y, cases[i].u, cases[i].y, cases[i].v }, rgba[8];
+    tc_ref_yuv_to_rgba(&f, yuy2, rgba);
+    /* the 8-bit codes in the standards are themselves rounded: one step */
+    TC_CHECK(abs(rgba[0] - cases[i].r) <= 1 && abs(rgba[1] - cases[i].g) <= 1 && abs(rgba[2] - cases[i].b) <= 1,
+             "YUV reference case %zu: RGB %u %u %u, want %u %u %u", i, rgba[0], rgba[1], rgba[2], cases[i].r,
+             cases[i].g, cases[i].b);
+  }
 }
 
 /* Frames copied between host rows of one stride and device rows of another. */
@@ -228,6 +324,8 @@ int main(void)
     run_case(ctx, &cases[i]);
   test_byte_orders_agree(ctx, TC_RESAMPLE_BICUBIC);
   test_byte_orders_agree(ctx, TC_RESAMPLE_PIL_BICUBIC);
+  test_yuv_reference_values();
+  test_yuv_matches_rgb(ctx);
   test_frame_copies(ctx);
   test_errors(ctx);
   return tc_test_finish(ctx);

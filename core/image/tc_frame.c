@@ -3,17 +3,70 @@
 #include <stdlib.h>
 #include <string.h>
 
+int tc_frame_is_yuv(tc_frame_format format) { return format >= TC_FRAME_NV12 && format <= TC_FRAME_YUY2; }
+
+/* The narrowest Y-plane (YUY2: packed) stride: whole chroma pairs. */
+static uint32_t min_stride(tc_frame_format format, uint32_t width)
+{
+  uint32_t even = width + (width & 1u);
+  switch (format) {
+  case TC_FRAME_NV12:
+  case TC_FRAME_I420: return even;
+  case TC_FRAME_YUY2: return 2 * even;
+  default: return 4 * width;
+  }
+}
+
 tc_frame tc_frame_make(tc_frame_format format, uint32_t width, uint32_t height)
 {
-  return (tc_frame){ .format = format, .width = width, .height = height, .stride = 4 * width };
+  return (tc_frame){ .format = format, .width = width, .height = height, .stride = min_stride(format, width) };
+}
+
+int tc_frame_planes(const tc_frame *f, tc_frame_plane planes[3])
+{
+  uint32_t cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
+  size_t luma = (size_t)f->stride * f->height;
+  planes[0] = (tc_frame_plane){ 0, f->stride, f->height, f->width };
+  switch (f->format) {
+  case TC_FRAME_NV12:
+    planes[1] = (tc_frame_plane){ luma, f->stride, ch, 2 * cw };
+    return 2;
+  case TC_FRAME_I420:
+    planes[1] = (tc_frame_plane){ luma, f->stride / 2, ch, cw };
+    planes[2] = (tc_frame_plane){ luma + (size_t)(f->stride / 2) * ch, f->stride / 2, ch, cw };
+    return 3;
+  case TC_FRAME_YUY2: planes[0].row_bytes = 4 * cw; return 1;
+  default: planes[0].row_bytes = 4 * (size_t)f->width; return 1;
+  }
+}
+
+/* Bytes up to the end of the last plane's last row (stride padding included). */
+static size_t data_bytes(const tc_frame *f)
+{
+  tc_frame_plane pl[3];
+  int n = tc_frame_planes(f, pl);
+  return pl[n - 1].offset + pl[n - 1].stride * pl[n - 1].rows;
 }
 
 tc_status tc_frame_check(const tc_frame *f, tc_error *err)
 {
-  if ((unsigned)f->format > TC_FRAME_BGRX)
-    return tc_error_set(err, TC_ERR_UNSUPPORTED, "frame format %d is not RGBA, BGRA, RGBx or BGRx", (int)f->format);
+  if ((unsigned)f->format > TC_FRAME_YUY2)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED,
+                        "frame format %d is not RGBA, BGRA, RGBx, BGRx, NV12, I420 or YUY2", (int)f->format);
   if (f->width == 0 || f->height == 0)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "frame of %ux%u pixels", f->width, f->height);
+  if (tc_frame_is_yuv(f->format)) {
+    if ((unsigned)f->matrix > TC_YUV_BT709 || f->full_range > 1)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "YUV matrix %d / full_range %u: expected BT.601 or BT.709, 0 or 1",
+                          (int)f->matrix, f->full_range);
+    if (f->stride % 2 != 0 || f->stride < min_stride(f->format, f->width))
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s frame stride %u bytes: must be even and at least %u",
+                          tc_frame_format_name(f->format), f->stride, min_stride(f->format, f->width));
+    if ((uint64_t)f->stride * f->height * 2 > UINT32_MAX)
+      return tc_error_set(err, TC_ERR_UNSUPPORTED, "a %ux%u frame with stride %u exceeds 2 GiB", f->width, f->height,
+                          f->stride);
+    return TC_OK;
+  }
   /* the shaders read a pixel as one 32-bit word: rows must start on one */
   if (f->stride % 4 != 0 || f->stride / 4 < f->width)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT,
@@ -25,7 +78,7 @@ tc_status tc_frame_check(const tc_frame *f, tc_error *err)
   return TC_OK;
 }
 
-size_t tc_frame_bytes(const tc_frame *f) { return (size_t)f->stride * f->height; }
+size_t tc_frame_bytes(const tc_frame *f) { return (data_bytes(f) + 3) & ~(size_t)3; }
 
 int tc_frame_blue_first(tc_frame_format format) { return format == TC_FRAME_BGRA || format == TC_FRAME_BGRX; }
 
@@ -36,6 +89,9 @@ const char *tc_frame_format_name(tc_frame_format format)
   case TC_FRAME_BGRA: return "BGRA";
   case TC_FRAME_RGBX: return "RGBx";
   case TC_FRAME_BGRX: return "BGRx";
+  case TC_FRAME_NV12: return "NV12";
+  case TC_FRAME_I420: return "I420";
+  case TC_FRAME_YUY2: return "YUY2";
   }
   return "?";
 }
@@ -66,6 +122,27 @@ static tc_status copy_rows(tc_buffer *buf, const tc_frame *f, void *host, size_t
   tc_status st = tc_frame_check_buffer(f, buf, err);
   if (st != TC_OK)
     return st;
+  if (tc_frame_is_yuv(f->format)) {
+    /* the host frame is the same layout with its own Y stride (chroma strides follow from it) */
+    tc_frame host_f = *f;
+    host_f.stride = (uint32_t)host_stride;
+    if (host_stride != f->stride && (st = tc_frame_check(&host_f, err)) != TC_OK) {
+      tc_error_prefix(err, "host frame");
+      return st;
+    }
+    char *mapped = tc_buffer_host_ptr(buf);
+    if (host_stride == f->stride || !mapped) {
+      if (host_stride != f->stride)
+        return tc_error_set(err, TC_ERR_UNSUPPORTED, "a YUV frame in device-local memory is copied with its own stride");
+      size_t n = data_bytes(f);
+      return upload ? tc_buffer_upload(buf, 0, host, n, err) : tc_buffer_download(buf, 0, host, n, err);
+    }
+    if (upload)
+      tc_frame_copy(f, mapped, f->stride, host, host_stride);
+    else
+      tc_frame_copy(f, host, host_stride, mapped, f->stride);
+    return TC_OK;
+  }
   size_t row = 4 * (size_t)f->width;
   if (host_stride < row)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "host stride %zu is less than a %u-pixel row", host_stride,
@@ -108,6 +185,19 @@ tc_status tc_frame_download(tc_buffer *buf, const tc_frame *f, void *dst, size_t
 
 void tc_frame_copy(const tc_frame *f, void *dst, size_t dst_stride, const void *src, size_t src_stride)
 {
+  if (tc_frame_is_yuv(f->format)) {
+    tc_frame fd = *f, fs = *f;
+    fd.stride = (uint32_t)dst_stride;
+    fs.stride = (uint32_t)src_stride;
+    tc_frame_plane pd[3], ps[3];
+    int n = tc_frame_planes(&fd, pd);
+    tc_frame_planes(&fs, ps);
+    for (int i = 0; i < n; i++)
+      for (uint32_t y = 0; y < pd[i].rows; y++)
+        memcpy((char *)dst + pd[i].offset + y * pd[i].stride, (const char *)src + ps[i].offset + y * ps[i].stride,
+               pd[i].row_bytes);
+    return;
+  }
   const size_t row = 4 * (size_t)f->width;
   if (dst_stride == row && src_stride == row) {
     memcpy(dst, src, row * f->height);

@@ -116,14 +116,16 @@ static tc_status record_rows(tc_preprocess *pp, tc_cmd *cmd, tc_buffer *frame_bu
     .bindings = { [PREPROCESS_ROWS_BIND_FRAME] = TC_BIND_STORAGE, [PREPROCESS_ROWS_BIND_TABLE] = TC_BIND_TEXEL_F32,
                   [PREPROCESS_ROWS_BIND_ROWS] = TC_BIND_STORAGE },
     .push_size = sizeof(tc_preprocess_rows_push),
-    .n_spec = 2,
-    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [PREPROCESS_SPEC_FRAME_FORMAT] = (uint32_t)pp->frame.format },
+    .n_spec = 4,
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [PREPROCESS_SPEC_FRAME_FORMAT] = (uint32_t)pp->frame.format,
+              [PREPROCESS_SPEC_YUV_MATRIX] = (uint32_t)pp->frame.matrix,
+              [PREPROCESS_SPEC_YUV_FULL] = pp->frame.full_range },
   };
   tc_kernel *k = NULL;
   tc_status st = tc_kernel_get(tc_cmd_context(cmd), &desc, &k, err);
   if (st != TC_OK)
     return st;
-  tc_preprocess_rows_push push = { .stride_px = pp->frame.stride / 4, .width = pp->frame.width,
+  tc_preprocess_rows_push push = { .stride = pp->frame.stride, .width = pp->frame.width,
                                    .height = pp->frame.height, .out_w = pp->size, .record = pp->gx.record };
   tc_buffer *bufs[PREPROCESS_ROWS_BINDINGS] = { [PREPROCESS_ROWS_BIND_FRAME] = frame_buf,
                                                 [PREPROCESS_ROWS_BIND_TABLE] = pp->table_x,

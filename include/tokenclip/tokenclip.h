@@ -78,24 +78,41 @@ TC_API void tc_error_clear(tc_error *err);
 
 /* ==== frames ============================================================ */
 
-/* Byte order in memory, as GStreamer names them. The fourth byte (alpha or
- * padding) is never read and never written. */
+/* Layouts in memory, as GStreamer names them. RGB: four bytes a pixel, the
+ * fourth (alpha or padding) never read and never written. YUV (8-bit, chroma
+ * subsampled, see core/image/tc_frame.h for the planes' places in memory):
+ * NV12 (Y plane, then interleaved UV at half width and height), I420 (Y, U,
+ * V planes, chroma at half width and height), YUY2 (packed Y0 U Y1 V). */
 typedef enum tc_frame_format {
   TC_FRAME_RGBA = 0,
   TC_FRAME_BGRA = 1,
   TC_FRAME_RGBX = 2,
   TC_FRAME_BGRX = 3,
+  TC_FRAME_NV12 = 4,
+  TC_FRAME_I420 = 5,
+  TC_FRAME_YUY2 = 6,
 } tc_frame_format;
+
+/* YUV -> RGB matrix of a YUV frame (ignored for RGB). */
+typedef enum tc_yuv_matrix {
+  TC_YUV_BT601 = 0,
+  TC_YUV_BT709 = 1,
+} tc_yuv_matrix;
 
 typedef struct tc_frame {
   tc_frame_format format;
   uint32_t width, height;
-  uint32_t stride; /* bytes from one row to the next: a multiple of 4, at least 4 * width */
+  uint32_t stride; /* bytes from one row to the next. RGB: a multiple of 4, at least 4 * width.
+                      NV12/I420: of the Y plane, even, at least width rounded up to even.
+                      YUY2: at least 2 * width rounded up to even */
+  tc_yuv_matrix matrix; /* YUV only; default (0) BT.601 */
+  uint32_t full_range;  /* YUV only: 1 when Y and chroma use 0..255, 0 (default) for 16..235 / 16..240 */
 } tc_frame;
 
-/* A frame descriptor with the tightest stride (4 * width). */
+/* A frame descriptor with the tightest stride (4 * width for RGB, see above
+ * for YUV), BT.601 limited range. */
 TC_API tc_frame tc_frame_make(tc_frame_format format, uint32_t width, uint32_t height);
-/* "RGBA", "BGRA", "RGBx", "BGRx"; "?" for anything else. */
+/* "RGBA", "BGRA", "RGBx", "BGRx", "NV12", "I420", "YUY2"; "?" for anything else. */
 TC_API const char *tc_frame_format_name(tc_frame_format format);
 
 /* ==== parameters ======================================================== */

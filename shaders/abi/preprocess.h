@@ -10,6 +10,8 @@
 #define PREPROCESS_ROWS_BIND_ROWS 2
 #define PREPROCESS_ROWS_BINDINGS 3
 #define PREPROCESS_SPEC_FRAME_FORMAT 1 /* tc_frame_format (frame.glsl) */
+#define PREPROCESS_SPEC_YUV_MATRIX 2   /* tc_yuv_matrix (frame.glsl) */
+#define PREPROCESS_SPEC_YUV_FULL 3     /* tc_frame.full_range (frame.glsl) */
 
 #define PREPROCESS_COLS_BIND_ROWS 0  /* texels */
 #define PREPROCESS_COLS_BIND_TABLE 1 /* texels */
@@ -24,7 +26,7 @@
 
 #if !defined(VULKAN) || defined(TC_KERNEL_PREPROCESS_ROWS)
 TC_PUSH_BEGIN(tc_preprocess_rows_push)
-  TC_PUSH_U32 stride_px, width, height, out_w;
+  TC_PUSH_U32 stride, width, height, out_w; /* stride: bytes (frame.glsl) */
   TC_PUSH_U32 record; /* texels per group record: 1 + span */
 TC_PUSH_END(tc_preprocess_rows_push, 20)
 #endif
