@@ -17,7 +17,9 @@
  *   1e-5 of the threshold or of a colour-table step may take either side.
  * - blend end to end (the reference's map and range): the same with 1e-4. */
 #include "map/tc_map.h"
+#include "map/tc_map.h"
 #include "tc_ref_image.h"
+#include "tc_ref_yuv.h"
 #include "tc_test.h"
 
 #define MAP_ATOL 2e-6
@@ -382,6 +384,168 @@ static void test_errors(tc_context *ctx)
   tc_map_destroy(m);
 }
 
+/* A smooth picture in the frame's YUV layout (gradients, in gamut, as a
+ * camera's would be; random YUV bytes are mostly outside the RGB gamut, where
+ * "converted to RGB" clamps and no blend can agree). Y per pixel, chroma the
+ * rounded mean of the covered pixels'. Padding stays as given. */
+static void smooth_yuv_picture(const tc_frame *f, uint8_t *px)
+{
+  tc_frame_plane pl[3];
+  tc_frame_planes(f, pl);
+  uint32_t bh = f->format == TC_FRAME_YUY2 ? 1 : 2;
+  for (uint32_t cy = 0; cy * bh < f->height; cy++)
+    for (uint32_t cx = 0; 2 * cx < f->width; cx++) {
+      uint32_t su = 0, sv = 0, n = 0;
+      for (uint32_t dy = 0; dy < bh; dy++)
+        for (uint32_t dx = 0; dx < 2; dx++) {
+          uint32_t x = 2 * cx + dx, y = bh * cy + dy;
+          if (x >= f->width || y >= f->height)
+            continue;
+          uint8_t rgb[3] = { (uint8_t)(40 + 170 * x / f->width), (uint8_t)(40 + 170 * y / f->height),
+                             (uint8_t)(200 - 150 * (x + y) / (f->width + f->height)) };
+          uint32_t yuv = tc_map_rgb_to_yuv(f, rgb);
+          size_t yo = f->format == TC_FRAME_YUY2 ? (size_t)y * f->stride + 4 * cx + 2 * dx : (size_t)y * f->stride + x;
+          px[yo] = (uint8_t)(yuv & 0xff);
+          su += (yuv >> 8) & 0xff, sv += (yuv >> 16) & 0xff, n++;
+        }
+      size_t uo, vo;
+      if (f->format == TC_FRAME_NV12)
+        uo = pl[1].offset + cy * pl[1].stride + 2 * cx, vo = uo + 1;
+      else if (f->format == TC_FRAME_I420)
+        uo = pl[1].offset + cy * pl[1].stride + cx, vo = pl[2].offset + cy * pl[2].stride + cx;
+      else
+        uo = cy * f->stride + 4 * cx + 1, vo = uo + 2;
+      px[uo] = (uint8_t)((su + n / 2) / n), px[vo] = (uint8_t)((sv + n / 2) / n);
+    }
+}
+
+/* One YUV map case: the device's blend against tc_ref_map_blend_yuv on the
+ * device's own smoothed map, and the blended frame converted to RGB against
+ * the RGB path's overlay of the same picture (the frame converted to RGBA by
+ * tc_ref_yuv_to_rgba, blended by map_blend on the device). The picture is a
+ * smooth in-gamut one (smooth_yuv_picture).
+ *
+ * Tolerances. Against the reference: a byte may differ by 1 (float
+ * contraction), and at most 0.2% of bytes by more (pixels whose t sits on a
+ * colormap step or the threshold; measured: none, the device equals the
+ * reference byte for byte on lavapipe). Against the RGB path, per RGB byte:
+ * mean |diff| <= 2 and at most 2% of bytes off by more than 12. With
+ * threshold 0 (every pixel blended) the worst byte is 6 (colours quantised to
+ * 8-bit YUV once, then rounded back). With a threshold, a chroma sample whose
+ * 2x2 (YUY2 2x1) pixels are partly blended takes the mean pull, so along the
+ * heatmap's edge colour bleeds by up to half a chroma pull: measured worst
+ * mean 1.67, up to 1.6% of bytes over 12 (I420 320x240 alpha 0.8). */
+static void run_yuv_case(tc_context *ctx, tc_frame_format format, uint32_t w, uint32_t h, uint32_t pad,
+                         tc_yuv_matrix matrix, uint32_t full, float alpha, float threshold)
+{
+  char what[200];
+  snprintf(what, sizeof what, "map blend %s %ux%u +%u %s %s range alpha %g threshold %g", tc_frame_format_name(format),
+           w, h, pad, matrix == TC_YUV_BT709 ? "BT.709" : "BT.601", full ? "full" : "limited", alpha, threshold);
+  map_case c = { w, h, pad, format, 14, 14, 0, 4, TC_COLORMAP_TURBO, alpha, threshold, 0, 0, 1, 0, 0 };
+  tc_frame f = tc_frame_make(format, w, h);
+  f.stride += pad;
+  f.matrix = matrix;
+  f.full_range = full;
+  size_t bytes = tc_frame_bytes(&f), n = (size_t)w * h;
+  uint8_t *px = random_bytes(bytes), *got = malloc(bytes), *want = malloc(bytes);
+  smooth_yuv_picture(&f, px);
+  float *scores = random_scores(0, c.grid_w, c.grid_h), *map = malloc(n * 4);
+  tc_frame rgba_f = tc_frame_make(TC_FRAME_RGBA, w, h);
+  uint8_t *rgba = malloc(4 * n), *rgba_got = malloc(4 * n), *rgb_path = malloc(4 * n);
+  uint8_t lut[768];
+  uint32_t lut_yuv[256];
+  tc_error err = { 0 };
+  rig r, rr;
+  memset(&rr, 0, sizeof rr);
+  /* rig_make builds the frame from the case; the YUV fields are set on the map directly below */
+  memset(&r, 0, sizeof r);
+  r.frame = f;
+  tc_map_params p;
+  tc_map_params_init(&p);
+  p.grid_w = c.grid_w, p.grid_h = c.grid_h, p.sigma = c.sigma, p.colormap = c.colormap;
+  p.alpha = alpha, p.threshold = threshold, p.keep_map = 1;
+  if (TC_CHECK_OK(tc_map_create(ctx, &f, &p, &r.map, &err), &err) &&
+      TC_CHECK_OK(tc_frame_buffer_create(ctx, &f, &r.frame_buf, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px, bytes, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_create_from(ctx, scores, (size_t)c.grid_w * c.grid_h * 4, &r.scores_buf, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_create(ctx, &r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(r.cmd, &err), &err) &&
+      TC_CHECK_OK(tc_map_record(r.map, r.cmd, r.scores_buf, 0, r.frame_buf, &err), &err) &&
+      TC_CHECK_OK(tc_cmd_end(r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) &&
+      TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err) &&
+      TC_CHECK_OK(tc_map_read(r.map, map, &err), &err) && TC_CHECK_OK(tc_colormap_lut(c.colormap, lut, &err), &err)) {
+    float lo, hi;
+    TC_CHECK_OK(tc_map_read_range(r.map, &lo, &hi, &err), &err);
+    for (int i = 0; i < 256; i++)
+      lut_yuv[i] = tc_map_rgb_to_yuv(&f, lut + 3 * i);
+    memcpy(want, px, bytes);
+    tc_ref_map_blend_yuv(map, lo, hi, lut_yuv, alpha, threshold, want, &f);
+    size_t off_by_one = 0, more = 0, changed = 0;
+    for (size_t i = 0; i < bytes; i++) {
+      int d = abs(got[i] - want[i]);
+      off_by_one += d == 1, more += d > 1, changed += got[i] != px[i];
+    }
+    TC_CHECK(more <= bytes / 500 && changed > 0, "%s: %zu of %zu bytes differ from the reference by more than 1 "
+             "(%zu by 1, %zu changed)", what, more, bytes, off_by_one, changed);
+    /* the RGB path on the same picture */
+    tc_ref_yuv_to_rgba(&f, px, rgba);
+    map_case cr = c;
+    cr.format = TC_FRAME_RGBA, cr.pad = 0;
+    if (rig_make(ctx, &cr, rgba, scores, &rr) && TC_CHECK_OK(tc_cmd_run(rr.cmd, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_download(rr.frame_buf, 0, rgb_path, 4 * n, &err), &err)) {
+      tc_ref_yuv_to_rgba(&f, got, rgba_got);
+      double sum = 0;
+      size_t far = 0, worst = 0;
+      for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+          size_t d = (size_t)abs(rgba_got[4 * i + k] - rgb_path[4 * i + k]);
+          sum += (double)d, far += d > 12, worst = d > worst ? d : worst;
+        }
+      double mean = sum / (3.0 * n);
+      TC_CHECK(mean <= 2.0 && far <= 3 * n / 50, "%s: as RGB vs the RGB path: mean |diff| %.3f, %zu of %zu bytes over 12",
+               what, mean, far, 3 * n);
+      printf("ok %s: %zu bytes, %zu off by one vs the reference (%zu more); as RGB vs the RGB path mean |diff| %.3f, "
+             "worst %zu, %zu over 12\n", what, bytes, off_by_one, more, mean, worst, far);
+    }
+  }
+  rig_free(&rr);
+  rig_free(&r);
+  free(px), free(got), free(want), free(scores), free(map), free(rgba), free(rgba_got), free(rgb_path);
+}
+
+/* alpha 0 leaves a YUV frame's bytes (all planes, padding) identical. */
+static void test_yuv_alpha_zero(tc_context *ctx)
+{
+  const tc_frame_format formats[] = { TC_FRAME_NV12, TC_FRAME_I420, TC_FRAME_YUY2 };
+  for (int i = 0; i < 3; i++) {
+    tc_frame f = tc_frame_make(formats[i], 641, 479);
+    f.stride += 6;
+    size_t bytes = tc_frame_bytes(&f);
+    uint8_t *px = random_bytes(bytes), *got = malloc(bytes);
+    float *scores = random_scores(0, 14, 14);
+    tc_map_params p;
+    tc_map_params_init(&p);
+    p.grid_w = p.grid_h = 14;
+    p.alpha = 0;
+    p.threshold = 0;
+    rig r;
+    memset(&r, 0, sizeof r);
+    tc_error err = { 0 };
+    if (TC_CHECK_OK(tc_map_create(ctx, &f, &p, &r.map, &err), &err) &&
+        TC_CHECK_OK(tc_frame_buffer_create(ctx, &f, &r.frame_buf, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px, bytes, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_create_from(ctx, scores, 14 * 14 * 4, &r.scores_buf, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_create(ctx, &r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(r.cmd, &err), &err) &&
+        TC_CHECK_OK(tc_map_record(r.map, r.cmd, r.scores_buf, 0, r.frame_buf, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_end(r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err)) {
+      TC_CHECK(memcmp(got, px, bytes) == 0, "alpha 0 changed a %s frame", tc_frame_format_name(f.format));
+      printf("ok alpha 0 leaves a %s 641x479 frame byte-identical\n", tc_frame_format_name(f.format));
+    }
+    rig_free(&r);
+    free(px), free(got), free(scores);
+  }
+}
+
 int main(void)
 {
   tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
@@ -411,6 +575,14 @@ int main(void)
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     run_case(ctx, &cases[i]);
   test_alpha_zero(ctx);
+  const tc_frame_format yuv[] = { TC_FRAME_NV12, TC_FRAME_I420, TC_FRAME_YUY2 };
+  for (int i = 0; i < 3; i++) {
+    run_yuv_case(ctx, yuv[i], 641, 479, 2, TC_YUV_BT601, 0, 0.5f, 0); /* odd sizes: chroma rounded up */
+    run_yuv_case(ctx, yuv[i], 641, 479, 2, TC_YUV_BT709, 1, 0.5f, 0.4f);
+    run_yuv_case(ctx, yuv[i], 320, 240, 0, TC_YUV_BT709, 0, 0.8f, 0.2f);
+    run_yuv_case(ctx, yuv[i], 1, 1, 0, TC_YUV_BT601, 1, 1.0f, 0);
+  }
+  test_yuv_alpha_zero(ctx);
   test_threshold_extremes(ctx);
   test_resubmit_and_blend_only(ctx);
   test_errors(ctx);

@@ -69,6 +69,21 @@ void tc_map_destroy(tc_map *m)
   free(m);
 }
 
+uint32_t tc_map_rgb_to_yuv(const tc_frame *f, const uint8_t rgb[3])
+{
+  double kr = f->matrix == TC_YUV_BT709 ? 0.2126 : 0.299, kb = f->matrix == TC_YUV_BT709 ? 0.0722 : 0.114;
+  double y = kr * rgb[0] + (1 - kr - kb) * rgb[1] + kb * rgb[2];
+  double cb = (rgb[2] - y) / (2 * (1 - kb)), cr = (rgb[0] - y) / (2 * (1 - kr));
+  double v[3] = { f->full_range ? y : 16 + y * 219 / 255, 128 + cb * (f->full_range ? 1 : 224.0 / 255),
+                  128 + cr * (f->full_range ? 1 : 224.0 / 255) };
+  uint32_t out = 0;
+  for (int c = 0; c < 3; c++) {
+    double q = floor(v[c] + 0.5);
+    out |= (uint32_t)(q < 0 ? 0 : q > 255 ? 255 : q) << (8 * c);
+  }
+  return out;
+}
+
 static tc_status create_lut(tc_map *m, tc_error *err)
 {
   uint8_t rgb[256 * 3];
@@ -79,7 +94,9 @@ static tc_status create_lut(tc_map *m, tc_error *err)
   int blue_first = tc_frame_blue_first(m->frame.format);
   for (int i = 0; i < 256; i++) {
     uint32_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
-    packed[i] = blue_first ? b | g << 8 | r << 16 : r | g << 8 | b << 16;
+    packed[i] = tc_frame_is_yuv(m->frame.format) ? tc_map_rgb_to_yuv(&m->frame, rgb + 3 * i)
+                : blue_first                     ? b | g << 8 | r << 16
+                                                 : r | g << 8 | b << 16;
   }
   return tc_buffer_create_from(m->ctx, packed, sizeof packed, &m->lut, err);
 }
@@ -208,11 +225,43 @@ tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32
   return tc_cmd_dispatch(cmd, k, range_bufs, &range_push, 1, 1, 1, "map range", err);
 }
 
+/* map_blend_yuv: the blend in YUV, a chroma sample an invocation. */
+static tc_status record_blend_yuv(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err)
+{
+  tc_kernel_desc d = {
+    .shader = "map_blend_yuv",
+    .n_bindings = MAP_BLEND_BINDINGS,
+    .bindings = { [MAP_BLEND_BIND_ROWS] = TC_BIND_TEXEL_F32, [MAP_BLEND_BIND_TABLE] = TC_BIND_TEXEL_F32,
+                  [MAP_BLEND_BIND_RANGE] = TC_BIND_STORAGE, [MAP_BLEND_BIND_LUT] = TC_BIND_STORAGE,
+                  [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
+    .push_size = sizeof(tc_map_blend_yuv_push),
+    .n_spec = 2,
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [MAP_BLEND_YUV_SPEC_FORMAT] = (uint32_t)m->frame.format },
+  };
+  tc_kernel *k;
+  tc_status st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err);
+  if (st != TC_OK)
+    return st;
+  const tc_map_params *p = &m->params;
+  tc_map_blend_yuv_push push = { .width = m->frame.width, .width4 = m->width4, .height = m->frame.height,
+                                 .grid_h = p->grid_h, .record = m->gy.record, .stride = m->frame.stride,
+                                 .use_range = !p->fixed_range, .lo = p->lo, .hi = p->hi, .alpha = p->alpha,
+                                 .threshold = p->threshold };
+  tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_ROWS] = m->rows, [MAP_BLEND_BIND_TABLE] = m->table_y,
+                                          [MAP_BLEND_BIND_RANGE] = m->range, [MAP_BLEND_BIND_LUT] = m->lut,
+                                          [MAP_BLEND_BIND_FRAME] = frame_buf };
+  uint32_t block_rows = m->frame.format == TC_FRAME_YUY2 ? 1 : 2;
+  return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up((m->frame.width + 1) / 2, WORKGROUP),
+                         tc_div_up(m->frame.height, block_rows), 1, "map blend (YUV)", err);
+}
+
 tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err)
 {
   tc_status st = tc_frame_check_buffer(&m->frame, frame_buf, err);
   if (st != TC_OK)
     return st;
+  if (tc_frame_is_yuv(m->frame.format))
+    return record_blend_yuv(m, cmd, frame_buf, err);
   tc_kernel_desc d = {
     .shader = "map_blend",
     .n_bindings = MAP_BLEND_BINDINGS,

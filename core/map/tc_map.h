@@ -84,6 +84,10 @@ tc_status tc_map_read_range(tc_map *map, float *min, float *max, tc_error *err);
 tc_buffer *tc_map_buffer(tc_map *map);
 tc_status tc_map_read(tc_map *map, float *dst, tc_error *err);
 
+/* A colour as 8-bit Y | U << 8 | V << 16 in the YUV frame's matrix and range
+ * (rounded, clamped): the colormap of a YUV frame, converted once. */
+uint32_t tc_map_rgb_to_yuv(const tc_frame *frame, const uint8_t rgb[3]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,8 @@
 #define MAP_BLEND_BIND_FRAME 4
 #define MAP_BLEND_BINDINGS 5
 #define MAP_BLEND_SPEC_ALIGNED 1 /* stride a multiple of 16 bytes: rows start on a uvec4 */
+/* map_blend_yuv: map_blend's bindings, its own push constants */
+#define MAP_BLEND_YUV_SPEC_FORMAT 1 /* tc_frame_format: NV12, I420, YUY2 */
 
 #if !defined(VULKAN) || defined(TC_KERNEL_MAP_ROWS)
 TC_PUSH_BEGIN(tc_map_rows_push)
@@ -50,6 +52,13 @@ TC_PUSH_BEGIN(tc_map_blend_push)
   TC_PUSH_U32 width, width4, height, grid_h, record, stride_px, use_range;
   TC_PUSH_F32 lo, hi, alpha, threshold;
 TC_PUSH_END(tc_map_blend_push, 44)
+#endif
+
+#if !defined(VULKAN) || defined(TC_KERNEL_MAP_BLEND_YUV)
+TC_PUSH_BEGIN(tc_map_blend_yuv_push)
+  TC_PUSH_U32 width, width4, height, grid_h, record, stride, use_range; /* stride: bytes, of the Y plane */
+  TC_PUSH_F32 lo, hi, alpha, threshold;
+TC_PUSH_END(tc_map_blend_yuv_push, 44)
 #endif
 
 #endif

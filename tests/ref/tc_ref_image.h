@@ -65,6 +65,12 @@ void tc_ref_map_smooth_xy(const float *scores, size_t grid_h, size_t grid_w, flo
 void tc_ref_map_blend(const float *map, float lo, float hi, const uint8_t *lut_rgb, float alpha, float threshold,
                       uint8_t *pixels, const tc_frame *frame);
 
+/* map_blend_yuv's reference: the blend in YUV (NV12, I420, YUY2), lut_yuv the
+ * colormap as tc_map_rgb_to_yuv packs it; chroma samples get the mean pull of
+ * the pixels they cover (see shaders/map_blend_yuv.comp). */
+void tc_ref_map_blend_yuv(const float *map, float lo, float hi, const uint32_t *lut_yuv, float alpha,
+                          float threshold, uint8_t *pixels, const tc_frame *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -141,3 +141,47 @@ void tc_ref_map_blend(const float *map, float lo, float hi, const uint8_t *lut_r
       }
     }
 }
+
+void tc_ref_map_blend_yuv(const float *map, float lo, float hi, const uint32_t *lut_yuv, float alpha,
+                          float threshold, uint8_t *px, const tc_frame *f)
+{
+  if (!(alpha > 0))
+    return;
+  tc_frame_plane pl[3];
+  tc_frame_planes(f, pl);
+  uint32_t bh = f->format == TC_FRAME_YUY2 ? 1 : 2;
+  for (uint32_t cy = 0; cy * bh < f->height; cy++)
+    for (uint32_t cx = 0; 2 * cx < f->width; cx++) {
+      size_t uo, vo;
+      if (f->format == TC_FRAME_NV12)
+        uo = pl[1].offset + cy * pl[1].stride + 2 * cx, vo = uo + 1;
+      else if (f->format == TC_FRAME_I420)
+        uo = pl[1].offset + cy * pl[1].stride + cx, vo = pl[2].offset + cy * pl[2].stride + cx;
+      else
+        uo = cy * f->stride + 4 * cx + 1, vo = uo + 2;
+      float c[2] = { px[uo], px[vo] }, pull[2] = { 0, 0 };
+      int n = 0, any = 0;
+      for (uint32_t dy = 0; dy < bh; dy++)
+        for (uint32_t dx = 0; dx < 2; dx++) {
+          uint32_t x = 2 * cx + dx, y = bh * cy + dy;
+          if (x >= f->width || y >= f->height)
+            continue;
+          n++;
+          float t = hi > lo ? (map[(size_t)y * f->width + x] - lo) / (hi - lo) : 0.0f;
+          t = t < 0 ? 0 : t > 1 ? 1 : t;
+          if (t < threshold)
+            continue;
+          any = 1;
+          int idx = (int)(t * 256.0f);
+          uint32_t colour = lut_yuv[idx > 255 ? 255 : idx];
+          size_t yo = f->format == TC_FRAME_YUY2 ? (size_t)y * f->stride + 4 * cx + 2 * dx : (size_t)y * f->stride + x;
+          px[yo] = (uint8_t)floorf(px[yo] + alpha * ((float)(colour & 0xff) - px[yo]) + 0.5f);
+          pull[0] += alpha * ((float)((colour >> 8) & 0xff) - c[0]);
+          pull[1] += alpha * ((float)((colour >> 16) & 0xff) - c[1]);
+        }
+      if (any) {
+        px[uo] = (uint8_t)floorf(c[0] + pull[0] / (float)n + 0.5f);
+        px[vo] = (uint8_t)floorf(c[1] + pull[1] / (float)n + 0.5f);
+      }
+    }
+}
