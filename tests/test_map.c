@@ -17,7 +17,6 @@
  *   1e-5 of the threshold or of a colour-table step may take either side.
  * - blend end to end (the reference's map and range): the same with 1e-4. */
 #include "map/tc_map.h"
-#include "map/tc_map.h"
 #include "tc_ref_image.h"
 #include "tc_ref_yuv.h"
 #include "tc_test.h"
