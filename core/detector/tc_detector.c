@@ -595,9 +595,9 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
 {
   if (!det->have_frame)
     return no_frame(err);
-  if (stride < 4 * (size_t)det->frame.width)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "stride %zu is less than a %u-pixel row", stride,
-                        det->frame.width);
+  tc_status sst = tc_frame_check_host_stride(&det->frame, stride, err);
+  if (sst != TC_OK)
+    return sst;
   blend = blend && det->params.alpha > 0;
   tc_frame_slot *s = &det->slot[0];
   tc_frame_slot_write(s, pixels, stride);

@@ -433,8 +433,9 @@ tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t t
   const tc_frame *f = tc_detector_frame(r->det);
   if (!f || !r->overlay.map)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame layout: call tc_runner_set_frame first");
-  if (stride < 4 * (size_t)f->width)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "stride %zu is less than a %u-pixel row", stride, f->width);
+  tc_status sst = tc_frame_check_host_stride(f, stride, err);
+  if (sst != TC_OK)
+    return sst;
   pthread_mutex_lock(&r->lock);
   refresh_locked(r);
   pthread_mutex_unlock(&r->lock);

@@ -254,3 +254,18 @@ void tc_frame_slot_read(const tc_frame_slot *s, void *pixels, size_t stride)
 {
   tc_frame_copy(&s->frame, pixels, stride, s->host, s->frame.stride);
 }
+
+tc_status tc_frame_check_host_stride(const tc_frame *f, size_t stride, tc_error *err)
+{
+  if (!tc_frame_is_yuv(f->format)) {
+    if (stride < 4 * (size_t)f->width)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "stride %zu is less than a %u-pixel row", stride, f->width);
+    return TC_OK;
+  }
+  tc_frame host = *f;
+  host.stride = (uint32_t)stride;
+  if (stride > UINT32_MAX || tc_frame_check(&host, err) != TC_OK)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "stride %zu does not fit a %ux%u %s frame (even, at least %u)",
+                        stride, f->width, f->height, tc_frame_format_name(f->format), min_stride(f->format, f->width));
+  return TC_OK;
+}

@@ -46,6 +46,10 @@ size_t tc_frame_bytes(const tc_frame *frame);
 /* 1 when byte 0 of a pixel is blue (BGRA, BGRx), 0 when it is red. */
 int tc_frame_blue_first(tc_frame_format format);
 
+/* TC_OK when host frames of this layout may have rows `stride` bytes apart
+ * (RGB: at least a row; YUV: the planes of tc_frame_planes at that stride). */
+tc_status tc_frame_check_host_stride(const tc_frame *frame, size_t stride, tc_error *err);
+
 /* TC_OK when buf is large enough for the frame. */
 tc_status tc_frame_check_buffer(const tc_frame *frame, tc_buffer *buf, tc_error *err);
 
