@@ -225,7 +225,7 @@ tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32
   return tc_cmd_dispatch(cmd, k, range_bufs, &range_push, 1, 1, 1, "map range", err);
 }
 
-/* map_blend_yuv: the blend in YUV, a chroma sample an invocation. */
+/* map_blend_yuv: the blend in YUV, a 4x4 pixel block an invocation. */
 static tc_status record_blend_yuv(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err)
 {
   tc_kernel_desc d = {
@@ -250,9 +250,9 @@ static tc_status record_blend_yuv(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, 
   tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_ROWS] = m->rows, [MAP_BLEND_BIND_TABLE] = m->table_y,
                                           [MAP_BLEND_BIND_RANGE] = m->range, [MAP_BLEND_BIND_LUT] = m->lut,
                                           [MAP_BLEND_BIND_FRAME] = frame_buf };
-  uint32_t block_rows = m->frame.format == TC_FRAME_YUY2 ? 1 : 2;
-  return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up((m->frame.width + 1) / 2, WORKGROUP),
-                         tc_div_up(m->frame.height, block_rows), 1, "map blend (YUV)", err);
+  /* a 4x4 pixel block an invocation */
+  return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up(m->width4, WORKGROUP), tc_div_up(m->frame.height, 4), 1,
+                         "map blend (YUV)", err);
 }
 
 tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err)
