@@ -23,11 +23,39 @@ layout(std430, binding = MAP_BLEND_BIND_RANGE) readonly buffer Range { vec2 rang
 layout(std430, binding = MAP_BLEND_BIND_LUT) readonly buffer Lut { uint lut[256]; };
 layout(std430, binding = MAP_BLEND_BIND_FRAME) buffer Frame { uint words[]; };
 layout(constant_id = MAP_BLEND_YUV_SPEC_FORMAT) const uint FORMAT = 4u; // tc_frame_format: 4 NV12, 5 I420, 6 YUY2
+// stride a multiple of 4: the block's luma (and NV12's, YUY2's chroma) bytes
+// fill whole words no other invocation touches, kept in registers and
+// stored plainly; otherwise (and I420's chroma, half words) word atomics
+layout(constant_id = MAP_BLEND_YUV_SPEC_ALIGNED) const bool ALIGNED = false;
 
-uint get_byte(uint o) { return (words[o >> 2] >> (8u * (o & 3u))) & 0xffu; }
+uint cache[8];    // ALIGNED: the words of the block (4 luma rows x 2 words, NV12 chroma in 4..5 unused by luma)
+uint cache_at[8]; // their word indices
+bool cache_dirty[8];
+
+int cached(uint o)
+{
+  if (!ALIGNED || (FORMAT == 5u && o >= p.stride * p.height))
+    return -1;
+  for (int i = 0; i < 8; i++)
+    if (cache_at[i] == (o >> 2))
+      return i;
+  return -1;
+}
+
+uint get_byte(uint o)
+{
+  int i = cached(o);
+  return ((i >= 0 ? cache[i] : words[o >> 2]) >> (8u * (o & 3u))) & 0xffu;
+}
 void set_byte(uint o, uint v)
 {
   uint sh = 8u * (o & 3u);
+  int i = cached(o);
+  if (i >= 0) {
+    cache[i] = (cache[i] & ~(0xffu << sh)) | ((v & 0xffu) << sh);
+    cache_dirty[i] = true;
+    return;
+  }
   atomicAnd(words[o >> 2], ~(0xffu << sh));
   atomicOr(words[o >> 2], (v & 0xffu) << sh);
 }
@@ -67,6 +95,24 @@ void main()
   }
   mat4 v = mat4(v0, v1, v2, v3); // v[r][c]: row 4 group + r, column 4 x4 + c
   uint bh = FORMAT == 6u ? 1u : 2u; // pixel rows a chroma sample covers
+  if (ALIGNED) { // the block's own words: luma rows (YUY2: 2 words a row), NV12's 2 chroma rows
+    for (uint i = 0; i < 8u; i++) {
+      cache_at[i] = 0xffffffffu;
+      cache_dirty[i] = false;
+    }
+    for (uint r = 0; r < 4u && 4u * group + r < p.height; r++) {
+      uint o = (4u * group + r) * p.stride + (FORMAT == 6u ? 8u : 4u) * x4;
+      cache_at[2u * r] = o >> 2;
+      if (FORMAT == 6u)
+        cache_at[2u * r + 1u] = (o >> 2) + 1u;
+    }
+    if (FORMAT == 4u)
+      for (uint cr = 0; cr < 2u && 4u * group + 2u * cr < p.height; cr++)
+        cache_at[2u * cr + 1u] = (p.stride * p.height + (2u * group + cr) * p.stride + 4u * x4) >> 2;
+    for (uint i = 0; i < 8u; i++)
+      if (cache_at[i] != 0xffffffffu)
+        cache[i] = words[cache_at[i]];
+  }
   for (uint cr = 0; cr < 4u / bh; cr++)
     for (uint cc = 0; cc < 2u; cc++) {
       uint cx = 2u * x4 + cc, cy = (4u * group) / bh + cr;
@@ -97,4 +143,8 @@ void main()
         set_byte(co.y, q.y);
       }
     }
+  if (ALIGNED)
+    for (uint i = 0; i < 8u; i++)
+      if (cache_dirty[i])
+        words[cache_at[i]] = cache[i];
 }

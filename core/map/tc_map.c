@@ -235,8 +235,9 @@ static tc_status record_blend_yuv(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, 
                   [MAP_BLEND_BIND_RANGE] = TC_BIND_STORAGE, [MAP_BLEND_BIND_LUT] = TC_BIND_STORAGE,
                   [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
     .push_size = sizeof(tc_map_blend_yuv_push),
-    .n_spec = 2,
-    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [MAP_BLEND_YUV_SPEC_FORMAT] = (uint32_t)m->frame.format },
+    .n_spec = 3,
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [MAP_BLEND_YUV_SPEC_FORMAT] = (uint32_t)m->frame.format,
+              [MAP_BLEND_YUV_SPEC_ALIGNED] = m->frame.stride % 4 == 0 },
   };
   tc_kernel *k;
   tc_status st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err);

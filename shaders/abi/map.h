@@ -27,7 +27,8 @@
 #define MAP_BLEND_BINDINGS 5
 #define MAP_BLEND_SPEC_ALIGNED 1 /* stride a multiple of 16 bytes: rows start on a uvec4 */
 /* map_blend_yuv: map_blend's bindings, its own push constants */
-#define MAP_BLEND_YUV_SPEC_FORMAT 1 /* tc_frame_format: NV12, I420, YUY2 */
+#define MAP_BLEND_YUV_SPEC_FORMAT 1  /* tc_frame_format: NV12, I420, YUY2 */
+#define MAP_BLEND_YUV_SPEC_ALIGNED 2 /* stride a multiple of 4: whole words a block, no atomics */
 
 #if !defined(VULKAN) || defined(TC_KERNEL_MAP_ROWS)
 TC_PUSH_BEGIN(tc_map_rows_push)
