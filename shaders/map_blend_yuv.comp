@@ -3,14 +3,14 @@
 // Anomaly map, pass 4 for YUV frames (NV12, I420, YUY2): the blend of
 // map_blend done in YUV, so the frame never goes to RGB and back. The
 // colormap's colours come converted to 8-bit Y, U, V once, on the host
-// (lut: Y | U << 8 | V << 16). One invocation a 4x4 pixel block (its map
-// values computed as map_blend does, sharing table and row loads), which
-// holds whole chroma samples (2x2 pixels, YUY2 2x1): each covered pixel with t >= threshold gets
+// (lut: Y | U << 8 | V << 16). One invocation a block of 4 x 4 pixels
+// (map_blend's, so the map's taps are fetched once for sixteen pixels): for
+// each chroma sample in it (2x2 pixels, YUY2 2x1) each covered pixel with t >= threshold gets
 // Y' = floor(Y + alpha (Yc - Y) + 0.5); the chroma sample gets the mean of
 // the covered pixels' pulls, C' = floor(C + sum_on alpha (Cc - C) / n + 0.5),
 // n the pixels it covers inside the frame (the RGB blend followed by a box
-// chroma downsample, since YUV is linear in RGB). Bytes are written with
-// word atomics (neighbouring invocations share words). Plain-C reference:
+// chroma downsample, since YUV is linear in RGB). Bytes are written into
+// words: see OWNED for when atomics are needed. Plain-C reference:
 // tc_ref_map_blend_yuv (tests/ref/tc_ref_map.c).
 #define TC_KERNEL_MAP_BLEND_YUV
 #include "abi/map.h"
@@ -23,65 +23,131 @@ layout(std430, binding = MAP_BLEND_BIND_RANGE) readonly buffer Range { vec2 rang
 layout(std430, binding = MAP_BLEND_BIND_LUT) readonly buffer Lut { uint lut[256]; };
 layout(std430, binding = MAP_BLEND_BIND_FRAME) buffer Frame { uint words[]; };
 layout(constant_id = MAP_BLEND_YUV_SPEC_FORMAT) const uint FORMAT = 4u; // tc_frame_format: 4 NV12, 5 I420, 6 YUY2
-// stride a multiple of 4: the block's luma (and NV12's, YUY2's chroma) bytes
-// fill whole words no other invocation touches, kept in registers and
-// stored plainly; otherwise (and I420's chroma, half words) word atomics
-layout(constant_id = MAP_BLEND_YUV_SPEC_ALIGNED) const bool ALIGNED = false;
+// Stride a multiple of 4: no word spans two rows, so the words holding a
+// block's Y bytes (NV12 / YUY2: and chroma bytes) hold no other block's
+// changed bytes: plain read-modify-write, no atomics (on lavapipe an atomic
+// costs as much as the rest of the blend). I420's chroma is two bytes of a
+// word per block row: always atomics.
+layout(constant_id = MAP_BLEND_YUV_SPEC_ALIGNED) const bool OWNED = false;
 
-uint cache[8];    // ALIGNED: the words of the block (4 luma rows x 2 words, NV12 chroma in 4..5 unused by luma)
-uint cache_at[8]; // their word indices
-bool cache_dirty[8];
-
-int cached(uint o)
+uint get_byte(uint o) { return (words[o >> 2] >> (8u * (o & 3u))) & 0xffu; }
+void set_byte_shared(uint o, uint v)
 {
-  if (!ALIGNED || (FORMAT == 5u && o >= p.stride * p.height))
-    return -1;
-  for (int i = 0; i < 8; i++)
-    if (cache_at[i] == (o >> 2))
-      return i;
-  return -1;
-}
-
-uint get_byte(uint o)
-{
-  int i = cached(o);
-  return ((i >= 0 ? cache[i] : words[o >> 2]) >> (8u * (o & 3u))) & 0xffu;
+  uint sh = 8u * (o & 3u);
+  atomicAnd(words[o >> 2], ~(0xffu << sh));
+  atomicOr(words[o >> 2], (v & 0xffu) << sh);
 }
 void set_byte(uint o, uint v)
 {
-  uint sh = 8u * (o & 3u);
-  int i = cached(o);
-  if (i >= 0) {
-    cache[i] = (cache[i] & ~(0xffu << sh)) | ((v & 0xffu) << sh);
-    cache_dirty[i] = true;
+  if (!OWNED) {
+    set_byte_shared(o, v);
     return;
   }
-  atomicAnd(words[o >> 2], ~(0xffu << sh));
-  atomicOr(words[o >> 2], (v & 0xffu) << sh);
+  uint sh = 8u * (o & 3u);
+  words[o >> 2] = (words[o >> 2] & ~(0xffu << sh)) | ((v & 0xffu) << sh);
 }
 
 uint blend(uint v, float target, float pull) { return uint(floor(float(v) + pull * (target - float(v)) + 0.5)); }
 
-// chroma byte offsets of chroma sample (cx, cy)
-uvec2 chroma_at(uint cx, uint cy)
+uint byte_of(uint w, uint b) { return (w >> (8u * b)) & 0xffu; }
+uint with_byte(uint w, uint b, uint v) { return (w & ~(0xffu << (8u * b))) | ((v & 0xffu) << (8u * b)); }
+
+// OWNED: each block row's words loaded once, changed in registers, stored
+// once (byte loads and stores are gathers and scatters on lavapipe). Same
+// arithmetic as the byte path below.
+void blend_owned(mat4 v, uint x4, uint group, vec2 lim)
 {
-  uint base = p.stride * p.height;
-  if (FORMAT == 4u)
-    return uvec2(base + cy * p.stride + 2u * cx) + uvec2(0u, 1u);
-  if (FORMAT == 5u) {
-    uint u = base + cy * (p.stride >> 1) + cx;
-    return uvec2(u, u + (p.stride >> 1) * ((p.height + 1u) >> 1));
+  uint x0 = 4u * x4, y0 = 4u * group;
+  bvec4 on[4];
+  uvec4 col[4];
+  uvec4 inside[4];
+  for (uint r = 0; r < 4u; r++) {
+    vec4 t = lim.y > lim.x ? clamp((v[r] - lim.x) / (lim.y - lim.x), 0.0, 1.0) : vec4(0.0);
+    inside[r] = uvec4(lessThan(uvec4(x0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.width))) * uint(y0 + r < p.height);
+    on[r] = bvec4(inside[r] & uvec4(greaterThanEqual(t, vec4(p.threshold))));
+    col[r] = uvec4(lut[min(uint(t.x * 256.0), 255u)], lut[min(uint(t.y * 256.0), 255u)],
+                   lut[min(uint(t.z * 256.0), 255u)], lut[min(uint(t.w * 256.0), 255u)]);
   }
-  return uvec2(cy * p.stride + 4u * cx + 1u) + uvec2(0u, 2u);
+  if (FORMAT == 6u) { // YUY2: Y0 U Y1 V | Y2 U Y3 V, a row's two samples in two words
+    for (uint r = 0; r < 4u; r++) {
+      if (!any(on[r]))
+        continue;
+      uint o = ((y0 + r) * p.stride + 8u * x4) >> 2;
+      for (uint k = 0; k < 2u; k++) {
+        uint a = 2u * k, b = a + 1u;
+        if (!on[r][a] && !on[r][b])
+          continue;
+        uint w = words[o + k];
+        vec2 c = vec2(byte_of(w, 1u), byte_of(w, 3u)), pull = vec2(0.0);
+        uint n = inside[r][a] + inside[r][b];
+        if (on[r][a]) {
+          w = with_byte(w, 0u, blend(byte_of(w, 0u), float(col[r][a] & 0xffu), p.alpha));
+          pull += p.alpha * (vec2((col[r][a] >> 8) & 0xffu, (col[r][a] >> 16) & 0xffu) - c);
+        }
+        if (on[r][b]) {
+          w = with_byte(w, 2u, blend(byte_of(w, 2u), float(col[r][b] & 0xffu), p.alpha));
+          pull += p.alpha * (vec2((col[r][b] >> 8) & 0xffu, (col[r][b] >> 16) & 0xffu) - c);
+        }
+        uvec2 q = uvec2(floor(c + pull / float(n) + 0.5));
+        words[o + k] = with_byte(with_byte(w, 1u, q.x), 3u, q.y);
+      }
+    }
+    return;
+  }
+  for (uint r = 0; r < 4u; r++) { // Y: a row's four bytes are one word
+    if (!any(on[r]))
+      continue;
+    uint o = ((y0 + r) * p.stride + x0) >> 2, w = words[o];
+    for (uint c = 0; c < 4u; c++)
+      if (on[r][c])
+        w = with_byte(w, c, blend(byte_of(w, c), float(col[r][c] & 0xffu), p.alpha));
+    words[o] = w;
+  }
+  uint chroma = p.stride * p.height;
+  for (uint cyl = 0; cyl < 2u; cyl++) {
+    uint cy = 2u * group + cyl, a = 2u * cyl, b = a + 1u;
+    if (2u * cy >= p.height || !any(bvec4(uvec4(on[a]) | uvec4(on[b]))))
+      continue;
+    uint uvw = 0u, uo = 0u, vo = 0u;
+    if (FORMAT == 4u)
+      uvw = words[(chroma + cy * p.stride + x0) >> 2]; // U0 V0 U1 V1
+    else {
+      uo = chroma + cy * (p.stride >> 1) + 2u * x4;
+      vo = uo + (p.stride >> 1) * ((p.height + 1u) >> 1);
+    }
+    for (uint k = 0; k < 2u; k++) {
+      uint c0 = 2u * k, c1 = c0 + 1u;
+      if (!(on[a][c0] || on[a][c1] || on[b][c0] || on[b][c1]))
+        continue;
+      vec2 c = FORMAT == 4u ? vec2(byte_of(uvw, 2u * k), byte_of(uvw, 2u * k + 1u))
+                            : vec2(get_byte(uo + k), get_byte(vo + k));
+      vec2 pull = vec2(0.0);
+      uint n = inside[a][c0] + inside[a][c1] + inside[b][c0] + inside[b][c1];
+      for (uint j = 0; j < 4u; j++) {
+        uint rr = j < 2u ? a : b, cc = (j & 1u) == 0u ? c0 : c1;
+        if (on[rr][cc])
+          pull += p.alpha * (vec2((col[rr][cc] >> 8) & 0xffu, (col[rr][cc] >> 16) & 0xffu) - c);
+      }
+      uvec2 q = uvec2(floor(c + pull / float(n) + 0.5));
+      if (FORMAT == 4u)
+        uvw = with_byte(with_byte(uvw, 2u * k, q.x), 2u * k + 1u, q.y);
+      else {
+        set_byte_shared(uo + k, q.x);
+        set_byte_shared(vo + k, q.y);
+      }
+    }
+    if (FORMAT == 4u)
+      words[(chroma + cy * p.stride + x0) >> 2] = uvw;
+  }
 }
 
 void main()
 {
-  // a 4x4 pixel block an invocation: its map values as map_blend computes them
   uint x4 = gl_GlobalInvocationID.x, group = gl_GlobalInvocationID.y;
   if (x4 >= p.width4 || 4u * group >= p.height || !(p.alpha > 0.0))
     return;
-  vec2 lim = p.use_range != 0u ? range : vec2(p.lo, p.hi);
+  // the 4 x 4 pixels' map values, as map_blend computes them: one pass over
+  // the vertical taps serves all sixteen (v[r][c]: row r, column c)
   int rec = int(group * p.record);
   uint first = uint(texelFetch(table, rec).x), last = p.grid_h - 1u;
   vec4 v0 = vec4(0.0), v1 = vec4(0.0), v2 = vec4(0.0), v3 = vec4(0.0);
@@ -93,58 +159,60 @@ void main()
     v2 += w.z * cols4;
     v3 += w.w * cols4;
   }
-  mat4 v = mat4(v0, v1, v2, v3); // v[r][c]: row 4 group + r, column 4 x4 + c
-  uint bh = FORMAT == 6u ? 1u : 2u; // pixel rows a chroma sample covers
-  if (ALIGNED) { // the block's own words: luma rows (YUY2: 2 words a row), NV12's 2 chroma rows
-    for (uint i = 0; i < 8u; i++) {
-      cache_at[i] = 0xffffffffu;
-      cache_dirty[i] = false;
-    }
-    for (uint r = 0; r < 4u && 4u * group + r < p.height; r++) {
-      uint o = (4u * group + r) * p.stride + (FORMAT == 6u ? 8u : 4u) * x4;
-      cache_at[2u * r] = o >> 2;
-      if (FORMAT == 6u)
-        cache_at[2u * r + 1u] = (o >> 2) + 1u;
-    }
-    if (FORMAT == 4u)
-      for (uint cr = 0; cr < 2u && 4u * group + 2u * cr < p.height; cr++)
-        cache_at[2u * cr + 1u] = (p.stride * p.height + (2u * group + cr) * p.stride + 4u * x4) >> 2;
-    for (uint i = 0; i < 8u; i++)
-      if (cache_at[i] != 0xffffffffu)
-        cache[i] = words[cache_at[i]];
+  mat4 v = mat4(v0, v1, v2, v3);
+  vec2 lim = p.use_range != 0u ? range : vec2(p.lo, p.hi);
+  if (OWNED) {
+    blend_owned(v, x4, group, lim);
+    return;
   }
-  for (uint cr = 0; cr < 4u / bh; cr++)
-    for (uint cc = 0; cc < 2u; cc++) {
-      uint cx = 2u * x4 + cc, cy = (4u * group) / bh + cr;
-      if (2u * cx >= p.width || bh * cy >= p.height)
+  uint bh = FORMAT == 6u ? 1u : 2u; // pixel rows a chroma sample covers
+  uint chroma = p.stride * p.height; // NV12 / I420: where chroma starts
+  // the block's chroma samples: 2 columns by 2 rows (YUY2: by 4)
+  for (uint cyl = 0; cyl < 4u; cyl++)
+    for (uint cxl = 0; cxl < 2u; cxl++) {
+      uint cx = 2u * x4 + cxl, cy = 4u * group / bh + cyl;
+      if (cyl * bh >= 4u || 2u * cx >= p.width || bh * cy >= p.height)
         continue;
-      uvec2 co = chroma_at(cx, cy);
-      vec2 c = vec2(get_byte(co.x), get_byte(co.y)), pull = vec2(0.0);
+      uint uo, vo; // chroma byte offsets
+      if (FORMAT == 4u) {
+        uo = chroma + cy * p.stride + 2u * cx;
+        vo = uo + 1u;
+      } else if (FORMAT == 5u) {
+        uo = chroma + cy * (p.stride >> 1) + cx;
+        vo = uo + (p.stride >> 1) * ((p.height + 1u) >> 1);
+      } else {
+        uo = cy * p.stride + 4u * cx + 1u;
+        vo = uo + 2u;
+      }
+      vec2 c = vec2(get_byte(uo), get_byte(vo));
+      vec2 pull = vec2(0.0);
       uint n = 0u;
       bool any_on = false;
-      for (uint dy = 0; dy < bh; dy++)
+      for (uint dy = 0; dy < 2u; dy++)
         for (uint dx = 0; dx < 2u; dx++) {
-          uint r = bh * cr + dy, k = 2u * cc + dx, x = 4u * x4 + k, y = 4u * group + r;
-          if (x >= p.width || y >= p.height)
+          uint x = 2u * cx + dx, y = bh * cy + dy;
+          if (dy >= bh || x >= p.width || y >= p.height)
             continue;
           n++;
-          float t = lim.y > lim.x ? clamp((v[r][k] - lim.x) / (lim.y - lim.x), 0.0, 1.0) : 0.0;
+          float mv = v[bh * cyl + dy][2u * cxl + dx];
+          float t = lim.y > lim.x ? clamp((mv - lim.x) / (lim.y - lim.x), 0.0, 1.0) : 0.0;
           if (t < p.threshold)
             continue;
           any_on = true;
           uint colour = lut[min(uint(t * 256.0), 255u)];
-          uint yo = FORMAT == 6u ? y * p.stride + 2u * x : y * p.stride + x;
+          uint yo = FORMAT == 6u ? y * p.stride + 4u * cx + 2u * dx : y * p.stride + x;
           set_byte(yo, blend(get_byte(yo), float(colour & 0xffu), p.alpha));
           pull += p.alpha * (vec2((colour >> 8) & 0xffu, (colour >> 16) & 0xffu) - c);
         }
       if (any_on) {
         uvec2 q = uvec2(floor(c + pull / float(n) + 0.5));
-        set_byte(co.x, q.x);
-        set_byte(co.y, q.y);
+        if (FORMAT == 5u) {
+          set_byte_shared(uo, q.x);
+          set_byte_shared(vo, q.y);
+        } else {
+          set_byte(uo, q.x);
+          set_byte(vo, q.y);
+        }
       }
     }
-  if (ALIGNED)
-    for (uint i = 0; i < 8u; i++)
-      if (cache_dirty[i])
-        words[cache_at[i]] = cache[i];
 }
