@@ -579,6 +579,7 @@ int main(void)
     run_yuv_case(ctx, yuv[i], 641, 479, 2, TC_YUV_BT601, 0, 0.5f, 0); /* odd sizes: chroma rounded up */
     run_yuv_case(ctx, yuv[i], 641, 479, 2, TC_YUV_BT709, 1, 0.5f, 0.4f);
     run_yuv_case(ctx, yuv[i], 320, 240, 0, TC_YUV_BT709, 0, 0.8f, 0.2f);
+    run_yuv_case(ctx, yuv[i], 641, 479, 0, TC_YUV_BT601, 0, 0.6f, 0.3f); /* stride % 4 != 0: the atomics path */
     run_yuv_case(ctx, yuv[i], 1, 1, 0, TC_YUV_BT601, 1, 1.0f, 0);
   }
   test_yuv_alpha_zero(ctx);
