@@ -62,7 +62,8 @@ static void test_against_references(void)
   if (!det)
     return;
   tc_error err = { 0 };
-  const tc_frame f = { TC_FRAME_RGBX, 67, 45, 67 * 4 + 12 }; /* odd size, padded rows */
+  /* odd size, padded rows */
+  const tc_frame f = { .format = TC_FRAME_RGBX, .width = 67, .height = 45, .stride = 67 * 4 + 12 };
   uint8_t *px = malloc(tc_frame_bytes(&f)), *blended = malloc(tc_frame_bytes(&f));
   random_frame(px, &f);
   memcpy(blended, px, tc_frame_bytes(&f));
@@ -474,7 +475,7 @@ static void test_batch(void)
   tc_error err = { 0 };
   if (!TC_CHECK_OK(tc_detector_create(&o, &det, &err), &err))
     return;
-  const tc_frame f = { TC_FRAME_RGBX, 40, 33, 40 * 4 + 8 };
+  const tc_frame f = { .format = TC_FRAME_RGBX, .width = 40, .height = 33, .stride = 40 * 4 + 8 };
   const size_t bytes = tc_frame_bytes(&f), npx = (size_t)f.width * f.height;
   enum { B = TC_MAX_BATCH };
   uint8_t *src[B], *single_px[B], *batch_px[B];

@@ -449,7 +449,6 @@ static void run_yuv_case(tc_context *ctx, tc_frame_format format, uint32_t w, ui
   uint8_t *px = random_bytes(bytes), *got = malloc(bytes), *want = malloc(bytes);
   smooth_yuv_picture(&f, px);
   float *scores = random_scores(0, c.grid_w, c.grid_h), *map = malloc(n * 4);
-  tc_frame rgba_f = tc_frame_make(TC_FRAME_RGBA, w, h);
   uint8_t *rgba = malloc(4 * n), *rgba_got = malloc(4 * n), *rgb_path = malloc(4 * n);
   uint8_t lut[768];
   uint32_t lut_yuv[256];

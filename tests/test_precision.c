@@ -143,7 +143,7 @@ static void test_map(const char *model_path)
     return;
   tc_detector *d32 = make_detector(model_path, head_path, TC_PRECISION_FP32);
   tc_detector *d16 = make_detector(model_path, head_path, TC_PRECISION_FP16);
-  const tc_frame f = { TC_FRAME_RGBX, 64, 48, 64 * 4 };
+  const tc_frame f = { .format = TC_FRAME_RGBX, .width = 64, .height = 48, .stride = 64 * 4 };
   uint8_t *px = malloc(tc_frame_bytes(&f));
   float *m32 = malloc(64 * 48 * sizeof(float)), *m16 = malloc(64 * 48 * sizeof(float));
   float worst_score = 0, worst_map = 0, worst_image = 0;

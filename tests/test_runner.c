@@ -74,7 +74,7 @@ static void test_sync(void)
   if (!r)
     return;
   tc_error err = { 0 };
-  const tc_frame f = { TC_FRAME_BGRX, 45, 33, 45 * 4 + 8 }; /* padded rows */
+  const tc_frame f = { .format = TC_FRAME_BGRX, .width = 45, .height = 33, .stride = 45 * 4 + 8 }; /* padded rows */
   const size_t bytes = tc_frame_bytes(&f);
   uint8_t *px = malloc(bytes), *a0 = malloc(bytes), *a1 = malloc(bytes);
   random_frame(px, bytes);
