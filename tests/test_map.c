@@ -408,12 +408,7 @@ static void smooth_yuv_picture(const tc_frame *f, uint8_t *px)
           su += (yuv >> 8) & 0xff, sv += (yuv >> 16) & 0xff, n++;
         }
       size_t uo, vo;
-      if (f->format == TC_FRAME_NV12)
-        uo = pl[1].offset + cy * pl[1].stride + 2 * cx, vo = uo + 1;
-      else if (f->format == TC_FRAME_I420)
-        uo = pl[1].offset + cy * pl[1].stride + cx, vo = pl[2].offset + cy * pl[2].stride + cx;
-      else
-        uo = cy * f->stride + 4 * cx + 1, vo = uo + 2;
+      tc_ref_yuv_chroma_offsets(f, pl, cx, cy, &uo, &vo);
       px[uo] = (uint8_t)((su + n / 2) / n), px[vo] = (uint8_t)((sv + n / 2) / n);
     }
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tc_ref_image.h"
+#include "tc_ref_yuv.h"
 
 /* Source index and weight of the upper neighbour for output o (torch's
  * area_pixel_compute_source_index: negative sources clamp to 0). */
@@ -153,12 +154,7 @@ void tc_ref_map_blend_yuv(const float *map, float lo, float hi, const uint32_t *
   for (uint32_t cy = 0; cy * bh < f->height; cy++)
     for (uint32_t cx = 0; 2 * cx < f->width; cx++) {
       size_t uo, vo;
-      if (f->format == TC_FRAME_NV12)
-        uo = pl[1].offset + cy * pl[1].stride + 2 * cx, vo = uo + 1;
-      else if (f->format == TC_FRAME_I420)
-        uo = pl[1].offset + cy * pl[1].stride + cx, vo = pl[2].offset + cy * pl[2].stride + cx;
-      else
-        uo = cy * f->stride + 4 * cx + 1, vo = uo + 2;
+      tc_ref_yuv_chroma_offsets(f, pl, cx, cy, &uo, &vo);
       float c[2] = { px[uo], px[vo] }, pull[2] = { 0, 0 };
       int n = 0, any = 0;
       for (uint32_t dy = 0; dy < bh; dy++)

@@ -18,24 +18,30 @@ static void yuv_rgb(const tc_frame *f, int Y, int U, int V, uint8_t *out)
   }
 }
 
+void tc_ref_yuv_chroma_offsets(const tc_frame *f, const tc_frame_plane pl[3], uint32_t cx, uint32_t cy, size_t *u,
+                               size_t *v)
+{
+  if (f->format == TC_FRAME_NV12) {
+    *u = pl[1].offset + (size_t)cy * pl[1].stride + 2 * (size_t)cx, *v = *u + 1;
+  } else if (f->format == TC_FRAME_I420) {
+    *u = pl[1].offset + (size_t)cy * pl[1].stride + cx;
+    *v = pl[2].offset + (size_t)cy * pl[2].stride + cx;
+  } else { /* YUY2: Y0 U Y1 V */
+    *u = (size_t)cy * f->stride + 4 * (size_t)cx + 1, *v = *u + 2;
+  }
+}
+
 void tc_ref_yuv_to_rgba(const tc_frame *f, const uint8_t *yuv, uint8_t *rgba)
 {
   tc_frame_plane pl[3];
   tc_frame_planes(f, pl);
+  const int yuy2 = f->format == TC_FRAME_YUY2;
   for (uint32_t y = 0; y < f->height; y++)
     for (uint32_t x = 0; x < f->width; x++) {
-      int Y, U, V;
-      if (f->format == TC_FRAME_NV12) {
-        const uint8_t *c = yuv + pl[1].offset + (y / 2) * pl[1].stride + 2 * (x / 2);
-        Y = yuv[y * f->stride + x], U = c[0], V = c[1];
-      } else if (f->format == TC_FRAME_I420) {
-        Y = yuv[y * f->stride + x];
-        U = yuv[pl[1].offset + (y / 2) * pl[1].stride + x / 2];
-        V = yuv[pl[2].offset + (y / 2) * pl[2].stride + x / 2];
-      } else { /* YUY2 */
-        const uint8_t *m = yuv + y * f->stride + 4 * (x / 2);
-        Y = m[2 * (x & 1)], U = m[1], V = m[3];
-      }
+      size_t u, v;
+      tc_ref_yuv_chroma_offsets(f, pl, x / 2, yuy2 ? y : y / 2, &u, &v);
+      int Y = yuy2 ? yuv[(size_t)y * f->stride + 4 * (x / 2) + 2 * (x & 1)] : yuv[(size_t)y * f->stride + x];
+      int U = yuv[u], V = yuv[v];
       uint8_t *o = rgba + 4 * ((size_t)y * f->width + x);
       yuv_rgb(f, Y, U, V, o);
       o[3] = 255;

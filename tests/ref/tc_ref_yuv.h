@@ -5,9 +5,16 @@
 #ifndef TC_REF_YUV_H
 #define TC_REF_YUV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "image/tc_frame.h"
+
+/* Byte offsets of chroma sample (cx, cy) of a YUV frame (planes from
+ * tc_frame_planes): the U and the V of the pixels 2cx, 2cx + 1 of row cy
+ * (YUY2) or of rows 2cy, 2cy + 1 (NV12, I420). */
+void tc_ref_yuv_chroma_offsets(const tc_frame *frame, const tc_frame_plane planes[3], uint32_t cx, uint32_t cy,
+                               size_t *u, size_t *v);
 
 /* rgba: 4 * width * height bytes, alpha 255. */
 void tc_ref_yuv_to_rgba(const tc_frame *frame, const uint8_t *yuv, uint8_t *rgba);
