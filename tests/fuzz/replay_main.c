@@ -9,24 +9,13 @@
 #include <sys/stat.h>
 
 #include "fuzz_util.h"
+#include "tc_test_files.h"
 
 static int replay_file(const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    exit(1);
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (!buf || (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)) {
-    fprintf(stderr, "%s: cannot read\n", path);
-    exit(1);
-  }
-  fclose(f);
-  LLVMFuzzerTestOneInput(buf, (size_t)n);
+  size_t n;
+  unsigned char *buf = tc_read_bytes(path, &n); /* exits on failure */
+  LLVMFuzzerTestOneInput(buf, n);
   free(buf);
   return 1;
 }
