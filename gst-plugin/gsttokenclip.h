@@ -38,6 +38,10 @@ struct _GstTokenClip {
   gboolean running;                /* from start to stop: the properties above are fixed */
   gchar *device_name;              /* of the running detector */
   tc_runner *runner;               /* the analysis: between start and stop */
+
+  /* streaming thread only */
+  tc_frame layout;                 /* the negotiated frames' layout */
+  guint8 *repack;                  /* YUV planes packed for the runner, when a buffer's are not one block */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (tokenclip);
