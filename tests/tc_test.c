@@ -1,5 +1,7 @@
 #include "tc_test.h"
 
+#include "image/tc_preprocess.h"
+
 tc_context *tc_test_context(tc_kernel_family family) { return tc_test_context_coopmat(family, -1); }
 
 tc_context *tc_test_context_coopmat(tc_kernel_family family, int cooperative_matrix)
@@ -36,3 +38,29 @@ int tc_test_finish(tc_context *ctx)
   return tc_check_finish();
 }
 
+/* Model input of a frame on the device (NULL on failure, reported). */
+float *tc_test_preprocess(tc_context *ctx, const tc_frame *f, const uint8_t *px, uint32_t size,
+                                tc_resample_filter filter)
+{
+  size_t n_out = 3 * (size_t)size * size;
+  float *got = malloc(n_out * 4);
+  tc_error err = { 0 };
+  tc_preprocess *pp = NULL;
+  tc_buffer *frame = NULL, *o = NULL;
+  tc_cmd *cmd = NULL;
+  int ok = TC_CHECK_OK(tc_preprocess_create(ctx, f, size, filter, &pp, &err), &err) &&
+           TC_CHECK_OK(tc_frame_buffer_create(ctx, f, &frame, &err), &err) &&
+           TC_CHECK_OK(tc_frame_upload(frame, f, px, f->stride, &err), &err) &&
+           TC_CHECK_OK(tc_buffer_create(ctx, n_out * 4, &o, &err), &err) &&
+           TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+           TC_CHECK_OK(tc_preprocess_record(pp, cmd, frame, o, &err), &err) &&
+           TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
+           TC_CHECK_OK(tc_buffer_download(o, 0, got, n_out * 4, &err), &err);
+  tc_cmd_destroy(cmd);
+  tc_buffer_destroy(o);
+  tc_buffer_destroy(frame);
+  tc_preprocess_destroy(pp);
+  if (!ok)
+    free(got), got = NULL;
+  return got;
+}

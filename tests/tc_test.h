@@ -10,6 +10,7 @@
 
 #include "tc_check.h"
 #include "tc_vk.h"
+#include "image/tc_frame.h"
 
 #define TC_SKIP 77
 
@@ -22,5 +23,10 @@ tc_context *tc_test_context_coopmat(tc_kernel_family family, int cooperative_mat
 /* Destroys ctx (may be NULL), checks validation was silent, prints a summary,
  * returns the exit status. */
 int tc_test_finish(tc_context *ctx);
+
+/* The model input (3 x size x size floats, malloc'd) of a frame's pixels,
+ * preprocessed on the device; NULL on failure, reported as a failed check. */
+float *tc_test_preprocess(tc_context *ctx, const tc_frame *f, const uint8_t *px, uint32_t size,
+                          tc_resample_filter filter);
 
 #endif

@@ -123,33 +123,6 @@ static void test_byte_orders_agree(tc_context *ctx, tc_resample_filter filter)
   free(a), free(b), free(out[0]), free(out[1]);
 }
 
-/* Model input of a frame on the device (NULL on failure, reported). */
-static float *device_preprocess(tc_context *ctx, const tc_frame *f, const uint8_t *px, uint32_t size,
-                                tc_resample_filter filter)
-{
-  size_t n_out = 3 * (size_t)size * size;
-  float *got = malloc(n_out * 4);
-  tc_error err = { 0 };
-  tc_preprocess *pp = NULL;
-  tc_buffer *frame = NULL, *o = NULL;
-  tc_cmd *cmd = NULL;
-  int ok = TC_CHECK_OK(tc_preprocess_create(ctx, f, size, filter, &pp, &err), &err) &&
-           TC_CHECK_OK(tc_frame_buffer_create(ctx, f, &frame, &err), &err) &&
-           TC_CHECK_OK(tc_frame_upload(frame, f, px, f->stride, &err), &err) &&
-           TC_CHECK_OK(tc_buffer_create(ctx, n_out * 4, &o, &err), &err) &&
-           TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
-           TC_CHECK_OK(tc_preprocess_record(pp, cmd, frame, o, &err), &err) &&
-           TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
-           TC_CHECK_OK(tc_buffer_download(o, 0, got, n_out * 4, &err), &err);
-  tc_cmd_destroy(cmd);
-  tc_buffer_destroy(o);
-  tc_buffer_destroy(frame);
-  tc_preprocess_destroy(pp);
-  if (!ok)
-    free(got), got = NULL;
-  return got;
-}
-
 /* A YUV frame read on the device (frame.glsl's conversion fused into the
  * first resampling pass) gives the model input of the same picture converted
  * to RGBA by the C reference tc_ref_yuv_to_rgba and preprocessed as RGBA:
@@ -182,8 +155,8 @@ static void test_yuv_matches_rgb(tc_context *ctx)
       uint8_t *yuv = random_frame(&f), *rgb = malloc(tc_frame_bytes(&rgba));
       tc_ref_yuv_to_rgba(&f, yuv, rgb);
       for (size_t i = 0; i < sizeof filters / sizeof *filters; i++) {
-        float *got = device_preprocess(ctx, &f, yuv, size, filters[i]);
-        float *want = device_preprocess(ctx, &rgba, rgb, size, filters[i]);
+        float *got = tc_test_preprocess(ctx, &f, yuv, size, filters[i]);
+        float *want = tc_test_preprocess(ctx, &rgba, rgb, size, filters[i]);
         char what[160];
         snprintf(what, sizeof what, "preprocess %s %ux%u stride %u %s %s range, %s == RGBA of the same picture",
                  tc_frame_format_name(f.format), f.width, f.height, f.stride, m & 1 ? "BT.709" : "BT.601",
