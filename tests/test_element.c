@@ -841,7 +841,9 @@ static void test_errors(void)
     { "NaN weights", "model={N} head={H}", "RGBA", "NaN" },
     /* async: the analysis thread's error, not the stream's "internal error", comes first */
     { "NaN weights, async", "model={N} head={H} mode=async", "RGBA", "NaN" },
-    { "unsupported caps", "model={M} head={H}", "I420", "" },
+    { "unsupported caps", "model={M} head={H}", "GRAY8", "" },
+    /* videotestsrc writes BT.2020 YUV when asked: a matrix tokenclip does not read */
+    { "unsupported colorimetry", "model={M} head={H}", "NV12,colorimetry=bt2020", "colorimetry bt2020" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     expect_error(&cases[i]);
@@ -863,6 +865,255 @@ static void test_property_ranges(void)
                tc_params_set(&p, TC_PARAM_INPUT_SIZE, TC_MAX_INPUT_SIZE + 16, NULL) == TC_ERR_INVALID_ARGUMENT,
            "the library refuses what the properties cannot take");
   gst_object_unref(e);
+}
+
+/* ---- camera formats (issue 18) ---- */
+
+/* The last buffer a pipeline's sink named "out" received (a ref), or NULL
+ * when the pipeline did not reach EOS. */
+static GstPadProbeReturn on_last_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  gst_buffer_replace((GstBuffer **)data, GST_PAD_PROBE_INFO_BUFFER(info));
+  return GST_PAD_PROBE_OK;
+}
+
+static GstBuffer *last_buffer(const char *desc)
+{
+  GstBuffer *last = NULL;
+  GstElement *pipe = gst_parse_launch(desc, NULL);
+  GstElement *sink = pipe ? gst_bin_get_by_name(GST_BIN(pipe), "out") : NULL;
+  TC_CHECK(sink != NULL, "pipeline with a sink named out: %s", desc);
+  if (!sink) {
+    if (pipe)
+      gst_object_unref(pipe);
+    return NULL;
+  }
+  GstPad *pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_last_buffer, &last, NULL);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+  GstBus *bus = gst_element_get_bus(pipe);
+  gst_element_set_state(pipe, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  int eos = m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS;
+  TC_CHECK(eos, "EOS from %s", desc);
+  if (m)
+    gst_message_unref(m);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(pipe);
+  if (!eos)
+    gst_buffer_replace(&last, NULL);
+  return last;
+}
+
+/* Mean and largest absolute difference of two buffers' bytes (-1: sizes differ). */
+static double byte_difference(GstBuffer *a, GstBuffer *b, int *worst)
+{
+  GstMapInfo ma, mb;
+  double sum = -1;
+  *worst = 0;
+  gst_buffer_map(a, &ma, GST_MAP_READ);
+  gst_buffer_map(b, &mb, GST_MAP_READ);
+  if (ma.size == mb.size) {
+    sum = 0;
+    for (gsize i = 0; i < ma.size; i++) {
+      int d = abs((int)ma.data[i] - (int)mb.data[i]);
+      sum += d;
+      *worst = MAX(*worst, d);
+    }
+    sum /= (double)ma.size;
+  }
+  gst_buffer_unmap(a, &ma);
+  gst_buffer_unmap(b, &mb);
+  return sum;
+}
+
+/* NV12, I420 and YUY2 straight in (BT.601 and BT.709 limited range, BT.601
+ * full range), against the same frames through videoconvert to RGBA before
+ * the element. videoconvert runs with chroma-mode=none, the chroma reading
+ * tokenclip does (test_yuv_videoconvert compares the model inputs with
+ * videoconvert's defaults too); what is left is videoconvert's fixed-point
+ * matrix, about 2 steps darker in limited range. Measured 2026-12-05, lavapipe
+ * (printed below):
+ *  - scores: token scores of the tiny random model within 0.0165, image score
+ *    3.4e-3; tolerance 0.03 and 0.01. Reading BT.709 as BT.601 (tried by
+ *    hand) moves token scores by 0.085-0.12, so the tolerance catches a wrong
+ *    matrix;
+ *  - the overlay, blended in YUV then converted to RGBA by videoconvert,
+ *    against videoconvert's RGBA blended by the RGB path: mean byte difference
+ *    (RGBA) 2.85 limited range, under 2 full range. Bound 2 as test_map's
+ *    blend against the RGB path, 3.5 in limited range where videoconvert's
+ *    darker reading falls on the picture in one path and on the blended result
+ *    in the other. */
+static void test_yuv_formats(void)
+{
+  static const char *formats[] = { "NV12", "I420", "YUY2" };
+  static const char *colorimetry[] = { "bt601", "bt709", "1:4:0:0" /* BT.601 matrix, full range */ };
+  char caps[256], direct[2048], converted[2048];
+  double worst = 0, worst_image = 0, worst_mean = 0;
+  for (size_t f = 0; f < 3; f++)
+    for (size_t c = 0; c < 3; c++) {
+      snprintf(caps, sizeof caps, "video/x-raw,format=%s,width=64,height=48,framerate=30/1,colorimetry=%s",
+               formats[f], colorimetry[c]);
+      const char *tc = "tokenclip attach-map=true overlay-threshold=0 alpha=0.6";
+      snprintf(direct, sizeof direct,
+               "videotestsrc pattern=smpte num-buffers=1 ! %s ! %s model=%s head=%s ! videoconvert chroma-mode=none ! "
+               "video/x-raw,format=RGBA ! fakesink name=out", caps, tc, model_path, head_path);
+      snprintf(converted, sizeof converted,
+               "videotestsrc pattern=smpte num-buffers=1 ! %s ! videoconvert chroma-mode=none ! video/x-raw,format=RGBA ! "
+               "%s model=%s head=%s ! fakesink name=out", caps, tc, model_path, head_path);
+      GstBuffer *a = last_buffer(direct), *b = last_buffer(converted);
+      GstTokenClipMeta *ma = a ? gst_buffer_get_tokenclip_meta(a) : NULL;
+      GstTokenClipMeta *mb = b ? gst_buffer_get_tokenclip_meta(b) : NULL;
+      int ok = ma && mb && ma->grid_width == mb->grid_width && ma->grid_height == mb->grid_height;
+      TC_CHECK(ok, "%s %s: both pipelines give scores", formats[f], colorimetry[c]);
+      if (ok) {
+        double d = 0, di = fabs(ma->image_score - mb->image_score);
+        for (size_t i = 0; i < (size_t)ma->grid_width * ma->grid_height; i++)
+          d = fmax(d, fabs((double)ma->scores[i] - mb->scores[i]));
+        worst = fmax(worst, d), worst_image = fmax(worst_image, di);
+        TC_CHECK(d < 0.03 && di < 0.01,
+                 "%s %s: direct vs videoconvert: token scores differ by %.3g (tolerance 0.03), image score by %.3g "
+                 "(0.01)",
+                 formats[f], colorimetry[c], d, di);
+        int worst_byte;
+        double mean = byte_difference(a, b, &worst_byte);
+        worst_mean = fmax(worst_mean, mean);
+        double bound = c == 2 ? 2 : 3.5; /* see above: videoconvert's darker limited range */
+        TC_CHECK(mean >= 0 && mean < bound, "%s %s: overlay blended in YUV vs in RGB, as RGBA: mean byte difference "
+                 "%.3g (bound %.1f), worst %d", formats[f], colorimetry[c], mean, bound, worst_byte);
+      }
+      if (a)
+        gst_buffer_unref(a);
+      if (b)
+        gst_buffer_unref(b);
+    }
+  printf("yuv: direct vs videoconvert, 3 formats x 3 colorimetries: token scores %.3g, image score %.3g, overlay mean "
+         "byte difference %.3g\n", worst, worst_image, worst_mean);
+}
+
+/* A YUV frame of pseudo-random bytes with a video meta: GStreamer's default
+ * layout, or (padded) each plane's rows 12 bytes longer and 100 bytes
+ * between planes, which tokenclip cannot take as one block (it repacks). */
+static GstBuffer *yuv_frame(GstVideoInfo *info, const char *format, int w, int h, int padded)
+{
+  gst_video_info_set_format(info, gst_video_format_from_string(format), w, h);
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 }, size = 0;
+  gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
+  for (guint p = 0; p < GST_VIDEO_INFO_N_PLANES(info); p++) {
+    stride[p] = GST_VIDEO_INFO_PLANE_STRIDE(info, p) + (padded ? 12 : 0);
+    offset[p] = padded ? size + (p ? 100 : 0) : GST_VIDEO_INFO_PLANE_OFFSET(info, p);
+    size = offset[p] + (gsize)stride[p] * GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT(info->finfo, p, h);
+  }
+  GstBuffer *buf = gst_buffer_new_allocate(NULL, size, NULL);
+  GstMapInfo m;
+  gst_buffer_map(buf, &m, GST_MAP_WRITE);
+  memset(m.data, 0xa5, m.size); /* padding: never read */
+  for (guint p = 0; p < GST_VIDEO_INFO_N_PLANES(info); p++) { /* the picture: the same in any layout */
+    gsize row = (gsize)GST_VIDEO_FORMAT_INFO_SCALE_WIDTH(info->finfo, p, w) * GST_VIDEO_INFO_COMP_PSTRIDE(info, p);
+    for (int r = 0; r < GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT(info->finfo, p, h); r++)
+      for (gsize x = 0; x < row; x++)
+        m.data[offset[p] + (gsize)r * stride[p] + x] = (guint8)((p * 7919u + r * 613u + x) * 2654435761u >> 13);
+  }
+  gst_buffer_unmap(buf, &m);
+  gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT(info), w, h,
+                                 GST_VIDEO_INFO_N_PLANES(info), offset, stride);
+  return buf;
+}
+
+/* The picture's bytes (each plane's visible rows, packed) of a YUV buffer. */
+static guint8 *visible_bytes(GstBuffer *buf, const GstVideoInfo *info, gsize *n)
+{
+  GstVideoFrame v;
+  guint8 *out = g_malloc(GST_VIDEO_INFO_SIZE(info)), *o = out;
+  gst_video_frame_map(&v, (GstVideoInfo *)info, buf, GST_MAP_READ);
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&v); p++) {
+    gsize row = (gsize)GST_VIDEO_FRAME_COMP_WIDTH(&v, p) * GST_VIDEO_FRAME_COMP_PSTRIDE(&v, p);
+    for (int r = 0; r < GST_VIDEO_FRAME_COMP_HEIGHT(&v, p); r++, o += row)
+      memcpy(o, (guint8 *)GST_VIDEO_FRAME_PLANE_DATA(&v, p) + r * GST_VIDEO_FRAME_PLANE_STRIDE(&v, p), row);
+  }
+  gst_video_frame_unmap(&v);
+  *n = (gsize)(o - out);
+  return out;
+}
+
+/* One YUV frame through the element (sync): the frame out and its scores. */
+static GstBuffer *push_yuv(const char *props, const char *format, int w, int h, GstBuffer *in)
+{
+  GstBus *bus;
+  GstHarness *hn = make_harness(props, &bus);
+  char caps[256];
+  snprintf(caps, sizeof caps, "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1", format, w, h);
+  gst_harness_set_src_caps_str(hn, caps);
+  GstBuffer *out = gst_harness_push(hn, in) == GST_FLOW_OK ? gst_harness_pull(hn) : NULL;
+  gst_harness_teardown(hn);
+  gst_object_unref(bus);
+  return out;
+}
+
+/* YUV frames through the element in any memory layout, at odd sizes:
+ *  - alpha 0 leaves every byte of the picture as it was;
+ *  - planes that are not one block (padded rows, gaps, I420 chroma strides
+ *    GStreamer rounds up at widths like 66) are repacked around the call: the
+ *    scores and the blended picture equal those of the default layout, bit for
+ *    bit;
+ *  - async mode runs YUV at an odd size. */
+static void test_yuv_frames(void)
+{
+  static const char *formats[] = { "NV12", "I420", "YUY2" };
+  static const int sizes[][2] = { { 64, 48 }, { 63, 47 }, { 66, 47 } };
+  for (size_t f = 0; f < 3; f++)
+    for (size_t z = 0; z < 3; z++) {
+      const int w = sizes[z][0], h = sizes[z][1];
+      GstVideoInfo info;
+      GstBuffer *outs[2] = { NULL, NULL };
+      guint8 *bytes[2] = { NULL, NULL };
+      gsize n[2] = { 0, 0 };
+      for (int padded = 0; padded < 2; padded++) {
+        GstBuffer *in = yuv_frame(&info, formats[f], w, h, padded);
+        gsize n_in;
+        guint8 *before = visible_bytes(in, &info, &n_in);
+        GstBuffer *out = push_yuv("alpha=0 attach-map=true", formats[f], w, h, in);
+        TC_CHECK(out && gst_buffer_get_tokenclip_meta(out), "%s %dx%d%s: a frame out, analysed", formats[f], w, h,
+                 padded ? " padded" : "");
+        if (out) {
+          gsize n_out;
+          guint8 *after = visible_bytes(out, &info, &n_out);
+          TC_CHECK(n_in == n_out && memcmp(before, after, n_in) == 0, "%s %dx%d%s alpha 0: bytes unchanged",
+                   formats[f], w, h, padded ? " padded" : "");
+          g_free(after);
+          gst_buffer_unref(out);
+        }
+        g_free(before);
+        outs[padded] = push_yuv("alpha=0.6 overlay-threshold=0 attach-map=true", formats[f], w, h,
+                                yuv_frame(&info, formats[f], w, h, padded));
+        if (outs[padded])
+          bytes[padded] = visible_bytes(outs[padded], &info, &n[padded]);
+      }
+      GstTokenClipMeta *m0 = outs[0] ? gst_buffer_get_tokenclip_meta(outs[0]) : NULL;
+      GstTokenClipMeta *m1 = outs[1] ? gst_buffer_get_tokenclip_meta(outs[1]) : NULL;
+      TC_CHECK(m0 && m1 && m0->grid_width == m1->grid_width && m0->grid_height == m1->grid_height &&
+                   memcmp(m0->scores, m1->scores, sizeof(float) * m0->grid_width * m0->grid_height) == 0,
+               "%s %dx%d: padded planes give the default layout's scores", formats[f], w, h);
+      TC_CHECK(bytes[0] && bytes[1] && n[0] == n[1] && memcmp(bytes[0], bytes[1], n[0]) == 0,
+               "%s %dx%d: padded planes get the default layout's overlay", formats[f], w, h);
+      for (int i = 0; i < 2; i++) {
+        g_free(bytes[i]);
+        if (outs[i])
+          gst_buffer_unref(outs[i]);
+      }
+    }
+  for (size_t f = 0; f < 3; f++) {
+    char desc[1024];
+    snprintf(desc, sizeof desc,
+             "videotestsrc num-buffers=10 ! video/x-raw,format=%s,width=63,height=47 ! tokenclip mode=async "
+             "model=%s head=%s ! fakesink",
+             formats[f], model_path, head_path);
+    run_result r = run_pipeline(desc, NULL);
+    TC_CHECK(r.eos && !r.error[0] && r.messages >= 1, "%s async: EOS with %d analyses (%s)", formats[f], r.messages,
+             r.error);
+  }
 }
 
 /* Start and stop repeatedly: each run completes (leaks are checked under valgrind). */
@@ -1079,6 +1330,8 @@ int main(int argc, char **argv)
   RUN(test_model_change_refused);
   RUN(test_errors);
   RUN(test_property_ranges);
+  RUN(test_yuv_formats);
+  RUN(test_yuv_frames);
   RUN(test_state_cycles);
   RUN(test_async_keeps_live_rate);
 
