@@ -55,15 +55,17 @@ EOF
 fi
 
 if [ -n "$input" ]; then
-  src="filesrc location=$input ! decodebin ! videoconvert ! videoscale"
+  src="filesrc location=$input ! decodebin ! videoscale"
 else
-  src="videotestsrc pattern=smpte num-buffers=$frames ! video/x-raw,width=640,height=480,framerate=30/1"
+  # NV12, as cameras and decoders give frames: tokenclip reads and blends it without videoconvert
+  src="videotestsrc pattern=smpte num-buffers=$frames ! video/x-raw,format=NV12,width=640,height=480,framerate=30/1"
 fi
 
 if [ -n "$object" ]; then subspaces="object=\"$object\""; else subspaces="head=$head"; fi
 rm -rf "$out" && mkdir -p "$out"
 export GST_PLUGIN_PATH="$PWD/build/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-pipeline="$src ! videoconvert ! video/x-raw,format=RGBA ! \
+# videoconvert only for pngenc, which writes RGB
+pipeline="$src ! \
   tokenclip name=tc model=$model $subspaces ${extra[*]:-} ! \
   videoconvert ! pngenc ! multifilesink location=$out/frame-%04d.png max-files=$frames"
 echo "demo: gst-launch-1.0 $pipeline" | tr -s ' '
