@@ -65,6 +65,8 @@ tc_status tc_buffer_create(tc_context *ctx, size_t bytes, tc_buffer **out, tc_er
     tc_buffer_destroy(buf);
     return st;
   }
+  buf->counted = true;
+  ctx->buffer_bytes += buf->size;
   *out = buf;
   return TC_OK;
 }
@@ -73,6 +75,8 @@ void tc_buffer_destroy(tc_buffer *buf)
 {
   if (!buf)
     return;
+  if (buf->counted)
+    buf->ctx->buffer_bytes -= buf->size;
   VkDevice dev = buf->ctx->device;
   for (int i = 0; i < 3; i++)
     if (buf->view[i])
@@ -85,6 +89,7 @@ void tc_buffer_destroy(tc_buffer *buf)
 }
 
 size_t tc_buffer_size(const tc_buffer *buf) { return buf->size; }
+size_t tc_context_buffer_bytes(const tc_context *ctx) { return ctx->buffer_bytes; }
 void *tc_buffer_host_ptr(tc_buffer *buf) { return buf->mapped; }
 
 typedef struct {

@@ -92,6 +92,10 @@ uint32_t tc_context_subgroup_size(const tc_context *ctx);
 /* Number of warnings and errors the validation layer reported so far. */
 uint32_t tc_context_validation_messages(const tc_context *ctx);
 int tc_context_profiling(const tc_context *ctx);
+/* Device memory held by the context's tc_buffers now, in bytes (weights,
+ * activations, frames): what a shared model saves is measured with it. */
+size_t tc_context_buffer_bytes(const tc_context *ctx);
+
 /* Largest storage-buffer binding the device allows, in bytes. */
 uint64_t tc_context_max_storage_range(const tc_context *ctx);
 

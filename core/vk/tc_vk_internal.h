@@ -3,6 +3,7 @@
 #define TC_VK_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <vulkan/vulkan.h>
 
@@ -45,6 +46,7 @@ struct tc_context {
   /* Serialises queue submissions, kernel creation and lazy view creation:
    * an element may run inference on one thread and blend on another. */
   pthread_mutex_t lock;
+  _Atomic size_t buffer_bytes; /* device memory of the tc_buffers alive (tc_context_buffer_bytes) */
   tc_kernel *kernels; /* linked list, owned */
   VkCommandPool transfer_pool; /* one-shot staging copies, under lock */
   char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
@@ -56,6 +58,7 @@ struct tc_buffer {
   VkDeviceMemory memory;
   size_t size;
   void *mapped; /* non-NULL when host-visible */
+  bool counted;  /* in the context's buffer_bytes */
   VkBufferView view[3]; /* per texel format (RGBA32F, RGBA16F, R32F), created on first use */
 };
 
