@@ -2,6 +2,8 @@
  * per frame slot. */
 #include "tc_detector.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +21,25 @@
 #include "text/tc_prompts.h"
 #include "text/tc_unicode.h"
 
-struct tc_detector {
+/* The model: what detectors can share (tc_model_create). The encoder's
+ * activations live here too, so the submissions that use them, from
+ * whichever detector, take `run` in turn. */
+struct tc_model {
+  atomic_uint refs;
+  pthread_mutex_t run;
   tc_context *ctx;
   char *device; /* the option, NULL for the default */
-  tc_clip_vision *model;
+  char *path;
+  tc_clip_vision *vision;
   tc_encoder *enc;
+  tc_params params; /* in effect when the encoder was made: its load-time fields hold for every detector */
+  atomic_bool warmed;
+};
+
+struct tc_detector {
+  tc_model *m;
+  tc_context *ctx; /* the model's */
+  tc_encoder *enc; /* the model's */
   tc_head *head[TC_MAX_FEATURE_LAYERS]; /* one per feature layer: each keeps its own Sinkhorn potentials */
   uint32_t layers;                      /* feature layers: blocks of the encoder's output */
   uint32_t grid, tokens; /* tokens = grid^2 patch tokens */
@@ -76,9 +92,9 @@ static tc_status subspaces_from_words(tc_detector *det, const tc_detector_option
     templates = (const char *const *)loaded;
   }
   if (st == TC_OK)
-    st = tc_clip_text_open(o->model_path, NULL, &text, err);
+    st = tc_clip_text_open(det->m->path, NULL, &text, err);
   if (st == TC_OK)
-    st = tc_prompt_open_tokenizer(o->model_path, o->vocab_path, &tok, err);
+    st = tc_prompt_open_tokenizer(det->m->path, o->vocab_path, &tok, err);
   if (st == TC_OK)
     st = tc_prompt_subspaces_on(det->ctx, text, tok, o->object, templates, Q, &s->owned, &s->D, err);
   tc_prompt_templates_free(loaded, loaded ? Q : 0);
@@ -110,14 +126,15 @@ static tc_status load_subspaces(tc_detector *det, const tc_detector_options *o, 
   return st;
 }
 
-static tc_status check_dim(const tc_detector_options *o, const subspaces *s, uint32_t D, tc_error *err)
+static tc_status check_dim(const tc_detector *det, const tc_detector_options *o, const subspaces *s, uint32_t D,
+                           tc_error *err)
 {
   if (!s->D || s->D == D)
     return TC_OK;
   if (o->head_path)
     return tc_error_set(err, TC_ERR_MISMATCH, "%s: subspaces have dimension %u but the encoder's embeddings have %u",
                         o->head_path, s->D, D);
-  return tc_error_set(err, TC_ERR_MISMATCH, "%s: text embeddings have %u dimensions, image tokens %u", o->model_path,
+  return tc_error_set(err, TC_ERR_MISMATCH, "%s: text embeddings have %u dimensions, image tokens %u", det->m->path,
                       s->D, D);
 }
 
@@ -139,6 +156,16 @@ static tc_status zero_buffer(tc_buffer *buf, tc_error *err)
 
 typedef tc_status (*record_fn)(tc_detector *det, tc_cmd *cmd, tc_error *err);
 
+/* Runs a sequence that uses the model's encoder buffers (preprocessing
+ * writes its input): one at a time across the detectors sharing the model. */
+static tc_status run_locked(tc_detector *det, tc_cmd *cmd, tc_error *err)
+{
+  pthread_mutex_lock(&det->m->run);
+  tc_status st = tc_cmd_run(cmd, err);
+  pthread_mutex_unlock(&det->m->run);
+  return st;
+}
+
 /* Records what `record` adds into a sequence of its own and runs it once. */
 static tc_status run_once(tc_detector *det, record_fn record, tc_error *err)
 {
@@ -151,7 +178,7 @@ static tc_status run_once(tc_detector *det, record_fn record, tc_error *err)
   if (st == TC_OK)
     st = tc_cmd_end(cmd, err);
   if (st == TC_OK)
-    st = tc_cmd_run(cmd, err);
+    st = run_locked(det, cmd, err);
   tc_cmd_destroy(cmd);
   return st;
 }
@@ -203,6 +230,8 @@ static tc_status warm_up_model(tc_detector *det, tc_error *err)
     st = run_once(det, record_model, err);
   for (uint32_t f = 0; f < det->layers && st == TC_OK; f++)
     st = tc_head_reset(det->head[f], err);
+  if (st == TC_OK)
+    det->m->warmed = true;
   return st;
 }
 
@@ -225,18 +254,18 @@ static tc_status refuse(const tc_detector *det, const tc_detector_options *o, tc
  * multiple of its patch. */
 static tc_status fit_params_to_model(tc_detector *det, const tc_detector_options *o, tc_error *err)
 {
-  const tc_clip_vision_config *cfg = tc_clip_vision_get_config(det->model);
+  const tc_clip_vision_config *cfg = tc_clip_vision_get_config(det->m->vision);
   const uint32_t L = (uint32_t)cfg->layers, p = (uint32_t)cfg->patch_size;
   char why[256];
   tc_params_resolve_model(&det->params, det->file.set | det->user.set, L);
   uint32_t layers[TC_MAX_FEATURE_LAYERS], n = tc_params_feature_layers(&det->params, layers);
-  snprintf(why, sizeof why, "the model %s has %u layers", o->model_path, L);
+  snprintf(why, sizeof why, "the model %s has %u layers", det->m->path, L);
   if (det->params.vv_start > L)
     return refuse(det, o, TC_PARAM_VV_START, why, err);
   if (layers[n - 1] > L)
     return refuse(det, o, TC_PARAM_FEATURE_LAYERS, why, err);
   const uint32_t S = det->params.input_size;
-  snprintf(why, sizeof why, "not a multiple of the patch size %u of the model %s (e.g. %d)", p, o->model_path,
+  snprintf(why, sizeof why, "not a multiple of the patch size %u of the model %s (e.g. %d)", p, det->m->path,
            cfg->image_size);
   if (S && S % p != 0)
     return refuse(det, o, TC_PARAM_INPUT_SIZE, why, err);
@@ -261,21 +290,21 @@ void tc_precision_to_encoder(const tc_context *ctx, tc_precision p, tc_encoder_o
   eo->activations = p == TC_PRECISION_FP16 && tc_context_family(ctx) == TC_FAMILY_GPU ? TC_F16 : TC_F32;
 }
 
-tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc_error *err)
-{
-  *out = NULL;
-  if (!o->model_path || !*o->model_path)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no model file given");
-  tc_detector *det = calloc(1, sizeof *det);
-  if (!det)
-    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  tc_params_init(&det->file);
-  det->user = o->params;
-  det->warm_up = o->warm_up;
-  tc_status st = TC_OK;
-  if (o->device && !(det->device = strdup(o->device)))
-    st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+/* ---- the model ---- */
 
+static char *copy_string(const char *s) { return s ? strdup(s) : NULL; }
+
+/* A model with its context and nothing loaded yet (the first detector loads it). */
+static tc_status model_new(const tc_detector_options *o, tc_model **out, tc_error *err)
+{
+  tc_model *m = calloc(1, sizeof *m);
+  if (!m)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  atomic_init(&m->refs, 1);
+  pthread_mutex_init(&m->run, NULL);
+  *out = m;
+  if (!(m->path = copy_string(o->model_path)) || (o->device && !(m->device = copy_string(o->device))))
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   tc_context_options copts;
   tc_context_options_init(&copts);
   copts.device = o->device;
@@ -284,13 +313,111 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
                                                                              : TC_PRECISION_AUTO;
   if (!getenv("TOKENCLIP_COOPMAT")) /* set, it still decides (emulated ones for tests) */
     copts.cooperative_matrix = prec == TC_PRECISION_FP32 ? 0 : 1; /* on only where the device has them */
-  if (st == TC_OK)
-    st = tc_context_create(&copts, &det->ctx, err);
+  return tc_context_create(&copts, &m->ctx, err);
+}
+
+tc_model *tc_model_ref(tc_model *m)
+{
+  if (m)
+    atomic_fetch_add(&m->refs, 1);
+  return m;
+}
+
+void tc_model_unref(tc_model *m)
+{
+  if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+    return;
+  tc_encoder_destroy(m->enc);
+  tc_clip_vision_close(m->vision);
+  tc_context_destroy(m->ctx);
+  pthread_mutex_destroy(&m->run);
+  free(m->path);
+  free(m->device);
+  free(m);
+}
+
+uint32_t tc_model_users(const tc_model *m) { return atomic_load(&m->refs); }
+size_t tc_model_device_bytes(const tc_model *m) { return tc_context_buffer_bytes(m->ctx); }
+const char *tc_model_device_name(const tc_model *m) { return tc_context_device_name(m->ctx); }
+const char *tc_model_path(const tc_model *m) { return m->path; }
+
+/* The model is what a detector with these options would load: made by one,
+ * keeping only the model. */
+tc_status tc_model_create(const tc_detector_options *o, tc_model **out, tc_error *err)
+{
+  *out = NULL;
+  if (o->model)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_model_create: the options already name a shared model");
+  tc_detector *det = NULL;
+  tc_status st = tc_detector_create(o, &det, err);
+  if (st == TC_OK) {
+    *out = tc_model_ref(det->m);
+    tc_detector_destroy(det);
+  }
+  return st;
+}
+
+/* A detector on a shared model: the options name no other model file or
+ * device, and ask the encoder for nothing else than it was made with. */
+static tc_status check_shared_options(const tc_model *m, const tc_detector_options *o, tc_error *err)
+{
+  if (o->model_path && *o->model_path && strcmp(o->model_path, m->path) != 0)
+    return tc_error_set(err, TC_ERR_MISMATCH, "model file %s given with a shared model loaded from %s",
+                        o->model_path, m->path);
+  if (o->device && (!m->device || strcmp(o->device, m->device) != 0))
+    return tc_error_set(err, TC_ERR_MISMATCH, "device '%s' given with a shared model on %s (device '%s')", o->device,
+                        tc_context_device_name(m->ctx), m->device ? m->device : "default");
+  return TC_OK;
+}
+
+static tc_status check_shared_params(const tc_detector *det, tc_error *err)
+{
+  static const tc_param encoder_fields[] = { TC_PARAM_INPUT_SIZE, TC_PARAM_VV_START, TC_PARAM_POS_INTERP,
+                                             TC_PARAM_FEATURE_LAYERS, TC_PARAM_GLOBAL_LN_POST, TC_PARAM_PRECISION };
+  /* input size 0 is the model's own: compared as the size it stands for */
+  const uint32_t own = (uint32_t)tc_clip_vision_get_config(det->m->vision)->image_size;
+  tc_params mine = det->params, model = det->m->params;
+  mine.input_size = mine.input_size ? mine.input_size : own;
+  model.input_size = model.input_size ? model.input_size : own;
+  const uint64_t diff = tc_params_diff(&model, &mine);
+  for (size_t i = 0; i < sizeof encoder_fields / sizeof *encoder_fields; i++) {
+    if (!(diff & ((uint64_t)1 << encoder_fields[i])))
+      continue;
+    char here[160], there[160];
+    tc_param_format(&mine, encoder_fields[i], here, sizeof here);
+    tc_param_format(&model, encoder_fields[i], there, sizeof there);
+    return tc_error_set(err, TC_ERR_MISMATCH, "%s %s, but the shared model %s was loaded with %s",
+                        tc_param_name(encoder_fields[i]), here, det->m->path, there);
+  }
+  return TC_OK;
+}
+
+/* ---- creation ---- */
+
+tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc_error *err)
+{
+  *out = NULL;
+  if (!o->model && (!o->model_path || !*o->model_path))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no model file given");
+  tc_status st = o->model ? check_shared_options(o->model, o, err) : TC_OK;
+  if (st != TC_OK)
+    return st;
+  tc_detector *det = calloc(1, sizeof *det);
+  if (!det)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  tc_params_init(&det->file);
+  det->user = o->params;
+  det->warm_up = o->warm_up;
+  if (o->model)
+    det->m = tc_model_ref(o->model);
+  else
+    st = model_new(o, &det->m, err);
+  det->ctx = det->m ? det->m->ctx : NULL;
   subspaces s = { 0 };
   if (st == TC_OK)
     st = load_subspaces(det, o, &s, err);
-  if (st == TC_OK)
-    st = tc_clip_vision_open(o->model_path, NULL, &det->model, err);
+  if (st == TC_OK && !det->m->vision)
+    st = tc_clip_vision_open(det->m->path, NULL, &det->m->vision, err);
   /* defaults < head file < the caller's, the model's defaults filled in, checked before anything is sized by them */
   if (st == TC_OK) {
     tc_params_merge(&det->file, &det->user, &det->params);
@@ -302,13 +429,18 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   tc_params_to_encoder(&det->params, &eo);
   if (st == TC_OK)
     tc_precision_to_encoder(det->ctx, det->params.precision, &eo);
-  if (st == TC_OK)
-    st = tc_encoder_create(det->ctx, det->model, &eo, &det->enc, err);
+  if (st == TC_OK && !det->m->enc) {
+    st = tc_encoder_create(det->ctx, det->m->vision, &eo, &det->m->enc, err);
+    det->m->params = det->params;
+  } else if (st == TC_OK) {
+    st = check_shared_params(det, err);
+  }
+  det->enc = det->m ? det->m->enc : NULL;
   if (st == TC_OK) {
     det->grid = tc_encoder_grid(det->enc);
     det->tokens = det->grid * det->grid;
     det->layers = tc_encoder_feature_layers(det->enc, NULL);
-    st = check_dim(o, &s, tc_encoder_embed_dim(det->enc), err);
+    st = check_dim(det, o, &s, tc_encoder_embed_dim(det->enc), err);
   }
   for (uint32_t f = 0; f < det->layers && st == TC_OK; f++)
     st = tc_head_create(det->ctx, s.T, s.Q, tc_encoder_embed_dim(det->enc), det->tokens, &det->head[f], err);
@@ -327,7 +459,8 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   for (int i = 0; i < TC_DETECTOR_SLOTS && st == TC_OK; i++)
     for (int b = 0; b < 2 && st == TC_OK; b++)
       st = tc_cmd_create(det->ctx, &det->cmd[i][b], err);
-  if (st == TC_OK && det->warm_up)
+  /* a shared model is compiled once, by its first detector */
+  if (st == TC_OK && det->warm_up && !det->m->warmed)
     st = warm_up_model(det, err);
   if (st != TC_OK) {
     tc_detector_destroy(det);
@@ -362,18 +495,16 @@ void tc_detector_destroy(tc_detector *det)
     tc_buffer_destroy(det->layer_scores[f]);
     tc_head_destroy(det->head[f]);
   }
-  tc_encoder_destroy(det->enc);
-  tc_clip_vision_close(det->model);
-  tc_context_destroy(det->ctx);
+  tc_model_unref(det->m);
   free(det->host_scores);
   free(det->batch_scores);
   free(det->region_work);
-  free(det->device);
   free(det);
 }
 
 const char *tc_detector_device_name(const tc_detector *det) { return tc_context_device_name(det->ctx); }
-const char *tc_detector_device_option(const tc_detector *det) { return det->device; }
+const char *tc_detector_device_option(const tc_detector *det) { return det->m->device; }
+tc_model *tc_detector_model(const tc_detector *det) { return det->m; }
 uint32_t tc_detector_validation_messages(const tc_detector *det) { return tc_context_validation_messages(det->ctx); }
 uint32_t tc_detector_grid(const tc_detector *det) { return det->grid; }
 uint32_t tc_detector_input_size(const tc_detector *det) { return tc_encoder_input_size(det->enc); }
@@ -577,7 +708,7 @@ static tc_status run_analysis(tc_detector *det, int slot, int blend, tc_analysis
   tc_status st = det->recorded[slot][blend] ? TC_OK : record_analysis(det, slot, blend, err);
   double t0 = now_ms();
   if (st == TC_OK)
-    st = tc_cmd_run(det->cmd[slot][blend], err);
+    st = run_locked(det, det->cmd[slot][blend], err);
   double t1 = now_ms();
   return st == TC_OK ? read_results(det, t1 - t0, out, err) : st;
 }
@@ -625,9 +756,11 @@ tc_status tc_detector_analyse_batch(tc_detector *det, void *const *pixels, const
   for (uint32_t i = 0; i < count; i++) {
     if (!pixels[i])
       return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch frame %u: NULL pixels", i);
-    if (strides[i] < 4 * (size_t)det->frame.width)
-      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch frame %u: stride %zu is less than a %u-pixel row", i,
-                          strides[i], det->frame.width);
+    tc_status st = tc_frame_check_host_stride(&det->frame, strides[i], err);
+    if (st != TC_OK) {
+      tc_error_prefix(err, "batch frame %u", i);
+      return st;
+    }
   }
   for (uint32_t i = 0; i < count; i++) {
     tc_status st = tc_detector_analyse(det, pixels[i], strides[i], blend, &out[i], err);

@@ -332,6 +332,12 @@ typedef struct tc_analysis {
  * from two threads at once (the runner is). */
 typedef struct tc_detector tc_detector;
 
+/* A model several detectors share (tc_model_create): the Vulkan context, the
+ * vision tower's weights, the encoder and its compiled kernels, once. Each
+ * detector keeps its own subspaces, head and map parameters, frame layout
+ * and results; the encoder runs one detector's frame at a time. */
+typedef struct tc_model tc_model;
+
 typedef struct tc_detector_options {
   const char *model_path; /* CLIP safetensors (the vision tower; Hugging Face or open_clip naming) */
   /* The textual subspaces, from exactly one of: a head file; T [Q, 2, D]
@@ -345,6 +351,12 @@ typedef struct tc_detector_options {
   const char *prompts_path;
   const char *vocab_path; /* CLIP's BPE vocabulary for object (NULL: beside the model, else the installed one) */
   const char *device;     /* Vulkan device index or name part (NULL: $TOKENCLIP_DEVICE, else the best) */
+  /* A shared model (tc_model_create) instead of model_path and device: they
+   * may then be left NULL, and if given must be the model's. The load-time
+   * parameters the encoder was made with (input size, V-V start, position
+   * interpolation, feature layers, global ln_post, precision) must come out
+   * the same here: TC_ERR_MISMATCH names the first that does not. */
+  tc_model *model;
   tc_params params;       /* the caller's settings: the fields set override the head file's defaults */
   /* 1: every kernel compiled before the first frame: a zero input through
    * encoder and head at creation, and through preprocessing and the map at
@@ -356,7 +368,22 @@ typedef struct tc_detector_options {
 
 TC_API void tc_detector_options_init(tc_detector_options *options);
 TC_API tc_status tc_detector_create(const tc_detector_options *options, tc_detector **out, tc_error *err);
+/* Releases the detector and its reference to the model. */
 TC_API void tc_detector_destroy(tc_detector *det);
+
+/* The model that detectors with these options would load (model_path,
+ * device, and the load-time parameters their head file and settings give),
+ * compiled when warm_up is set. One reference for the caller; each detector
+ * made on it holds another, so it may be released as soon as they exist. */
+TC_API tc_status tc_model_create(const tc_detector_options *options, tc_model **out, tc_error *err);
+TC_API tc_model *tc_model_ref(tc_model *model);
+TC_API void tc_model_unref(tc_model *model);
+TC_API uint32_t tc_model_users(const tc_model *model);      /* references: the caller's and the detectors' */
+TC_API size_t tc_model_device_bytes(const tc_model *model); /* device memory of its context's buffers now */
+TC_API const char *tc_model_device_name(const tc_model *model);
+TC_API const char *tc_model_path(const tc_model *model);
+/* The detector's model (shared or its own). */
+TC_API tc_model *tc_detector_model(const tc_detector *det);
 
 TC_API const char *tc_detector_device_name(const tc_detector *det);
 TC_API uint32_t tc_detector_grid(const tc_detector *det);       /* the token grid is grid x grid */
