@@ -24,6 +24,12 @@
  * (its "anomaly" parameter structure holds max-score and mean-score). With
  * #GstTokenClip:attach-map the raw token scores travel as #GstTokenClipMeta.
  *
+ * Elements with the same #GstTokenClip:model-instance-id (or, with
+ * #GstTokenClip:share-model, the same model file and device) share one
+ * loaded model: the weights, the encoder and its compiled kernels once per
+ * process, for any number of streams; each element keeps its own head,
+ * parameters and frames. #GstTokenClip:model-users tells how many use it.
+ *
  * In `sync` mode every analysed frame waits for its own map. In `async` mode
  * video never waits: the newest frame is analysed on a thread of its own
  * while the frames flowing past get the latest finished map. The analysis is
@@ -72,6 +78,13 @@
  *     tokenclip model=clip-vit-large-patch14-336.safetensors head=anomalyclip-visa.safetensors mode=async ! \
  *     autovideosink
  * ]| AnomalyCLIP's inference (its input size, layers and map from the head file's defaults).
+ * |[
+ * gst-launch-1.0 compositor name=mosaic ! autovideosink \
+ *     v4l2src device=/dev/video0 ! tokenclip model=clip.safetensors head=head.safetensors \
+ *         model-instance-id=cams mode=async ! mosaic. \
+ *     v4l2src device=/dev/video2 ! tokenclip model=clip.safetensors head=head.safetensors \
+ *         model-instance-id=cams mode=async ! mosaic.
+ * ]| Two cameras, one model loaded (#GstTokenClip:model-instance-id), each stream at its own rate.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -81,6 +94,7 @@
 #include "gsttokenclip.h"
 #include "gsttokenclipmeta.h"
 #include "gsttokenclipprops.h"
+#include "gsttokenclipshared.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_tokenclip_debug);
 #define GST_CAT_DEFAULT gst_tokenclip_debug
@@ -186,6 +200,8 @@ gst_tokenclip_start (GstBaseTransform * trans)
   tc_error err = { 0 };
   gboolean ok = FALSE;
 
+  gchar *shared_name = NULL;
+
   GST_OBJECT_LOCK (self);
   tc_detector_options_init (&opts);
   opts.params = self->params;
@@ -212,19 +228,35 @@ gst_tokenclip_start (GstBaseTransform * trans)
   } else if (opts.head_path && opts.object) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Both head (%s) and object (%s) are set: the subspaces come "
             "from one of them", opts.head_path, opts.object), (NULL));
-  } else if (!(ok = tc_runner_create (&opts, &ropts, &runner, &err) == TC_OK)) {
-    post_error (self, &err, "Could not start");
+  } else {
+    /* a shared model: by id, or by model file and device */
+    if (NONEMPTY (self->model_instance_id))
+      shared_name = g_strdup (self->model_instance_id);
+    else if (self->share_model)
+      shared_name = g_strdup_printf ("%s on device %s", opts.model_path, opts.device ? opts.device : "default");
+    if (shared_name && !(opts.model = gst_tokenclip_shared_acquire (shared_name, &opts, &err))) {
+      post_error (self, &err, "Could not load the shared model");
+      g_clear_pointer (&shared_name, g_free);
+    } else if (!(ok = tc_runner_create (&opts, &ropts, &runner, &err) == TC_OK)) {
+      post_error (self, &err, "Could not start");
+    }
+    if (shared_name && !ok) {
+      gst_tokenclip_shared_release (shared_name);
+      g_clear_pointer (&shared_name, g_free);
+    }
   }
 
   GST_OBJECT_LOCK (self);
   self->running = ok;
   self->runner = runner;
+  self->shared_name = shared_name;
   if (ok) {
     const tc_detector *det = tc_runner_detector (runner);
 
-    GST_INFO_OBJECT (self, "model %s on %s: %ux%u input, %ux%u tokens, %u subspaces", opts.model_path,
+    GST_INFO_OBJECT (self, "model %s on %s: %ux%u input, %ux%u tokens, %u subspaces%s%s%s", opts.model_path,
         tc_detector_device_name (det), tc_detector_input_size (det), tc_detector_input_size (det),
-        tc_detector_grid (det), tc_detector_grid (det), tc_detector_subspaces (det));
+        tc_detector_grid (det), tc_detector_grid (det), tc_detector_subspaces (det),
+        shared_name ? " (shared: '" : "", shared_name ? shared_name : "", shared_name ? "')" : "");
     g_free (self->device_name);
     self->device_name = g_strdup (tc_detector_device_name (det));
     /* a change made while the runner was being created */
@@ -240,9 +272,12 @@ gst_tokenclip_stop (GstBaseTransform * trans)
 {
   GstTokenClip *self = GST_TOKENCLIP (trans);
   tc_runner *runner;
+  gchar *shared_name;
 
   GST_OBJECT_LOCK (self);
   runner = self->runner;
+  shared_name = self->shared_name;
+  self->shared_name = NULL;
   self->runner = NULL;
   self->running = FALSE;
   g_free (self->device_name);
@@ -250,6 +285,9 @@ gst_tokenclip_stop (GstBaseTransform * trans)
   GST_OBJECT_UNLOCK (self);
   /* not under the lock: the runner's thread may be posting a message */
   tc_runner_destroy (runner);
+  if (shared_name)
+    gst_tokenclip_shared_release (shared_name);
+  g_free (shared_name);
   g_clear_pointer (&self->repack, g_free);
   return TRUE;
 }
@@ -463,6 +501,8 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
     self->mode = g_value_get_enum (value);
   } else if (prop_id == PROP_ATTACH_MAP) {
     self->attach_map = g_value_get_boolean (value);
+  } else if (prop_id == PROP_SHARE_MODEL) {
+    self->share_model = g_value_get_boolean (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -485,6 +525,10 @@ gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GPa
     g_value_set_enum (value, self->mode);
   } else if (prop_id == PROP_ATTACH_MAP) {
     g_value_set_boolean (value, self->attach_map);
+  } else if (prop_id == PROP_SHARE_MODEL) {
+    g_value_set_boolean (value, self->share_model);
+  } else if (prop_id == PROP_MODEL_USERS) {
+    g_value_set_uint (value, self->shared_name ? gst_tokenclip_shared_users (self->shared_name) : (guint) self->running);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -536,6 +580,7 @@ gst_tokenclip_init (GstTokenClip * self)
   tc_params_set (&self->params, TC_PARAM_SINKHORN_WARM_START, 1, NULL);
   self->mode = DEFAULT_MODE;
   self->attach_map = DEFAULT_ATTACH_MAP;
+  self->share_model = DEFAULT_SHARE_MODEL;
   /* every frame is written in place */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }

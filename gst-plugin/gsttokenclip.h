@@ -35,6 +35,9 @@ struct _GstTokenClip {
   tc_params params;                /* what the other properties set, as the library takes them */
   GstTokenClipMode mode;
   gboolean attach_map;
+  gchar *model_instance_id;        /* a shared model's name (NULL: none, unless share_model) */
+  gboolean share_model;
+  gchar *shared_name;              /* the name of the shared model in use, from start to stop */
   gboolean running;                /* from start to stop: the properties above are fixed */
   gchar *device_name;              /* of the running detector */
   tc_runner *runner;               /* the analysis: between start and stop */

@@ -54,6 +54,7 @@ static const struct {
   {PROP_VOCAB, G_STRUCT_OFFSET (GstTokenClip, vocab)},
   {PROP_DEVICE, G_STRUCT_OFFSET (GstTokenClip, device)},
   {PROP_DEVICE_NAME, G_STRUCT_OFFSET (GstTokenClip, device_name)},
+  {PROP_MODEL_INSTANCE_ID, G_STRUCT_OFFSET (GstTokenClip, model_instance_id)},
 };
 
 /* ---- enums ---------------------------------------------------------------- */
@@ -149,6 +150,18 @@ gst_tokenclip_install_properties (GObjectClass * klass)
             "GPU > CPU)", NULL, ready)},
     {PROP_DEVICE_NAME, g_param_spec_string ("device-name", "Device name",
             "The Vulkan device in use (NULL until started)", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)},
+    {PROP_MODEL_INSTANCE_ID, g_param_spec_string ("model-instance-id", "Model instance id",
+            "Elements (of one process) with the same id share one loaded model: weights, encoder and compiled "
+            "kernels once, on one device; each keeps its own head, parameters and frames. They must name the "
+            "same model file and device and load it alike (input-size, vv-start, pos-interp, feature-layers, "
+            "global-ln-post, precision), else the element that differs fails to start with an error saying so "
+            "(NULL: the element's own model, unless share-model)", NULL, ready)},
+    {PROP_SHARE_MODEL, g_param_spec_boolean ("share-model", "Share model",
+            "Without a model-instance-id: share the model with the other elements that load the same model "
+            "file on the same device with share-model set", DEFAULT_SHARE_MODEL, ready)},
+    {PROP_MODEL_USERS, g_param_spec_uint ("model-users", "Model users",
+            "Elements using this element's model now, itself included (0 until started)", 0, G_MAXUINT, 0,
+            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)},
     {PROP_INPUT_SIZE, g_param_spec_uint ("input-size", "Input size",
             "Side of the square model input in pixels, a multiple of the patch size; the positional embedding "
             "is resized to it (0: the head file's value, else the model's own); at most 64 patches a side (896 for "

@@ -51,11 +51,15 @@ enum
   PROP_ATTACH_MAP,
   PROP_MAX_REGIONS,
   PROP_DEVICE_NAME,
+  PROP_MODEL_INSTANCE_ID,
+  PROP_SHARE_MODEL,
+  PROP_MODEL_USERS,
 };
 
 #define DEFAULT_NORMALIZE GST_TOKENCLIP_NORMALIZE_FIXED
 #define DEFAULT_MODE GST_TOKENCLIP_MODE_SYNC
 #define DEFAULT_ATTACH_MAP FALSE
+#define DEFAULT_SHARE_MODEL FALSE
 
 /* Installs every property on the class and marks the enum types as plugin API. */
 void gst_tokenclip_install_properties (GObjectClass * klass);

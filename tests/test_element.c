@@ -1116,6 +1116,218 @@ static void test_yuv_frames(void)
   }
 }
 
+/* ---- many streams, one model (issue 17) ---- */
+
+/* An element's model-users property. */
+static guint model_users(GstElement *pipe, const char *name)
+{
+  GstElement *e = gst_bin_get_by_name(GST_BIN(pipe), name);
+  guint users = G_MAXUINT;
+  if (e) {
+    g_object_get(e, "model-users", &users, NULL);
+    gst_object_unref(e);
+  }
+  return users;
+}
+
+/* Runs a pipeline to EOS and keeps it (PAUSED, elements started) for queries;
+ * the last buffer at each sink outN (N < n) in last[N]. NULL on error. */
+static GstElement *run_to_eos(const char *desc, GstBuffer **last, int n)
+{
+  GstElement *pipe = gst_parse_launch(desc, NULL);
+  TC_CHECK(pipe != NULL, "parse %s", desc);
+  if (!pipe)
+    return NULL;
+  for (int i = 0; i < n; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "out%d", i);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), name);
+    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_last_buffer, &last[i], NULL);
+    gst_object_unref(pad);
+    gst_object_unref(sink);
+  }
+  GstBus *bus = gst_element_get_bus(pipe);
+  gst_element_set_state(pipe, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  int eos = m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS;
+  if (m && !eos) {
+    GError *e = NULL;
+    gst_message_parse_error(m, &e, NULL);
+    TC_CHECK(eos, "EOS from %s: %s", desc, e->message);
+    g_error_free(e);
+  } else {
+    TC_CHECK(eos, "EOS from %s (timeout)", desc);
+  }
+  if (m)
+    gst_message_unref(m);
+  gst_object_unref(bus);
+  if (!eos) {
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(pipe);
+    return NULL;
+  }
+  return pipe;
+}
+
+static void stop_pipeline(GstElement *pipe)
+{
+  if (pipe) {
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(pipe);
+  }
+}
+
+/* Four streams through one model (model-instance-id) give each stream the
+ * scores and pixels of four elements with models of their own, bit for bit
+ * (the same kernels; each element keeps its own Sinkhorn state); the model
+ * is loaded once: every element counts four users. share-model does the same
+ * by model file. */
+static void test_shared_streams(void)
+{
+  static const char *patterns[4] = { "smpte", "ball", "snow", "pinwheel" };
+  char desc[8192], sharing[2][64] = { "model-instance-id=cams", "share-model=true" };
+  GstBuffer *alone[4] = { NULL }, *shared[4] = { NULL };
+  for (int s = 0; s < 4; s++) {
+    snprintf(desc, sizeof desc,
+             "videotestsrc pattern=%s num-buffers=4 ! video/x-raw,format=NV12,width=%d,height=48 ! tokenclip "
+             "model=%s head=%s attach-map=true alpha=0.5 ! fakesink name=out0",
+             patterns[s], 64 + 8 * s, model_path, head_path);
+    stop_pipeline(run_to_eos(desc, &alone[s], 1));
+  }
+  for (int k = 0; k < 2; k++) {
+    size_t len = 0;
+    for (int s = 0; s < 4; s++)
+      len += (size_t)snprintf(desc + len, sizeof desc - len,
+                              "videotestsrc pattern=%s num-buffers=4 ! video/x-raw,format=NV12,width=%d,height=48 ! "
+                              "tokenclip name=tc%d %s model=%s head=%s attach-map=true alpha=0.5 ! fakesink name=out%d ",
+                              patterns[s], 64 + 8 * s, s, sharing[k], model_path, head_path, s);
+    GstElement *pipe = run_to_eos(desc, shared, 4);
+    for (int s = 0; s < 4 && pipe; s++) {
+      char name[8];
+      snprintf(name, sizeof name, "tc%d", s);
+      TC_CHECK(model_users(pipe, name) == 4, "%s: element %d counts %u users of the model (4: loaded once)",
+               sharing[k], s, model_users(pipe, name));
+      GstTokenClipMeta *a = alone[s] ? gst_buffer_get_tokenclip_meta(alone[s]) : NULL;
+      GstTokenClipMeta *b = shared[s] ? gst_buffer_get_tokenclip_meta(shared[s]) : NULL;
+      TC_CHECK(a && b && a->grid_width == b->grid_width &&
+                   memcmp(a->scores, b->scores, sizeof(float) * a->grid_width * a->grid_height) == 0 &&
+                   a->image_score == b->image_score,
+               "%s stream %d: the scores of an element alone", sharing[k], s);
+      int worst;
+      TC_CHECK(a && b && byte_difference(alone[s], shared[s], &worst) == 0, "%s stream %d: the same pixels",
+               sharing[k], s);
+    }
+    stop_pipeline(pipe);
+    for (int s = 0; s < 4; s++)
+      gst_buffer_replace(&shared[s], NULL);
+  }
+  for (int s = 0; s < 4; s++)
+    gst_buffer_replace(&alone[s], NULL);
+}
+
+/* Buffers seen at a pad, counted. */
+static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  g_atomic_int_inc((gint *)data);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Three live pipelines on one model: one goes to NULL while the others play
+ * on (they keep receiving frames, the count of users drops), and starts
+ * again; the model goes with the last. */
+static void test_shared_start_stop(void)
+{
+  GstElement *pipes[3];
+  gint counts[3] = { 0 };
+  for (int i = 0; i < 3; i++) {
+    char desc[2048];
+    snprintf(desc, sizeof desc,
+             "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! tokenclip "
+             "name=tc model-instance-id=live model=%s head=%s mode=%s ! fakesink name=out",
+             model_path, head_path, i == 1 ? "async" : "sync");
+    pipes[i] = gst_parse_launch(desc, NULL);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipes[i]), "out");
+    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &counts[i], NULL);
+    gst_object_unref(pad);
+    gst_object_unref(sink);
+    gst_element_set_state(pipes[i], GST_STATE_PLAYING);
+  }
+  for (int i = 0; i < 3; i++)
+    gst_element_get_state(pipes[i], NULL, NULL, 20 * GST_SECOND);
+  g_usleep(500000);
+  TC_CHECK(model_users(pipes[0], "tc") == 3, "three users while all play (%u)", model_users(pipes[0], "tc"));
+  gst_element_set_state(pipes[1], GST_STATE_NULL);
+  TC_CHECK(model_users(pipes[0], "tc") == 2 && model_users(pipes[1], "tc") == 0,
+           "one stopped: two users (%u), the stopped element none (%u)", model_users(pipes[0], "tc"),
+           model_users(pipes[1], "tc"));
+  gint before[3] = { g_atomic_int_get(&counts[0]), 0, g_atomic_int_get(&counts[2]) };
+  g_usleep(500000);
+  for (int i = 0; i < 3; i += 2)
+    TC_CHECK(g_atomic_int_get(&counts[i]) >= before[i] + 5,
+             "stream %d plays on while another stopped: %d frames in 0.5 s", i, g_atomic_int_get(&counts[i]) - before[i]);
+  gst_element_set_state(pipes[1], GST_STATE_PLAYING);
+  gst_element_get_state(pipes[1], NULL, NULL, 20 * GST_SECOND);
+  gint restarted = g_atomic_int_get(&counts[1]);
+  g_usleep(500000);
+  TC_CHECK(g_atomic_int_get(&counts[1]) >= restarted + 5 && model_users(pipes[1], "tc") == 3,
+           "the stopped stream starts again (%d frames, %u users)", g_atomic_int_get(&counts[1]) - restarted,
+           model_users(pipes[1], "tc"));
+  for (int i = 0; i < 3; i++)
+    gst_element_set_state(pipes[i], GST_STATE_NULL);
+  TC_CHECK(model_users(pipes[0], "tc") == 0, "all stopped: no users (%u)", model_users(pipes[0], "tc"));
+  for (int i = 0; i < 3; i++)
+    gst_object_unref(pipes[i]);
+}
+
+/* One id, another model file or another device: the second element fails to
+ * start with an error naming both. */
+static void test_shared_mismatch(void)
+{
+  char other[256], first[2048];
+  snprintf(other, sizeof other, "/tmp/tc-element-other-%d.safetensors", (int)getpid());
+  TC_CHECK(symlink(model_path, other) == 0, "symlink %s", other);
+  static const struct {
+    const char *what, *props, *want;
+  } cases[] = {
+    { "another model under one id", "model={O}", "model-instance-id 'mix' is the model" },
+    { "another device under one id", "model={M} device=0", "this element asks for device '0'" },
+  };
+  /* the first element holds the id while the second tries */
+  snprintf(first, sizeof first,
+           "videotestsrc is-live=true ! video/x-raw,format=RGBA,width=64,height=48 ! tokenclip model-instance-id=mix "
+           "model=%s head=%s ! fakesink",
+           model_path, head_path);
+  GstElement *holder = gst_parse_launch(first, NULL);
+  gst_element_set_state(holder, GST_STATE_PLAYING);
+  gst_element_get_state(holder, NULL, NULL, 20 * GST_SECOND);
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    char props[1024], desc[2048];
+    snprintf(props, sizeof props, "%s", cases[c].props);
+    char *o = strstr(props, "{O}");
+    if (o)
+      snprintf(o, sizeof props - (size_t)(o - props), "%s", other);
+    char *m = strstr(props, "{M}");
+    if (m) {
+      char tail[256];
+      snprintf(tail, sizeof tail, "%s", m + 3);
+      snprintf(m, sizeof props - (size_t)(m - props), "%s%s", model_path, tail);
+    }
+    snprintf(desc, sizeof desc,
+             "videotestsrc num-buffers=3 ! video/x-raw,format=RGBA,width=64,height=48 ! tokenclip "
+             "model-instance-id=mix head=%s %s ! fakesink",
+             head_path, props);
+    run_result r = run_pipeline(desc, NULL);
+    TC_CHECK(r.error[0] && !r.eos && strstr(r.error, cases[c].want), "%s: an error naming it: %s", cases[c].what,
+             r.error);
+    printf("ok %s: %s\n", cases[c].what, r.error);
+  }
+  gst_element_set_state(holder, GST_STATE_NULL);
+  gst_object_unref(holder);
+  unlink(other);
+}
+
 /* Start and stop repeatedly: each run completes (leaks are checked under valgrind). */
 static void test_state_cycles(void)
 {
@@ -1332,6 +1544,9 @@ int main(int argc, char **argv)
   RUN(test_property_ranges);
   RUN(test_yuv_formats);
   RUN(test_yuv_frames);
+  RUN(test_shared_streams);
+  RUN(test_shared_start_stop);
+  RUN(test_shared_mismatch);
   RUN(test_state_cycles);
   RUN(test_async_keeps_live_rate);
 
