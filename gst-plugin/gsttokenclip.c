@@ -18,7 +18,7 @@
  *
  * Each analysed frame also gives an element message named `tokenclip` on the
  * bus (running-time, image-score, global-score, max-score, anomalous,
- * inference-ms, map-width, map-height, iterations, converged, regions), and
+ * inference-ms, batch, map-width, map-height, iterations, converged, regions), and
  * buffers carry a #GstVideoRegionOfInterestMeta of type "anomaly" for every
  * connected region of the token grid whose scores reach #GstTokenClip:threshold
  * (its "anomaly" parameter structure holds max-score and mean-score). With
@@ -152,6 +152,7 @@ on_analysis (gpointer user, const tc_analysis * a)
       "max-score", G_TYPE_DOUBLE, (gdouble) a->max_score,
       "anomalous", G_TYPE_BOOLEAN, a->anomalous != 0,
       "inference-ms", G_TYPE_DOUBLE, a->inference_ms,
+      "batch", G_TYPE_UINT, a->batch,
       "map-width", G_TYPE_UINT, a->grid,
       "map-height", G_TYPE_UINT, a->grid,
       "iterations", G_TYPE_UINT, a->iterations,
@@ -234,6 +235,8 @@ gst_tokenclip_start (GstBaseTransform * trans)
       shared_name = g_strdup (self->model_instance_id);
     else if (self->share_model)
       shared_name = g_strdup_printf ("%s on device %s", opts.model_path, opts.device ? opts.device : "default");
+    opts.batch_size = self->batch_size; /* a shared model's */
+    opts.batch_timeout_us = self->batch_timeout;
     if (shared_name && !(opts.model = gst_tokenclip_shared_acquire (shared_name, &opts, &err))) {
       post_error (self, &err, "Could not load the shared model");
       g_clear_pointer (&shared_name, g_free);
@@ -503,6 +506,10 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
     self->attach_map = g_value_get_boolean (value);
   } else if (prop_id == PROP_SHARE_MODEL) {
     self->share_model = g_value_get_boolean (value);
+  } else if (prop_id == PROP_BATCH_SIZE) {
+    self->batch_size = g_value_get_uint (value);
+  } else if (prop_id == PROP_BATCH_TIMEOUT) {
+    self->batch_timeout = g_value_get_uint (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -527,6 +534,10 @@ gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GPa
     g_value_set_boolean (value, self->attach_map);
   } else if (prop_id == PROP_SHARE_MODEL) {
     g_value_set_boolean (value, self->share_model);
+  } else if (prop_id == PROP_BATCH_SIZE) {
+    g_value_set_uint (value, self->batch_size);
+  } else if (prop_id == PROP_BATCH_TIMEOUT) {
+    g_value_set_uint (value, self->batch_timeout);
   } else if (prop_id == PROP_MODEL_USERS) {
     g_value_set_uint (value, self->shared_name ? gst_tokenclip_shared_users (self->shared_name) : (guint) self->running);
   } else {
@@ -581,6 +592,8 @@ gst_tokenclip_init (GstTokenClip * self)
   self->mode = DEFAULT_MODE;
   self->attach_map = DEFAULT_ATTACH_MAP;
   self->share_model = DEFAULT_SHARE_MODEL;
+  self->batch_size = DEFAULT_BATCH_SIZE;
+  self->batch_timeout = DEFAULT_BATCH_TIMEOUT;
   /* every frame is written in place */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }

@@ -37,6 +37,7 @@ struct _GstTokenClip {
   gboolean attach_map;
   gchar *model_instance_id;        /* a shared model's name (NULL: none, unless share_model) */
   gboolean share_model;
+  guint batch_size, batch_timeout; /* of a shared model: frames a submission, microseconds a frame waits */
   gchar *shared_name;              /* the name of the shared model in use, from start to stop */
   gboolean running;                /* from start to stop: the properties above are fixed */
   gchar *device_name;              /* of the running detector */

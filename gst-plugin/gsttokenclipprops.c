@@ -159,6 +159,13 @@ gst_tokenclip_install_properties (GObjectClass * klass)
     {PROP_SHARE_MODEL, g_param_spec_boolean ("share-model", "Share model",
             "Without a model-instance-id: share the model with the other elements that load the same model "
             "file on the same device with share-model set", DEFAULT_SHARE_MODEL, ready)},
+    {PROP_BATCH_SIZE, g_param_spec_uint ("batch-size", "Batch size",
+            "With a shared model: frames of its elements gathered into one submission (the encoder runs them "
+            "together); the element that loads the model sets it, the others must agree (1: none)", 1,
+            TC_MAX_BATCH, DEFAULT_BATCH_SIZE, ready)},
+    {PROP_BATCH_TIMEOUT, g_param_spec_uint ("batch-timeout", "Batch timeout",
+            "With batch-size > 1: the longest a frame waits for the batch to fill, in microseconds, before it "
+            "runs with the frames that came", 0, 10000000, DEFAULT_BATCH_TIMEOUT, ready)},
     {PROP_MODEL_USERS, g_param_spec_uint ("model-users", "Model users",
             "Elements using this element's model now, itself included (0 until started)", 0, G_MAXUINT, 0,
             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)},

@@ -54,12 +54,16 @@ enum
   PROP_MODEL_INSTANCE_ID,
   PROP_SHARE_MODEL,
   PROP_MODEL_USERS,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_TIMEOUT,
 };
 
 #define DEFAULT_NORMALIZE GST_TOKENCLIP_NORMALIZE_FIXED
 #define DEFAULT_MODE GST_TOKENCLIP_MODE_SYNC
 #define DEFAULT_ATTACH_MAP FALSE
 #define DEFAULT_SHARE_MODEL FALSE
+#define DEFAULT_BATCH_SIZE 1
+#define DEFAULT_BATCH_TIMEOUT 40000     /* us: a frame interval at 25 fps */
 
 /* Installs every property on the class and marks the enum types as plugin API. */
 void gst_tokenclip_install_properties (GObjectClass * klass);

@@ -15,6 +15,7 @@
 typedef struct {
   tc_model *model;              /* the registry's reference */
   gchar *path, *device;         /* as the first user gave them (device NULL: the default) */
+  guint batch_size, batch_timeout_us;
   guint users;
 } SharedModel;
 
@@ -50,6 +51,13 @@ check_same (const gchar * name, SharedModel * s, const tc_detector_options * o, 
         tc_model_device_name (s->model), s->device ? s->device : "default", o->device ? o->device : "default");
     return NULL;
   }
+  if (MAX (o->batch_size, 1) != s->batch_size || o->batch_timeout_us != s->batch_timeout_us) {
+    err->status = TC_ERR_MISMATCH;
+    g_snprintf (err->message, sizeof err->message, "model-instance-id '%s' has batch-size %u, batch-timeout %u; "
+        "this element asks for batch-size %u, batch-timeout %u (the elements of one model agree)", name,
+        s->batch_size, s->batch_timeout_us, MAX (o->batch_size, 1), o->batch_timeout_us);
+    return NULL;
+  }
   s->users++;
   return s->model;
 }
@@ -71,6 +79,8 @@ gst_tokenclip_shared_acquire (const gchar * name, const tc_detector_options * o,
     s->model = model;
     s->path = g_strdup (o->model_path);
     s->device = g_strdup (o->device);
+    s->batch_size = MAX (o->batch_size, 1);
+    s->batch_timeout_us = o->batch_timeout_us;
     s->users = 1;
     g_hash_table_insert (models, g_strdup (name), s);
   }

@@ -1132,8 +1132,11 @@ static guint model_users(GstElement *pipe, const char *name)
 
 /* Runs a pipeline to EOS and keeps it (PAUSED, elements started) for queries;
  * the last buffer at each sink outN (N < n) in last[N]. NULL on error. */
+static int batch_messages[8]; /* run_to_eos: tokenclip messages by their batch field (0..7) */
+
 static GstElement *run_to_eos(const char *desc, GstBuffer **last, int n)
 {
+  memset(batch_messages, 0, sizeof batch_messages);
   GstElement *pipe = gst_parse_launch(desc, NULL);
   TC_CHECK(pipe != NULL, "parse %s", desc);
   if (!pipe)
@@ -1149,7 +1152,16 @@ static GstElement *run_to_eos(const char *desc, GstBuffer **last, int n)
   }
   GstBus *bus = gst_element_get_bus(pipe);
   gst_element_set_state(pipe, GST_STATE_PLAYING);
-  GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  GstMessage *m;
+  while ((m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                         GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT)) &&
+         GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT) {
+    guint batch = 0;
+    if (gst_message_has_name(m, "tokenclip") &&
+        gst_structure_get_uint(gst_message_get_structure(m), "batch", &batch) && batch < 8)
+      batch_messages[batch]++;
+    gst_message_unref(m);
+  }
   int eos = m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS;
   if (m && !eos) {
     GError *e = NULL;
@@ -1182,11 +1194,13 @@ static void stop_pipeline(GstElement *pipe)
  * scores and pixels of four elements with models of their own, bit for bit
  * (the same kernels; each element keeps its own Sinkhorn state); the model
  * is loaded once: every element counts four users. share-model does the same
- * by model file. */
+ * by model file; batch-size=4 runs the four streams' frames in one submission
+ * each time (the messages' batch field), with the same results. */
 static void test_shared_streams(void)
 {
   static const char *patterns[4] = { "smpte", "ball", "snow", "pinwheel" };
-  char desc[8192], sharing[2][64] = { "model-instance-id=cams", "share-model=true" };
+  char desc[8192], sharing[3][96] = { "model-instance-id=cams", "share-model=true",
+                                      "model-instance-id=batched batch-size=4 batch-timeout=5000000" };
   GstBuffer *alone[4] = { NULL }, *shared[4] = { NULL };
   for (int s = 0; s < 4; s++) {
     snprintf(desc, sizeof desc,
@@ -1195,7 +1209,7 @@ static void test_shared_streams(void)
              patterns[s], 64 + 8 * s, model_path, head_path);
     stop_pipeline(run_to_eos(desc, &alone[s], 1));
   }
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 3; k++) {
     size_t len = 0;
     for (int s = 0; s < 4; s++)
       len += (size_t)snprintf(desc + len, sizeof desc - len,
@@ -1203,6 +1217,9 @@ static void test_shared_streams(void)
                               "tokenclip name=tc%d %s model=%s head=%s attach-map=true alpha=0.5 ! fakesink name=out%d ",
                               patterns[s], 64 + 8 * s, s, sharing[k], model_path, head_path, s);
     GstElement *pipe = run_to_eos(desc, shared, 4);
+    /* batches of 4 (every element's 4 frames, in 4 submissions), else each alone */
+    TC_CHECK(!pipe || batch_messages[k == 2 ? 4 : 1] == 16, "%s: 16 analyses in submissions of %d frames (%d)",
+             sharing[k], k == 2 ? 4 : 1, batch_messages[k == 2 ? 4 : 1]);
     for (int s = 0; s < 4 && pipe; s++) {
       char name[8];
       snprintf(name, sizeof name, "tc%d", s);
@@ -1293,6 +1310,7 @@ static void test_shared_mismatch(void)
   } cases[] = {
     { "another model under one id", "model={O}", "model-instance-id 'mix' is the model" },
     { "another device under one id", "model={M} device=0", "this element asks for device '0'" },
+    { "another batch size under one id", "model={M} batch-size=2", "asks for batch-size 2" },
   };
   /* the first element holds the id while the second tries */
   snprintf(first, sizeof first,

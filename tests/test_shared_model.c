@@ -4,6 +4,7 @@
  *
  * usage: test_shared_model MODEL.safetensors (a tiny random CLIP, embed 96) */
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tc_head_file.h"
@@ -49,6 +50,8 @@ typedef struct {
   int stream;
   float scores[FRAMES][64];
   float image[FRAMES];
+  uint32_t batch[FRAMES];
+  double wall_ms[FRAMES];
   uint8_t *blended[FRAMES];
   tc_status st;
   tc_error err;
@@ -68,10 +71,15 @@ static void *run_stream(void *arg)
   r->st = tc_detector_set_frame(r->det, &f, &r->err);
   for (int i = 0; i < FRAMES && r->st == TC_OK; i++) {
     tc_analysis a;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     r->st = tc_detector_analyse(r->det, r->blended[i], f.stride, 1, &a, &r->err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->wall_ms[i] = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
     if (r->st == TC_OK && a.grid * a.grid <= 64) {
       memcpy(r->scores[i], a.scores, sizeof(float) * a.grid * a.grid);
       r->image[i] = a.image_score;
+      r->batch[i] = a.batch;
     }
   }
   return NULL;
@@ -88,13 +96,17 @@ static void free_run(stream_run *r)
  * with their own models run one after another: the same scores and blended
  * frames bit for bit (the same kernels on the same device; the encoder's
  * buffers are taken in turn, each detector keeps its own head state). */
-static void test_shared_equals_separate(void)
+static void test_shared_equals_separate(uint32_t batch_size)
 {
   tc_detector_options o = options(NULL);
   tc_model *model = NULL;
   tc_error err = { 0 };
+  printf("-- %d streams, batch size %u\n", STREAMS, batch_size);
+  o.batch_size = batch_size;
+  o.batch_timeout_us = 2000000; /* 2 s: the batches fill, one frame of each stream */
   if (!TC_CHECK_OK(tc_model_create(&o, &model, &err), &err))
     return;
+  o.batch_size = 0;
   const size_t model_bytes = tc_model_device_bytes(model);
   TC_CHECK(tc_model_users(model) == 1, "a new model has one user (%u)", tc_model_users(model));
 
@@ -140,6 +152,9 @@ static void test_shared_equals_separate(void)
                    shared[s].image[i] == separate[s].image[i],
                "stream %d frame %d: shared and separate scores equal (image %.6f vs %.6f)", s, i, shared[s].image[i],
                separate[s].image[i]);
+      TC_CHECK(shared[s].batch[i] == batch_size && separate[s].batch[i] == 1,
+               "stream %d frame %d: analysed in a submission of %u frames (want %u)", s, i, shared[s].batch[i],
+               batch_size);
       TC_CHECK(memcmp(shared[s].blended[i], separate[s].blended[i], tc_frame_bytes(&f)) == 0,
                "stream %d frame %d: the same blended frame", s, i);
     }
@@ -147,7 +162,18 @@ static void test_shared_equals_separate(void)
   /* the weights once: the separate detectors hold STREAMS models, the shared ones one */
   printf("device memory: one model alone %.2f MB; %d streams shared %.2f MB, separate %.2f MB\n", model_bytes / 1e6,
          STREAMS, shared_bytes / 1e6, separate_bytes / 1e6);
-  TC_CHECK(separate_bytes >= shared_bytes + (STREAMS - 1) * model_bytes,
+  uint64_t submissions = 0, frames = 0;
+  tc_model_batch_stats(model, &submissions, &frames);
+  if (batch_size > 1)
+    TC_CHECK(submissions == FRAMES * STREAMS / batch_size && frames == FRAMES * STREAMS,
+             "%llu batches of %llu frames in all (want %d of %d)", (unsigned long long)submissions,
+             (unsigned long long)frames, FRAMES * STREAMS / (int)batch_size, FRAMES * STREAMS);
+  /* (a batching model's activations hold batch_size frames: then only less than half) */
+  if (batch_size > 1)
+    TC_CHECK(2 * shared_bytes < separate_bytes, "shared with batches %zu bytes, separate %zu", shared_bytes,
+             separate_bytes);
+  else
+    TC_CHECK(separate_bytes >= shared_bytes + (STREAMS - 1) * model_bytes,
            "separate models hold %d more copies of the model's %zu bytes (%zu vs %zu)", STREAMS - 1, model_bytes,
            separate_bytes, shared_bytes);
 
@@ -157,6 +183,37 @@ static void test_shared_equals_separate(void)
   }
   TC_CHECK(tc_model_users(model) == 1, "the detectors released the model (%u users)", tc_model_users(model));
   tc_model_unref(model);
+}
+
+/* A lone stream on a batching model waits no longer than the timeout: its
+ * frames run alone, each after ~100 ms (bound: 100 ms to 100 ms + 2 s). */
+static void test_lone_stream(void)
+{
+  tc_detector_options o = options(NULL);
+  o.batch_size = 4;
+  o.batch_timeout_us = 100000;
+  tc_model *model = NULL;
+  tc_error err = { 0 };
+  if (!TC_CHECK_OK(tc_model_create(&o, &model, &err), &err))
+    return;
+  tc_detector_options so = options(model);
+  stream_run r = { .stream = 2 };
+  TC_CHECK_OK(tc_detector_create(&so, &r.det, &err), &err);
+  stream_frames(&r);
+  if (r.det)
+    run_stream(&r);
+  TC_CHECK(r.st == TC_OK, "lone stream: %s", r.err.message);
+  for (int i = 0; i < FRAMES && r.st == TC_OK; i++) {
+    printf("lone stream frame %d: %.1f ms, batch %u\n", i, r.wall_ms[i], r.batch[i]);
+    TC_CHECK(r.batch[i] == 1 && r.wall_ms[i] >= 99.0 && r.wall_ms[i] < 2100.0,
+             "lone stream frame %d: alone after the 100 ms timeout (%.1f ms, batch %u)", i, r.wall_ms[i], r.batch[i]);
+  }
+  free_run(&r);
+  tc_model_unref(model);
+  o = options(NULL);
+  o.batch_size = TC_MAX_BATCH + 1;
+  TC_CHECK(tc_model_create(&o, &model, &err) == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "batch_size 9"),
+           "batch size 9 refused: %s", err.message);
 }
 
 /* The caller's reference may go first: the detectors keep the model. */
@@ -279,7 +336,10 @@ int main(int argc, char **argv)
   tc_error err = { 0 };
   snprintf(head_path, sizeof head_path, "/tmp/tc-test-shared-%d.safetensors", (int)getpid());
   TC_CHECK_OK(tc_head_file_write(head_path, t, Q, 96, 0, NULL, &err), &err);
-  test_shared_equals_separate();
+  test_shared_equals_separate(1);
+  test_shared_equals_separate(STREAMS);
+  test_shared_equals_separate(2);
+  test_lone_stream();
   test_lifetime();
   test_mismatches();
   test_runner();

@@ -24,6 +24,8 @@
 /* The model: what detectors can share (tc_model_create). The encoder's
  * activations live here too, so the submissions that use them, from
  * whichever detector, take `run` in turn. */
+typedef struct batch_request batch_request;
+
 struct tc_model {
   atomic_uint refs;
   pthread_mutex_t run;
@@ -34,6 +36,17 @@ struct tc_model {
   tc_encoder *enc;
   tc_params params; /* in effect when the encoder was made: its load-time fields hold for every detector */
   atomic_bool warmed;
+
+  /* batches: the frames of several detectors in one submission (batch_size > 1) */
+  uint32_t batch_size;
+  uint64_t batch_timeout_ns;
+  pthread_mutex_t gather;
+  pthread_cond_t gathered;
+  batch_request *queue, *queue_tail; /* under gather: waiting, oldest first */
+  uint32_t queued;
+  bool batch_running;                /* under gather: one batch at a time */
+  tc_cmd *batch_cmd;                 /* the leader's, under batch_running */
+  uint64_t batches, batched_frames;  /* under gather */
 };
 
 struct tc_detector {
@@ -58,6 +71,7 @@ struct tc_detector {
   bool recorded[TC_DETECTOR_SLOTS][2];
 
   /* results */
+  tc_buffer *model_input;                          /* [3, S, S]: preprocessed here, copied to the batch's place */
   tc_buffer *scores;                               /* [tokens], summed over the feature layers */
   tc_buffer *layer_scores[TC_MAX_FEATURE_LAYERS];  /* [tokens] each, with several feature layers */
   float *host_scores;
@@ -295,13 +309,21 @@ void tc_precision_to_encoder(const tc_context *ctx, tc_precision p, tc_encoder_o
 static char *copy_string(const char *s) { return s ? strdup(s) : NULL; }
 
 /* A model with its context and nothing loaded yet (the first detector loads it). */
-static tc_status model_new(const tc_detector_options *o, tc_model **out, tc_error *err)
+static tc_status model_new(const tc_detector_options *o, bool batches, tc_model **out, tc_error *err)
 {
   tc_model *m = calloc(1, sizeof *m);
   if (!m)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   atomic_init(&m->refs, 1);
   pthread_mutex_init(&m->run, NULL);
+  pthread_mutex_init(&m->gather, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the batch timeout's deadlines are monotonic */
+  pthread_cond_init(&m->gathered, &ca);
+  pthread_condattr_destroy(&ca);
+  m->batch_size = batches && o->batch_size > 1 ? o->batch_size : 1;
+  m->batch_timeout_ns = (uint64_t)o->batch_timeout_us * 1000;
   *out = m;
   if (!(m->path = copy_string(o->model_path)) || (o->device && !(m->device = copy_string(o->device))))
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -327,19 +349,33 @@ void tc_model_unref(tc_model *m)
 {
   if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
     return;
+  tc_cmd_destroy(m->batch_cmd);
   tc_encoder_destroy(m->enc);
   tc_clip_vision_close(m->vision);
   tc_context_destroy(m->ctx);
   pthread_mutex_destroy(&m->run);
+  pthread_mutex_destroy(&m->gather);
+  pthread_cond_destroy(&m->gathered);
   free(m->path);
   free(m->device);
   free(m);
 }
 
 uint32_t tc_model_users(const tc_model *m) { return atomic_load(&m->refs); }
+uint32_t tc_model_batch_size(const tc_model *m) { return m->batch_size; }
+
+void tc_model_batch_stats(tc_model *m, uint64_t *submissions, uint64_t *frames)
+{
+  pthread_mutex_lock(&m->gather);
+  *submissions = m->batches;
+  *frames = m->batched_frames;
+  pthread_mutex_unlock(&m->gather);
+}
 size_t tc_model_device_bytes(const tc_model *m) { return tc_context_buffer_bytes(m->ctx); }
 const char *tc_model_device_name(const tc_model *m) { return tc_context_device_name(m->ctx); }
 const char *tc_model_path(const tc_model *m) { return m->path; }
+
+static tc_status detector_create(const tc_detector_options *o, bool batches, tc_detector **out, tc_error *err);
 
 /* The model is what a detector with these options would load: made by one,
  * keeping only the model. */
@@ -348,8 +384,11 @@ tc_status tc_model_create(const tc_detector_options *o, tc_model **out, tc_error
   *out = NULL;
   if (o->model)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_model_create: the options already name a shared model");
+  if (o->batch_size > TC_MAX_BATCH)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch_size %u: at most %d frames a submission", o->batch_size,
+                        TC_MAX_BATCH);
   tc_detector *det = NULL;
-  tc_status st = tc_detector_create(o, &det, err);
+  tc_status st = detector_create(o, true, &det, err);
   if (st == TC_OK) {
     *out = tc_model_ref(det->m);
     tc_detector_destroy(det);
@@ -394,7 +433,8 @@ static tc_status check_shared_params(const tc_detector *det, tc_error *err)
 
 /* ---- creation ---- */
 
-tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc_error *err)
+/* batches: only for a model made to be shared (tc_model_create) */
+static tc_status detector_create(const tc_detector_options *o, bool batches, tc_detector **out, tc_error *err)
 {
   *out = NULL;
   if (!o->model && (!o->model_path || !*o->model_path))
@@ -411,7 +451,7 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   if (o->model)
     det->m = tc_model_ref(o->model);
   else
-    st = model_new(o, &det->m, err);
+    st = model_new(o, batches, &det->m, err);
   det->ctx = det->m ? det->m->ctx : NULL;
   subspaces s = { 0 };
   if (st == TC_OK)
@@ -429,6 +469,7 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   tc_params_to_encoder(&det->params, &eo);
   if (st == TC_OK)
     tc_precision_to_encoder(det->ctx, det->params.precision, &eo);
+  eo.max_batch = det->m ? det->m->batch_size : 1;
   if (st == TC_OK && !det->m->enc) {
     st = tc_encoder_create(det->ctx, det->m->vision, &eo, &det->m->enc, err);
     det->m->params = det->params;
@@ -446,6 +487,9 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
     st = tc_head_create(det->ctx, s.T, s.Q, tc_encoder_embed_dim(det->enc), det->tokens, &det->head[f], err);
   free(s.owned);
   tc_params_to_head(&det->params, &det->head_params);
+  if (st == TC_OK && det->m->batch_size > 1)
+    st = tc_buffer_create(det->ctx, tc_buffer_size(tc_encoder_input(det->enc)) / det->m->batch_size,
+                          &det->model_input, err);
   if (st == TC_OK)
     st = tc_buffer_create(det->ctx, det->tokens * sizeof(float), &det->scores, err);
   if (st == TC_OK)
@@ -470,6 +514,11 @@ tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc
   return TC_OK;
 }
 
+tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc_error *err)
+{
+  return detector_create(o, false, out, err);
+}
+
 static void drop_frame(tc_detector *det)
 {
   tc_preprocess_destroy(det->pp);
@@ -491,6 +540,7 @@ void tc_detector_destroy(tc_detector *det)
     for (int b = 0; b < 2; b++)
       tc_cmd_destroy(det->cmd[i][b]);
   tc_buffer_destroy(det->scores);
+  tc_buffer_destroy(det->model_input);
   for (uint32_t f = 0; f < TC_MAX_FEATURE_LAYERS; f++) {
     tc_buffer_destroy(det->layer_scores[f]);
     tc_head_destroy(det->head[f]);
@@ -702,15 +752,169 @@ static tc_status read_results(tc_detector *det, double ms, tc_analysis *out, tc_
   return TC_OK;
 }
 
-/* The frame already in the slot's buffer. */
+/* ---- batches: the frames of the detectors sharing a model, one submission ----
+ *
+ * A detector's analysis joins the model's queue and waits. The thread whose
+ * arrival fills a batch, or whose wait finds the oldest request past the
+ * timeout, leads: it takes up to batch_size requests, records them as one
+ * sequence (each frame preprocessed by its detector and copied to its place in
+ * the encoder's input, the encoder over all of them, each detector's heads on
+ * its frame's tokens, its map and blend), runs it and wakes the others, who
+ * read their own results. One batch runs at a time; frames arriving meanwhile
+ * gather for the next. */
+
+struct batch_request {
+  tc_detector *det;
+  int slot, blend;
+  uint64_t arrival_ns;
+  uint32_t batch;  /* frames in the submission that ran it */
+  double ms;       /* its wall time */
+  tc_status st;
+  tc_error err;
+  bool done;
+  batch_request *next;
+};
+
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Frame i of the batch: preprocessing into the detector's model input, copied to place i. */
+static tc_status record_batch_frame(tc_model *m, tc_cmd *cmd, const batch_request *r, uint32_t i, tc_error *err)
+{
+  tc_detector *det = r->det;
+  const size_t bytes = tc_buffer_size(det->model_input);
+  tc_status st = tc_preprocess_record(det->pp, cmd, det->slot[r->slot].buf, det->model_input, err);
+  return st == TC_OK ? tc_cmd_copy(cmd, det->model_input, 0, tc_encoder_input(m->enc), i * bytes, bytes, err) : st;
+}
+
+/* Frame i's heads (its tokens at block i of the output), map and blend. */
+static tc_status record_batch_results(tc_model *m, tc_cmd *cmd, const batch_request *r, uint32_t i, tc_error *err)
+{
+  tc_detector *det = r->det;
+  tc_status st = TC_OK;
+  const uint32_t rows = 1 + det->tokens;
+  for (uint32_t f = 0; f < det->layers && st == TC_OK; f++)
+    st = tc_head_record_at(det->head[f], cmd, tc_encoder_output(m->enc), (i * det->layers + f) * rows,
+                           layer_scores(det, f), &det->head_params, err);
+  for (uint32_t f = 1; f < det->layers && st == TC_OK; f++)
+    st = tc_op_add(cmd, f == 1 ? det->layer_scores[0] : det->scores, det->layer_scores[f], det->scores,
+                   det->tokens, err);
+  if (st == TC_OK)
+    st = tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
+  if (st == TC_OK && r->blend)
+    st = tc_map_record_blend(det->map, cmd, det->slot[r->slot].buf, err);
+  return st;
+}
+
+/* The leader's work, outside the gather lock. */
+static void run_batch(tc_model *m, batch_request **reqs, uint32_t n)
+{
+  tc_error err = { 0 };
+  tc_status st = m->batch_cmd ? TC_OK : tc_cmd_create(m->ctx, &m->batch_cmd, &err);
+  if (st == TC_OK)
+    st = tc_cmd_begin(m->batch_cmd, &err);
+  for (uint32_t i = 0; i < n && st == TC_OK; i++)
+    st = record_batch_frame(m, m->batch_cmd, reqs[i], i, &err);
+  if (st == TC_OK)
+    st = tc_encoder_record_batch(m->enc, m->batch_cmd, n, &err);
+  for (uint32_t i = 0; i < n && st == TC_OK; i++)
+    st = record_batch_results(m, m->batch_cmd, reqs[i], i, &err);
+  if (st == TC_OK)
+    st = tc_cmd_end(m->batch_cmd, &err);
+  double t0 = now_ms();
+  if (st == TC_OK) {
+    pthread_mutex_lock(&m->run);
+    st = tc_cmd_run(m->batch_cmd, &err);
+    pthread_mutex_unlock(&m->run);
+  }
+  double ms = now_ms() - t0;
+  for (uint32_t i = 0; i < n; i++) {
+    reqs[i]->st = st, reqs[i]->err = err, reqs[i]->ms = ms, reqs[i]->batch = n;
+    if (st != TC_OK && n > 1)
+      tc_error_prefix(&reqs[i]->err, "a batch of %u frames", n);
+  }
+}
+
+/* Waits for the request's batch, leading one when it is due. Under m->gather. */
+static void wait_for_batch(tc_model *m, batch_request *r)
+{
+  while (!r->done) {
+    const uint64_t due = m->queue ? m->queue->arrival_ns + m->batch_timeout_ns : UINT64_MAX;
+    if (!m->batch_running && m->queue && (m->queued >= m->batch_size || now_ns() >= due)) {
+      batch_request *reqs[TC_MAX_BATCH];
+      uint32_t n = 0;
+      while (m->queue && n < m->batch_size) {
+        reqs[n++] = m->queue;
+        m->queue = m->queue->next;
+      }
+      if (!m->queue)
+        m->queue_tail = NULL;
+      m->queued -= n;
+      m->batch_running = true;
+      pthread_mutex_unlock(&m->gather);
+      run_batch(m, reqs, n);
+      pthread_mutex_lock(&m->gather);
+      m->batch_running = false;
+      m->batches++;
+      m->batched_frames += n;
+      for (uint32_t i = 0; i < n; i++)
+        reqs[i]->done = true;
+      pthread_cond_broadcast(&m->gathered);
+    } else if (m->batch_running || due == UINT64_MAX) {
+      pthread_cond_wait(&m->gathered, &m->gather);
+    } else {
+      struct timespec ts = { .tv_sec = (time_t)(due / 1000000000u), .tv_nsec = (long)(due % 1000000000u) };
+      pthread_cond_timedwait(&m->gathered, &m->gather, &ts);
+    }
+  }
+}
+
+/* The frame in the slot, in the model's next batch. */
+static tc_status run_batched(tc_detector *det, int slot, int blend, double *ms, uint32_t *batch, tc_error *err)
+{
+  tc_model *m = det->m;
+  batch_request r = { .det = det, .slot = slot, .blend = blend, .arrival_ns = now_ns() };
+  pthread_mutex_lock(&m->gather);
+  if (m->queue_tail)
+    m->queue_tail->next = &r;
+  else
+    m->queue = &r;
+  m->queue_tail = &r;
+  m->queued++;
+  pthread_cond_broadcast(&m->gathered); /* a waiting thread may now lead a full batch */
+  wait_for_batch(m, &r);
+  pthread_mutex_unlock(&m->gather);
+  *ms = r.ms, *batch = r.batch;
+  if (r.st != TC_OK && err)
+    *err = r.err;
+  return r.st;
+}
+
+/* The frame already in the slot's buffer: alone, or in a batch with the
+ * frames of the model's other detectors. */
 static tc_status run_analysis(tc_detector *det, int slot, int blend, tc_analysis *out, tc_error *err)
 {
-  tc_status st = det->recorded[slot][blend] ? TC_OK : record_analysis(det, slot, blend, err);
-  double t0 = now_ms();
+  double ms = 0;
+  uint32_t batch = 1;
+  tc_status st = TC_OK;
+  if (det->m->batch_size > 1) {
+    st = run_batched(det, slot, blend, &ms, &batch, err);
+  } else {
+    st = det->recorded[slot][blend] ? TC_OK : record_analysis(det, slot, blend, err);
+    double t0 = now_ms();
+    if (st == TC_OK)
+      st = run_locked(det, det->cmd[slot][blend], err);
+    ms = now_ms() - t0;
+  }
   if (st == TC_OK)
-    st = run_locked(det, det->cmd[slot][blend], err);
-  double t1 = now_ms();
-  return st == TC_OK ? read_results(det, t1 - t0, out, err) : st;
+    st = read_results(det, ms, out, err);
+  if (st == TC_OK && out)
+    out->batch = batch;
+  return st;
 }
 
 tc_status tc_detector_analyse_slot(tc_detector *det, int slot, tc_analysis *out, tc_error *err)

@@ -318,6 +318,7 @@ typedef struct tc_analysis {
   int converged;             /* every feature layer's Sinkhorn converged */
   uint32_t layers;           /* feature layers scored: scores and the map are sums of this many */
   double inference_ms;       /* wall time of the submission */
+  uint32_t batch;            /* frames in that submission (a shared model's batch; else 1) */
   uint32_t grid;             /* scores is grid x grid, raster order */
   const float *scores;       /* token scores summed over the feature layers, owned by the library (see where
                                 it is returned) */
@@ -357,6 +358,11 @@ typedef struct tc_detector_options {
    * interpolation, feature layers, global ln_post, precision) must come out
    * the same here: TC_ERR_MISMATCH names the first that does not. */
   tc_model *model;
+  /* tc_model_create only (tc_detector_create ignores them): the frames of the model's detectors gathered into
+   * one submission, up to batch_size (1..TC_MAX_BATCH; 0 or 1: none), each
+   * analysis waiting at most batch_timeout_us for the batch to fill. */
+  uint32_t batch_size;
+  uint32_t batch_timeout_us;
   tc_params params;       /* the caller's settings: the fields set override the head file's defaults */
   /* 1: every kernel compiled before the first frame: a zero input through
    * encoder and head at creation, and through preprocessing and the map at
@@ -382,6 +388,9 @@ TC_API uint32_t tc_model_users(const tc_model *model);      /* references: the c
 TC_API size_t tc_model_device_bytes(const tc_model *model); /* device memory of its context's buffers now */
 TC_API const char *tc_model_device_name(const tc_model *model);
 TC_API const char *tc_model_path(const tc_model *model);
+TC_API uint32_t tc_model_batch_size(const tc_model *model);
+/* Submissions of batches so far and the frames they held. */
+TC_API void tc_model_batch_stats(tc_model *model, uint64_t *submissions, uint64_t *frames);
 /* The detector's model (shared or its own). */
 TC_API tc_model *tc_detector_model(const tc_detector *det);
 
