@@ -1250,7 +1250,8 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
   return GST_PAD_PROBE_OK;
 }
 
-/* Three live pipelines on one model: one goes to NULL while the others play
+/* Three live pipelines on one batching model (3 frames, 30 ms timeout): one
+ * goes to NULL while the others play
  * on (they keep receiving frames, the count of users drops), and starts
  * again; the model goes with the last. */
 static void test_shared_start_stop(void)
@@ -1261,7 +1262,8 @@ static void test_shared_start_stop(void)
     char desc[2048];
     snprintf(desc, sizeof desc,
              "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! tokenclip "
-             "name=tc model-instance-id=live model=%s head=%s mode=%s ! fakesink name=out",
+             "name=tc model-instance-id=live batch-size=3 batch-timeout=30000 model=%s head=%s mode=%s ! "
+             "fakesink name=out",
              model_path, head_path, i == 1 ? "async" : "sync");
     pipes[i] = gst_parse_launch(desc, NULL);
     GstElement *sink = gst_bin_get_by_name(GST_BIN(pipes[i]), "out");
