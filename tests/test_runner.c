@@ -66,7 +66,8 @@ static void random_frame(uint8_t *px, size_t n)
 }
 
 /* Interval 2, sync: frame 0 is analysed and blended in one submission; frame
- * 1, the same pixels, gets the map from the overlay lane: the same bytes. */
+ * 1, the same pixels, gets the map from the overlay lane: the same bytes;
+ * so do frames 2 (analysed) and 3 (the lane), another picture. */
 static void test_sync(void)
 {
   calls c = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
@@ -95,10 +96,16 @@ static void test_sync(void)
       TC_CHECK(latest && latest->timestamp == 100, "frame 1 carries frame 0's analysis");
       TC_CHECK(memcmp(a0, a1, bytes) == 0, "the overlay lane draws the map as the analysis blend did");
     }
-    /* frame 2 is analysed again */
+    /* frame 2, another picture, is analysed again; frame 3, the same picture,
+     * gets frame 2's map from the overlay lane, not the one it smoothed for
+     * frame 1 (the lane smooths only when the scores change) */
+    random_frame(px, bytes);
+    memcpy(a0, px, bytes);
     memcpy(a1, px, bytes);
-    if (TC_CHECK_OK(tc_runner_submit(r, a1, f.stride, 300, &latest, &err), &err))
+    if (TC_CHECK_OK(tc_runner_submit(r, a0, f.stride, 300, &latest, &err), &err))
       TC_CHECK(c.calls == 2 && latest && latest->timestamp == 300, "frame 2 analysed");
+    if (TC_CHECK_OK(tc_runner_submit(r, a1, f.stride, 400, &latest, &err), &err))
+      TC_CHECK(memcmp(a0, a1, bytes) == 0, "frame 3 gets frame 2's map, smoothed anew");
   }
   TC_CHECK(tc_runner_drain(r, &err) == TC_OK, "drain in sync mode returns at once");
   TC_CHECK(tc_runner_validation_messages(r) == 0, "validation layer messages");

@@ -16,8 +16,10 @@ typedef struct overlay_lane {
   tc_frame_slot slot;
   tc_buffer *scores;
   tc_map *map;
-  tc_cmd *cmd;
+  tc_cmd *cmd;       /* smoothing and blend: the frames after a new analysis */
+  tc_cmd *blend_cmd; /* the blend alone: the map smoothed before, over the frames after those */
   bool recorded;
+  bool smoothed;     /* the map holds the smoothing of `scores` (scores_seq) */
   tc_params params;    /* its map was made with these */
   uint64_t scores_seq; /* the analysis whose scores are in `scores` */
 } overlay_lane;
@@ -84,7 +86,14 @@ static tc_status overlay_record(overlay_lane *o, tc_error *err)
     st = tc_map_record(o->map, o->cmd, o->scores, 0, o->slot.buf, err);
   if (st == TC_OK)
     st = tc_cmd_end(o->cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_begin(o->blend_cmd, err);
+  if (st == TC_OK)
+    st = tc_map_record_blend(o->map, o->blend_cmd, o->slot.buf, err);
+  if (st == TC_OK)
+    st = tc_cmd_end(o->blend_cmd, err);
   o->recorded = st == TC_OK;
+  o->smoothed = false; /* a new map: smoothed at the next frame */
   return st;
 }
 
@@ -137,14 +146,17 @@ static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pix
   if (o->scores_seq != k->seq) {
     st = tc_buffer_upload(o->scores, 0, k->scores, (size_t)k->a.grid * k->a.grid * sizeof(float), err);
     o->scores_seq = st == TC_OK ? k->seq : 0;
+    o->smoothed = false;
   }
   if (st == TC_OK && !o->recorded)
     st = overlay_record(o, err);
   tc_frame_slot_write(&o->slot, pixels, stride);
   if (st == TC_OK)
     st = tc_frame_slot_to_device(&o->slot, err);
+  /* the smoothing (upsampling and blur to frame size) only when the scores or the map changed */
   if (st == TC_OK)
-    st = tc_cmd_run(o->cmd, err);
+    st = tc_cmd_run(o->smoothed ? o->blend_cmd : o->cmd, err);
+  o->smoothed = st == TC_OK;
   if (st == TC_OK)
     st = tc_frame_slot_from_device(&o->slot, err);
   if (st == TC_OK)
@@ -351,6 +363,8 @@ tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_opt
   if (st == TC_OK)
     st = tc_cmd_create(r->overlay.ctx, &r->overlay.cmd, err);
   if (st == TC_OK)
+    st = tc_cmd_create(r->overlay.ctx, &r->overlay.blend_cmd, err);
+  if (st == TC_OK)
     st = kept_alloc(&r->latest, grid, err);
   if (st == TC_OK)
     st = kept_alloc(&r->view, grid, err);
@@ -385,6 +399,7 @@ void tc_runner_destroy(tc_runner *r)
   }
   overlay_drop(&r->overlay);
   tc_cmd_destroy(r->overlay.cmd);
+  tc_cmd_destroy(r->overlay.blend_cmd);
   tc_buffer_destroy(r->overlay.scores);
   tc_context_destroy(r->overlay.ctx);
   tc_detector_destroy(r->det);
