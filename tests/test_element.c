@@ -1300,6 +1300,46 @@ static void test_shared_start_stop(void)
     gst_object_unref(pipes[i]);
 }
 
+/* Async streams on one batching model keep their own frame rates: a 30 fps
+ * and a 10 fps live source for 2 s, batch-size 2; each sink gets (nearly) all
+ * of its source's frames, on time, while analyses run in batches. */
+static void test_shared_async_rates(void)
+{
+  static const int fps[2] = { 30, 10 };
+  GstElement *pipes[2];
+  gint counts[2] = { 0 };
+  for (int i = 0; i < 2; i++) {
+    char desc[2048];
+    snprintf(desc, sizeof desc,
+             "videotestsrc is-live=true pattern=%s ! video/x-raw,format=NV12,width=64,height=48,framerate=%d/1 ! "
+             "tokenclip name=tc model-instance-id=rates batch-size=2 batch-timeout=50000 mode=async model=%s "
+             "head=%s ! fakesink name=out sync=true",
+             i ? "ball" : "smpte", fps[i], model_path, head_path);
+    pipes[i] = gst_parse_launch(desc, NULL);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipes[i]), "out");
+    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &counts[i], NULL);
+    gst_object_unref(pad);
+    gst_object_unref(sink);
+  }
+  for (int i = 0; i < 2; i++)
+    gst_element_set_state(pipes[i], GST_STATE_PLAYING);
+  for (int i = 0; i < 2; i++)
+    gst_element_get_state(pipes[i], NULL, NULL, 20 * GST_SECOND);
+  gint start[2] = { g_atomic_int_get(&counts[0]), g_atomic_int_get(&counts[1]) };
+  g_usleep(2 * G_USEC_PER_SEC);
+  for (int i = 0; i < 2; i++) {
+    int got = g_atomic_int_get(&counts[i]) - start[i];
+    TC_CHECK(got >= 2 * fps[i] * 8 / 10 && got <= 2 * fps[i] + 2,
+             "stream at %d fps: %d frames in 2 s (want about %d)", fps[i], got, 2 * fps[i]);
+    printf("async stream at %d fps: %d frames in 2 s\n", fps[i], got);
+  }
+  for (int i = 0; i < 2; i++) {
+    gst_element_set_state(pipes[i], GST_STATE_NULL);
+    gst_object_unref(pipes[i]);
+  }
+}
+
 /* One id, another model file or another device: the second element fails to
  * start with an error naming both. */
 static void test_shared_mismatch(void)
@@ -1566,6 +1606,7 @@ int main(int argc, char **argv)
   RUN(test_yuv_frames);
   RUN(test_shared_streams);
   RUN(test_shared_start_stop);
+  RUN(test_shared_async_rates);
   RUN(test_shared_mismatch);
   RUN(test_state_cycles);
   RUN(test_async_keeps_live_rate);
