@@ -13,20 +13,22 @@ set -euo pipefail
 build=${1:-build}
 out=$build/gpu-bundle
 tests=(vk_core matmul attention norm activation head map preprocess encoder encoder_batch detector)
-for f in tools/tokenclip-bench tests/ref/libtokenclip-testing.so "${tests[@]/#/tests/test_}"; do
+for f in tools/tokenclip-bench tools/tokenclip-bench-streams tests/ref/libtokenclip-testing.so "${tests[@]/#/tests/test_}"; do
   [ -e "$build/$f" ] || { echo "gpu_bundle.sh: $build/$f is missing: build first (ninja -C $build)" >&2; exit 1; }
 done
 rm -rf "$out"
-mkdir -p "$out/tools" "$out/tests/ref"
-cp "$build/tools/tokenclip-bench" "$out/tools/"
+mkdir -p "$out/tools" "$out/tests/ref" "$out/core"
+cp "$build/tools/tokenclip-bench" "$build/tools/tokenclip-bench-streams" "$out/tools/"
+for f in "$build"/core/libtokenclip.so*; do [ -d "$f" ] || cp -P "$f" "$out/core/"; done # tokenclip-bench-streams: the public library
 cp "$build/tests/ref/libtokenclip-testing.so" "$out/tests/ref/"
 for t in "${tests[@]}"; do
   cp "$build/tests/test_$t" "$out/tests/"
 done
 cp -r "$build"/tests/encoder-tiny_* "$out/tests/"
+# the streams benchmark writes its random ViT-B/16 on the device (tests/torch/clip_fixtures.py, carried in the tree)
 # every tokenclip library a bundled binary loads must come from the bundle
 abs=$(cd "$out" && pwd)
-if ldd "$out"/tools/tokenclip-bench "$out"/tests/test_* | grep "=>" | grep -i tokenclip | grep -v "=> $abs/"; then
+if ldd "$out"/tools/tokenclip-bench "$out"/tools/tokenclip-bench-streams "$out"/tests/test_* | grep "=>" | grep -i tokenclip | grep -v "=> $abs/"; then
   echo "gpu_bundle.sh: a bundled binary loads a tokenclip library from outside the bundle (above)" >&2
   exit 1
 fi

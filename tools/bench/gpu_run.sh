@@ -24,6 +24,9 @@
 #                SDPA attention, batch 1 and 8) with our time / torch's
 #   smi.csv      nvidia-smi sampled every 100 ms through the run, with phase
 #                markers: the clocks behind bimodal timings
+#   streams.txt  issue 17: device memory and throughput of 1, 4, 16 streams,
+#                a model each against one shared batching model
+#                (tokenclip-bench-streams on a random ViT-B/16 written here)
 # Each step has a hard timeout and the whole script a budget
 # (GPU_RUN_BUDGET_S, 460 s by default), so one hang cannot eat the run.
 set -u
@@ -35,8 +38,9 @@ BUDGET=${GPU_RUN_BUDGET_S:-460}
 START=$(date +%s)
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt ENVF=$OUT/env.txt TESTS=$OUT/tests.txt BENCH=$OUT/bench.txt PROFILE=$OUT/profile.txt
-TORCH=$OUT/torch.txt SMI=$OUT/smi.csv
+TORCH=$OUT/torch.txt SMI=$OUT/smi.csv STREAMS=$OUT/streams.txt
 : > "$SUMMARY" && : > "$ENVF" && : > "$TESTS" && : > "$BENCH" && : > "$PROFILE" && : > "$TORCH" && : > "$SMI"
+: > "$STREAMS"
 # scratch outside $OUT (only 8 files come back)
 WORK=$(mktemp -d /tmp/gpu-run.XXXXXX)
 export TMPDIR=$WORK XDG_CACHE_HOME=$WORK/cache TOKENCLIP_VALIDATE=0 CI=true
@@ -244,6 +248,25 @@ TOKENCLIP_KERNELS=gpu TOKENCLIP_COOPMAT=0 step "test detector (gpu, coopmat off)
 # the encoder's batch dimension: 1, 3, 8 frames in one submission equal single runs bit for bit
 TOKENCLIP_KERNELS=gpu TOKENCLIP_COOPMAT=0 step "test encoder_batch (gpu, coopmat off)" 60 "$TESTS" \
   "$T/test_encoder_batch" "$T/encoder-tiny_openclip_f16_vv" 48 2
+
+# ---- 6. many streams on one GPU (issue 17): separate models against one shared, batching model ----
+note ""
+note "## streams: a model each against one shared model with batches (tokenclip-bench-streams)"
+if $PY -c "import torch" > /dev/null 2>&1; then
+  if [ $LAVAPIPE = 1 ]; then
+    S_MODEL=$T/encoder-tiny_hf_f32/model.safetensors S_DIM=96 S_ARGS=(--streams 1,4 --frames 4)
+  else
+    S_MODEL=$WORK/b16/model.safetensors S_DIM=512 S_ARGS=(--streams 1,4,16 --frames 16)
+    step "random ViT-B/16 (fp16) for the streams" 60 "$STREAMS" $PY tests/torch/clip_fixtures.py --config b16 \
+      --dtype f16 --forward-dtype none --out "$WORK/b16"
+  fi
+  step "random head (D $S_DIM)" 30 "$STREAMS" $PY tests/torch/random_head.py "$WORK/head.safetensors" --dim $S_DIM
+  step "streams" 120 "$STREAMS" "$BUNDLE/tools/tokenclip-bench-streams" "$S_MODEL" "$WORK/head.safetensors" \
+    "${S_ARGS[@]}"
+  grep -E "^ +[0-9]+ +(separate|shared)" "$STREAMS" | tee -a "$SUMMARY"
+else
+  note "NOT RUN: streams ($PY has no torch to write the random model)"
+fi
 
 # ---- the files and the summary ----
 stop_smi
