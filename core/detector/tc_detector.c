@@ -31,6 +31,7 @@ struct tc_model {
   pthread_mutex_t run;
   tc_context *ctx;
   char *device; /* the option, NULL for the default */
+  void *vulkan_device; /* the caller's VkDevice (tc_vulkan_device), NULL: our own */
   char *path;
   tc_clip_vision *vision;
   tc_encoder *enc;
@@ -68,6 +69,7 @@ struct tc_detector {
   tc_map *map;
   tc_frame_slot slot[TC_DETECTOR_SLOTS];
   tc_cmd *cmd[TC_DETECTOR_SLOTS][2]; /* [slot][blend] */
+  tc_cmd *copy_cmd;                  /* device frames: the caller's buffers to slot 0 and back */
   bool recorded[TC_DETECTOR_SLOTS][2];
 
   /* results */
@@ -290,6 +292,12 @@ static tc_status fit_params_to_model(tc_detector *det, const tc_detector_options
 
 void tc_precision_to_encoder(const tc_context *ctx, tc_precision p, tc_encoder_options *eo)
 {
+  if (tc_context_is_borrowed(ctx)) {
+    /* the caller's device has no features enabled that we know of: no 16-bit storage or arithmetic */
+    eo->weights = TC_WEIGHTS_F32;
+    eo->activations = TC_F32;
+    return;
+  }
   if (p == TC_PRECISION_AUTO && tc_context_is_cpu(ctx)) {
     /* fp32 arithmetic; the weights as stored, as before the setting existed (fp16 files stay half the memory,
      * which the cpu kernels read as fast) */
@@ -325,11 +333,13 @@ static tc_status model_new(const tc_detector_options *o, bool batches, tc_model 
   m->batch_size = batches && o->batch_size > 1 ? o->batch_size : 1;
   m->batch_timeout_ns = (uint64_t)o->batch_timeout_us * 1000;
   *out = m;
+  m->vulkan_device = o->vulkan_device ? o->vulkan_device->device : NULL;
   if (!(m->path = copy_string(o->model_path)) || (o->device && !(m->device = copy_string(o->device))))
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
   tc_context_options copts;
   tc_context_options_init(&copts);
   copts.device = o->device;
+  copts.borrowed = o->vulkan_device;
   /* precision is no head-file field: the caller's value (or auto) is final before anything loads */
   const tc_precision prec = tc_params_is_set(&o->params, TC_PARAM_PRECISION) ? o->params.precision
                                                                              : TC_PRECISION_AUTO;
@@ -403,6 +413,9 @@ static tc_status check_shared_options(const tc_model *m, const tc_detector_optio
   if (o->model_path && *o->model_path && strcmp(o->model_path, m->path) != 0)
     return tc_error_set(err, TC_ERR_MISMATCH, "model file %s given with a shared model loaded from %s",
                         o->model_path, m->path);
+  if (o->vulkan_device && (!tc_context_is_borrowed(m->ctx) || o->vulkan_device->device != m->vulkan_device))
+    return tc_error_set(err, TC_ERR_MISMATCH, "a Vulkan device given with a shared model on another device (%s)",
+                        tc_context_device_name(m->ctx));
   if (o->device && (!m->device || strcmp(o->device, m->device) != 0))
     return tc_error_set(err, TC_ERR_MISMATCH, "device '%s' given with a shared model on %s (device '%s')", o->device,
                         tc_context_device_name(m->ctx), m->device ? m->device : "default");
@@ -539,6 +552,7 @@ void tc_detector_destroy(tc_detector *det)
   for (int i = 0; i < TC_DETECTOR_SLOTS; i++)
     for (int b = 0; b < 2; b++)
       tc_cmd_destroy(det->cmd[i][b]);
+  tc_cmd_destroy(det->copy_cmd);
   tc_buffer_destroy(det->scores);
   tc_buffer_destroy(det->model_input);
   for (uint32_t f = 0; f < TC_MAX_FEATURE_LAYERS; f++) {
@@ -943,6 +957,65 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
     st = tc_frame_slot_from_device(s, err);
   if (st == TC_OK && blend)
     tc_frame_slot_read(s, pixels, stride);
+  return st;
+}
+
+/* ---- frames in the caller's device buffers ---- */
+
+/* One submission copying every plane between the caller's buffers and slot 0
+ * (to_slot) or back. The planes keep the layout's strides, so a plane is one
+ * region. */
+static tc_status copy_planes(tc_detector *det, const tc_device_plane *planes, int to_slot, tc_error *err)
+{
+  tc_frame_plane lp[3];
+  const int n = tc_frame_planes(&det->frame, lp);
+  tc_buffer *wrapped[3] = { NULL, NULL, NULL };
+  tc_status st = det->copy_cmd ? TC_OK : tc_cmd_create(det->ctx, &det->copy_cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_begin(det->copy_cmd, err);
+  for (int i = 0; i < n && st == TC_OK; i++) {
+    const size_t bytes = (size_t)(lp[i].rows - 1) * lp[i].stride + lp[i].row_bytes;
+    st = tc_buffer_wrap(det->ctx, planes[i].buffer, planes[i].offset + bytes, &wrapped[i], err);
+    tc_buffer *slot = det->slot[0].buf;
+    if (st == TC_OK)
+      st = to_slot ? tc_cmd_copy(det->copy_cmd, wrapped[i], planes[i].offset, slot, lp[i].offset, bytes, err)
+                   : tc_cmd_copy(det->copy_cmd, slot, lp[i].offset, wrapped[i], planes[i].offset, bytes, err);
+  }
+  if (st == TC_OK)
+    st = tc_cmd_end(det->copy_cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_run(det->copy_cmd, err);
+  for (int i = 0; i < n; i++)
+    tc_buffer_destroy(wrapped[i]);
+  return st;
+}
+
+tc_status tc_detector_analyse_device(tc_detector *det, const tc_device_plane *planes, uint32_t n_planes, int blend,
+                                     tc_analysis *out, tc_error *err)
+{
+  if (!tc_context_is_borrowed(det->ctx))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "device frames need a detector on the caller's Vulkan device "
+                        "(tc_detector_options.vulkan_device)");
+  if (!det->have_frame)
+    return no_frame(err);
+  tc_frame_plane lp[3];
+  const uint32_t n = (uint32_t)tc_frame_planes(&det->frame, lp);
+  if (!planes || n_planes != n)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s frames have %u planes, %u given",
+                        tc_frame_format_name(det->frame.format), n, planes ? n_planes : 0);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!planes[i].buffer)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: no buffer", i);
+    if (planes[i].stride != lp[i].stride)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: stride %u, the frame layout's is %zu (set it with "
+                          "tc_detector_set_frame)", i, planes[i].stride, lp[i].stride);
+  }
+  blend = blend && det->params.alpha > 0;
+  tc_status st = copy_planes(det, planes, 1, err);
+  if (st == TC_OK)
+    st = run_analysis(det, 0, blend, out, err);
+  if (st == TC_OK && blend)
+    st = copy_planes(det, planes, 0, err);
   return st;
 }
 

@@ -71,10 +71,27 @@ tc_status tc_buffer_create(tc_context *ctx, size_t bytes, tc_buffer **out, tc_er
   return TC_OK;
 }
 
+tc_status tc_buffer_wrap(tc_context *ctx, void *vk_buffer, size_t bytes, tc_buffer **out, tc_error *err)
+{
+  *out = NULL;
+  if (!vk_buffer || bytes == 0)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "wrap: no buffer or 0 bytes");
+  tc_buffer *buf = calloc(1, sizeof *buf);
+  if (!buf)
+    return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  *buf = (tc_buffer){ .ctx = ctx, .buffer = (VkBuffer)vk_buffer, .size = bytes, .wrapped = true };
+  *out = buf;
+  return TC_OK;
+}
+
 void tc_buffer_destroy(tc_buffer *buf)
 {
   if (!buf)
     return;
+  if (buf->wrapped) {
+    free(buf);
+    return;
+  }
   if (buf->counted)
     buf->ctx->buffer_bytes -= buf->size;
   VkDevice dev = buf->ctx->device;

@@ -303,7 +303,7 @@ tc_status tc_cmd_submit(tc_cmd *cmd, tc_error *err)
     .pCommandBuffers = &cmd->cb,
   };
   pthread_mutex_lock(&cmd->ctx->lock);
-  tc_status st = tc_vk_check(vkQueueSubmit(cmd->ctx->queue, 1, &info, cmd->fence), "vkQueueSubmit", err);
+  tc_status st = tc_vk_check(tc_context_queue_submit(cmd->ctx, &info, cmd->fence), "vkQueueSubmit", err);
   pthread_mutex_unlock(&cmd->ctx->lock);
   cmd->pending = st == TC_OK;
   return st;

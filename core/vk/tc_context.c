@@ -351,6 +351,8 @@ static bool coopmat_supported(tc_context *ctx, const VkPhysicalDeviceVulkan12Fea
   return found;
 }
 
+static tc_status queue_setup(tc_context *ctx, tc_error *err);
+
 static tc_status create_device(tc_context *ctx, int want_coopmat, tc_error *err)
 {
   VkPhysicalDeviceVulkan11Features f11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES };
@@ -426,7 +428,31 @@ static tc_status create_device(tc_context *ctx, int want_coopmat, tc_error *err)
   if (st != TC_OK)
     return st;
   vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+  return queue_setup(ctx, err);
+}
 
+/* The caller's device: nothing enabled is assumed (fp32 kernels, no
+ * cooperative matrices, no float atomics). */
+static tc_status adopt_device(tc_context *ctx, tc_error *err)
+{
+  VkPhysicalDeviceSubgroupProperties sub = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES };
+  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub };
+  vkGetPhysicalDeviceProperties2(ctx->phys, &p2);
+  ctx->subgroup_size = sub.subgroupSize;
+  ctx->device = (VkDevice)ctx->borrowed->device;
+  ctx->queue = (VkQueue)ctx->borrowed->queue;
+  ctx->queue_family = ctx->borrowed->queue_family;
+  uint32_t nq = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, NULL);
+  if (!ctx->device || !ctx->queue || ctx->queue_family >= nq)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "the given Vulkan device: no device or queue, or queue family "
+                        "%u of %u", ctx->queue_family, nq);
+  return queue_setup(ctx, err);
+}
+
+/* Timestamps of the queue's family, the pool for one-shot transfers. */
+static tc_status queue_setup(tc_context *ctx, tc_error *err)
+{
   uint32_t nq = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, NULL);
   VkQueueFamilyProperties q[16];
@@ -463,9 +489,19 @@ tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out,
   ctx->profile_print = ctx->profile && opts->profile != 2;
   const char *want = opts->device ? opts->device : getenv("TOKENCLIP_DEVICE");
 
-  tc_status st = create_instance(ctx, validation, err);
-  if (st == TC_OK)
-    st = choose_device(ctx, want, err);
+  tc_status st = TC_OK;
+  if (opts->borrowed) {
+    ctx->borrowed_copy = *opts->borrowed;
+    ctx->borrowed = &ctx->borrowed_copy;
+    ctx->instance = (VkInstance)ctx->borrowed->instance;
+    ctx->phys = (VkPhysicalDevice)ctx->borrowed->physical_device;
+    if (!ctx->instance || !ctx->phys)
+      st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "the given Vulkan device: no instance or physical device");
+  } else {
+    st = create_instance(ctx, validation, err);
+    if (st == TC_OK)
+      st = choose_device(ctx, want, err);
+  }
   if (st == TC_OK) {
     vkGetPhysicalDeviceProperties(ctx->phys, &ctx->props);
     vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->mem_props);
@@ -499,7 +535,7 @@ tc_status tc_context_create(const tc_context_options *opts_in, tc_context **out,
   if (st == TC_OK)
     st = choose_memory(ctx, err);
   if (st == TC_OK)
-    st = create_device(ctx, coopmat, err);
+    st = ctx->borrowed ? adopt_device(ctx, err) : create_device(ctx, coopmat, err);
   if (st == TC_OK)
     st = tc_pipeline_cache_open(ctx, opts->cache_dir, err);
   if (st != TC_OK) {
@@ -515,7 +551,8 @@ void tc_context_destroy(tc_context *ctx)
   if (!ctx)
     return;
   if (ctx->device) {
-    vkDeviceWaitIdle(ctx->device);
+    if (!ctx->borrowed) /* a borrowed device's queues are not ours to wait on: our submissions waited for theirs */
+      vkDeviceWaitIdle(ctx->device);
     tc_pipeline_cache_save(ctx);
     for (tc_kernel *k = ctx->kernels, *next; k; k = next) {
       next = k->next;
@@ -526,7 +563,8 @@ void tc_context_destroy(tc_context *ctx)
     }
     vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
     vkDestroyCommandPool(ctx->device, ctx->transfer_pool, NULL);
-    vkDestroyDevice(ctx->device, NULL);
+    if (!ctx->borrowed)
+      vkDestroyDevice(ctx->device, NULL);
   }
   if (ctx->messenger) {
     PFN_vkDestroyDebugUtilsMessengerEXT destroy =
@@ -534,14 +572,26 @@ void tc_context_destroy(tc_context *ctx)
     if (destroy)
       destroy(ctx->instance, ctx->messenger, NULL);
   }
-  if (ctx->instance)
+  if (ctx->instance && !ctx->borrowed)
     vkDestroyInstance(ctx->instance, NULL);
   pthread_mutex_destroy(&ctx->lock);
   free(ctx->cache_path);
   free(ctx);
 }
 
+VkResult tc_context_queue_submit(tc_context *ctx, const VkSubmitInfo *info, VkFence fence)
+{
+  const tc_vulkan_device *b = ctx->borrowed;
+  if (b && b->lock_queue)
+    b->lock_queue(b->user);
+  VkResult r = vkQueueSubmit(ctx->queue, 1, info, fence);
+  if (b && b->unlock_queue)
+    b->unlock_queue(b->user);
+  return r;
+}
+
 const char *tc_context_device_name(const tc_context *ctx) { return ctx->device_name; }
+int tc_context_is_borrowed(const tc_context *ctx) { return ctx->borrowed != NULL; }
 tc_kernel_family tc_context_family(const tc_context *ctx) { return ctx->family; }
 int tc_context_is_cpu(const tc_context *ctx) { return ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 int tc_context_has_coopmat(const tc_context *ctx) { return ctx->coopmat ? 1 : ctx->coopmat_emulated ? 2 : 0; }

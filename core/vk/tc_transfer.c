@@ -39,7 +39,7 @@ tc_status tc_vk_run_once(tc_context *ctx, tc_record_fn record, void *user, tc_er
   }
   if (st == TC_OK) {
     VkSubmitInfo info = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cb };
-    st = tc_vk_check(vkQueueSubmit(ctx->queue, 1, &info, fence), "vkQueueSubmit", err);
+    st = tc_vk_check(tc_context_queue_submit(ctx, &info, fence), "vkQueueSubmit", err);
   }
   if (st == TC_OK)
     st = tc_vk_check(vkWaitForFences(dev, 1, &fence, VK_TRUE, TC_VK_WAIT_TIMEOUT_NS), "vkWaitForFences", err);

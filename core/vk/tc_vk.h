@@ -14,6 +14,7 @@
 
 #include "tc_common.h"
 #include "tc_error.h"
+#include "tokenclip/tokenclip.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +40,10 @@ typedef struct tc_context_options {
    * case-insensitive substring of the device name. TOKENCLIP_DEVICE is used
    * when this is NULL. */
   const char *device;
+  /* The caller's device instead (tokenclip.h's tc_vulkan_device): nothing of
+   * it is created or destroyed here; no features assumed; validation is the
+   * caller's. */
+  const tc_vulkan_device *borrowed;
   /* -1: on when TOKENCLIP_VALIDATE=1; 0 off; 1 on (fails when the layer is absent). */
   int validation;
   /* -1: on when TOKENCLIP_PROFILE=1. Profiling records GPU timestamps around
@@ -92,6 +97,13 @@ uint32_t tc_context_subgroup_size(const tc_context *ctx);
 /* Number of warnings and errors the validation layer reported so far. */
 uint32_t tc_context_validation_messages(const tc_context *ctx);
 int tc_context_profiling(const tc_context *ctx);
+/* A tc_buffer over the caller's VkBuffer of `bytes` on ctx's (borrowed)
+ * device, for copies only (it may lack storage usage); destroying it leaves
+ * the VkBuffer alone. */
+tc_status tc_buffer_wrap(tc_context *ctx, void *vk_buffer, size_t bytes, tc_buffer **out, tc_error *err);
+/* 1 when ctx is on the caller's device (tc_context_options.borrowed). */
+int tc_context_is_borrowed(const tc_context *ctx);
+
 /* Device memory held by the context's tc_buffers now, in bytes (weights,
  * activations, frames): what a shared model saves is measured with it. */
 size_t tc_context_buffer_bytes(const tc_context *ctx);

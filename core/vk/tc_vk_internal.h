@@ -46,11 +46,17 @@ struct tc_context {
   /* Serialises queue submissions, kernel creation and lazy view creation:
    * an element may run inference on one thread and blend on another. */
   pthread_mutex_t lock;
+  const tc_vulkan_device *borrowed; /* the caller's device (a copy): instance, device and queue are its */
+  tc_vulkan_device borrowed_copy;
   _Atomic size_t buffer_bytes; /* device memory of the tc_buffers alive (tc_context_buffer_bytes) */
   tc_kernel *kernels; /* linked list, owned */
   VkCommandPool transfer_pool; /* one-shot staging copies, under lock */
   char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
 };
+
+/* vkQueueSubmit on the context's queue, inside the borrowed device's queue
+ * lock when there is one (the caller holds ctx->lock). */
+VkResult tc_context_queue_submit(tc_context *ctx, const VkSubmitInfo *info, VkFence fence);
 
 struct tc_buffer {
   tc_context *ctx;
@@ -59,6 +65,7 @@ struct tc_buffer {
   size_t size;
   void *mapped; /* non-NULL when host-visible */
   bool counted;  /* in the context's buffer_bytes */
+  bool wrapped;  /* the caller's VkBuffer (tc_buffer_wrap): not ours to destroy */
   VkBufferView view[3]; /* per texel format (RGBA32F, RGBA16F, R32F), created on first use */
 };
 

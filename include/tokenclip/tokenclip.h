@@ -333,6 +333,24 @@ typedef struct tc_analysis {
  * from two threads at once (the runner is). */
 typedef struct tc_detector tc_detector;
 
+/* A Vulkan device the caller owns, for frames that already live on it (e.g.
+ * GStreamer's GstVulkanDevice behind memory:VulkanBuffer). The library
+ * makes its buffers and kernels on it and never destroys these handles. It
+ * assumes no device features enabled (GStreamer 1.22 enables none): fp32
+ * weights and arithmetic, no cooperative matrices. Every submission on
+ * `queue` is made between lock_queue and unlock_queue (GStreamer:
+ * gst_vulkan_queue_submit_lock / _unlock), when given. */
+typedef struct tc_vulkan_device {
+  void *instance;        /* VkInstance (Vulkan 1.2 or later) */
+  void *physical_device; /* VkPhysicalDevice */
+  void *device;          /* VkDevice */
+  void *queue;           /* VkQueue of queue_family, which has compute */
+  uint32_t queue_family;
+  void (*lock_queue)(void *user);
+  void (*unlock_queue)(void *user);
+  void *user;
+} tc_vulkan_device;
+
 /* A model several detectors share (tc_model_create): the Vulkan context, the
  * vision tower's weights, the encoder and its compiled kernels, once. Each
  * detector keeps its own subspaces, head and map parameters, frame layout
@@ -358,6 +376,8 @@ typedef struct tc_detector_options {
    * interpolation, feature layers, global ln_post, precision) must come out
    * the same here: TC_ERR_MISMATCH names the first that does not. */
   tc_model *model;
+  /* The caller's Vulkan device instead of `device` (NULL: the library's own). */
+  const tc_vulkan_device *vulkan_device;
   /* tc_model_create only (tc_detector_create ignores them): the frames of the model's detectors gathered into
    * one submission, up to batch_size (1..TC_MAX_BATCH; 0 or 1: none), each
    * analysis waiting at most batch_timeout_us for the batch to fill. */
@@ -419,6 +439,25 @@ TC_API tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, 
  * they were. */
 TC_API tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int blend, tc_analysis *out,
                                      tc_error *err);
+
+/* A plane of a frame in a buffer of the caller's Vulkan device
+ * (tc_vulkan_device): a VkBuffer with transfer source and destination usage
+ * (no storage usage needed), the plane's first byte at offset, rows stride
+ * bytes apart (the frame layout's stride for that plane). */
+typedef struct tc_device_plane {
+  void *buffer; /* VkBuffer */
+  uint64_t offset;
+  uint32_t stride;
+} tc_device_plane;
+
+/* tc_detector_analyse for a frame in the caller's device buffers (a detector
+ * made with vulkan_device): the planes of the layout (RGB and YUY2 one, NV12
+ * two, I420 three) are copied on the device into the detector's frame,
+ * analysed, and with blend the blended frame is copied back into them. No
+ * host memory is involved; the data must be complete when called (GStreamer's
+ * vulkanupload writes VulkanBuffer memory before it pushes). */
+TC_API tc_status tc_detector_analyse_device(tc_detector *det, const tc_device_plane *planes, uint32_t n_planes,
+                                            int blend, tc_analysis *out, tc_error *err);
 
 /* The most frames one tc_detector_analyse_batch call takes. */
 #define TC_MAX_BATCH 8
