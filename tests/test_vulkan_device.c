@@ -9,7 +9,9 @@
  * - every submission on the caller's queue inside its lock;
  * - the caller's validation layer (on its instance, with its own messenger)
  *   says nothing: our kernels ask for no feature the device lacks;
- * - the refusals: a detector on its own device, a wrong plane count or stride.
+ * - a sync runner's analysed and overlaid device frames equal a host runner's;
+ * - the refusals: a detector on its own device, a wrong plane count or stride,
+ *   an async runner.
  *
  * usage: test_vulkan_device MODEL.safetensors (the tiny random CLIP, embed 96) */
 #include <unistd.h>
@@ -244,6 +246,60 @@ static void test_frame(caller_device *c, const tc_vulkan_device *vd, tc_frame_fo
   free(host);
 }
 
+/* A runner on the caller's device, interval 2, NV12: frame 0 analysed and
+ * blended in the call, frame 1 (the same pixels) blended by the overlay lane
+ * on the device: both equal a host runner's frames bit for bit. Async mode
+ * is refused there. */
+static void test_runner(caller_device *c, const tc_vulkan_device *vd)
+{
+  tc_frame f = tc_frame_make(TC_FRAME_NV12, 64, 48);
+  const size_t y_bytes = (size_t)f.stride * 48, uv_bytes = (size_t)f.stride * 24, bytes = y_bytes + uv_bytes;
+  uint8_t *px = malloc(bytes), *host[2] = { malloc(bytes), malloc(bytes) };
+  for (size_t i = 0; i < bytes; i++)
+    px[i] = (uint8_t)tc_test_uniform(0, 256);
+  tc_runner *rd = NULL, *rh = NULL;
+  tc_error err = { 0 };
+  tc_detector_options o;
+  tc_detector_options_init(&o);
+  o.model_path = model_path;
+  o.head_path = head_path;
+  tc_params_set(&o.params, TC_PARAM_PRECISION, TC_PRECISION_FP32, NULL);
+  tc_params_set(&o.params, TC_PARAM_INTERVAL, 2, NULL);
+  tc_runner_options ro;
+  tc_runner_options_init(&ro);
+  ro.mode = TC_RUNNER_ASYNC;
+  o.vulkan_device = vd;
+  TC_CHECK(tc_runner_create(&o, &ro, &rd, &err) == TC_ERR_UNSUPPORTED && !rd && strstr(err.message, "sync mode"),
+           "async on the caller's device refused: %s", err.message);
+  tc_error_clear(&err);
+  ro.mode = TC_RUNNER_SYNC;
+  TC_CHECK_OK(tc_runner_create(&o, &ro, &rd, &err), &err);
+  o.vulkan_device = NULL;
+  TC_CHECK_OK(tc_runner_create(&o, &ro, &rh, &err), &err);
+  caller_buffer b[2] = { 0 };
+  int ok = rd && rh && caller_buffer_create(c, y_bytes, &b[0]) && caller_buffer_create(c, uv_bytes, &b[1]);
+  tc_device_plane planes[2] = { { .buffer = (void *)b[0].buffer, .stride = f.stride },
+                                { .buffer = (void *)b[1].buffer, .stride = f.stride } };
+  const tc_analysis *latest = NULL;
+  if (ok && TC_CHECK_OK(tc_runner_set_frame(rd, &f, &err), &err) && TC_CHECK_OK(tc_runner_set_frame(rh, &f, &err), &err))
+    for (int i = 0; i < 2; i++) {
+      memcpy(b[0].mapped, px, y_bytes);
+      memcpy(b[1].mapped, px + y_bytes, uv_bytes);
+      memcpy(host[i], px, bytes);
+      if (!TC_CHECK_OK(tc_runner_submit_device(rd, planes, 2, (uint64_t)i, &latest, &err), &err) ||
+          !TC_CHECK_OK(tc_runner_submit(rh, host[i], f.stride, (uint64_t)i, &latest, &err), &err))
+        break;
+      TC_CHECK(memcmp(b[0].mapped, host[i], y_bytes) == 0 && memcmp(b[1].mapped, host[i] + y_bytes, uv_bytes) == 0,
+               "runner frame %d (%s): the device frame equals the host runner's", i, i ? "overlay lane" : "analysed");
+      TC_CHECK(memcmp(host[i], px, bytes) != 0, "runner frame %d got a heatmap", i);
+    }
+  tc_runner_destroy(rd);
+  tc_runner_destroy(rh);
+  caller_buffer_destroy(c, &b[0]);
+  caller_buffer_destroy(c, &b[1]);
+  free(px), free(host[0]), free(host[1]);
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2) {
@@ -267,6 +323,7 @@ int main(int argc, char **argv)
                             .unlock_queue = unlock_queue };
     test_frame(&c, &vd, TC_FRAME_RGBA, 67, 45);
     test_frame(&c, &vd, TC_FRAME_NV12, 64, 48);
+    test_runner(&c, &vd);
     printf("caller's queue: %d locked submissions, validation %s: %d messages\n", locks,
            c.validating ? "on" : "not installed", validation_messages);
     TC_CHECK(locks > 0 && locks == unlocks && lock_errors == 0, "every submission inside the caller's lock (%d "

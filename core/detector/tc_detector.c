@@ -962,34 +962,6 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
 
 /* ---- frames in the caller's device buffers ---- */
 
-/* One submission copying every plane between the caller's buffers and slot 0
- * (to_slot) or back. The planes keep the layout's strides, so a plane is one
- * region. */
-static tc_status copy_planes(tc_detector *det, const tc_device_plane *planes, int to_slot, tc_error *err)
-{
-  tc_frame_plane lp[3];
-  const int n = tc_frame_planes(&det->frame, lp);
-  tc_buffer *wrapped[3] = { NULL, NULL, NULL };
-  tc_status st = det->copy_cmd ? TC_OK : tc_cmd_create(det->ctx, &det->copy_cmd, err);
-  if (st == TC_OK)
-    st = tc_cmd_begin(det->copy_cmd, err);
-  for (int i = 0; i < n && st == TC_OK; i++) {
-    const size_t bytes = (size_t)(lp[i].rows - 1) * lp[i].stride + lp[i].row_bytes;
-    st = tc_buffer_wrap(det->ctx, planes[i].buffer, planes[i].offset + bytes, &wrapped[i], err);
-    tc_buffer *slot = det->slot[0].buf;
-    if (st == TC_OK)
-      st = to_slot ? tc_cmd_copy(det->copy_cmd, wrapped[i], planes[i].offset, slot, lp[i].offset, bytes, err)
-                   : tc_cmd_copy(det->copy_cmd, slot, lp[i].offset, wrapped[i], planes[i].offset, bytes, err);
-  }
-  if (st == TC_OK)
-    st = tc_cmd_end(det->copy_cmd, err);
-  if (st == TC_OK)
-    st = tc_cmd_run(det->copy_cmd, err);
-  for (int i = 0; i < n; i++)
-    tc_buffer_destroy(wrapped[i]);
-  return st;
-}
-
 tc_status tc_detector_analyse_device(tc_detector *det, const tc_device_plane *planes, uint32_t n_planes, int blend,
                                      tc_analysis *out, tc_error *err)
 {
@@ -998,24 +970,17 @@ tc_status tc_detector_analyse_device(tc_detector *det, const tc_device_plane *pl
                         "(tc_detector_options.vulkan_device)");
   if (!det->have_frame)
     return no_frame(err);
-  tc_frame_plane lp[3];
-  const uint32_t n = (uint32_t)tc_frame_planes(&det->frame, lp);
-  if (!planes || n_planes != n)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s frames have %u planes, %u given",
-                        tc_frame_format_name(det->frame.format), n, planes ? n_planes : 0);
-  for (uint32_t i = 0; i < n; i++) {
-    if (!planes[i].buffer)
-      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: no buffer", i);
-    if (planes[i].stride != lp[i].stride)
-      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: stride %u, the frame layout's is %zu (set it with "
-                          "tc_detector_set_frame)", i, planes[i].stride, lp[i].stride);
-  }
+  tc_status st = tc_frame_slot_check_planes(&det->slot[0], planes, n_planes, err);
+  if (st != TC_OK)
+    return st;
   blend = blend && det->params.alpha > 0;
-  tc_status st = copy_planes(det, planes, 1, err);
+  st = det->copy_cmd ? TC_OK : tc_cmd_create(det->ctx, &det->copy_cmd, err);
+  if (st == TC_OK)
+    st = tc_frame_slot_copy_planes(&det->slot[0], det->copy_cmd, planes, 1, err);
   if (st == TC_OK)
     st = run_analysis(det, 0, blend, out, err);
   if (st == TC_OK && blend)
-    st = copy_planes(det, planes, 0, err);
+    st = tc_frame_slot_copy_planes(&det->slot[0], det->copy_cmd, planes, 0, err);
   return st;
 }
 

@@ -18,6 +18,7 @@ typedef struct overlay_lane {
   tc_map *map;
   tc_cmd *cmd;       /* smoothing and blend: the frames after a new analysis */
   tc_cmd *blend_cmd; /* the blend alone: the map smoothed before, over the frames after those */
+  tc_cmd *copy_cmd;  /* device frames: the caller's buffers to the slot and back */
   bool recorded;
   bool smoothed;     /* the map holds the smoothing of `scores` (scores_seq) */
   tc_params params;    /* its map was made with these */
@@ -161,6 +162,33 @@ static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pix
     st = tc_frame_slot_from_device(&o->slot, err);
   if (st == TC_OK)
     tc_frame_slot_read(&o->slot, pixels, stride);
+  return st;
+}
+
+/* The same for a frame in the caller's device buffers: copied on the device
+ * into the lane's slot and back (the lane shares the caller's device). */
+static tc_status overlay_draw_device(overlay_lane *o, const kept_analysis *k, const tc_device_plane *planes,
+                                     tc_error *err)
+{
+  if (!k->seq || o->params.alpha <= 0)
+    return TC_OK;
+  tc_status st = TC_OK;
+  if (o->scores_seq != k->seq) {
+    st = tc_buffer_upload(o->scores, 0, k->scores, (size_t)k->a.grid * k->a.grid * sizeof(float), err);
+    o->scores_seq = st == TC_OK ? k->seq : 0;
+    o->smoothed = false;
+  }
+  if (st == TC_OK && !o->recorded)
+    st = overlay_record(o, err);
+  if (st == TC_OK && !o->copy_cmd)
+    st = tc_cmd_create(o->ctx, &o->copy_cmd, err);
+  if (st == TC_OK)
+    st = tc_frame_slot_copy_planes(&o->slot, o->copy_cmd, planes, 1, err);
+  if (st == TC_OK)
+    st = tc_cmd_run(o->smoothed ? o->blend_cmd : o->cmd, err);
+  o->smoothed = st == TC_OK;
+  if (st == TC_OK)
+    st = tc_frame_slot_copy_planes(&o->slot, o->copy_cmd, planes, 0, err);
   return st;
 }
 
@@ -346,8 +374,15 @@ tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_opt
   tc_detector_options d = *dopts;
   d.warm_up = 1;
   tc_status st = o->mode == TC_RUNNER_SYNC || o->mode == TC_RUNNER_ASYNC
-                     ? tc_detector_create(&d, &r->det, err)
+                     ? TC_OK
                      : tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown runner mode %d", (int)o->mode);
+  /* async needs a queue the overlay never shares with an analysis; on the
+   * caller's device (GStreamer's has one queue) it would wait behind one */
+  if (st == TC_OK && o->mode == TC_RUNNER_ASYNC && dopts->vulkan_device)
+    st = tc_error_set(err, TC_ERR_UNSUPPORTED, "on the caller's Vulkan device the runner works in sync mode only: "
+                      "async needs a queue of its own for the overlay");
+  if (st == TC_OK)
+    st = tc_detector_create(&d, &r->det, err);
   /* The overlay lane gets a device (and so a queue) of its own on the same
    * physical device: a queue runs its submissions in order, and lavapipe
    * has one queue per device, so on a shared queue an overlay would wait
@@ -355,6 +390,7 @@ tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_opt
   tc_context_options copts;
   tc_context_options_init(&copts);
   copts.device = r->det ? tc_detector_device_option(r->det) : NULL;
+  copts.borrowed = dopts->vulkan_device; /* frames in the caller's buffers: the overlay on that device too */
   if (st == TC_OK)
     st = tc_context_create(&copts, &r->overlay.ctx, err);
   const uint32_t grid = st == TC_OK ? tc_detector_grid(r->det) : 0;
@@ -400,6 +436,7 @@ void tc_runner_destroy(tc_runner *r)
   overlay_drop(&r->overlay);
   tc_cmd_destroy(r->overlay.cmd);
   tc_cmd_destroy(r->overlay.blend_cmd);
+  tc_cmd_destroy(r->overlay.copy_cmd);
   tc_buffer_destroy(r->overlay.scores);
   tc_context_destroy(r->overlay.ctx);
   tc_detector_destroy(r->det);
@@ -457,6 +494,45 @@ tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t t
   tc_status st = overlay_follow(&r->overlay, &r->stream_params, r->det, err);
   if (st == TC_OK)
     st = r->submit(r, pixels, stride, timestamp, err);
+  *latest = r->view.seq ? &r->view.a : NULL;
+  return st;
+}
+
+tc_status tc_runner_submit_device(tc_runner *r, const tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
+                                  const tc_analysis **latest, tc_error *err)
+{
+  *latest = NULL;
+  if (!r->overlay.map)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame layout: call tc_runner_set_frame first");
+  if (!tc_context_is_borrowed(r->overlay.ctx))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "device frames need a runner on the caller's Vulkan device "
+                        "(tc_detector_options.vulkan_device)");
+  tc_status st = tc_frame_slot_check_planes(&r->overlay.slot, planes, n_planes, err);
+  if (st != TC_OK)
+    return st;
+  pthread_mutex_lock(&r->lock);
+  uint32_t generation = r->generation;
+  refresh_locked(r);
+  pthread_mutex_unlock(&r->lock);
+  st = overlay_follow(&r->overlay, &r->stream_params, r->det, err);
+  if (st == TC_OK && !analyse_this_frame(r)) {
+    st = overlay_draw_device(&r->overlay, &r->view, planes, err);
+  } else if (st == TC_OK) {
+    /* sync (the only mode here): analysed and blended in the call */
+    tc_analysis a;
+    st = apply_params(r, err);
+    if (st == TC_OK)
+      st = tc_detector_analyse_device(r->det, planes, n_planes, 1, &a, err);
+    if (st == TC_OK) {
+      a.timestamp = timestamp;
+      pthread_mutex_lock(&r->lock);
+      publish_locked(r, &a, generation);
+      refresh_locked(r);
+      pthread_mutex_unlock(&r->lock);
+      if (r->on_analysis)
+        r->on_analysis(r->user, &a);
+    }
+  }
   *latest = r->view.seq ? &r->view.a : NULL;
   return st;
 }

@@ -207,6 +207,48 @@ void tc_frame_copy(const tc_frame *f, void *dst, size_t dst_stride, const void *
     memcpy((char *)dst + y * dst_stride, (const char *)src + y * src_stride, row);
 }
 
+tc_status tc_frame_slot_check_planes(const tc_frame_slot *slot, const tc_device_plane *planes, uint32_t n_planes,
+                                     tc_error *err)
+{
+  tc_frame_plane lp[3];
+  const uint32_t n = (uint32_t)tc_frame_planes(&slot->frame, lp);
+  if (!planes || n_planes != n)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s frames have %u planes, %u given",
+                        tc_frame_format_name(slot->frame.format), n, planes ? n_planes : 0);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!planes[i].buffer)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: no buffer", i);
+    if (planes[i].stride != lp[i].stride)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: stride %u, the frame layout's is %zu", i,
+                          planes[i].stride, lp[i].stride);
+  }
+  return TC_OK;
+}
+
+/* A plane keeps the layout's stride, so it is one region. */
+tc_status tc_frame_slot_copy_planes(tc_frame_slot *slot, tc_cmd *cmd, const tc_device_plane *planes, int to_slot,
+                                    tc_error *err)
+{
+  tc_frame_plane lp[3];
+  const int n = tc_frame_planes(&slot->frame, lp);
+  tc_buffer *wrapped[3] = { NULL, NULL, NULL };
+  tc_status st = tc_cmd_begin(cmd, err);
+  for (int i = 0; i < n && st == TC_OK; i++) {
+    const size_t bytes = (size_t)(lp[i].rows - 1) * lp[i].stride + lp[i].row_bytes;
+    st = tc_buffer_wrap(tc_cmd_context(cmd), planes[i].buffer, planes[i].offset + bytes, &wrapped[i], err);
+    if (st == TC_OK)
+      st = to_slot ? tc_cmd_copy(cmd, wrapped[i], planes[i].offset, slot->buf, lp[i].offset, bytes, err)
+                   : tc_cmd_copy(cmd, slot->buf, lp[i].offset, wrapped[i], planes[i].offset, bytes, err);
+  }
+  if (st == TC_OK)
+    st = tc_cmd_end(cmd, err);
+  if (st == TC_OK)
+    st = tc_cmd_run(cmd, err);
+  for (int i = 0; i < n; i++)
+    tc_buffer_destroy(wrapped[i]);
+  return st;
+}
+
 tc_status tc_frame_slot_create(tc_context *ctx, const tc_frame *frame, tc_frame_slot *s, tc_error *err)
 {
   *s = (tc_frame_slot){ .frame = *frame };

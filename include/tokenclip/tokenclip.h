@@ -535,6 +535,13 @@ TC_API tc_status tc_runner_set_frame(tc_runner *runner, const tc_frame *frame, t
 TC_API tc_status tc_runner_submit(tc_runner *runner, void *pixels, size_t stride, uint64_t timestamp,
                                   const tc_analysis **latest, tc_error *err);
 
+/* tc_runner_submit for a frame in the caller's device buffers (a runner made
+ * with vulkan_device: sync mode only): the analysed frames as
+ * tc_detector_analyse_device, the others get the latest map blended on the
+ * device; nothing passes through host memory. */
+TC_API tc_status tc_runner_submit_device(tc_runner *runner, const tc_device_plane *planes, uint32_t n_planes,
+                                         uint64_t timestamp, const tc_analysis **latest, tc_error *err);
+
 /* Starts over (a seek): the pending frame is dropped, an analysis still
  * running is discarded, the latest analysis forgotten, the interval restarts. */
 TC_API void tc_runner_flush(tc_runner *runner);
