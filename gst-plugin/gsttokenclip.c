@@ -24,6 +24,9 @@
  * (its "anomaly" parameter structure holds max-score and mean-score). With
  * #GstTokenClip:attach-map the raw token scores travel as #GstTokenClipMeta.
  *
+ * Frames in memory:VulkanBuffer (vulkanupload) are analysed on the
+ * pipeline's Vulkan device, with no copy through host memory (sync mode).
+ *
  * Elements with the same #GstTokenClip:model-instance-id (or, with
  * #GstTokenClip:share-model, the same model file and device) share one
  * loaded model: the weights, the encoder and its compiled kernels once per
@@ -95,16 +98,28 @@
 #include "gsttokenclipmeta.h"
 #include "gsttokenclipprops.h"
 #include "gsttokenclipshared.h"
+#ifdef HAVE_GST_VULKAN
+#include "gsttokenclipvulkan.h"
+#include <gst/vulkan/vulkan.h>
+#endif
 
 GST_DEBUG_CATEGORY_STATIC (gst_tokenclip_debug);
 #define GST_CAT_DEFAULT gst_tokenclip_debug
 
 #define TOKENCLIP_FORMATS "{ RGBA, BGRA, RGBx, BGRx, NV12, I420, YUY2 }"
 
+/* system memory first; memory:VulkanBuffer (vulkanupload's) where GstVulkan is built in */
+#ifdef HAVE_GST_VULKAN
+#define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS) "; " \
+    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER, TOKENCLIP_FORMATS)
+#else
+#define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS)
+#endif
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS)));
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (TOKENCLIP_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS)));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (TOKENCLIP_CAPS));
 
 #define gst_tokenclip_parent_class parent_class
 G_DEFINE_TYPE (GstTokenClip, gst_tokenclip, GST_TYPE_VIDEO_FILTER);
@@ -191,10 +206,23 @@ attach_metas (GstTokenClip * self, GstBuffer * buf, const tc_analysis * a)
 
 #define NONEMPTY(s) ((s) && *(s) ? (s) : NULL)
 
-static gboolean
-gst_tokenclip_start (GstBaseTransform * trans)
+/* The name of the shared model the element uses (g_free), NULL: none. By id,
+ * or by model file and device. */
+static gchar *
+shared_model_name (GstTokenClip * self)
 {
-  GstTokenClip *self = GST_TOKENCLIP (trans);
+  if (NONEMPTY (self->model_instance_id))
+    return g_strdup (self->model_instance_id);
+  if (self->share_model && NONEMPTY (self->model))
+    return g_strdup_printf ("%s on device %s", self->model, NONEMPTY (self->device) ? self->device : "default");
+  return NULL;
+}
+
+/* The runner for the element's properties; on the caller's Vulkan device
+ * when vd is given (memory:VulkanBuffer frames), else on the library's own. */
+static gboolean
+start_runner (GstTokenClip * self, const tc_vulkan_device * vd)
+{
   tc_detector_options opts;
   tc_runner_options ropts;
   tc_runner *runner = NULL;
@@ -220,6 +248,7 @@ gst_tokenclip_start (GstBaseTransform * trans)
   opts.prompts_path = NONEMPTY (self->prompts);
   opts.vocab_path = NONEMPTY (self->vocab);
   opts.device = NONEMPTY (self->device);
+  opts.vulkan_device = vd;
   if (!opts.model_path) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model: set the model property to a CLIP safetensors file"),
         (NULL));
@@ -230,13 +259,15 @@ gst_tokenclip_start (GstBaseTransform * trans)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Both head (%s) and object (%s) are set: the subspaces come "
             "from one of them", opts.head_path, opts.object), (NULL));
   } else {
-    /* a shared model: by id, or by model file and device */
-    if (NONEMPTY (self->model_instance_id))
-      shared_name = g_strdup (self->model_instance_id);
-    else if (self->share_model)
-      shared_name = g_strdup_printf ("%s on device %s", opts.model_path, opts.device ? opts.device : "default");
+    shared_name = shared_model_name (self);
     opts.batch_size = self->batch_size; /* a shared model's */
     opts.batch_timeout_us = self->batch_timeout;
+    if (shared_name && vd) {
+      /* the elements of the id with memory:VulkanBuffer frames share a model on the pipeline's device */
+      gchar *on_device = g_strdup_printf ("%s (memory:VulkanBuffer, device %p)", shared_name, vd->device);
+      g_free (shared_name);
+      shared_name = on_device;
+    }
     if (shared_name && !(opts.model = gst_tokenclip_shared_acquire (shared_name, &opts, &err))) {
       post_error (self, &err, "Could not load the shared model");
       g_clear_pointer (&shared_name, g_free);
@@ -261,13 +292,20 @@ gst_tokenclip_start (GstBaseTransform * trans)
         tc_detector_grid (det), tc_detector_grid (det), tc_detector_subspaces (det),
         shared_name ? " (shared: '" : "", shared_name ? shared_name : "", shared_name ? "')" : "");
     g_free (self->device_name);
-    self->device_name = g_strdup (tc_detector_device_name (det));
+    self->device_name = vd ? g_strdup_printf ("%s (the pipeline's, for memory:VulkanBuffer frames)",
+        tc_detector_device_name (det)) : g_strdup (tc_detector_device_name (det));
     /* a change made while the runner was being created */
     if (tc_runner_set_params (runner, &self->params, &err) != TC_OK)
       self->params = opts.params;
   }
   GST_OBJECT_UNLOCK (self);
   return ok;
+}
+
+static gboolean
+gst_tokenclip_start (GstBaseTransform * trans)
+{
+  return start_runner (GST_TOKENCLIP (trans), NULL);
 }
 
 static gboolean
@@ -292,6 +330,9 @@ gst_tokenclip_stop (GstBaseTransform * trans)
     gst_tokenclip_shared_release (shared_name);
   g_free (shared_name);
   g_clear_pointer (&self->repack, g_free);
+#ifdef HAVE_GST_VULKAN
+  g_clear_pointer (&self->vulkan, gst_tokenclip_vulkan_free);       /* after the runner that used it */
+#endif
   return TRUE;
 }
 
@@ -339,6 +380,35 @@ yuv_colorimetry (GstTokenClip * self, const GstVideoInfo * info, tc_frame * fram
   return TRUE;
 }
 
+/* memory:VulkanBuffer frames are analysed on the device they live on: the
+ * runner moves there (the model is loaded again, on that device) and back to
+ * the library's own device for system memory. */
+static gboolean
+follow_memory (GstTokenClip * self, GstCaps * caps)
+{
+#ifdef HAVE_GST_VULKAN
+  gboolean vulkan = gst_caps_features_contains (gst_caps_get_features (caps, 0),
+      GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER);
+  GstTokenClipVulkan *vk = NULL;
+  const gchar *why = NULL;
+
+  if (vulkan == (self->vulkan != NULL))
+    return TRUE;
+  if (vulkan && !gst_tokenclip_vulkan_open (GST_ELEMENT (self), &vk, &why)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("memory:VulkanBuffer frames: %s", why), (NULL));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "frames in %s: the analysis moves to %s", vulkan ? "memory:VulkanBuffer" : "system memory",
+      vulkan ? "the pipeline's Vulkan device" : "its own device");
+  gst_tokenclip_stop (GST_BASE_TRANSFORM (self));
+  self->vulkan = vk;
+  return start_runner (self, vk ? gst_tokenclip_vulkan_device (vk) : NULL);
+#else
+  (void) self, (void) caps;
+  return TRUE;
+#endif
+}
+
 static gboolean
 gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo * in_info,
     GstCaps * outcaps, GstVideoInfo * out_info)
@@ -363,6 +433,9 @@ gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo 
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, ("Caps before the element started"), (NULL));
     return FALSE;
   }
+  if (!follow_memory (self, incaps))
+    return FALSE;
+  self->info = *in_info;
   frame = tc_frame_make ((tc_frame_format) format, GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
   if (GST_VIDEO_INFO_IS_YUV (in_info) && !yuv_colorimetry (self, in_info, &frame))
     return FALSE;
@@ -452,6 +525,62 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
     attach_metas (self, vframe->buffer, latest);
   return GST_FLOW_OK;
 }
+
+#ifdef HAVE_GST_VULKAN
+/* Elements sharing a model offer upstream one Vulkan device (see
+ * gst_tokenclip_vulkan_answer_context), so memory:VulkanBuffer streams
+ * land on one device and share the model there too. */
+static gboolean
+gst_tokenclip_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
+{
+  GstTokenClip *self = GST_TOKENCLIP (trans);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT) {
+    gchar *name;
+    gboolean answered;
+
+    GST_OBJECT_LOCK (self);
+    name = shared_model_name (self);
+    GST_OBJECT_UNLOCK (self);
+    answered = name && gst_tokenclip_vulkan_answer_context (GST_ELEMENT (self), name, query);
+    g_free (name);
+    if (answered)
+      return TRUE;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+}
+
+/* memory:VulkanBuffer: the planes' VkBuffers go to the runner as they are
+ * (copied on the device, analysed, blended, copied back); system memory goes
+ * through GstVideoFilter's mapping to transform_frame_ip. */
+static GstFlowReturn
+gst_tokenclip_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstTokenClip *self = GST_TOKENCLIP (trans);
+  GstClockTime running_time;
+  tc_device_plane planes[3];
+  guint n = 0;
+  const tc_analysis *latest;
+  tc_error err = { 0 };
+
+  if (!self->vulkan)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->transform_ip (trans, buf);
+  if (!gst_tokenclip_vulkan_planes (self->vulkan, buf, &self->info, planes, &n)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("A memory:VulkanBuffer frame whose planes are not Vulkan buffers of "
+            "the pipeline's device"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  running_time = trans->segment.format == GST_FORMAT_TIME ?
+      gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf)) : GST_CLOCK_TIME_NONE;
+  if (tc_runner_submit_device (self->runner, planes, n, running_time, &latest, &err) != TC_OK) {
+    post_error (self, &err, "Analysis failed");
+    return GST_FLOW_ERROR;
+  }
+  if (latest)
+    attach_metas (self, buf, latest);
+  return GST_FLOW_OK;
+}
+#endif
 
 /* ---- properties ------------------------------------------------------------- */
 
@@ -578,6 +707,10 @@ gst_tokenclip_class_init (GstTokenClipClass * klass)
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_tokenclip_sink_event);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_tokenclip_set_info);
   filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_tokenclip_transform_frame_ip);
+#ifdef HAVE_GST_VULKAN
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_tokenclip_transform_ip);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_tokenclip_query);
+#endif
 }
 
 /* The properties' defaults, as parameters: the library's, but for the

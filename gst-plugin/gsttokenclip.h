@@ -45,6 +45,8 @@ struct _GstTokenClip {
 
   /* streaming thread only */
   tc_frame layout;                 /* the negotiated frames' layout */
+  GstVideoInfo info;               /* and as GStreamer describes it */
+  struct _GstTokenClipVulkan *vulkan; /* memory:VulkanBuffer frames: their device (gsttokenclipvulkan.h) */
   guint8 *repack;                  /* YUV planes packed for the runner, when a buffer's are not one block */
 };
 

@@ -1340,6 +1340,120 @@ static void test_shared_async_rates(void)
   }
 }
 
+/* A file's bytes (g_free), NULL when unreadable. */
+static gchar *file_bytes(const char *path, gsize *n)
+{
+  gchar *data = NULL;
+  return g_file_get_contents(path, &data, n, NULL) ? data : NULL;
+}
+
+/* memory:VulkanBuffer frames (vulkanupload before the element; issue 17):
+ * analysed on the pipeline's Vulkan device with no copy through host memory,
+ * the same pixels as the same frames in system memory, bit for bit, for
+ * RGBA and NV12, the analysed frames and (interval 2) those that get the
+ * latest map. filesink reads the Vulkan buffers' host-visible memory at the
+ * end (vulkandownload takes only images in GStreamer 1.22). Two such streams
+ * on one shared, batching model likewise. Async mode refuses such frames with
+ * an error saying so. */
+static void test_vulkan_memory(void)
+{
+  static const char *formats[] = { "RGBA", "NV12" };
+  char desc[2048], path[2][256];
+  for (int f = 0; f < 2; f++) {
+    gchar *data[2] = { NULL, NULL };
+    gsize n[2] = { 0, 0 };
+    for (int vk = 0; vk < 2; vk++) {
+      snprintf(path[vk], sizeof path[vk], "/tmp/tc-element-vk-%d-%d.raw", (int)getpid(), vk);
+      snprintf(desc, sizeof desc,
+               "videotestsrc pattern=smpte num-buffers=6 ! video/x-raw,format=%s,width=64,height=48 ! %s "
+               "tokenclip name=tc model=%s head=%s inference-interval=2 alpha=0.6 overlay-threshold=0 ! "
+               "filesink location=%s",
+               formats[f], vk ? "vulkanupload ! video/x-raw(memory:VulkanBuffer) !" : "", model_path, head_path,
+               path[vk]);
+      GstBuffer *unused = NULL;
+      GstElement *pipe = run_to_eos(desc, &unused, 0);
+      TC_CHECK(pipe && batch_messages[1] == 3, "%s %s: EOS with 3 analyses (%d)", formats[f],
+               vk ? "memory:VulkanBuffer" : "system memory", batch_messages[1]);
+      gchar *device = NULL;
+      GstElement *tc = pipe ? gst_bin_get_by_name(GST_BIN(pipe), "tc") : NULL;
+      if (tc) {
+        g_object_get(tc, "device-name", &device, NULL);
+        gst_object_unref(tc);
+      }
+      /* the analysis ran on the pipeline's device, not through a host mapping */
+      TC_CHECK(device && (strstr(device, "memory:VulkanBuffer") != NULL) == vk, "%s %s: device-name \"%s\"",
+               formats[f], vk ? "memory:VulkanBuffer" : "system memory", device ? device : "(none)");
+      g_free(device);
+      stop_pipeline(pipe);
+      data[vk] = file_bytes(path[vk], &n[vk]);
+      unlink(path[vk]);
+    }
+    TC_CHECK(data[0] && data[1] && n[0] == n[1] && n[0] > 0 && memcmp(data[0], data[1], n[0]) == 0,
+             "%s: memory:VulkanBuffer frames come out as the system-memory ones (%zu and %zu bytes)", formats[f],
+             n[0], n[1]);
+    g_free(data[0]);
+    g_free(data[1]);
+  }
+  /* two streams of memory:VulkanBuffer frames on one shared model, in batches of 2: the pixels of the same
+   * streams in system memory, each with its own model; both elements count 2 users */
+  {
+    gchar *data[2] = { NULL, NULL };
+    gsize n[2] = { 0, 0 };
+    for (int vk = 0; vk < 2; vk++) {
+      size_t len = 0;
+      for (int i = 0; i < 2; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "/tmp/tc-element-vkshared-%d-%d-%d.raw", (int)getpid(), vk, i);
+        len += (size_t)snprintf(desc + len, sizeof desc - len,
+                                "videotestsrc pattern=%s num-buffers=4 ! video/x-raw,format=NV12,width=64,height=48 "
+                                "! %s tokenclip name=tc%d %s model=%s head=%s ! filesink location=%s ",
+                                i ? "ball" : "smpte", vk ? "vulkanupload ! video/x-raw(memory:VulkanBuffer) !" : "", i,
+                                vk ? "model-instance-id=vk batch-size=2 batch-timeout=2000000" : "", model_path,
+                                head_path, p);
+      }
+      GstBuffer *unused = NULL;
+      GstElement *pipe = run_to_eos(desc, &unused, 0);
+      if (vk)
+        TC_CHECK(pipe && model_users(pipe, "tc0") == 2 && model_users(pipe, "tc1") == 2 && batch_messages[2] == 8,
+                 "memory:VulkanBuffer on a shared model: 2 users each (%u, %u), 8 analyses in batches of 2 (%d; "
+                 "alone %d)", model_users(pipe, "tc0"), model_users(pipe, "tc1"), batch_messages[2], batch_messages[1]);
+      stop_pipeline(pipe);
+      GString *all = g_string_new(NULL);
+      for (int i = 0; i < 2; i++) {
+        char p[256];
+        gsize m = 0;
+        snprintf(p, sizeof p, "/tmp/tc-element-vkshared-%d-%d-%d.raw", (int)getpid(), vk, i);
+        gchar *d = file_bytes(p, &m);
+        if (d)
+          g_string_append_len(all, d, (gssize)m);
+        g_free(d);
+        unlink(p);
+      }
+      n[vk] = all->len;
+      data[vk] = g_string_free(all, FALSE);
+    }
+    TC_CHECK(n[0] > 0 && n[0] == n[1] && memcmp(data[0], data[1], n[0]) == 0,
+             "memory:VulkanBuffer streams on a shared batching model come out as system-memory streams alone");
+    g_free(data[0]);
+    g_free(data[1]);
+  }
+  static const struct {
+    const char *what, *props, *want;
+  } refused[] = {
+    { "async mode", "mode=async", "sync mode" },
+  };
+  for (size_t c = 0; c < sizeof refused / sizeof *refused; c++) {
+    snprintf(desc, sizeof desc,
+             "videotestsrc num-buffers=3 ! video/x-raw,format=RGBA,width=64,height=48 ! vulkanupload ! "
+             "video/x-raw(memory:VulkanBuffer) ! tokenclip model=%s head=%s %s ! fakesink",
+             model_path, head_path, refused[c].props);
+    run_result r = run_pipeline(desc, NULL);
+    TC_CHECK(r.error[0] && strstr(r.error, refused[c].want), "memory:VulkanBuffer with %s: an error naming it: %s",
+             refused[c].what, r.error);
+    printf("ok memory:VulkanBuffer with %s: %s\n", refused[c].what, r.error);
+  }
+}
+
 /* One id, another model file or another device: the second element fails to
  * start with an error naming both. */
 static void test_shared_mismatch(void)
@@ -1607,6 +1721,7 @@ int main(int argc, char **argv)
   RUN(test_shared_streams);
   RUN(test_shared_start_stop);
   RUN(test_shared_async_rates);
+  RUN(test_vulkan_memory);
   RUN(test_shared_mismatch);
   RUN(test_state_cycles);
   RUN(test_async_keeps_live_rate);
