@@ -24,7 +24,7 @@
  * (its "anomaly" parameter structure holds max-score and mean-score). With
  * #GstTokenClip:attach-map the raw token scores travel as #GstTokenClipMeta.
  *
- * Frames in memory:VulkanBuffer (vulkanupload) are analysed on the
+ * Frames in memory:VulkanBuffer or memory:VulkanImage (vulkanupload) are analysed on the
  * pipeline's Vulkan device, with no copy through host memory (sync mode).
  *
  * Elements with the same #GstTokenClip:model-instance-id (or, with
@@ -110,8 +110,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_tokenclip_debug);
 
 /* system memory first; memory:VulkanBuffer (vulkanupload's) where GstVulkan is built in */
 #ifdef HAVE_GST_VULKAN
+#define TOKENCLIP_IMAGE_FORMATS "{ RGBA, BGRA, RGBx, BGRx, NV12, I420 }"
 #define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS) "; " \
-    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER, TOKENCLIP_FORMATS)
+    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER, TOKENCLIP_FORMATS) "; " \
+    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE, TOKENCLIP_IMAGE_FORMATS)
 #else
 #define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS)
 #endif
@@ -387,8 +389,9 @@ static gboolean
 follow_memory (GstTokenClip * self, GstCaps * caps)
 {
 #ifdef HAVE_GST_VULKAN
-  gboolean vulkan = gst_caps_features_contains (gst_caps_get_features (caps, 0),
-      GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER);
+  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
+  gboolean vulkan = gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER) ||
+      gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE);
   GstTokenClipVulkan *vk = NULL;
   const gchar *why = NULL;
 
@@ -562,17 +565,20 @@ gst_tokenclip_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   guint n = 0;
   const tc_analysis *latest;
   tc_error err = { 0 };
+  tc_status st;
 
   if (!self->vulkan)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->transform_ip (trans, buf);
   if (!gst_tokenclip_vulkan_planes (self->vulkan, buf, &self->info, planes, &n)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("A memory:VulkanBuffer frame whose planes are not Vulkan buffers of "
-            "the pipeline's device"), (NULL));
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("A Vulkan memory frame whose planes are not Vulkan buffers or images "
+            "of the pipeline's device"), (NULL));
     return GST_FLOW_ERROR;
   }
   running_time = trans->segment.format == GST_FORMAT_TIME ?
       gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf)) : GST_CLOCK_TIME_NONE;
-  if (tc_runner_submit_device (self->runner, planes, n, running_time, &latest, &err) != TC_OK) {
+  st = tc_runner_submit_device (self->runner, planes, n, running_time, &latest, &err);
+  gst_tokenclip_vulkan_planes_done (buf, planes, n);   /* the images' layouts, as the copies left them */
+  if (st != TC_OK) {
     post_error (self, &err, "Analysis failed");
     return GST_FLOW_ERROR;
   }

@@ -133,6 +133,48 @@ gst_tokenclip_vulkan_answer_context (GstElement * element, const gchar * name, G
 
 /* Plane p at the video meta's offset (else the info's): the memory holding
  * it and the offset inside that memory's VkBuffer. */
+/* memory:VulkanImage: a memory (an image) per plane, in order; its barrier
+ * state goes to the library and comes back after (planes_done). */
+static gboolean
+image_planes (GstTokenClipVulkan * vk, GstBuffer * buf, guint n, tc_device_plane planes[3])
+{
+  guint p;
+
+  if (gst_buffer_n_memory (buf) != n)
+    return FALSE;
+  for (p = 0; p < n; p++) {
+    GstMemory *mem = gst_buffer_peek_memory (buf, p);
+    GstVulkanImageMemory *img;
+
+    if (!gst_is_vulkan_image_memory (mem))
+      return FALSE;
+    img = (GstVulkanImageMemory *) mem;
+    if (img->device->device != vk->device->device)
+      return FALSE;
+    planes[p] = (tc_device_plane) {
+    .image = (void *) (guintptr) img->image,.image_layout = img->barrier.image_layout,
+          .image_stages = img->barrier.parent.pipeline_stages,.image_access = img->barrier.parent.access_flags};
+  }
+  return TRUE;
+}
+
+void
+gst_tokenclip_vulkan_planes_done (GstBuffer * buf, const tc_device_plane * planes, guint n_planes)
+{
+  guint p;
+
+  for (p = 0; p < n_planes; p++) {
+    GstVulkanImageMemory *img;
+
+    if (!planes[p].image)
+      continue;
+    img = (GstVulkanImageMemory *) gst_buffer_peek_memory (buf, p);
+    img->barrier.image_layout = planes[p].image_layout;
+    img->barrier.parent.pipeline_stages = planes[p].image_stages;
+    img->barrier.parent.access_flags = planes[p].image_access;
+  }
+}
+
 gboolean
 gst_tokenclip_vulkan_planes (GstTokenClipVulkan * vk, GstBuffer * buf, const GstVideoInfo * info,
     tc_device_plane planes[3], guint * n_planes)
@@ -140,6 +182,9 @@ gst_tokenclip_vulkan_planes (GstTokenClipVulkan * vk, GstBuffer * buf, const Gst
   GstVideoMeta *meta = gst_buffer_get_video_meta (buf);
   guint p, n = GST_VIDEO_INFO_N_PLANES (info);
 
+  *n_planes = n;
+  if (gst_buffer_n_memory (buf) > 0 && gst_is_vulkan_image_memory (gst_buffer_peek_memory (buf, 0)))
+    return image_planes (vk, buf, n, planes);
   for (p = 0; p < n; p++) {
     gsize offset = meta ? meta->offset[p] : GST_VIDEO_INFO_PLANE_OFFSET (info, p), skip = 0;
     gint stride = meta ? meta->stride[p] : GST_VIDEO_INFO_PLANE_STRIDE (info, p);
@@ -158,6 +203,5 @@ gst_tokenclip_vulkan_planes (GstTokenClipVulkan * vk, GstBuffer * buf, const Gst
     planes[p] = (tc_device_plane) {
     .buffer = (void *) (guintptr) vmem->buffer,.offset = mem->offset + skip,.stride = (guint32) stride};
   }
-  *n_planes = n;
   return TRUE;
 }

@@ -31,10 +31,13 @@ void gst_tokenclip_vulkan_free (GstTokenClipVulkan * vk);
 /* The device for libtokenclip (valid while vk lives). */
 const tc_vulkan_device *gst_tokenclip_vulkan_device (GstTokenClipVulkan * vk);
 
-/* The planes of a memory:VulkanBuffer buffer (n_planes of info's format);
- * FALSE when a plane is not in Vulkan buffer memory of vk's device. */
+/* The planes of a memory:VulkanBuffer or memory:VulkanImage buffer
+ * (n_planes of info's format); FALSE when a plane is not in Vulkan memory of
+ * vk's device. After the library used them, planes_done records the images'
+ * new layout and access on their memories (GStreamer's barrier state). */
 gboolean gst_tokenclip_vulkan_planes (GstTokenClipVulkan * vk, GstBuffer * buf, const GstVideoInfo * info,
     tc_device_plane planes[3], guint * n_planes);
+void gst_tokenclip_vulkan_planes_done (GstBuffer * buf, const tc_device_plane * planes, guint n_planes);
 
 /* Elements sharing a model offer upstream (vulkanupload) one Vulkan instance
  * and device per shared-model name, so that their streams' frames land on one

@@ -10,6 +10,7 @@
  * - the caller's validation layer (on its instance, with its own messenger)
  *   says nothing: our kernels ask for no feature the device lacks;
  * - a sync runner's analysed and overlaid device frames equal a host runner's;
+ * - an RGBA frame in the caller's VkImage likewise (barriers, layouts);
  * - the refusals: a detector on its own device, a wrong plane count or stride,
  *   an async runner.
  *
@@ -246,6 +247,79 @@ static void test_frame(caller_device *c, const tc_vulkan_device *vd, tc_frame_fo
   free(host);
 }
 
+/* An RGBA frame in the caller's VkImage (linear tiling, host-visible, as
+ * the test can fill it; GStreamer's are optimal): analysed and blended as the
+ * same frame from host memory, bit for bit; the image left in the transfer
+ * layout the returned plane says; the caller's validation layer checks the
+ * barriers and copies. */
+static void test_image(caller_device *c, const tc_vulkan_device *vd)
+{
+  const uint32_t w = 64, h = 48;
+  tc_frame f = tc_frame_make(TC_FRAME_RGBA, w, h);
+  VkImageCreateInfo ii = { .sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO, .imageType = VK_IMAGE_TYPE_2D,
+                           .format = VK_FORMAT_R8G8B8A8_UNORM, .extent = { w, h, 1 }, .mipLevels = 1,
+                           .arrayLayers = 1, .samples = VK_SAMPLE_COUNT_1_BIT, .tiling = VK_IMAGE_TILING_LINEAR,
+                           .usage = VK_IMAGE_USAGE_TRANSFER_SRC_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT,
+                           .initialLayout = VK_IMAGE_LAYOUT_PREINITIALIZED };
+  VkImage image = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  uint8_t *mapped = NULL;
+  int ok = vkCreateImage(c->device, &ii, NULL, &image) == VK_SUCCESS;
+  VkMemoryRequirements req;
+  VkPhysicalDeviceMemoryProperties mp;
+  if (ok) {
+    vkGetImageMemoryRequirements(c->device, image, &req);
+    vkGetPhysicalDeviceMemoryProperties(c->phys, &mp);
+    const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    uint32_t t = 0;
+    while (t < mp.memoryTypeCount &&
+           !((req.memoryTypeBits >> t & 1) && (mp.memoryTypes[t].propertyFlags & want) == want))
+      t++;
+    VkMemoryAllocateInfo ai = { .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
+                                .memoryTypeIndex = t };
+    ok = t < mp.memoryTypeCount && vkAllocateMemory(c->device, &ai, NULL, &memory) == VK_SUCCESS &&
+         vkBindImageMemory(c->device, image, memory, 0) == VK_SUCCESS &&
+         vkMapMemory(c->device, memory, 0, VK_WHOLE_SIZE, 0, (void **)&mapped) == VK_SUCCESS;
+  }
+  TC_CHECK(ok, "the caller's image");
+  VkImageSubresource sub = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 0 };
+  VkSubresourceLayout lay = { 0 };
+  if (ok)
+    vkGetImageSubresourceLayout(c->device, image, &sub, &lay);
+  uint8_t *host = malloc(tc_frame_bytes(&f));
+  for (size_t i = 0; i < tc_frame_bytes(&f); i++)
+    host[i] = (uint8_t)tc_test_uniform(0, 256);
+  for (uint32_t y = 0; ok && y < h; y++)
+    memcpy(mapped + lay.offset + y * lay.rowPitch, host + (size_t)y * f.stride, (size_t)w * 4);
+  tc_detector *dev = make(vd), *own = make(NULL);
+  tc_error err = { 0 };
+  tc_analysis a, want;
+  tc_device_plane plane = { .image = (void *)image, .image_layout = VK_IMAGE_LAYOUT_PREINITIALIZED,
+                            .image_stages = VK_PIPELINE_STAGE_HOST_BIT, .image_access = VK_ACCESS_HOST_WRITE_BIT };
+  if (ok && dev && own && TC_CHECK_OK(tc_detector_set_frame(dev, &f, &err), &err) &&
+      TC_CHECK_OK(tc_detector_set_frame(own, &f, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse_device(dev, &plane, 1, 1, &a, &err), &err) &&
+      TC_CHECK_OK(tc_detector_analyse(own, host, f.stride, 1, &want, &err), &err)) {
+    TC_CHECK(memcmp(a.scores, want.scores, sizeof(float) * a.grid * a.grid) == 0,
+             "image frame: the scores of a device of our own from host memory");
+    int same = 1;
+    for (uint32_t y = 0; y < h; y++)
+      same &= memcmp(mapped + lay.offset + y * lay.rowPitch, host + (size_t)y * f.stride, (size_t)w * 4) == 0;
+    TC_CHECK(same, "image frame: the blended frame written back into the image, as blended in host memory");
+    TC_CHECK(plane.image_layout == VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL &&
+                 plane.image_stages == VK_PIPELINE_STAGE_TRANSFER_BIT &&
+                 plane.image_access == VK_ACCESS_TRANSFER_WRITE_BIT,
+             "image frame: left in the transfer-destination layout it reports (%u)", plane.image_layout);
+  }
+  tc_detector_destroy(dev);
+  tc_detector_destroy(own);
+  if (memory)
+    vkFreeMemory(c->device, memory, NULL);
+  if (image)
+    vkDestroyImage(c->device, image, NULL);
+  free(host);
+}
+
 /* A runner on the caller's device, interval 2, NV12: frame 0 analysed and
  * blended in the call, frame 1 (the same pixels) blended by the overlay lane
  * on the device: both equal a host runner's frames bit for bit. Async mode
@@ -324,6 +398,7 @@ int main(int argc, char **argv)
     test_frame(&c, &vd, TC_FRAME_RGBA, 67, 45);
     test_frame(&c, &vd, TC_FRAME_NV12, 64, 48);
     test_runner(&c, &vd);
+    test_image(&c, &vd);
     printf("caller's queue: %d locked submissions, validation %s: %d messages\n", locks,
            c.validating ? "on" : "not installed", validation_messages);
     TC_CHECK(locks > 0 && locks == unlocks && lock_errors == 0, "every submission inside the caller's lock (%d "

@@ -962,7 +962,7 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
 
 /* ---- frames in the caller's device buffers ---- */
 
-tc_status tc_detector_analyse_device(tc_detector *det, const tc_device_plane *planes, uint32_t n_planes, int blend,
+tc_status tc_detector_analyse_device(tc_detector *det, tc_device_plane *planes, uint32_t n_planes, int blend,
                                      tc_analysis *out, tc_error *err)
 {
   if (!tc_context_is_borrowed(det->ctx))

@@ -167,7 +167,7 @@ static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pix
 
 /* The same for a frame in the caller's device buffers: copied on the device
  * into the lane's slot and back (the lane shares the caller's device). */
-static tc_status overlay_draw_device(overlay_lane *o, const kept_analysis *k, const tc_device_plane *planes,
+static tc_status overlay_draw_device(overlay_lane *o, const kept_analysis *k, tc_device_plane *planes,
                                      tc_error *err)
 {
   if (!k->seq || o->params.alpha <= 0)
@@ -498,7 +498,7 @@ tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t t
   return st;
 }
 
-tc_status tc_runner_submit_device(tc_runner *r, const tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
+tc_status tc_runner_submit_device(tc_runner *r, tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
                                   const tc_analysis **latest, tc_error *err)
 {
   *latest = NULL;

@@ -216,8 +216,13 @@ tc_status tc_frame_slot_check_planes(const tc_frame_slot *slot, const tc_device_
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s frames have %u planes, %u given",
                         tc_frame_format_name(slot->frame.format), n, planes ? n_planes : 0);
   for (uint32_t i = 0; i < n; i++) {
-    if (!planes[i].buffer)
-      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: no buffer", i);
+    if (!planes[i].buffer && !planes[i].image)
+      return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: no buffer or image", i);
+    if (!planes[i].buffer) {
+      if (slot->frame.format == TC_FRAME_YUY2)
+        return tc_error_set(err, TC_ERR_UNSUPPORTED, "YUY2 frames in images are not taken (buffers are)");
+      continue; /* an image: its texels go to the layout's rows */
+    }
     if (planes[i].stride != lp[i].stride)
       return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "plane %u: stride %u, the frame layout's is %zu", i,
                           planes[i].stride, lp[i].stride);
@@ -226,7 +231,7 @@ tc_status tc_frame_slot_check_planes(const tc_frame_slot *slot, const tc_device_
 }
 
 /* A plane keeps the layout's stride, so it is one region. */
-tc_status tc_frame_slot_copy_planes(tc_frame_slot *slot, tc_cmd *cmd, const tc_device_plane *planes, int to_slot,
+tc_status tc_frame_slot_copy_planes(tc_frame_slot *slot, tc_cmd *cmd, tc_device_plane *planes, int to_slot,
                                     tc_error *err)
 {
   tc_frame_plane lp[3];
@@ -234,6 +239,16 @@ tc_status tc_frame_slot_copy_planes(tc_frame_slot *slot, tc_cmd *cmd, const tc_d
   tc_buffer *wrapped[3] = { NULL, NULL, NULL };
   tc_status st = tc_cmd_begin(cmd, err);
   for (int i = 0; i < n && st == TC_OK; i++) {
+    if (planes[i].image) {
+      /* texels of one plane: 4 bytes (RGB), 1 (Y, I420 chroma) or 2 (NV12 chroma); the width in texels */
+      const uint32_t texel = tc_frame_is_yuv(slot->frame.format) ? (slot->frame.format == TC_FRAME_NV12 && i == 1 ? 2 : 1)
+                                                                  : 4;
+      const uint32_t w = (uint32_t)(lp[i].row_bytes / texel);
+      st = tc_cmd_copy_image(cmd, planes[i].image, w, lp[i].rows, &planes[i].image_layout, &planes[i].image_stages,
+                             &planes[i].image_access, slot->buf, lp[i].offset, (uint32_t)(lp[i].stride / texel),
+                             to_slot, err);
+      continue;
+    }
     const size_t bytes = (size_t)(lp[i].rows - 1) * lp[i].stride + lp[i].row_bytes;
     st = tc_buffer_wrap(tc_cmd_context(cmd), planes[i].buffer, planes[i].offset + bytes, &wrapped[i], err);
     if (st == TC_OK)

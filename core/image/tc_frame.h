@@ -86,7 +86,7 @@ tc_status tc_frame_slot_create(tc_context *ctx, const tc_frame *frame, tc_frame_
  * (to_slot) or the slot's buffer back into them. */
 tc_status tc_frame_slot_check_planes(const tc_frame_slot *slot, const tc_device_plane *planes, uint32_t n,
                                      tc_error *err);
-tc_status tc_frame_slot_copy_planes(tc_frame_slot *slot, tc_cmd *cmd, const tc_device_plane *planes, int to_slot,
+tc_status tc_frame_slot_copy_planes(tc_frame_slot *slot, tc_cmd *cmd, tc_device_plane *planes, int to_slot,
                                     tc_error *err);
 void tc_frame_slot_destroy(tc_frame_slot *slot);
 /* pixels (rows stride bytes apart) -> the slot's host memory; then

@@ -274,6 +274,44 @@ tc_status tc_cmd_copy(tc_cmd *cmd, tc_buffer *src, size_t src_offset, tc_buffer 
   return TC_OK;
 }
 
+tc_status tc_cmd_copy_image(tc_cmd *cmd, void *image, uint32_t width, uint32_t height, uint32_t *layout,
+                            uint32_t *stages, uint32_t *access, tc_buffer *buf, size_t offset, uint32_t row_texels,
+                            int to_buffer, tc_error *err)
+{
+  if (!cmd->recording)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "copy outside tc_cmd_begin/tc_cmd_end");
+  const VkImageLayout want = to_buffer ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL : VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
+  /* the buffer side: compute and transfer before it are done (the barriers after dispatches and copies) */
+  VkImageMemoryBarrier ib = {
+    .sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
+    .srcAccessMask = *access,
+    .dstAccessMask = to_buffer ? VK_ACCESS_TRANSFER_READ_BIT : VK_ACCESS_TRANSFER_WRITE_BIT,
+    .oldLayout = (VkImageLayout)*layout,
+    .newLayout = want,
+    .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+    .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+    .image = (VkImage)image,
+    .subresourceRange = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1 },
+  };
+  VkPipelineStageFlags src = *stages ? (VkPipelineStageFlags)*stages : VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT;
+  vkCmdPipelineBarrier(cmd->cb, src, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, NULL, 0, NULL, 1, &ib);
+  VkBufferImageCopy region = {
+    .bufferOffset = offset,
+    .bufferRowLength = row_texels,
+    .imageSubresource = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1 },
+    .imageExtent = { width, height, 1 },
+  };
+  if (to_buffer)
+    vkCmdCopyImageToBuffer(cmd->cb, (VkImage)image, want, buf->buffer, 1, &region);
+  else
+    vkCmdCopyBufferToImage(cmd->cb, buf->buffer, (VkImage)image, want, 1, &region);
+  barrier_after(cmd->cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT);
+  *layout = (uint32_t)want;
+  *stages = VK_PIPELINE_STAGE_TRANSFER_BIT;
+  *access = to_buffer ? VK_ACCESS_TRANSFER_READ_BIT : VK_ACCESS_TRANSFER_WRITE_BIT;
+  return TC_OK;
+}
+
 tc_status tc_cmd_end(tc_cmd *cmd, tc_error *err)
 {
   if (!cmd->recording)

@@ -204,6 +204,15 @@ tc_status tc_cmd_dispatch(tc_cmd *cmd, tc_kernel *kernel, tc_buffer *const *bufs
 tc_status tc_cmd_copy(tc_cmd *cmd, tc_buffer *src, size_t src_offset, tc_buffer *dst, size_t dst_offset,
                       size_t bytes, tc_error *err);
 
+/* Records a copy between a 2D colour image (one layer and level) and
+ * rows of a buffer (row_texels texels apart): a barrier moves the image from
+ * *layout (its last write at *stages / *access) to the transfer layout,
+ * then the copy; on return *layout, *stages, *access say the image's state
+ * after it. Raw Vulkan enums as uint32_t. */
+tc_status tc_cmd_copy_image(tc_cmd *cmd, void *image, uint32_t width, uint32_t height, uint32_t *layout,
+                            uint32_t *stages, uint32_t *access, tc_buffer *buf, size_t offset, uint32_t row_texels,
+                            int to_buffer, tc_error *err);
+
 tc_status tc_cmd_end(tc_cmd *cmd, tc_error *err);
 
 /* Submits the recorded sequence and returns at once; tc_cmd_wait blocks until it ends. */

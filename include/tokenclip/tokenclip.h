@@ -448,6 +448,15 @@ typedef struct tc_device_plane {
   void *buffer; /* VkBuffer */
   uint64_t offset;
   uint32_t stride;
+  /* Or, with buffer NULL, a VkImage holding the plane (2D, one layer and
+   * level, colour, transfer source and destination usage; e.g. GStreamer's
+   * memory:VulkanImage: RGBA8 for RGB frames, R8 and R8G8 for NV12's planes):
+   * its current layout and the stage and access of its last write, which
+   * the copies wait for; on return they say what the library left it in. */
+  void *image;              /* VkImage */
+  uint32_t image_layout;    /* VkImageLayout */
+  uint32_t image_stages;    /* VkPipelineStageFlags */
+  uint32_t image_access;    /* VkAccessFlags */
 } tc_device_plane;
 
 /* tc_detector_analyse for a frame in the caller's device buffers (a detector
@@ -456,7 +465,7 @@ typedef struct tc_device_plane {
  * analysed, and with blend the blended frame is copied back into them. No
  * host memory is involved; the data must be complete when called (GStreamer's
  * vulkanupload writes VulkanBuffer memory before it pushes). */
-TC_API tc_status tc_detector_analyse_device(tc_detector *det, const tc_device_plane *planes, uint32_t n_planes,
+TC_API tc_status tc_detector_analyse_device(tc_detector *det, tc_device_plane *planes, uint32_t n_planes,
                                             int blend, tc_analysis *out, tc_error *err);
 
 /* The most frames one tc_detector_analyse_batch call takes. */
@@ -539,7 +548,7 @@ TC_API tc_status tc_runner_submit(tc_runner *runner, void *pixels, size_t stride
  * with vulkan_device: sync mode only): the analysed frames as
  * tc_detector_analyse_device, the others get the latest map blended on the
  * device; nothing passes through host memory. */
-TC_API tc_status tc_runner_submit_device(tc_runner *runner, const tc_device_plane *planes, uint32_t n_planes,
+TC_API tc_status tc_runner_submit_device(tc_runner *runner, tc_device_plane *planes, uint32_t n_planes,
                                          uint64_t timestamp, const tc_analysis **latest, tc_error *err);
 
 /* Starts over (a seek): the pending frame is dropped, an analysis still
