@@ -53,16 +53,18 @@ void main()
       uvec4 px = ALIGNED ? pixels4[i >> 2]
                          : uvec4(on.x ? pixels[i] : 0u, on.y ? pixels[i + 1u] : 0u, on.z ? pixels[i + 2u] : 0u,
                                  on.w ? pixels[i + 3u] : 0u);
-      uvec4 o = px;
-      for (uint c = 0; c < 4u; c++) {
-        if (!on[c])
-          continue;
-        uint colour = lut[min(uint(t[c] * 256.0), 255u)];
-        vec3 pf = vec3(uvec3(px[c], px[c] >> 8, px[c] >> 16) & 0xffu);
-        vec3 cf = vec3(uvec3(colour, colour >> 8, colour >> 16) & 0xffu);
-        uvec3 q = uvec3(floor(pf + p.alpha * (cf - pf) + 0.5));
-        o[c] = (px[c] & 0xff000000u) | q.x | (q.y << 8) | (q.z << 16);
-      }
+      // the four pixels' channels as vectors: no branch or dynamic index per pixel
+      uvec4 idx = min(uvec4(t * 256.0), uvec4(255u));
+      uvec4 colour = uvec4(lut[idx.x], lut[idx.y], lut[idx.z], lut[idx.w]);
+      vec4 alpha = vec4(p.alpha);
+      vec4 pr = vec4(px & 0xffu), pg = vec4((px >> 8) & 0xffu), pb = vec4((px >> 16) & 0xffu);
+      vec4 cr = vec4(colour & 0xffu), cg = vec4((colour >> 8) & 0xffu), cb = vec4((colour >> 16) & 0xffu);
+      uvec4 qr = uvec4(floor(pr + alpha * (cr - pr) + 0.5));
+      uvec4 qg = uvec4(floor(pg + alpha * (cg - pg) + 0.5));
+      uvec4 qb = uvec4(floor(pb + alpha * (cb - pb) + 0.5));
+      uvec4 blended = (px & 0xff000000u) | qr | (qg << 8) | (qb << 16);
+      uvec4 o = uvec4(on.x ? blended.x : px.x, on.y ? blended.y : px.y, on.z ? blended.z : px.z,
+                      on.w ? blended.w : px.w);
       if (ALIGNED)
         pixels4[i >> 2] = o;
       else
