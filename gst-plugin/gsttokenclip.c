@@ -674,7 +674,8 @@ gst_tokenclip_get_property (GObject * object, guint prop_id, GValue * value, GPa
   } else if (prop_id == PROP_BATCH_TIMEOUT) {
     g_value_set_uint (value, self->batch_timeout);
   } else if (prop_id == PROP_MODEL_USERS) {
-    g_value_set_uint (value, self->shared_name ? gst_tokenclip_shared_users (self->shared_name) : (guint) self->running);
+    g_value_set_uint (value, self->shared_name ? gst_tokenclip_shared_users (self->shared_name) :
+        (guint) self->running);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }

@@ -241,8 +241,8 @@ tc_status tc_frame_slot_copy_planes(tc_frame_slot *slot, tc_cmd *cmd, tc_device_
   for (int i = 0; i < n && st == TC_OK; i++) {
     if (planes[i].image) {
       /* texels of one plane: 4 bytes (RGB), 1 (Y, I420 chroma) or 2 (NV12 chroma); the width in texels */
-      const uint32_t texel = tc_frame_is_yuv(slot->frame.format) ? (slot->frame.format == TC_FRAME_NV12 && i == 1 ? 2 : 1)
-                                                                  : 4;
+      const int nv12_chroma = slot->frame.format == TC_FRAME_NV12 && i == 1;
+      const uint32_t texel = tc_frame_is_yuv(slot->frame.format) ? (nv12_chroma ? 2 : 1) : 4;
       const uint32_t w = (uint32_t)(lp[i].row_bytes / texel);
       st = tc_cmd_copy_image(cmd, planes[i].image, w, lp[i].rows, &planes[i].image_layout, &planes[i].image_stages,
                              &planes[i].image_access, slot->buf, lp[i].offset, (uint32_t)(lp[i].stride / texel),
