@@ -14,7 +14,7 @@ TC_LOCAL_SIZE_X
 layout(binding = MAP_BLEND_BIND_ROWS) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
 layout(binding = MAP_BLEND_BIND_TABLE) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
 layout(std430, binding = MAP_BLEND_BIND_RANGE) readonly buffer Range { vec2 range; };
-layout(std430, binding = MAP_BLEND_BIND_LUT) readonly buffer Lut { uint lut[256]; }; // colours in the frame's byte order
+layout(binding = MAP_BLEND_BIND_LUT) uniform samplerBuffer lut; // colours: the frame's bytes 0..2 as floats
 layout(std430, binding = MAP_BLEND_BIND_FRAME) buffer Frame { uint pixels[]; };
 layout(std430, binding = MAP_BLEND_BIND_FRAME) buffer Frame4 { uvec4 pixels4[]; }; // the same, four pixels a load
 layout(constant_id = MAP_BLEND_SPEC_ALIGNED) const bool ALIGNED = false; // stride a multiple of 16 bytes: rows start on a uvec4
@@ -55,10 +55,13 @@ void main()
                                  on.w ? pixels[i + 3u] : 0u);
       // the four pixels' channels as vectors: no branch or dynamic index per pixel
       uvec4 idx = min(uvec4(t * 256.0), uvec4(255u));
-      uvec4 colour = uvec4(lut[idx.x], lut[idx.y], lut[idx.z], lut[idx.w]);
+      mat4 colour = mat4(texelFetch(lut, int(idx.x)), texelFetch(lut, int(idx.y)), texelFetch(lut, int(idx.z)),
+                         texelFetch(lut, int(idx.w)));
       vec4 alpha = vec4(p.alpha);
       vec4 pr = vec4(px & 0xffu), pg = vec4((px >> 8) & 0xffu), pb = vec4((px >> 16) & 0xffu);
-      vec4 cr = vec4(colour & 0xffu), cg = vec4((colour >> 8) & 0xffu), cb = vec4((colour >> 16) & 0xffu);
+      vec4 cr = vec4(colour[0].x, colour[1].x, colour[2].x, colour[3].x);
+      vec4 cg = vec4(colour[0].y, colour[1].y, colour[2].y, colour[3].y);
+      vec4 cb = vec4(colour[0].z, colour[1].z, colour[2].z, colour[3].z);
       uvec4 qr = uvec4(floor(pr + alpha * (cr - pr) + 0.5));
       uvec4 qg = uvec4(floor(pg + alpha * (cg - pg) + 0.5));
       uvec4 qb = uvec4(floor(pb + alpha * (cb - pb) + 0.5));

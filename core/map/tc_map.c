@@ -23,7 +23,8 @@ struct tc_map {
   tc_buffer *map;     /* [height][width], the smoothed map, when keep_map; else a placeholder */
   tc_buffer *partial; /* [blocks][width4] (min, max) from map_cols */
   tc_buffer *range;   /* (min, max) of the map */
-  tc_buffer *lut;     /* 256 colours packed in the frame's byte order */
+  tc_buffer *lut;     /* 256 colours packed in the frame's byte order (YUV frames) */
+  tc_buffer *lut_f;   /* RGB frames: 256 RGBA32F texels, the frame's bytes 0..2 of each colour as floats */
   uint32_t width4;           /* texels of four columns a row */
   uint32_t groups_x, blocks; /* workgroups across, invocations down */
 };
@@ -63,7 +64,7 @@ void tc_map_destroy(tc_map *m)
 {
   if (!m)
     return;
-  tc_buffer *bufs[] = { m->table_x, m->table_y, m->rows, m->map, m->partial, m->range, m->lut };
+  tc_buffer *bufs[] = { m->table_x, m->table_y, m->rows, m->map, m->partial, m->range, m->lut, m->lut_f };
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
     tc_buffer_destroy(bufs[i]);
   free(m);
@@ -98,7 +99,12 @@ static tc_status create_lut(tc_map *m, tc_error *err)
                 : blue_first                     ? b | g << 8 | r << 16
                                                  : r | g << 8 | b << 16;
   }
-  return tc_buffer_create_from(m->ctx, packed, sizeof packed, &m->lut, err);
+  float texels[256 * 4];
+  for (int i = 0; i < 256; i++)
+    for (int c = 0; c < 4; c++)
+      texels[4 * i + c] = c < 3 ? (float)(packed[i] >> (8 * c) & 0xffu) : 0.0f;
+  st = tc_buffer_create_from(m->ctx, packed, sizeof packed, &m->lut, err);
+  return st == TC_OK ? tc_buffer_create_from(m->ctx, texels, sizeof texels, &m->lut_f, err) : st;
 }
 
 static tc_status create_tables(tc_map *m, tc_error *err)
@@ -267,7 +273,7 @@ tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_e
     .shader = "map_blend",
     .n_bindings = MAP_BLEND_BINDINGS,
     .bindings = { [MAP_BLEND_BIND_ROWS] = TC_BIND_TEXEL_F32, [MAP_BLEND_BIND_TABLE] = TC_BIND_TEXEL_F32,
-                  [MAP_BLEND_BIND_RANGE] = TC_BIND_STORAGE, [MAP_BLEND_BIND_LUT] = TC_BIND_STORAGE,
+                  [MAP_BLEND_BIND_RANGE] = TC_BIND_STORAGE, [MAP_BLEND_BIND_LUT] = TC_BIND_TEXEL_F32,
                   [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
     .push_size = sizeof(tc_map_blend_push),
     .n_spec = 2,
@@ -284,7 +290,7 @@ tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_e
                              .use_range = !p->fixed_range, .lo = p->lo, .hi = p->hi, .alpha = p->alpha,
                              .threshold = p->threshold };
   tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_ROWS] = m->rows, [MAP_BLEND_BIND_TABLE] = m->table_y,
-                                          [MAP_BLEND_BIND_RANGE] = m->range, [MAP_BLEND_BIND_LUT] = m->lut,
+                                          [MAP_BLEND_BIND_RANGE] = m->range, [MAP_BLEND_BIND_LUT] = m->lut_f,
                                           [MAP_BLEND_BIND_FRAME] = frame_buf };
   return tc_cmd_dispatch(cmd, k, bufs, &push, m->groups_x, m->blocks, 1, "map blend", err);
 }

@@ -22,7 +22,7 @@
 #define MAP_BLEND_BIND_ROWS 0  /* texels */
 #define MAP_BLEND_BIND_TABLE 1 /* texels */
 #define MAP_BLEND_BIND_RANGE 2
-#define MAP_BLEND_BIND_LUT 3
+#define MAP_BLEND_BIND_LUT 3 /* map_blend: texels (RGBA32F colours); map_blend_yuv: packed words */
 #define MAP_BLEND_BIND_FRAME 4
 #define MAP_BLEND_BINDINGS 5
 #define MAP_BLEND_SPEC_ALIGNED 1 /* stride a multiple of 16 bytes: rows start on a uvec4 */
