@@ -18,6 +18,7 @@ typedef struct image_bench {
   tc_resample_filter filter; /* preprocess */
   uint32_t grid;       /* map: token grid */
   int smooth, blend;   /* map: which parts to record */
+  int nv12;            /* the frame in NV12 (a camera's) instead of BGRx */
 } image_bench;
 
 typedef struct image_state {
@@ -51,7 +52,7 @@ static tc_status image_setup(tc_context *ctx, const void *params, tc_cmd *cmd, v
   *out = s;
   if (!s)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
-  tc_frame f = tc_frame_make(TC_FRAME_BGRX, b->width, b->height);
+  tc_frame f = tc_frame_make(b->nv12 ? TC_FRAME_NV12 : TC_FRAME_BGRX, b->width, b->height);
   tc_status st = random_frame(ctx, &f, &s->frame, err);
   if (st == TC_OK && b->size) {
     st = tc_preprocess_create(ctx, &f, b->size, b->filter, &s->pp, err);
@@ -91,10 +92,13 @@ static void image_teardown(void *state)
 
 #define PREPROCESS(w, h, size, filter, what)                                                    \
   { "preprocess", #w "x" #h ">" #size, what, 0, image_setup, image_teardown,                   \
-    &(const image_bench){ w, h, size, filter, 0, 0, 0 } }
+    &(const image_bench){ w, h, size, filter, 0, 0, 0, 0 } }
 #define MAP(name, w, h, grid, smooth, blend, what)                                                       \
   { name, #w "x" #h "<" #grid "x" #grid, what, 0, image_setup, image_teardown,                          \
-    &(const image_bench){ w, h, 0, 0, grid, smooth, blend } }
+    &(const image_bench){ w, h, 0, 0, grid, smooth, blend, 0 } }
+#define MAP_NV12(name, w, h, grid, what)                                                                  \
+  { name, #w "x" #h "<" #grid "x" #grid, what, 0, image_setup, image_teardown,                          \
+    &(const image_bench){ w, h, 0, 0, grid, 0, 1, 1 } }
 
 const tc_bench_case tc_bench_image_cases[] = {
   PREPROCESS(1920, 1080, 224, TC_RESAMPLE_BICUBIC, "bicubic aa, ViT-B/16"),
@@ -107,5 +111,6 @@ const tc_bench_case tc_bench_image_cases[] = {
   MAP("overlay", 1280, 720, 37, 1, 1, "AnomalyCLIP grid, sigma 9.9"),
   MAP("map_smooth", 1920, 1080, 37, 1, 0, "upsample+blur+min/max"),
   MAP("map_blend", 1920, 1080, 37, 0, 1, "colormap+blend"),
+  MAP_NV12("map_blend_nv12", 1920, 1080, 37, "colormap+blend in YUV (NV12)"),
   { 0 },
 };
