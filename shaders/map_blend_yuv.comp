@@ -1,11 +1,11 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Anomaly map, pass 4 for YUV frames (NV12, I420, YUY2): the blend of
+// Anomaly map, pass 5 for YUV frames (NV12, I420, YUY2): the blend of
 // map_blend done in YUV, so the frame never goes to RGB and back. The
-// colormap's colours come converted to 8-bit Y, U, V once, on the host
-// (lut: Y | U << 8 | V << 16). One invocation a block of 4 x 4 pixels
-// (map_blend's, so the map's taps are fetched once for sixteen pixels): for
-// each chroma sample in it (2x2 pixels, YUY2 2x1) each covered pixel with t >= threshold gets
+// colour layer (map_colour) holds each pixel's colour converted to 8-bit
+// Y | U << 8 | V << 16 (the colormap converted once, on the host) and 0xff in
+// the top byte where it is blended. One invocation a block of 4 x 4 pixels:
+// for each chroma sample in it (2x2 pixels, YUY2 2x1) each covered pixel blended gets
 // Y' = floor(Y + alpha (Yc - Y) + 0.5); the chroma sample gets the mean of
 // the covered pixels' pulls, C' = floor(C + sum_on alpha (Cc - C) / n + 0.5),
 // n the pixels it covers inside the frame (the RGB blend followed by a box
@@ -17,10 +17,7 @@
 #include "common.glsl"
 TC_LOCAL_SIZE_X
 
-layout(binding = MAP_BLEND_BIND_ROWS) uniform samplerBuffer rows;  // [grid_h][width4], four columns a texel
-layout(binding = MAP_BLEND_BIND_TABLE) uniform samplerBuffer table; // groups of four rows, see tc_resample_upload
-layout(std430, binding = MAP_BLEND_BIND_RANGE) readonly buffer Range { vec2 range; };
-layout(std430, binding = MAP_BLEND_BIND_LUT) readonly buffer Lut { uint lut[256]; };
+layout(std430, binding = MAP_BLEND_BIND_LAYER) readonly buffer Layer { uvec4 layer[]; }; // [height][width4]
 layout(std430, binding = MAP_BLEND_BIND_FRAME) buffer Frame { uint words[]; };
 layout(constant_id = MAP_BLEND_YUV_SPEC_FORMAT) const uint FORMAT = 4u; // tc_frame_format: 4 NV12, 5 I420, 6 YUY2
 // Stride a multiple of 4: no word spans two rows, so the words holding a
@@ -55,18 +52,14 @@ uint with_byte(uint w, uint b, uint v) { return (w & ~(0xffu << (8u * b))) | ((v
 // OWNED: each block row's words loaded once, changed in registers, stored
 // once (byte loads and stores are gathers and scatters on lavapipe). Same
 // arithmetic as the byte path below.
-void blend_owned(mat4 v, uint x4, uint group, vec2 lim)
+void blend_owned(uvec4 col[4], uint x4, uint group)
 {
   uint x0 = 4u * x4, y0 = 4u * group;
   bvec4 on[4];
-  uvec4 col[4];
   uvec4 inside[4];
   for (uint r = 0; r < 4u; r++) {
-    vec4 t = lim.y > lim.x ? clamp((v[r] - lim.x) / (lim.y - lim.x), 0.0, 1.0) : vec4(0.0);
     inside[r] = uvec4(lessThan(uvec4(x0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.width))) * uint(y0 + r < p.height);
-    on[r] = bvec4(inside[r] & uvec4(greaterThanEqual(t, vec4(p.threshold))));
-    col[r] = uvec4(lut[min(uint(t.x * 256.0), 255u)], lut[min(uint(t.y * 256.0), 255u)],
-                   lut[min(uint(t.z * 256.0), 255u)], lut[min(uint(t.w * 256.0), 255u)]);
+    on[r] = greaterThanEqual(col[r], uvec4(0xff000000u)); // the layer's: inside the frame only
   }
   if (FORMAT == 6u) { // YUY2: Y0 U Y1 V | Y2 U Y3 V, a row's two samples in two words
     for (uint r = 0; r < 4u; r++) {
@@ -146,23 +139,12 @@ void main()
   uint x4 = gl_GlobalInvocationID.x, group = gl_GlobalInvocationID.y;
   if (x4 >= p.width4 || 4u * group >= p.height || !(p.alpha > 0.0))
     return;
-  // the 4 x 4 pixels' map values, as map_blend computes them: one pass over
-  // the vertical taps serves all sixteen (v[r][c]: row r, column c)
-  int rec = int(group * p.record);
-  uint first = uint(texelFetch(table, rec).x), last = p.grid_h - 1u;
-  vec4 v0 = vec4(0.0), v1 = vec4(0.0), v2 = vec4(0.0), v3 = vec4(0.0);
-  for (uint u = 1; u < p.record; u++) {
-    vec4 w = texelFetch(table, rec + int(u));
-    vec4 cols4 = texelFetch(rows, int(min(first + u - 1u, last) * p.width4 + x4));
-    v0 += w.x * cols4;
-    v1 += w.y * cols4;
-    v2 += w.z * cols4;
-    v3 += w.w * cols4;
-  }
-  mat4 v = mat4(v0, v1, v2, v3);
-  vec2 lim = p.use_range != 0u ? range : vec2(p.lo, p.hi);
+  // the block's colours, rows past the height not read (never on)
+  uvec4 col[4];
+  for (uint r = 0; r < 4u; r++)
+    col[r] = 4u * group + r < p.height ? layer[(4u * group + r) * p.width4 + x4] : uvec4(0u);
   if (OWNED) {
-    blend_owned(v, x4, group, lim);
+    blend_owned(col, x4, group);
     return;
   }
   uint bh = FORMAT == 6u ? 1u : 2u; // pixel rows a chroma sample covers
@@ -194,12 +176,10 @@ void main()
           if (dy >= bh || x >= p.width || y >= p.height)
             continue;
           n++;
-          float mv = v[bh * cyl + dy][2u * cxl + dx];
-          float t = lim.y > lim.x ? clamp((mv - lim.x) / (lim.y - lim.x), 0.0, 1.0) : 0.0;
-          if (t < p.threshold)
+          uint colour = col[bh * cyl + dy][2u * cxl + dx];
+          if (colour < 0xff000000u)
             continue;
           any_on = true;
-          uint colour = lut[min(uint(t * 256.0), 255u)];
           uint yo = FORMAT == 6u ? y * p.stride + 4u * cx + 2u * dx : y * p.stride + x;
           set_byte(yo, blend(get_byte(yo), float(colour & 0xffu), p.alpha));
           pull += p.alpha * (vec2((colour >> 8) & 0xffu, (colour >> 16) & 0xffu) - c);

@@ -3,8 +3,8 @@
 // Anomaly map, pass 2: the columns of pass 1 resampled to the frame's height
 // (upsampling and vertical blur as one table): the smoothed map at full
 // resolution. Only its min and max are kept, per four columns and block of
-// 16 rows (map_range reduces them), and the map itself when asked: the blend
-// recomputes the values, cheaper than storing and reloading them.
+// 16 rows (map_range reduces them), and the map itself when asked:
+// map_colour recomputes the values, cheaper than storing and reloading them.
 // An invocation makes four columns (one texel of pass 1) by 16 rows, as four
 // groups of four rows: a texel of pass 1 and one of weights serve 16 pixels.
 #define TC_KERNEL_MAP_COLS
@@ -25,7 +25,7 @@ void main()
   uint n_cols = min(4u, p.width - 4u * x4), last = p.grid_h - 1u;
   float lo = uintBitsToFloat(0x7f800000u), hi = -lo; // +inf, -inf
   for (uint group = 4u * block; group < 4u * block + 4u && 4u * group < p.height; group++) {
-    // the same sums as map_blend.comp's: the blend must see these very values
+    // the same sums as map_colour.comp's: the colours must follow these very values
     int rec = int(group * p.record);
     uint first = uint(texelFetch(table, rec).x);
     vec4 v0 = vec4(0.0), v1 = vec4(0.0), v2 = vec4(0.0), v3 = vec4(0.0); // rows 4 group + 0..3

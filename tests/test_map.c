@@ -479,6 +479,25 @@ static void run_yuv_case(tc_context *ctx, tc_frame_format format, uint32_t w, ui
     }
     TC_CHECK(more <= bytes / 500 && changed > 0, "%s: %zu of %zu bytes differ from the reference by more than 1 "
              "(%zu by 1, %zu changed)", what, more, bytes, off_by_one, changed);
+    /* the blend alone (frames between analyses): the colour layer of the map above over another picture */
+    uint8_t *px2 = random_bytes(bytes);
+    smooth_yuv_picture(&f, px2);
+    tc_cmd *blend = NULL;
+    if (TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px2, bytes, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_create(ctx, &blend, &err), &err) && TC_CHECK_OK(tc_cmd_begin(blend, &err), &err) &&
+        TC_CHECK_OK(tc_map_record_blend(r.map, blend, r.frame_buf, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_end(blend, &err), &err) && TC_CHECK_OK(tc_cmd_run(blend, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err)) {
+      memcpy(want, px2, bytes);
+      tc_ref_map_blend_yuv(map, lo, hi, lut_yuv, alpha, threshold, want, &f);
+      size_t more2 = 0, changed2 = 0;
+      for (size_t i = 0; i < bytes; i++)
+        more2 += abs(got[i] - want[i]) > 1, changed2 += got[i] != px2[i];
+      TC_CHECK(more2 <= bytes / 500 && changed2 > 0, "%s, blend alone: %zu of %zu bytes differ from the reference by "
+               "more than 1 (%zu changed)", what, more2, bytes, changed2);
+    }
+    tc_cmd_destroy(blend);
+    free(px2);
     /* the RGB path on the same picture */
     tc_ref_yuv_to_rgba(&f, px, rgba);
     map_case cr = c;
@@ -539,6 +558,36 @@ static void test_yuv_alpha_zero(tc_context *ctx)
   }
 }
 
+/* A blend recorded before any smoothing (no map yet) leaves every byte. */
+static void test_blend_before_smoothing(tc_context *ctx)
+{
+  const tc_frame_format formats[] = { TC_FRAME_RGBA, TC_FRAME_BGRX, TC_FRAME_NV12, TC_FRAME_I420, TC_FRAME_YUY2 };
+  for (int i = 0; i < 5; i++) {
+    tc_frame f = tc_frame_make(formats[i], 97, 61);
+    size_t bytes = tc_frame_bytes(&f);
+    uint8_t *px = random_bytes(bytes), *got = malloc(bytes);
+    tc_map_params p;
+    tc_map_params_init(&p);
+    p.grid_w = p.grid_h = 14;
+    p.alpha = 1;
+    rig r;
+    memset(&r, 0, sizeof r);
+    tc_error err = { 0 };
+    if (TC_CHECK_OK(tc_map_create(ctx, &f, &p, &r.map, &err), &err) &&
+        TC_CHECK_OK(tc_frame_buffer_create(ctx, &f, &r.frame_buf, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px, bytes, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_create(ctx, &r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(r.cmd, &err), &err) &&
+        TC_CHECK_OK(tc_map_record_blend(r.map, r.cmd, r.frame_buf, &err), &err) &&
+        TC_CHECK_OK(tc_cmd_end(r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) &&
+        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err)) {
+      TC_CHECK(memcmp(got, px, bytes) == 0, "a blend before any map changed a %s frame", tc_frame_format_name(f.format));
+      printf("ok a blend before any map leaves a %s frame byte-identical\n", tc_frame_format_name(f.format));
+    }
+    rig_free(&r);
+    free(px), free(got);
+  }
+}
+
 int main(void)
 {
   tc_context *ctx = tc_test_context(TC_FAMILY_AUTO);
@@ -579,6 +628,7 @@ int main(void)
   test_yuv_alpha_zero(ctx);
   test_threshold_extremes(ctx);
   test_resubmit_and_blend_only(ctx);
+  test_blend_before_smoothing(ctx);
   test_errors(ctx);
   return tc_test_finish(ctx);
 }

@@ -8,9 +8,10 @@
 #include "image/tc_resample.h"
 
 #define WORKGROUP 64
-/* map_cols and map_blend: an invocation makes 4 columns by 16 rows (four
- * groups of four rows of the filter table; fixed in the shaders). lavapipe
- * pays per workgroup and per load, so each does a fair amount of work. */
+/* map_cols, map_colour and map_blend: an invocation makes 4 columns by 16
+ * rows (four groups of four rows of the filter table; fixed in the shaders).
+ * lavapipe pays per workgroup and per load, so each does a fair amount of
+ * work. */
 #define ROWS_PER_INVOCATION 16
 
 struct tc_map {
@@ -23,8 +24,8 @@ struct tc_map {
   tc_buffer *map;     /* [height][width], the smoothed map, when keep_map; else a placeholder */
   tc_buffer *partial; /* [blocks][width4] (min, max) from map_cols */
   tc_buffer *range;   /* (min, max) of the map */
-  tc_buffer *lut;     /* 256 colours packed in the frame's byte order (YUV frames) */
-  tc_buffer *lut_f;   /* RGB frames: 256 RGBA32F texels, the frame's bytes 0..2 of each colour as floats */
+  tc_buffer *lut;     /* 256 colours packed in the frame's byte order, or as Y | U << 8 | V << 16 */
+  tc_buffer *layer;   /* [height][width4 * 4] words: each pixel's colour, 0xff in the top byte where blended */
   uint32_t width4;           /* texels of four columns a row */
   uint32_t groups_x, blocks; /* workgroups across, invocations down */
 };
@@ -64,7 +65,7 @@ void tc_map_destroy(tc_map *m)
 {
   if (!m)
     return;
-  tc_buffer *bufs[] = { m->table_x, m->table_y, m->rows, m->map, m->partial, m->range, m->lut, m->lut_f };
+  tc_buffer *bufs[] = { m->table_x, m->table_y, m->rows, m->map, m->partial, m->range, m->lut, m->layer };
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
     tc_buffer_destroy(bufs[i]);
   free(m);
@@ -99,12 +100,17 @@ static tc_status create_lut(tc_map *m, tc_error *err)
                 : blue_first                     ? b | g << 8 | r << 16
                                                  : r | g << 8 | b << 16;
   }
-  float texels[256 * 4];
-  for (int i = 0; i < 256; i++)
-    for (int c = 0; c < 4; c++)
-      texels[4 * i + c] = c < 3 ? (float)(packed[i] >> (8 * c) & 0xffu) : 0.0f;
-  st = tc_buffer_create_from(m->ctx, packed, sizeof packed, &m->lut, err);
-  return st == TC_OK ? tc_buffer_create_from(m->ctx, texels, sizeof texels, &m->lut_f, err) : st;
+  return tc_buffer_create_from(m->ctx, packed, sizeof packed, &m->lut, err);
+}
+
+/* The colour layer starts with no pixel blended: a blend recorded before any
+ * smoothing leaves the frame as it is. */
+static tc_status zero_fill(void *user, void *dst, size_t bytes, tc_error *err)
+{
+  (void)user;
+  (void)err;
+  memset(dst, 0, bytes);
+  return TC_OK;
 }
 
 static tc_status create_tables(tc_map *m, tc_error *err)
@@ -155,6 +161,9 @@ tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_par
     st = tc_buffer_create(ctx, (size_t)m->blocks * m->width4 * 2 * sizeof(float), &m->partial, err);
   if (st == TC_OK)
     st = tc_buffer_create(ctx, 2 * sizeof(float), &m->range, err);
+  if (st == TC_OK)
+    st = tc_buffer_create_filled(ctx, (size_t)frame->height * m->width4 * 4 * sizeof(uint32_t), zero_fill, NULL,
+                                 &m->layer, err);
   if (st != TC_OK) {
     tc_error_prefix(err, "anomaly map %ux%u -> %ux%u", params->grid_w, params->grid_h, frame->width,
                     frame->height);
@@ -228,7 +237,33 @@ tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32
   tc_map_range_push range_push = { .n = m->blocks * m->width4 };
   tc_buffer *range_bufs[MAP_RANGE_BINDINGS] = { [MAP_RANGE_BIND_PARTIAL] = m->partial,
                                                 [MAP_RANGE_BIND_RANGE] = m->range };
-  return tc_cmd_dispatch(cmd, k, range_bufs, &range_push, 1, 1, 1, "map range", err);
+  st = tc_cmd_dispatch(cmd, k, range_bufs, &range_push, 1, 1, 1, "map range", err);
+  if (st != TC_OK)
+    return st;
+
+  /* Colours once per map: every frame's blend until the next map reads a
+   * word a pixel instead of the taps and the table. */
+  tc_kernel_desc colour = {
+    .shader = "map_colour",
+    .n_bindings = MAP_COLOUR_BINDINGS,
+    .bindings = { [MAP_COLOUR_BIND_ROWS] = T, [MAP_COLOUR_BIND_TABLE] = T, [MAP_COLOUR_BIND_RANGE] = S,
+                  [MAP_COLOUR_BIND_LUT] = S, [MAP_COLOUR_BIND_LAYER] = S },
+    .push_size = sizeof(tc_map_colour_push),
+    .n_spec = 1,
+    .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP },
+  };
+  st = tc_kernel_get(ctx, &colour, &k, err);
+  if (st != TC_OK)
+    return st;
+  tc_map_colour_push colour_push = { .width = m->frame.width, .width4 = m->width4, .height = m->frame.height,
+                                     .grid_h = p->grid_h, .record = m->gy.record, .use_range = !p->fixed_range,
+                                     .lo = p->lo, .hi = p->hi, .threshold = p->threshold };
+  tc_buffer *colour_bufs[MAP_COLOUR_BINDINGS] = { [MAP_COLOUR_BIND_ROWS] = m->rows,
+                                                  [MAP_COLOUR_BIND_TABLE] = m->table_y,
+                                                  [MAP_COLOUR_BIND_RANGE] = m->range,
+                                                  [MAP_COLOUR_BIND_LUT] = m->lut,
+                                                  [MAP_COLOUR_BIND_LAYER] = m->layer };
+  return tc_cmd_dispatch(cmd, k, colour_bufs, &colour_push, m->groups_x, m->blocks, 1, "map colour", err);
 }
 
 /* map_blend_yuv: the blend in YUV, a 4x4 pixel block an invocation. */
@@ -237,9 +272,7 @@ static tc_status record_blend_yuv(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, 
   tc_kernel_desc d = {
     .shader = "map_blend_yuv",
     .n_bindings = MAP_BLEND_BINDINGS,
-    .bindings = { [MAP_BLEND_BIND_ROWS] = TC_BIND_TEXEL_F32, [MAP_BLEND_BIND_TABLE] = TC_BIND_TEXEL_F32,
-                  [MAP_BLEND_BIND_RANGE] = TC_BIND_STORAGE, [MAP_BLEND_BIND_LUT] = TC_BIND_STORAGE,
-                  [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
+    .bindings = { [MAP_BLEND_BIND_LAYER] = TC_BIND_STORAGE, [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
     .push_size = sizeof(tc_map_blend_yuv_push),
     .n_spec = 3,
     .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP, [MAP_BLEND_YUV_SPEC_FORMAT] = (uint32_t)m->frame.format,
@@ -249,14 +282,9 @@ static tc_status record_blend_yuv(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, 
   tc_status st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err);
   if (st != TC_OK)
     return st;
-  const tc_map_params *p = &m->params;
   tc_map_blend_yuv_push push = { .width = m->frame.width, .width4 = m->width4, .height = m->frame.height,
-                                 .grid_h = p->grid_h, .record = m->gy.record, .stride = m->frame.stride,
-                                 .use_range = !p->fixed_range, .lo = p->lo, .hi = p->hi, .alpha = p->alpha,
-                                 .threshold = p->threshold };
-  tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_ROWS] = m->rows, [MAP_BLEND_BIND_TABLE] = m->table_y,
-                                          [MAP_BLEND_BIND_RANGE] = m->range, [MAP_BLEND_BIND_LUT] = m->lut,
-                                          [MAP_BLEND_BIND_FRAME] = frame_buf };
+                                 .stride = m->frame.stride, .alpha = m->params.alpha };
+  tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_LAYER] = m->layer, [MAP_BLEND_BIND_FRAME] = frame_buf };
   /* a 4x4 pixel block an invocation */
   return tc_cmd_dispatch(cmd, k, bufs, &push, tc_div_up(m->width4, WORKGROUP), tc_div_up(m->frame.height, 4), 1,
                          "map blend (YUV)", err);
@@ -272,9 +300,7 @@ tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_e
   tc_kernel_desc d = {
     .shader = "map_blend",
     .n_bindings = MAP_BLEND_BINDINGS,
-    .bindings = { [MAP_BLEND_BIND_ROWS] = TC_BIND_TEXEL_F32, [MAP_BLEND_BIND_TABLE] = TC_BIND_TEXEL_F32,
-                  [MAP_BLEND_BIND_RANGE] = TC_BIND_STORAGE, [MAP_BLEND_BIND_LUT] = TC_BIND_TEXEL_F32,
-                  [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
+    .bindings = { [MAP_BLEND_BIND_LAYER] = TC_BIND_STORAGE, [MAP_BLEND_BIND_FRAME] = TC_BIND_STORAGE },
     .push_size = sizeof(tc_map_blend_push),
     .n_spec = 2,
     /* 16-byte rows: four pixels a load and a store */
@@ -284,14 +310,9 @@ tc_status tc_map_record_blend(tc_map *m, tc_cmd *cmd, tc_buffer *frame_buf, tc_e
   st = tc_kernel_get(tc_cmd_context(cmd), &d, &k, err);
   if (st != TC_OK)
     return st;
-  const tc_map_params *p = &m->params;
-  tc_map_blend_push push = { .width = m->frame.width, .width4 = m->width4, .height = m->frame.height,
-                             .grid_h = p->grid_h, .record = m->gy.record, .stride_px = m->frame.stride / 4,
-                             .use_range = !p->fixed_range, .lo = p->lo, .hi = p->hi, .alpha = p->alpha,
-                             .threshold = p->threshold };
-  tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_ROWS] = m->rows, [MAP_BLEND_BIND_TABLE] = m->table_y,
-                                          [MAP_BLEND_BIND_RANGE] = m->range, [MAP_BLEND_BIND_LUT] = m->lut_f,
-                                          [MAP_BLEND_BIND_FRAME] = frame_buf };
+  tc_map_blend_push push = { .width4 = m->width4, .height = m->frame.height, .stride_px = m->frame.stride / 4,
+                             .alpha = m->params.alpha };
+  tc_buffer *bufs[MAP_BLEND_BINDINGS] = { [MAP_BLEND_BIND_LAYER] = m->layer, [MAP_BLEND_BIND_FRAME] = frame_buf };
   return tc_cmd_dispatch(cmd, k, bufs, &push, m->groups_x, m->blocks, 1, "map blend", err);
 }
 

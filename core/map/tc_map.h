@@ -8,10 +8,13 @@
  *              pixels, radius int(4 sigma + 0.5), edges mirrored
  *              (d c b a | a b c d), any radius on any frame size,
  *           -> the map's min and max (the image score blends with the max),
- *              and, when asked, the full-resolution map itself.
- *   blend:  normalise (the map's min/max, or a fixed [lo, hi]) -> colormap ->
- *           alpha blend into the frame in place, where the normalised score
- *           is >= threshold; the fourth byte (alpha / padding) is left alone.
+ *              and, when asked, the full-resolution map itself,
+ *           -> normalised (the map's min/max, or a fixed [lo, hi]) and
+ *              coloured: the colour layer, a word a pixel (colour, and
+ *              whether it is blended: normalised score >= threshold).
+ *   blend:  the colour layer alpha-blended into the frame in place; the
+ *           fourth byte (alpha / padding) is left alone. Frames between
+ *           analyses get this pass alone, a load and a blend a pixel.
  *
  * Upsampling and blur are both separable and linear, so they are applied as
  * one precomputed table per axis (a few taps per pixel whatever sigma is):
@@ -55,18 +58,20 @@ void tc_map_params_init(tc_map_params *params);
 typedef struct tc_map tc_map;
 
 /* Prepares the map for frames shaped like `frame` (tables, colour table,
- * the full-resolution map buffer). */
+ * the colour layer: 4 bytes a pixel, and the full-resolution map buffer when
+ * keep_map). */
 tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_params *params, tc_map **out,
                         tc_error *err);
 void tc_map_destroy(tc_map *map);
 
 /* Records the smoothing: scores[scores_offset .. + grid_w * grid_h) (floats)
- * -> the full-resolution map and its min / max (three dispatches). */
+ * -> the full-resolution map, its min / max and the colour layer (four
+ * dispatches). */
 tc_status tc_map_record_smooth(tc_map *map, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_error *err);
 
-/* Records the colour blend of the smoothed map into frame_buf, in place (one
+/* Records the blend of the colour layer into frame_buf, in place (one
  * dispatch). May be recorded without a smoothing before it to blend the last
- * map over further frames. */
+ * map over further frames; before any smoothing it leaves the frame as it is. */
 tc_status tc_map_record_blend(tc_map *map, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err);
 
 /* Both, smoothing then blend. */
@@ -78,9 +83,9 @@ tc_status tc_map_record(tc_map *map, tc_cmd *cmd, tc_buffer *scores, uint32_t sc
 tc_status tc_map_read_range(tc_map *map, float *min, float *max, tc_error *err);
 
 /* With keep_map: the full-resolution smoothed map, float [height][width], for
- * applications, valid after the submission (NULL without keep_map: the blend
- * recomputes the few taps a pixel needs rather than store and reload 4 bytes
- * a pixel). tc_map_read copies it to host memory. */
+ * applications, valid after the submission (NULL without keep_map: the
+ * colouring recomputes the few taps a pixel needs rather than store and
+ * reload 4 bytes a pixel). tc_map_read copies it to host memory. */
 tc_buffer *tc_map_buffer(tc_map *map);
 tc_status tc_map_read(tc_map *map, float *dst, tc_error *err);
 

@@ -1,5 +1,5 @@
-/* The map's four passes: map_rows, map_cols, map_range, map_blend
- * (core/map/tc_map.c) */
+/* The map's passes: map_rows, map_cols, map_range and map_colour once per
+ * map, then map_blend or map_blend_yuv for every frame (core/map/tc_map.c) */
 #ifndef TC_ABI_MAP_H
 #define TC_ABI_MAP_H
 #include "tc_abi.h"
@@ -19,14 +19,18 @@
 #define MAP_RANGE_BIND_RANGE 1
 #define MAP_RANGE_BINDINGS 2
 
-#define MAP_BLEND_BIND_ROWS 0  /* texels */
-#define MAP_BLEND_BIND_TABLE 1 /* texels */
-#define MAP_BLEND_BIND_RANGE 2
-#define MAP_BLEND_BIND_LUT 3 /* map_blend: texels (RGBA32F colours); map_blend_yuv: packed words */
-#define MAP_BLEND_BIND_FRAME 4
-#define MAP_BLEND_BINDINGS 5
+#define MAP_COLOUR_BIND_ROWS 0  /* texels */
+#define MAP_COLOUR_BIND_TABLE 1 /* texels */
+#define MAP_COLOUR_BIND_RANGE 2
+#define MAP_COLOUR_BIND_LUT 3 /* 256 packed colours */
+#define MAP_COLOUR_BIND_LAYER 4
+#define MAP_COLOUR_BINDINGS 5
+
+/* map_blend and map_blend_yuv */
+#define MAP_BLEND_BIND_LAYER 0
+#define MAP_BLEND_BIND_FRAME 1
+#define MAP_BLEND_BINDINGS 2
 #define MAP_BLEND_SPEC_ALIGNED 1 /* stride a multiple of 16 bytes: rows start on a uvec4 */
-/* map_blend_yuv: map_blend's bindings, its own push constants */
 #define MAP_BLEND_YUV_SPEC_FORMAT 1  /* tc_frame_format: NV12, I420, YUY2 */
 #define MAP_BLEND_YUV_SPEC_ALIGNED 2 /* stride a multiple of 4: whole words a block, no atomics */
 
@@ -48,18 +52,25 @@ TC_PUSH_BEGIN(tc_map_range_push)
 TC_PUSH_END(tc_map_range_push, 4)
 #endif
 
+#if !defined(VULKAN) || defined(TC_KERNEL_MAP_COLOUR)
+TC_PUSH_BEGIN(tc_map_colour_push)
+  TC_PUSH_U32 width, width4, height, grid_h, record, use_range;
+  TC_PUSH_F32 lo, hi, threshold;
+TC_PUSH_END(tc_map_colour_push, 36)
+#endif
+
 #if !defined(VULKAN) || defined(TC_KERNEL_MAP_BLEND)
 TC_PUSH_BEGIN(tc_map_blend_push)
-  TC_PUSH_U32 width, width4, height, grid_h, record, stride_px, use_range;
-  TC_PUSH_F32 lo, hi, alpha, threshold;
-TC_PUSH_END(tc_map_blend_push, 44)
+  TC_PUSH_U32 width4, height, stride_px;
+  TC_PUSH_F32 alpha;
+TC_PUSH_END(tc_map_blend_push, 16)
 #endif
 
 #if !defined(VULKAN) || defined(TC_KERNEL_MAP_BLEND_YUV)
 TC_PUSH_BEGIN(tc_map_blend_yuv_push)
-  TC_PUSH_U32 width, width4, height, grid_h, record, stride, use_range; /* stride: bytes, of the Y plane */
-  TC_PUSH_F32 lo, hi, alpha, threshold;
-TC_PUSH_END(tc_map_blend_yuv_push, 44)
+  TC_PUSH_U32 width, width4, height, stride; /* stride: bytes, of the Y plane */
+  TC_PUSH_F32 alpha;
+TC_PUSH_END(tc_map_blend_yuv_push, 20)
 #endif
 
 #endif

@@ -57,7 +57,8 @@ void tc_ref_map_smooth(const float *scores, size_t grid_h, size_t grid_w, float 
 void tc_ref_map_smooth_xy(const float *scores, size_t grid_h, size_t grid_w, float *map, size_t h, size_t w,
                           float sigma_x, float sigma_y, float *min, float *max);
 
-/* Colour blend of map [h][w] (h, w the frame's) into the frame in place:
+/* Colour blend of map [h][w] (h, w the frame's) into the frame in place (the
+ * device's map_colour then map_blend):
  * t = clamp((v - lo) / (hi - lo), 0, 1) (0 when hi <= lo); where t >= threshold
  * and alpha > 0, colour = lut_rgb[min(floor(256 t), 255)] (red first) and each
  * colour byte p becomes floor(p + alpha (colour - p) + 0.5). The fourth byte
@@ -65,7 +66,7 @@ void tc_ref_map_smooth_xy(const float *scores, size_t grid_h, size_t grid_w, flo
 void tc_ref_map_blend(const float *map, float lo, float hi, const uint8_t *lut_rgb, float alpha, float threshold,
                       uint8_t *pixels, const tc_frame *frame);
 
-/* map_blend_yuv's reference: the blend in YUV (NV12, I420, YUY2), lut_yuv the
+/* map_colour then map_blend_yuv's reference: the blend in YUV (NV12, I420, YUY2), lut_yuv the
  * colormap as tc_map_rgb_to_yuv packs it; chroma samples get the mean pull of
  * the pixels they cover (see shaders/map_blend_yuv.comp). */
 void tc_ref_map_blend_yuv(const float *map, float lo, float hi, const uint32_t *lut_yuv, float alpha,
