@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Anomaly map, pass 4: the smoothed map's values (recomputed from pass 1
-// exactly as map_cols does), normalised and coloured once per map into the
+// by map_cols' own function, map_taps.glsl), normalised and coloured once per map into the
 // colour layer, one word a pixel: the colour table's entry in the frame's
 // byte order (RGB frames) or as Y | U << 8 | V << 16 (YUV frames), and 0xff
 // in the top byte where the pixel is blended. t = clamp((v - lo) / (hi - lo),
@@ -20,28 +20,17 @@ layout(std430, binding = MAP_COLOUR_BIND_RANGE) readonly buffer Range { vec2 ran
 layout(std430, binding = MAP_COLOUR_BIND_LUT) readonly buffer Lut { uint lut[256]; };
 layout(std430, binding = MAP_COLOUR_BIND_LAYER) writeonly buffer Layer { uvec4 layer[]; }; // [height][width4]
 
+#include "map_taps.glsl"
+
 void main()
 {
   uint x4 = gl_GlobalInvocationID.x, block = gl_GlobalInvocationID.y;
   if (x4 >= p.width4)
     return;
   uvec4 inside = uvec4(lessThan(uvec4(4u * x4) + uvec4(0u, 1u, 2u, 3u), uvec4(p.width)));
-  uint last = p.grid_h - 1u;
   vec2 lim = p.use_range != 0u ? range : vec2(p.lo, p.hi);
   for (uint group = 4u * block; group < 4u * block + 4u && 4u * group < p.height; group++) {
-    // the same sums as map_cols.comp's: the colours must follow those very values
-    int rec = int(group * p.record);
-    uint first = uint(texelFetch(table, rec).x);
-    vec4 v0 = vec4(0.0), v1 = vec4(0.0), v2 = vec4(0.0), v3 = vec4(0.0);
-    for (uint u = 1; u < p.record; u++) {
-      vec4 w = texelFetch(table, rec + int(u));
-      vec4 cols4 = texelFetch(rows, int(min(first + u - 1u, last) * p.width4 + x4));
-      v0 += w.x * cols4;
-      v1 += w.y * cols4;
-      v2 += w.z * cols4;
-      v3 += w.w * cols4;
-    }
-    mat4 v = mat4(v0, v1, v2, v3);
+    mat4 v = map_taps(group, x4); // map_cols' very values
     uint n_rows = min(4u, p.height - 4u * group);
     for (uint r = 0; r < 4u; r++) { // constant trip count: unrolled, v stays in registers
       if (r >= n_rows)

@@ -17,27 +17,17 @@ layout(binding = MAP_COLS_BIND_TABLE) uniform samplerBuffer table; // groups of 
 layout(std430, binding = MAP_COLS_BIND_PARTIAL) writeonly buffer Partial { vec2 partial[]; }; // [blocks][width4] (min, max)
 layout(std430, binding = MAP_COLS_BIND_MAP) writeonly buffer Map { float map[]; };        // [height][width], when store_map
 
+#include "map_taps.glsl"
+
 void main()
 {
   uint x4 = gl_GlobalInvocationID.x, block = gl_GlobalInvocationID.y;
   if (x4 >= p.width4)
     return;
-  uint n_cols = min(4u, p.width - 4u * x4), last = p.grid_h - 1u;
+  uint n_cols = min(4u, p.width - 4u * x4);
   float lo = uintBitsToFloat(0x7f800000u), hi = -lo; // +inf, -inf
   for (uint group = 4u * block; group < 4u * block + 4u && 4u * group < p.height; group++) {
-    // the same sums as map_colour.comp's: the colours must follow these very values
-    int rec = int(group * p.record);
-    uint first = uint(texelFetch(table, rec).x);
-    vec4 v0 = vec4(0.0), v1 = vec4(0.0), v2 = vec4(0.0), v3 = vec4(0.0); // rows 4 group + 0..3
-    for (uint u = 1; u < p.record; u++) {
-      vec4 w = texelFetch(table, rec + int(u));
-      vec4 cols4 = texelFetch(rows, int(min(first + u - 1u, last) * p.width4 + x4)); // past the end: weight 0
-      v0 += w.x * cols4;
-      v1 += w.y * cols4;
-      v2 += w.z * cols4;
-      v3 += w.w * cols4;
-    }
-    mat4 v = mat4(v0, v1, v2, v3);
+    mat4 v = map_taps(group, x4);
     uint n_rows = min(4u, p.height - 4u * group);
     for (uint r = 0; r < 4u; r++) // constant trip counts: unrolled, v stays in registers
       for (uint c = 0; c < 4u; c++) {
