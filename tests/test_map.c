@@ -142,6 +142,22 @@ static void rig_free(rig *r)
   memset(r, 0, sizeof *r);
 }
 
+/* Uploads px into frame_buf, runs a recording of the blend alone (the map's
+ * last colour layer, as between analyses) and downloads the frame into got. */
+static bool run_blend_alone(tc_context *ctx, tc_map *map, tc_buffer *frame_buf, const uint8_t *px, uint8_t *got,
+                            size_t bytes)
+{
+  tc_error err = { 0 };
+  tc_cmd *cmd = NULL;
+  bool ok = TC_CHECK_OK(tc_buffer_upload(frame_buf, 0, px, bytes, &err), &err) &&
+            TC_CHECK_OK(tc_cmd_create(ctx, &cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(cmd, &err), &err) &&
+            TC_CHECK_OK(tc_map_record_blend(map, cmd, frame_buf, &err), &err) &&
+            TC_CHECK_OK(tc_cmd_end(cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(cmd, &err), &err) &&
+            TC_CHECK_OK(tc_buffer_download(frame_buf, 0, got, bytes, &err), &err);
+  tc_cmd_destroy(cmd);
+  return ok;
+}
+
 /* Creates the map and buffers for c, uploads px and scores, records smooth + blend. */
 static bool rig_make(tc_context *ctx, const map_case *c, const uint8_t *px, const float *scores, rig *r)
 {
@@ -291,7 +307,6 @@ static void test_resubmit_and_blend_only(tc_context *ctx)
   float *scores = random_scores(c.offset, c.grid_w, c.grid_h), *map = malloc(n * 4);
   rig r;
   tc_error err = { 0 };
-  tc_cmd *blend = NULL;
   tc_colormap_lut(c.colormap, lut, &err);
   if (rig_make(ctx, &c, px, scores, &r) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err)) {
     free(scores);
@@ -316,18 +331,13 @@ static void test_resubmit_and_blend_only(tc_context *ctx)
     /* blend only, over another frame */
     free(px);
     px = random_bytes(bytes);
-    if (TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px, bytes, &err), &err) &&
-        TC_CHECK_OK(tc_cmd_create(ctx, &blend, &err), &err) && TC_CHECK_OK(tc_cmd_begin(blend, &err), &err) &&
-        TC_CHECK_OK(tc_map_record_blend(r.map, blend, r.frame_buf, &err), &err) &&
-        TC_CHECK_OK(tc_cmd_end(blend, &err), &err) && TC_CHECK_OK(tc_cmd_run(blend, &err), &err) &&
-        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got_px, bytes, &err), &err)) {
+    if (run_blend_alone(ctx, r.map, r.frame_buf, px, got_px, bytes)) {
       memcpy(want_px, px, bytes);
       tc_ref_map_blend(map, lo, hi, lut, c.alpha, c.threshold, want_px, &r.frame);
       compare_frames("blend alone, last map over a new frame", &r.frame, got_px, want_px, px, map, lo, hi, lut,
                      c.alpha, c.threshold, 1e-5);
     }
   }
-  tc_cmd_destroy(blend);
   rig_free(&r);
   free(px), free(got_px), free(want_px), free(scores), free(map);
 }
@@ -482,12 +492,7 @@ static void run_yuv_case(tc_context *ctx, tc_frame_format format, uint32_t w, ui
     /* the blend alone (frames between analyses): the colour layer of the map above over another picture */
     uint8_t *px2 = random_bytes(bytes);
     smooth_yuv_picture(&f, px2);
-    tc_cmd *blend = NULL;
-    if (TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px2, bytes, &err), &err) &&
-        TC_CHECK_OK(tc_cmd_create(ctx, &blend, &err), &err) && TC_CHECK_OK(tc_cmd_begin(blend, &err), &err) &&
-        TC_CHECK_OK(tc_map_record_blend(r.map, blend, r.frame_buf, &err), &err) &&
-        TC_CHECK_OK(tc_cmd_end(blend, &err), &err) && TC_CHECK_OK(tc_cmd_run(blend, &err), &err) &&
-        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err)) {
+    if (run_blend_alone(ctx, r.map, r.frame_buf, px2, got, bytes)) {
       memcpy(want, px2, bytes);
       tc_ref_map_blend_yuv(map, lo, hi, lut_yuv, alpha, threshold, want, &f);
       size_t more2 = 0, changed2 = 0;
@@ -496,7 +501,6 @@ static void run_yuv_case(tc_context *ctx, tc_frame_format format, uint32_t w, ui
       TC_CHECK(more2 <= bytes / 500 && changed2 > 0, "%s, blend alone: %zu of %zu bytes differ from the reference by "
                "more than 1 (%zu changed)", what, more2, bytes, changed2);
     }
-    tc_cmd_destroy(blend);
     free(px2);
     /* the RGB path on the same picture */
     tc_ref_yuv_to_rgba(&f, px, rgba);
@@ -575,11 +579,7 @@ static void test_blend_before_smoothing(tc_context *ctx)
     tc_error err = { 0 };
     if (TC_CHECK_OK(tc_map_create(ctx, &f, &p, &r.map, &err), &err) &&
         TC_CHECK_OK(tc_frame_buffer_create(ctx, &f, &r.frame_buf, &err), &err) &&
-        TC_CHECK_OK(tc_buffer_upload(r.frame_buf, 0, px, bytes, &err), &err) &&
-        TC_CHECK_OK(tc_cmd_create(ctx, &r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_begin(r.cmd, &err), &err) &&
-        TC_CHECK_OK(tc_map_record_blend(r.map, r.cmd, r.frame_buf, &err), &err) &&
-        TC_CHECK_OK(tc_cmd_end(r.cmd, &err), &err) && TC_CHECK_OK(tc_cmd_run(r.cmd, &err), &err) &&
-        TC_CHECK_OK(tc_buffer_download(r.frame_buf, 0, got, bytes, &err), &err)) {
+        run_blend_alone(ctx, r.map, r.frame_buf, px, got, bytes)) {
       TC_CHECK(memcmp(got, px, bytes) == 0, "a blend before any map changed a %s frame", tc_frame_format_name(f.format));
       printf("ok a blend before any map leaves a %s frame byte-identical\n", tc_frame_format_name(f.format));
     }
