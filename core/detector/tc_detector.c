@@ -232,9 +232,7 @@ static tc_status record_model(tc_detector *det, tc_cmd *cmd, tc_error *err)
 static tc_status record_frame_stages(tc_detector *det, tc_cmd *cmd, tc_error *err)
 {
   tc_status st = tc_preprocess_record(det->pp, cmd, det->slot[0].buf, tc_encoder_input(det->enc), err);
-  if (st == TC_OK)
-    st = tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
-  return st == TC_OK ? tc_map_record_blend(det->map, cmd, det->slot[0].buf, err) : st;
+  return st == TC_OK ? tc_map_record(det->map, cmd, det->scores, 0, det->slot[0].buf, err) : st;
 }
 
 /* Encoder and head, on a zero input; the head then forgets the potentials of
@@ -676,10 +674,9 @@ static tc_status record_analysis(tc_detector *det, int slot, int blend, tc_error
     st = tc_encoder_record(det->enc, cmd, err);
   if (st == TC_OK)
     st = record_heads(det, cmd, &det->head_params, err);
-  if (st == TC_OK)
-    st = tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
-  if (st == TC_OK && blend)
-    st = tc_map_record_blend(det->map, cmd, frame_buf, err);
+  if (st == TC_OK) /* colours only for a frame to blend */
+    st = blend ? tc_map_record(det->map, cmd, det->scores, 0, frame_buf, err)
+               : tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
   if (st == TC_OK)
     st = tc_cmd_end(cmd, err);
   det->recorded[slot][blend] = st == TC_OK;
@@ -817,10 +814,9 @@ static tc_status record_batch_results(tc_model *m, tc_cmd *cmd, const batch_requ
   for (uint32_t f = 1; f < det->layers && st == TC_OK; f++)
     st = tc_op_add(cmd, f == 1 ? det->layer_scores[0] : det->scores, det->layer_scores[f], det->scores,
                    det->tokens, err);
-  if (st == TC_OK)
-    st = tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
-  if (st == TC_OK && r->blend)
-    st = tc_map_record_blend(det->map, cmd, det->slot[r->slot].buf, err);
+  if (st == TC_OK) /* colours only for a frame to blend */
+    st = r->blend ? tc_map_record(det->map, cmd, det->scores, 0, det->slot[r->slot].buf, err)
+                  : tc_map_record_smooth(det->map, cmd, det->scores, 0, err);
   return st;
 }
 

@@ -237,12 +237,15 @@ tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32
   tc_map_range_push range_push = { .n = m->blocks * m->width4 };
   tc_buffer *range_bufs[MAP_RANGE_BINDINGS] = { [MAP_RANGE_BIND_PARTIAL] = m->partial,
                                                 [MAP_RANGE_BIND_RANGE] = m->range };
-  st = tc_cmd_dispatch(cmd, k, range_bufs, &range_push, 1, 1, 1, "map range", err);
-  if (st != TC_OK)
-    return st;
+  return tc_cmd_dispatch(cmd, k, range_bufs, &range_push, 1, 1, 1, "map range", err);
+}
 
-  /* Colours once per map: every frame's blend until the next map reads a
-   * word a pixel instead of the taps and the table. */
+/* Colours once per map: every frame's blend until the next map reads a word
+ * a pixel instead of the taps and the table. */
+tc_status tc_map_record_colour(tc_map *m, tc_cmd *cmd, tc_error *err)
+{
+  const tc_map_params *p = &m->params;
+  const tc_binding S = TC_BIND_STORAGE, T = TC_BIND_TEXEL_F32;
   tc_kernel_desc colour = {
     .shader = "map_colour",
     .n_bindings = MAP_COLOUR_BINDINGS,
@@ -252,7 +255,8 @@ tc_status tc_map_record_smooth(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32
     .n_spec = 1,
     .spec = { [TC_SPEC_WORKGROUP] = WORKGROUP },
   };
-  st = tc_kernel_get(ctx, &colour, &k, err);
+  tc_kernel *k;
+  tc_status st = tc_kernel_get(tc_cmd_context(cmd), &colour, &k, err);
   if (st != TC_OK)
     return st;
   tc_map_colour_push colour_push = { .width = m->frame.width, .width4 = m->width4, .height = m->frame.height,
@@ -320,6 +324,8 @@ tc_status tc_map_record(tc_map *m, tc_cmd *cmd, tc_buffer *scores, uint32_t scor
                         tc_error *err)
 {
   tc_status st = tc_map_record_smooth(m, cmd, scores, scores_offset, err);
+  if (st == TC_OK)
+    st = tc_map_record_colour(m, cmd, err);
   return st == TC_OK ? tc_map_record_blend(m, cmd, frame_buf, err) : st;
 }
 

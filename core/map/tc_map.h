@@ -9,9 +9,9 @@
  *              (d c b a | a b c d), any radius on any frame size,
  *           -> the map's min and max (the image score blends with the max),
  *              and, when asked, the full-resolution map itself,
- *           -> normalised (the map's min/max, or a fixed [lo, hi]) and
- *              coloured: the colour layer, a word a pixel (colour, and
- *              whether it is blended: normalised score >= threshold).
+ *   colour: normalised (the map's min/max, or a fixed [lo, hi]) and
+ *           coloured: the colour layer, a word a pixel (colour, and whether
+ *           it is blended: normalised score >= threshold).
  *   blend:  the colour layer alpha-blended into the frame in place; the
  *           fourth byte (alpha / padding) is left alone. Frames between
  *           analyses get this pass alone, a load and a blend a pixel.
@@ -65,16 +65,20 @@ tc_status tc_map_create(tc_context *ctx, const tc_frame *frame, const tc_map_par
 void tc_map_destroy(tc_map *map);
 
 /* Records the smoothing: scores[scores_offset .. + grid_w * grid_h) (floats)
- * -> the full-resolution map, its min / max and the colour layer (four
- * dispatches). */
+ * -> the full-resolution map and its min / max (three dispatches): all an
+ * analysis that blends nothing needs. */
 tc_status tc_map_record_smooth(tc_map *map, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_error *err);
+
+/* Records the colour layer of the last smoothing (one dispatch), after it. */
+tc_status tc_map_record_colour(tc_map *map, tc_cmd *cmd, tc_error *err);
 
 /* Records the blend of the colour layer into frame_buf, in place (one
  * dispatch). May be recorded without a smoothing before it to blend the last
- * map over further frames; before any smoothing it leaves the frame as it is. */
+ * coloured map over further frames; before any colouring it leaves the frame
+ * as it is. */
 tc_status tc_map_record_blend(tc_map *map, tc_cmd *cmd, tc_buffer *frame_buf, tc_error *err);
 
-/* Both, smoothing then blend. */
+/* All three: smoothing, colouring, blend. */
 tc_status tc_map_record(tc_map *map, tc_cmd *cmd, tc_buffer *scores, uint32_t scores_offset, tc_buffer *frame_buf,
                         tc_error *err);
 

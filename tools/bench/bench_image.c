@@ -54,6 +54,8 @@ static tc_status smooth_once(tc_context *ctx, image_state *s, tc_error *err)
   if (st == TC_OK)
     st = tc_map_record_smooth(s->map, cmd, s->scores, 0, err);
   if (st == TC_OK)
+    st = tc_map_record_colour(s->map, cmd, err);
+  if (st == TC_OK)
     st = tc_cmd_end(cmd, err);
   if (st == TC_OK)
     st = tc_cmd_run(cmd, err);
@@ -90,6 +92,8 @@ static tc_status image_setup(tc_context *ctx, const void *params, tc_cmd *cmd, v
     st = smooth_once(ctx, s, err);
   if (st == TC_OK && b->smooth)
     st = tc_map_record_smooth(s->map, cmd, s->scores, 0, err);
+  if (st == TC_OK && b->smooth && b->blend)
+    st = tc_map_record_colour(s->map, cmd, err);
   if (st == TC_OK && b->blend)
     st = tc_map_record_blend(s->map, cmd, s->frame, err);
   return st;
@@ -127,7 +131,7 @@ const tc_bench_case tc_bench_image_cases[] = {
   MAP("overlay", 1920, 1080, 37, 1, 1, "AnomalyCLIP grid, sigma 14.8"),
   MAP("overlay", 1280, 720, 14, 1, 1, "ViT-B/16 grid, sigma 9.9"),
   MAP("overlay", 1280, 720, 37, 1, 1, "AnomalyCLIP grid, sigma 9.9"),
-  MAP("map_smooth", 1920, 1080, 37, 1, 0, "upsample+blur+min/max+colours"),
+  MAP("map_smooth", 1920, 1080, 37, 1, 0, "upsample+blur+min/max"),
   MAP("map_blend", 1920, 1080, 37, 0, 1, "blend of the colour layer"),
   MAP_NV12("map_blend_nv12", 1920, 1080, 37, "blend of the colour layer in YUV (NV12)"),
   { 0 },
