@@ -95,6 +95,7 @@
 #endif
 
 #include "gsttokenclip.h"
+#include "gsttokenclipframe.h"
 #include "gsttokenclipmeta.h"
 #include "gsttokenclipprops.h"
 #include "gsttokenclipshared.h"
@@ -106,16 +107,13 @@
 GST_DEBUG_CATEGORY_STATIC (gst_tokenclip_debug);
 #define GST_CAT_DEFAULT gst_tokenclip_debug
 
-#define TOKENCLIP_FORMATS "{ RGBA, BGRA, RGBx, BGRx, NV12, I420, YUY2 }"
-
 /* system memory first; memory:VulkanBuffer (vulkanupload's) where GstVulkan is built in */
 #ifdef HAVE_GST_VULKAN
-#define TOKENCLIP_IMAGE_FORMATS "{ RGBA, BGRA, RGBx, BGRx, NV12, I420 }"
-#define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS) "; " \
-    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER, TOKENCLIP_FORMATS) "; " \
-    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE, TOKENCLIP_IMAGE_FORMATS)
+#define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (GST_TOKENCLIP_FORMATS) "; " \
+    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER, GST_TOKENCLIP_FORMATS) "; " \
+    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE, GST_TOKENCLIP_IMAGE_FORMATS)
 #else
-#define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (TOKENCLIP_FORMATS)
+#define TOKENCLIP_CAPS GST_VIDEO_CAPS_MAKE (GST_TOKENCLIP_FORMATS)
 #endif
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -357,31 +355,6 @@ gst_tokenclip_sink_event (GstBaseTransform * trans, GstEvent * event)
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
-/* The caps' colorimetry as the library takes it: BT.601 or BT.709, limited
- * or full range. Colorimetry left unknown gets GStreamer's own default (BT.709
- * from 720 rows up, else BT.601; limited range); other matrices are refused. */
-static gboolean
-yuv_colorimetry (GstTokenClip * self, const GstVideoInfo * info, tc_frame * frame)
-{
-  const GstVideoColorimetry *c = &GST_VIDEO_INFO_COLORIMETRY (info);
-
-  if (c->matrix == GST_VIDEO_COLOR_MATRIX_BT709)
-    frame->matrix = TC_YUV_BT709;
-  else if (c->matrix == GST_VIDEO_COLOR_MATRIX_BT601)
-    frame->matrix = TC_YUV_BT601;
-  else if (c->matrix == GST_VIDEO_COLOR_MATRIX_UNKNOWN)
-    frame->matrix = GST_VIDEO_INFO_HEIGHT (info) >= 720 ? TC_YUV_BT709 : TC_YUV_BT601;
-  else {
-    gchar *name = gst_video_colorimetry_to_string (c);
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Unsupported YUV colorimetry %s", GST_STR_NULL (name)),
-        ("tokenclip reads YUV in the BT.601 or BT.709 matrix; put videoconvert before it"));
-    g_free (name);
-    return FALSE;
-  }
-  frame->full_range = c->range == GST_VIDEO_COLOR_RANGE_0_255;
-  return TRUE;
-}
-
 /* memory:VulkanBuffer frames are analysed on the device they live on: the
  * runner moves there (the model is loaded again, on that device) and back to
  * the library's own device for system memory. */
@@ -416,20 +389,14 @@ static gboolean
 gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo * in_info,
     GstCaps * outcaps, GstVideoInfo * out_info)
 {
-  static const GstVideoFormat formats[] = {     /* in tc_frame_format's order */
-    GST_VIDEO_FORMAT_RGBA, GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx,
-    GST_VIDEO_FORMAT_NV12, GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_YUY2
-  };
   GstTokenClip *self = GST_TOKENCLIP (filter);
-  guint format = 0;
   tc_frame frame;
+  gchar *why = NULL;
   tc_error err = { 0 };
 
-  while (format < G_N_ELEMENTS (formats) && formats[format] != GST_VIDEO_INFO_FORMAT (in_info))
-    format++;
-  if (format == G_N_ELEMENTS (formats)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Unsupported video format %s",
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info))), ("tokenclip takes " TOKENCLIP_FORMATS));
+  if (!gst_tokenclip_frame_from_info (in_info, &frame, &why)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s", why), (NULL));
+    g_free (why);
     return FALSE;
   }
   if (!self->runner) {
@@ -439,9 +406,6 @@ gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo 
   if (!follow_memory (self, incaps))
     return FALSE;
   self->info = *in_info;
-  frame = tc_frame_make ((tc_frame_format) format, GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
-  if (GST_VIDEO_INFO_IS_YUV (in_info) && !yuv_colorimetry (self, in_info, &frame))
-    return FALSE;
   /* the kernels that depend on the layout are compiled here, before the first frame */
   if (tc_runner_set_frame (self->runner, &frame, &err) != TC_OK) {
     post_error (self, &err, "Could not prepare for the frames");
@@ -452,44 +416,6 @@ gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo 
   GST_DEBUG_OBJECT (self, "frames %s %ux%u%s", tc_frame_format_name (frame.format), frame.width, frame.height,
       GST_VIDEO_INFO_IS_YUV (in_info) ? (frame.matrix == TC_YUV_BT709 ? " BT.709" : " BT.601") : "");
   return TRUE;
-}
-
-/* libtokenclip takes a planar frame as one block: the planes one after the
- * other at the Y stride (I420: chroma at half of it). GStreamer's buffers
- * are mostly so (even sizes, default strides); where not (I420 with a chroma
- * stride rounded up, odd heights, planes in separate memories), the planes
- * are packed into that layout around the call, a copy each way. */
-static gboolean
-planes_as_tokenclip (const GstVideoFrame * v, const tc_frame * f)
-{
-  const guint8 *y = GST_VIDEO_FRAME_PLANE_DATA (v, 0);
-  gsize s = GST_VIDEO_FRAME_PLANE_STRIDE (v, 0), h = f->height;
-
-  if (f->format == TC_FRAME_NV12)
-    return GST_VIDEO_FRAME_PLANE_DATA (v, 1) == y + s * h && (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (v, 1) == s;
-  if (f->format == TC_FRAME_I420)
-    return s % 2 == 0 && (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (v, 1) == s / 2
-        && (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (v, 2) == s / 2 && GST_VIDEO_FRAME_PLANE_DATA (v, 1) == y + s * h
-        && GST_VIDEO_FRAME_PLANE_DATA (v, 2) == y + s * h + s / 2 * ((h + 1) / 2);
-  return TRUE;
-}
-
-/* Copies each plane of v to or from packed (tc_frame layout at f->stride). */
-static void
-pack_planes (GstVideoFrame * v, const tc_frame * f, guint8 * packed, gboolean to_packed)
-{
-  gsize s = f->stride, ch = (f->height + 1) / 2, cw = (f->width + 1) / 2;
-  gsize offset[3] = { 0, s * f->height, s * f->height + s / 2 * ch };
-  gsize stride[3] = { s, f->format == TC_FRAME_NV12 ? s : s / 2, s / 2 };
-  gsize rows[3] = { f->height, ch, ch }, bytes[3] = { f->width, f->format == TC_FRAME_NV12 ? 2 * cw : cw, cw };
-  guint p, r;
-
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (v); p++)
-    for (r = 0; r < rows[p]; r++) {
-      guint8 *g = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (v, p) + r * GST_VIDEO_FRAME_PLANE_STRIDE (v, p);
-      guint8 *t = packed + offset[p] + r * stride[p];
-      memcpy (to_packed ? t : g, to_packed ? g : t, bytes[p]);
-    }
 }
 
 /* The runner analyses the frame (sync) or leaves it for its thread (async),
@@ -503,23 +429,23 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
       gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (vframe->buffer)) : GST_CLOCK_TIME_NONE;
   const tc_analysis *latest;
   tc_error err = { 0 };
-  gboolean pack = !planes_as_tokenclip (vframe, &self->layout);
+  /* planes not in one block (see gst_tokenclip_frame_in_layout): packed around the call, a copy each way */
+  gboolean pack = !gst_tokenclip_frame_in_layout (vframe, &self->layout);
   guint8 *pixels = GST_VIDEO_FRAME_PLANE_DATA (vframe, 0);
   gsize stride = GST_VIDEO_FRAME_PLANE_STRIDE (vframe, 0);
   tc_status st;
 
   if (pack) {
     if (!self->repack) {
-      gsize s = self->layout.stride, ch = (self->layout.height + 1) / 2;
-      self->repack = g_malloc (s * self->layout.height + (self->layout.format == TC_FRAME_NV12 ? s * ch : s * ch));
+      self->repack = g_malloc (gst_tokenclip_frame_bytes (&self->layout));
       GST_DEBUG_OBJECT (self, "planes not in one block: packed around each call");
     }
-    pack_planes (vframe, &self->layout, self->repack, TRUE);
+    gst_tokenclip_frame_pack (vframe, &self->layout, self->repack, TRUE);
     pixels = self->repack, stride = self->layout.stride;
   }
   st = tc_runner_submit (self->runner, pixels, stride, running_time, &latest, &err);
   if (pack)
-    pack_planes (vframe, &self->layout, self->repack, FALSE);
+    gst_tokenclip_frame_pack (vframe, &self->layout, self->repack, FALSE);
   if (st != TC_OK) {
     post_error (self, &err, "Analysis failed");
     return GST_FLOW_ERROR;
