@@ -8,11 +8,10 @@
 # torch keep memory at exit, and their stacks are too short to suppress by
 # name; the C tools they start inherit that, and are checked for memory
 # errors and undefined behaviour, not leaks.
-asan="$(cc -print-file-name=libasan.so)"
 case "$(basename "$1")" in
   python*)
-    export LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0 ;;
+    export LD_PRELOAD="$TC_ASAN_RUNTIME" ASAN_OPTIONS=detect_leaks=0 ;;
   *)
-    export LD_PRELOAD="$asan $TC_ASAN_NODLCLOSE" ASAN_OPTIONS=detect_leaks=1 ;;
+    export LD_PRELOAD="$TC_ASAN_RUNTIME $TC_ASAN_NODLCLOSE" ASAN_OPTIONS=detect_leaks=1 ;;
 esac
 exec "$@"
