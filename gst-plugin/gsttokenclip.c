@@ -437,7 +437,7 @@ gst_tokenclip_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * vfram
 
   if (pack) {
     if (!self->repack) {
-      self->repack = g_malloc (gst_tokenclip_frame_bytes (&self->layout));
+      self->repack = g_malloc (tc_frame_bytes (&self->layout));
       GST_DEBUG_OBJECT (self, "planes not in one block: packed around each call");
     }
     gst_tokenclip_frame_pack (vframe, &self->layout, self->repack, TRUE);

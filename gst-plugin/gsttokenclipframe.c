@@ -49,47 +49,38 @@ gst_tokenclip_frame_from_info (const GstVideoInfo * info, tc_frame * frame, gcha
 }
 
 /* GStreamer's buffers are mostly so (even sizes, default strides); not: I420
- * with a chroma stride rounded up, odd heights, planes in separate memories. */
+ * with a chroma stride rounded up, odd heights, planes in separate memories.
+ * The library reads a host frame's rows at GStreamer's Y stride. */
 gboolean
 gst_tokenclip_frame_in_layout (const GstVideoFrame * v, const tc_frame * f)
 {
   const guint8 *y = GST_VIDEO_FRAME_PLANE_DATA (v, 0);
-  gsize s = GST_VIDEO_FRAME_PLANE_STRIDE (v, 0), h = f->height;
+  tc_frame host = *f;
+  tc_frame_plane pl[3];
+  int n, p;
 
-  if (f->format == TC_FRAME_NV12)
-    return GST_VIDEO_FRAME_PLANE_DATA (v, 1) == y + s * h && (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (v, 1) == s;
-  if (f->format == TC_FRAME_I420)
-    return s % 2 == 0 && (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (v, 1) == s / 2
-        && (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (v, 2) == s / 2 && GST_VIDEO_FRAME_PLANE_DATA (v, 1) == y + s * h
-        && GST_VIDEO_FRAME_PLANE_DATA (v, 2) == y + s * h + s / 2 * ((h + 1) / 2);
+  host.stride = GST_VIDEO_FRAME_PLANE_STRIDE (v, 0);
+  if (f->format == TC_FRAME_I420 && host.stride % 2)
+    return FALSE;               /* chroma rows at exactly half of it */
+  n = tc_frame_planes (&host, pl);
+  for (p = 1; p < n; p++)
+    if ((const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (v, p) != y + pl[p].offset
+        || (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (v, p) != pl[p].stride)
+      return FALSE;
   return TRUE;
-}
-
-/* NV12: Y, then interleaved chroma at the Y stride; I420: Y, then U and V at
- * half the stride: both s * ch bytes of chroma. */
-gsize
-gst_tokenclip_frame_bytes (const tc_frame * f)
-{
-  gsize s = f->stride, ch = (f->height + 1) / 2;
-
-  if (f->format == TC_FRAME_NV12 || f->format == TC_FRAME_I420)
-    return s * f->height + s * ch;
-  return s * f->height;
 }
 
 void
 gst_tokenclip_frame_pack (GstVideoFrame * v, const tc_frame * f, guint8 * packed, gboolean to_packed)
 {
-  gsize s = f->stride, ch = (f->height + 1) / 2, cw = (f->width + 1) / 2;
-  gsize offset[3] = { 0, s * f->height, s * f->height + s / 2 * ch };
-  gsize stride[3] = { s, f->format == TC_FRAME_NV12 ? s : s / 2, s / 2 };
-  gsize rows[3] = { f->height, ch, ch }, bytes[3] = { f->width, f->format == TC_FRAME_NV12 ? 2 * cw : cw, cw };
-  guint p, r;
+  tc_frame_plane pl[3];
+  int n = tc_frame_planes (f, pl), p;
+  guint r;
 
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (v); p++)
-    for (r = 0; r < rows[p]; r++) {
+  for (p = 0; p < n; p++)
+    for (r = 0; r < pl[p].rows; r++) {
       guint8 *g = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (v, p) + r * GST_VIDEO_FRAME_PLANE_STRIDE (v, p);
-      guint8 *t = packed + offset[p] + r * stride[p];
-      memcpy (to_packed ? t : g, to_packed ? g : t, bytes[p]);
+      guint8 *t = packed + pl[p].offset + r * pl[p].stride;
+      memcpy (to_packed ? t : g, to_packed ? g : t, pl[p].row_bytes);
     }
 }

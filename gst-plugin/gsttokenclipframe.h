@@ -29,16 +29,13 @@ G_BEGIN_DECLS
  * (g_free it). */
 gboolean gst_tokenclip_frame_from_info (const GstVideoInfo * info, tc_frame * frame, gchar ** why);
 
-/* Whether the planes of `v` already lie as libtokenclip takes a planar frame:
- * one block, each plane after the other at the Y stride (I420: chroma at half
- * of it). Packed formats always do. */
+/* Whether the planes of `v` already lie as libtokenclip takes a planar frame
+ * (tc_frame_planes at `v`'s Y stride). Packed formats always do. */
 gboolean gst_tokenclip_frame_in_layout (const GstVideoFrame * v, const tc_frame * f);
 
-/* Bytes of a frame in the tc_frame layout `f`. */
-gsize gst_tokenclip_frame_bytes (const tc_frame * f);
-
-/* Copies the planes of a planar (NV12, I420) frame `v` into `packed`
- * (to_packed) or back from it; `packed` holds gst_tokenclip_frame_bytes (f). */
+/* Copies the planes of a frame `v` into `packed`, in the layout
+ * tc_frame_planes (f) gives (to_packed), or back from it; `packed` holds
+ * tc_frame_bytes (f). */
 void gst_tokenclip_frame_pack (GstVideoFrame * v, const tc_frame * f, guint8 * packed, gboolean to_packed);
 
 G_END_DECLS

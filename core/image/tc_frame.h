@@ -15,33 +15,15 @@
 extern "C" {
 #endif
 
-/* tc_frame, tc_frame_format, tc_frame_make and tc_frame_format_name are
- * public (tokenclip/tokenclip.h, through tc_vk.h). */
-
-/* YUV frames (NV12, I420, YUY2) in a buffer, planes one after the other:
- * the Y plane (YUY2: the packed pixels) at 0, rows `stride` bytes apart;
- * NV12: the UV plane at stride * height, (height + 1) / 2 rows stride apart;
- * I420: U at stride * height then V, each (height + 1) / 2 rows stride / 2
- * apart. Odd sizes round the chroma up (its last column or row covers one
- * luma column or row). */
-typedef struct tc_frame_plane {
-  size_t offset, stride;
-  uint32_t rows;
-  size_t row_bytes; /* bytes of a row that hold pixels */
-} tc_frame_plane;
+/* tc_frame, tc_frame_format, tc_frame_make, tc_frame_format_name,
+ * tc_frame_planes and tc_frame_bytes are public (tokenclip/tokenclip.h,
+ * through tc_vk.h). */
 
 /* 1 for NV12, I420, YUY2. */
 int tc_frame_is_yuv(tc_frame_format format);
 
-/* The frame's planes (1 for RGB and YUY2, 2 NV12, 3 I420); returns how many. */
-int tc_frame_planes(const tc_frame *frame, tc_frame_plane planes[3]);
-
 /* TC_OK when the descriptor is usable; otherwise a message naming the field. */
 tc_status tc_frame_check(const tc_frame *frame, tc_error *err);
-
-/* Bytes a buffer needs to hold the frame: stride * height for RGB; for YUV
- * all planes, rounded up to a multiple of 4. */
-size_t tc_frame_bytes(const tc_frame *frame);
 
 /* 1 when byte 0 of a pixel is blue (BGRA, BGRx), 0 when it is red. */
 int tc_frame_blue_first(tc_frame_format format);

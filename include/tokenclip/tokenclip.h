@@ -80,7 +80,7 @@ TC_API void tc_error_clear(tc_error *err);
 
 /* Layouts in memory, as GStreamer names them. RGB: four bytes a pixel, the
  * fourth (alpha or padding) never read and never written. YUV (8-bit, chroma
- * subsampled, see core/image/tc_frame.h for the planes' places in memory):
+ * subsampled, see tc_frame_planes below for the planes' places in memory):
  * NV12 (Y plane, then interleaved UV at half width and height), I420 (Y, U,
  * V planes, chroma at half width and height), YUY2 (packed Y0 U Y1 V). */
 typedef enum tc_frame_format {
@@ -114,6 +114,25 @@ typedef struct tc_frame {
 TC_API tc_frame tc_frame_make(tc_frame_format format, uint32_t width, uint32_t height);
 /* "RGBA", "BGRA", "RGBx", "BGRx", "NV12", "I420", "YUY2"; "?" for anything else. */
 TC_API const char *tc_frame_format_name(tc_frame_format format);
+
+/* Where a frame's planes lie in one block of memory. YUV frames (NV12, I420,
+ * YUY2) have their planes one after the other: the Y plane (YUY2: the packed
+ * pixels) at 0, rows `stride` bytes apart; NV12: the UV plane at
+ * stride * height, (height + 1) / 2 rows stride apart; I420: U at
+ * stride * height, then V, each (height + 1) / 2 rows stride / 2 apart. Odd
+ * sizes round the chroma up (its last column or row covers one luma column
+ * or row). RGB frames are one plane. */
+typedef struct tc_frame_plane {
+  size_t offset, stride; /* bytes from the frame's start; from one row to the next */
+  uint32_t rows;
+  size_t row_bytes;      /* bytes of a row that hold pixels */
+} tc_frame_plane;
+
+/* The frame's planes (1 for RGB and YUY2, 2 NV12, 3 I420); returns how many. */
+TC_API int tc_frame_planes(const tc_frame *frame, tc_frame_plane planes[3]);
+/* Bytes that hold the frame: up to the end of its last plane's last row,
+ * rounded up to a multiple of 4. */
+TC_API size_t tc_frame_bytes(const tc_frame *frame);
 
 /* ==== parameters ======================================================== */
 
