@@ -139,10 +139,10 @@ static tc_status overlay_follow(overlay_lane *o, const tc_params *p, const tc_de
   return TC_OK;
 }
 
-static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pixels, size_t stride, tc_error *err)
+/* The lane's scores are the analysis' (a new analysis is smoothed again) and
+ * its commands recorded. */
+static tc_status overlay_take_scores(overlay_lane *o, const kept_analysis *k, tc_error *err)
 {
-  if (!k->seq || o->params.alpha <= 0)
-    return TC_OK; /* nothing to draw */
   tc_status st = TC_OK;
   if (o->scores_seq != k->seq) {
     st = tc_buffer_upload(o->scores, 0, k->scores, (size_t)k->a.grid * k->a.grid * sizeof(float), err);
@@ -151,6 +151,14 @@ static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pix
   }
   if (st == TC_OK && !o->recorded)
     st = overlay_record(o, err);
+  return st;
+}
+
+static tc_status overlay_draw(overlay_lane *o, const kept_analysis *k, void *pixels, size_t stride, tc_error *err)
+{
+  if (!k->seq || o->params.alpha <= 0)
+    return TC_OK; /* nothing to draw */
+  tc_status st = overlay_take_scores(o, k, err);
   tc_frame_slot_write(&o->slot, pixels, stride);
   if (st == TC_OK)
     st = tc_frame_slot_to_device(&o->slot, err);
@@ -172,14 +180,7 @@ static tc_status overlay_draw_device(overlay_lane *o, const kept_analysis *k, tc
 {
   if (!k->seq || o->params.alpha <= 0)
     return TC_OK;
-  tc_status st = TC_OK;
-  if (o->scores_seq != k->seq) {
-    st = tc_buffer_upload(o->scores, 0, k->scores, (size_t)k->a.grid * k->a.grid * sizeof(float), err);
-    o->scores_seq = st == TC_OK ? k->seq : 0;
-    o->smoothed = false;
-  }
-  if (st == TC_OK && !o->recorded)
-    st = overlay_record(o, err);
+  tc_status st = overlay_take_scores(o, k, err);
   if (st == TC_OK && !o->copy_cmd)
     st = tc_cmd_create(o->ctx, &o->copy_cmd, err);
   if (st == TC_OK)

@@ -63,6 +63,19 @@ typedef struct {
   tc_resample_filter filter;
 } aa_params;
 
+/* A table of one of the filters, rows made by fn (aa_row, pil_row). */
+static tc_status build_filtered(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, row_fn fn,
+                                tc_resample_table *t, tc_error *err)
+{
+  memset(t, 0, sizeof *t);
+  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
+  if (!tc_resample_filter_name(filter))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown resampling filter %d", (int)filter);
+  aa_params p = { n_in, n_out, filter == TC_RESAMPLE_BILINEAR ? TC_RESAMPLE_BILINEAR : TC_RESAMPLE_BICUBIC };
+  return build(n_in, n_out, fn, &p, t, err);
+}
+
 static double bilinear_filter(double x)
 {
   x = fabs(x);
@@ -109,13 +122,7 @@ static void aa_row(const void *params, uint32_t o, double *row)
 
 tc_status tc_resample_antialias(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, tc_resample_table *t, tc_error *err)
 {
-  memset(t, 0, sizeof *t);
-  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
-  if (!tc_resample_filter_name(filter))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown resampling filter %d", (int)filter);
-  aa_params p = { n_in, n_out, filter == TC_RESAMPLE_BILINEAR ? TC_RESAMPLE_BILINEAR : TC_RESAMPLE_BICUBIC };
-  return build(n_in, n_out, aa_row, &p, t, err);
+  return build_filtered(n_in, n_out, filter, aa_row, t, err);
 }
 
 /* ---- PIL's 8-bit fixed-point resize (libImaging/Resample.c) ---- */
@@ -174,13 +181,7 @@ static void pil_row(const void *params, uint32_t o, double *row)
 
 tc_status tc_resample_pil(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, tc_resample_table *t, tc_error *err)
 {
-  memset(t, 0, sizeof *t);
-  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
-  if (!tc_resample_filter_name(filter))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown resampling filter %d", (int)filter);
-  aa_params p = { n_in, n_out, filter == TC_RESAMPLE_BILINEAR ? TC_RESAMPLE_BILINEAR : TC_RESAMPLE_BICUBIC };
-  return build(n_in, n_out, pil_row, &p, t, err);
+  return build_filtered(n_in, n_out, filter, pil_row, t, err);
 }
 
 /* One PIL pass over `lines` lines of n_in pixels (pixel i of line l at
