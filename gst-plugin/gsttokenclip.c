@@ -517,10 +517,14 @@ gst_tokenclip_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 /* ---- properties ------------------------------------------------------------- */
 
 /* A parameter property: into self->params, and while running to the
- * runner, which checks it; a value refused leaves the property as it was. */
+ * runner, which checks it; a value refused leaves the property as it was.
+ * The refusal is a warning message on the bus, or where the element has no
+ * bus yet (gst-launch sets properties before it builds the pipeline) a GLib
+ * warning on stderr, as GLib gives for a value out of the property's range. */
 static void
-set_param (GstTokenClip * self, gint i, const GValue * value)
+set_param (GstTokenClip * self, gint i, const GValue * value, const GParamSpec * pspec)
 {
+  GstBus *bus;
   tc_params p;
   tc_error err = { 0 };
   tc_status st = TC_OK;
@@ -534,9 +538,15 @@ set_param (GstTokenClip * self, gint i, const GValue * value)
   if (st == TC_OK)
     self->params = p;
   GST_OBJECT_UNLOCK (self);
-  if (st != TC_OK)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Parameters refused: %s", err.message),
-        ("the previous values stay in effect"));
+  if (st == TC_OK)
+    return;
+  bus = gst_element_get_bus (GST_ELEMENT (self));
+  if (bus)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Property %s not changed: %s", pspec->name, err.message),
+        ("the previous value stays in effect"));
+  else
+    g_warning ("%s: property %s not changed: %s", GST_OBJECT_NAME (self), pspec->name, err.message);
+  g_clear_object (&bus);
 }
 
 static void
@@ -547,7 +557,7 @@ gst_tokenclip_set_property (GObject * object, guint prop_id, const GValue * valu
   gint i = gst_tokenclip_param_prop (prop_id);
 
   if (i >= 0) {
-    set_param (self, i, value);
+    set_param (self, i, value, pspec);
     return;
   }
   GST_OBJECT_LOCK (self);

@@ -375,6 +375,14 @@ static void test_feature_layers(void)
     TC_CHECK(tc_detector_set_params(det, &user, &e) == TC_ERR_INVALID_ARGUMENT &&
                  strstr(e.message, "feature_layers is fixed once the detector exists (2,3, not 3)"),
              "a change of the layers refused: %s", e.message);
+    /* input size left to the model: the refusal names the size in effect, not 0 */
+    user = o.params;
+    tc_params_set(&user, TC_PARAM_INPUT_SIZE, 2 * S, NULL);
+    tc_error_clear(&e);
+    char want[96];
+    snprintf(want, sizeof want, "input_size is fixed once the detector exists (%u, not %u)", S, 2 * S);
+    TC_CHECK(tc_detector_set_params(det, &user, &e) == TC_ERR_INVALID_ARGUMENT && strstr(e.message, want),
+             "a change of the input size refused: %s", e.message);
   }
   TC_CHECK(tc_detector_validation_messages(det) == 0, "validation layer messages");
   tc_head_file_free(&hf);

@@ -849,6 +849,76 @@ static void test_errors(void)
     expect_error(&cases[i]);
 }
 
+/* A blur that does not fit the frame (sigma in model-input pixels, scaled to
+ * the frame: 256 at input 32 is 8192 pixels on a 1024-wide frame) is
+ * refused when it is set, like any live value: a WARNING naming the
+ * property, the old value stays, frames flow. */
+static void test_blur_sigma_refused_live(void)
+{
+  enum { W = 1024, H = 8 };
+  GstBus *bus;
+  GstHarness *h = make_harness("input-size=32 blur-sigma=100", &bus);
+  set_caps(h, "BGRx", W, H);
+  GstBuffer *out = gst_harness_push_and_pull(h, make_frame(W, H, 0, 1));
+  TC_CHECK(out != NULL, "blur-sigma 100 (3200 frame pixels) at %dx%d: frames flow", W, H);
+  if (out)
+    gst_buffer_unref(out);
+  g_object_set(h->element, "blur-sigma", 256.0f, NULL);
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+  TC_CHECK(m != NULL, "blur-sigma 256 (8192 frame pixels): a WARNING when it is set");
+  if (m) {
+    GError *e = NULL;
+    gst_message_parse_warning(m, &e, NULL);
+    TC_CHECK(strstr(e->message, "blur-sigma") && strstr(e->message, "1024x8"),
+             "the warning names the property and the frame: %s", e->message);
+    g_error_free(e);
+    gst_message_unref(m);
+  }
+  float sigma = 0;
+  g_object_get(h->element, "blur-sigma", &sigma, NULL);
+  TC_CHECK(sigma == 100.0f, "after the refusal blur-sigma reads %g, the value in effect (100)", sigma);
+  out = gst_harness_push_and_pull(h, make_frame(W, H, GST_SECOND / 30, 1));
+  TC_CHECK(out != NULL, "after the refusal frames still flow");
+  m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  TC_CHECK(m == NULL, "no error after the refusal");
+  if (m)
+    gst_message_unref(m);
+  if (out)
+    gst_buffer_unref(out);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
+
+static char *last_warning;
+static void keep_warning(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  (void)domain, (void)data;
+  if (level & G_LOG_LEVEL_WARNING) {
+    g_free(last_warning);
+    last_warning = g_strdup(message);
+  }
+}
+
+/* An element not yet in a pipeline has no bus (gst-launch sets properties
+ * first): a refused value is a GLib warning on stderr, not a message lost. */
+static void test_refused_without_bus(void)
+{
+  GstElement *e = gst_element_factory_make("tokenclip", NULL);
+  GLogFunc was = g_log_set_default_handler(keep_warning, NULL);
+  gst_util_set_object_arg(G_OBJECT(e), "feature-layers", "<3,2>");
+  g_log_set_default_handler(was, NULL);
+  TC_CHECK(last_warning && strstr(last_warning, "feature-layers") && strstr(last_warning, "increasing"),
+           "feature-layers <3,2> on a lone element: a warning naming it (%s)", last_warning ? last_warning : "none");
+  GValue v = G_VALUE_INIT;
+  g_value_init(&v, GST_TYPE_ARRAY);
+  g_object_get_property(G_OBJECT(e), "feature-layers", &v);
+  TC_CHECK(gst_value_array_get_size(&v) == 0, "the refused list is not kept (%u entries)",
+           gst_value_array_get_size(&v));
+  g_value_unset(&v);
+  g_clear_pointer(&last_warning, g_free);
+  gst_object_unref(e);
+}
+
 /* The GParamSpec ranges say what works (issue 15): no value inside a range
  * fails for a reason the range could have stated. */
 static void test_property_ranges(void)
@@ -1722,6 +1792,8 @@ int main(int argc, char **argv)
   RUN(test_model_change_refused);
   RUN(test_errors);
   RUN(test_property_ranges);
+  RUN(test_blur_sigma_refused_live);
+  RUN(test_refused_without_bus);
   RUN(test_yuv_formats);
   RUN(test_yuv_frames);
   RUN(test_shared_streams);

@@ -16,6 +16,7 @@
  *   the row padding byte-identical; pixels whose normalised score lies within
  *   1e-5 of the threshold or of a colour-table step may take either side.
  * - blend end to end (the reference's map and range): the same with 1e-4. */
+#include "image/tc_resample.h"
 #include "map/tc_map.h"
 #include "tc_ref_image.h"
 #include "tc_ref_yuv.h"
@@ -364,7 +365,7 @@ static void test_errors(tc_context *ctx)
   q = p, q.threshold = -0.1f, expect_refused(ctx, &q, "threshold", "threshold -0.1");
   q = p, q.sigma = -1, expect_refused(ctx, &q, "sigma", "sigma -1");
   q = p, q.sigma_y = NAN, expect_refused(ctx, &q, "sigma_y", "sigma_y NaN");
-  q = p, q.sigma = 1001, expect_refused(ctx, &q, "sigma", "sigma 1001");
+  q = p, q.sigma = TC_BLUR_MAX_SIGMA + 1, expect_refused(ctx, &q, "sigma", "sigma above TC_BLUR_MAX_SIGMA");
   q = p, q.fixed_range = 1, q.lo = 1, q.hi = 1, expect_refused(ctx, &q, "range", "range [1, 1]");
   q = p, q.colormap = (tc_colormap)9, expect_refused(ctx, &q, "colormap", "colormap 9");
 

@@ -14,6 +14,7 @@
 #include "head/tc_head.h"
 #include "head/tc_head_file.h"
 #include "image/tc_preprocess.h"
+#include "image/tc_resample.h"
 #include "map/tc_map.h"
 #include "ops/tc_ops.h"
 #include "tc_params.h"
@@ -582,6 +583,23 @@ tc_frame_slot *tc_detector_slot(tc_detector *det, int slot)
 
 /* ---- parameters ---- */
 
+/* The blur in frame pixels (sigma is in model-input pixels, scaled to the
+ * frame) within what the map's tables take: refused in the caller's terms
+ * when the parameters are set, not at the next frame. */
+static tc_status check_map_fits(const tc_detector *det, const tc_params *p, const tc_frame *frame, tc_error *err)
+{
+  tc_map_params mp;
+  tc_detector_map_params(det, p, frame, &mp);
+  const float most = mp.sigma > mp.sigma_y ? mp.sigma : mp.sigma_y;
+  if (most <= TC_BLUR_MAX_SIGMA)
+    return TC_OK;
+  return tc_error_set(err, TC_ERR_INVALID_ARGUMENT,
+                      "sigma %g (model-input pixels, input size %u) blurs a %ux%u frame by %g pixels; at most %g: "
+                      "a smaller sigma or frame",
+                      p->sigma, tc_encoder_input_size(det->enc), frame->width, frame->height, most,
+                      TC_BLUR_MAX_SIGMA);
+}
+
 tc_status tc_detector_merge_params(const tc_detector *det, const tc_params *user, tc_params *eff, tc_error *err)
 {
   tc_params m;
@@ -595,12 +613,17 @@ tc_status tc_detector_merge_params(const tc_detector *det, const tc_params *user
   tc_param changed = tc_params_load_time_change(&det->params, &m);
   if (changed != TC_PARAM_COUNT) {
     char was[160], asked[160];
-    tc_param_format(&det->params, changed, was, sizeof was);
+    tc_params in_effect = det->params; /* input size 0 is the model's own: named as the size it stands for */
+    if (!in_effect.input_size)
+      in_effect.input_size = tc_encoder_input_size(det->enc);
+    tc_param_format(&in_effect, changed, was, sizeof was);
     tc_param_format(&m, changed, asked, sizeof asked);
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s is fixed once the detector exists (%s, not %s)",
                         tc_param_name(changed), was, asked);
   }
   tc_status st = tc_params_check(&m, tc_head_subspaces(det->head[0]), err);
+  if (st == TC_OK && det->have_frame)
+    st = check_map_fits(det, &m, &det->frame, err);
   if (st == TC_OK)
     *eff = m;
   return st;
@@ -636,6 +659,8 @@ tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_err
 tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_error *err)
 {
   tc_status st = tc_frame_check(frame, err);
+  if (st == TC_OK)
+    st = check_map_fits(det, &det->params, frame, err);
   if (st != TC_OK || (det->have_frame && memcmp(frame, &det->frame, sizeof *frame) == 0))
     return st;
   drop_frame(det);

@@ -294,8 +294,9 @@ tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, 
   memset(t, 0, sizeof *t);
   if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
-  if (!(sigma >= 0 && sigma <= 1000))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, 1000] pixels", sigma);
+  if (!(sigma >= 0 && sigma <= TC_BLUR_MAX_SIGMA))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, %g] pixels", sigma,
+                        TC_BLUR_MAX_SIGMA);
   uint32_t r = tc_gaussian_radius(sigma);
   double *g = malloc((2 * r + 1) * sizeof *g);
   if (!g)

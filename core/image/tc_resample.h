@@ -54,7 +54,9 @@ tc_status tc_resize_pil_8bit(const uint8_t *src, uint32_t width, uint32_t height
  * weights exp(-x^2 / (2 sigma^2)) normalised to 1, samples beyond an edge
  * mirrored about it (d c b a | a b c d | d c b a ..., repeated as often as
  * the radius needs, so any radius works on any length). Both are linear, so
- * the table is their product. */
+ * the table is their product. Building it costs n_out (8 sigma + 1) steps,
+ * so sigma is at most TC_BLUR_MAX_SIGMA pixels. */
+#define TC_BLUR_MAX_SIGMA 4096.0f
 tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, tc_resample_table *t,
                                     tc_error *err);
 

@@ -45,11 +45,12 @@ static tc_status check_params(const tc_map_params *p, tc_error *err)
 {
   if (p->grid_w == 0 || p->grid_h == 0 || p->grid_w > 4096 || p->grid_h > 4096)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "score grid %ux%u is outside 1..4096", p->grid_w, p->grid_h);
-  if (!(p->sigma >= 0 && p->sigma <= 1000))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, 1000] pixels", p->sigma);
-  if (!(p->sigma_y >= 0 && p->sigma_y <= 1000))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "vertical blur sigma_y %g is outside [0, 1000] pixels",
-                        p->sigma_y);
+  if (!(p->sigma >= 0 && p->sigma <= TC_BLUR_MAX_SIGMA))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, %g] pixels", p->sigma,
+                        TC_BLUR_MAX_SIGMA);
+  if (!(p->sigma_y >= 0 && p->sigma_y <= TC_BLUR_MAX_SIGMA))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "vertical blur sigma_y %g is outside [0, %g] pixels",
+                        p->sigma_y, TC_BLUR_MAX_SIGMA);
   if (p->fixed_range && !(isfinite(p->lo) && isfinite(p->hi) && p->hi > p->lo))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "fixed range [%g, %g]: needs finite lo < hi", p->lo, p->hi);
   if (!(p->alpha >= 0 && p->alpha <= 1))
