@@ -400,7 +400,9 @@ gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo 
     return FALSE;
   }
   if (!self->runner) {
-    GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, ("Caps before the element started"), (NULL));
+    /* start() runs before any caps: no runner here means moving it to another
+     * device failed (follow_memory), and that error is on the bus already */
+    GST_DEBUG_OBJECT (self, "no runner since a failed start: caps refused");
     return FALSE;
   }
   if (!follow_memory (self, incaps))

@@ -40,7 +40,8 @@ gst_tokenclip_frame_from_info (const GstVideoInfo * info, tc_frame * frame, gcha
   else {
     gchar *name = gst_video_colorimetry_to_string (c);
     *why = g_strdup_printf ("Unsupported YUV colorimetry %s: tokenclip reads YUV in the BT.601 or BT.709 matrix; "
-        "put videoconvert before it", GST_STR_NULL (name));
+        "put videoconvert ! video/x-raw,colorimetry=bt709 before it (videoconvert alone passes the frames "
+        "through)", GST_STR_NULL (name));
     g_free (name);
     return FALSE;
   }

@@ -843,10 +843,19 @@ static void test_errors(void)
     { "NaN weights, async", "model={N} head={H} mode=async", "RGBA", "NaN" },
     { "unsupported caps", "model={M} head={H}", "GRAY8", "" },
     /* videotestsrc writes BT.2020 YUV when asked: a matrix tokenclip does not read */
-    { "unsupported colorimetry", "model={M} head={H}", "NV12,colorimetry=bt2020", "colorimetry bt2020" },
+    { "unsupported colorimetry", "model={M} head={H}", "NV12,colorimetry=bt2020", "colorimetry=bt709 before it" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     expect_error(&cases[i]);
+  /* the colorimetry error's advice works as written */
+  char props[1024], desc[2048];
+  expand(props, sizeof props, "model={M} head={H}");
+  snprintf(desc, sizeof desc,
+           "videotestsrc num-buffers=3 ! video/x-raw,format=NV12,width=64,height=48,colorimetry=bt2020 ! "
+           "videoconvert ! video/x-raw,colorimetry=bt709 ! tokenclip %s ! fakesink",
+           props);
+  run_result r = run_pipeline(desc, NULL);
+  TC_CHECK(r.eos && !r.error[0], "BT.2020 through videoconvert to BT.709: EOS (%s)", r.error);
 }
 
 /* A blur that does not fit the frame (sigma in model-input pixels, scaled to
