@@ -183,8 +183,8 @@ gst_tokenclip_install_properties (GObjectClass * klass)
     {PROP_RESAMPLE, g_param_spec_enum ("resample", "Resample",
             "Filter from the frame to the model input" HEAD_FILE, resample_get_type (), lib.resample, ready)},
     {PROP_FEATURE_LAYERS, gst_param_spec_array ("feature-layers", "Feature layers",
-            "Layers (from 1, increasing) whose patch tokens are scored, their scores summed, e.g. <6,12,18,24> "
-            "(empty: the head file's, else the last layer)",
+            "Layers (from 1, increasing, at most 8) whose patch tokens are scored, their scores summed, e.g. "
+            "<6,12,18,24> (empty: the head file's, else the last layer)",
             g_param_spec_uint ("layer", "Layer", "A layer, from 1", 1, 1024, 1, rw), ready)},
     {PROP_GLOBAL_LN_POST, g_param_spec_boolean ("global-ln-post", "Global token ln_post",
             "Layer-normalise the global token before its projection as CLIP does (false: as AnomalyCLIP)"
@@ -212,10 +212,12 @@ gst_tokenclip_install_properties (GObjectClass * klass)
             lib.colormap, live)},
     {PROP_BLUR_SIGMA, g_param_spec_float ("blur-sigma", "Blur sigma",
             "Gaussian blur of the map (scipy's), sigma in model-input pixels, scaled to the frame per axis (at "
-            "a frame of the input size: AnomalyCLIP's map); 0: none" HEAD_FILE, 0.0f, 256.0f, lib.sigma, live)},
+            "a frame of the input size: AnomalyCLIP's map), at most 4096 frame pixels; 0: none" HEAD_FILE,
+            0.0f, 256.0f, lib.sigma, live)},
     {PROP_THRESHOLD, g_param_spec_float ("threshold", "Threshold",
             "Anomaly score from which a frame is anomalous (message) and token regions become "
-            "region-of-interest meta", 0.0f, 1.0f, lib.threshold, live)},
+            "region-of-interest meta; with several feature-layers it applies to the layers' mean, while the "
+            "token scores and max-score are their sum (AnomalyCLIP's map)", 0.0f, 1.0f, lib.threshold, live)},
     {PROP_OVERLAY_THRESHOLD, g_param_spec_float ("overlay-threshold", "Overlay threshold",
             "Normalised map value below which no colour is blended", 0.0f, 1.0f, lib.overlay_threshold, live)},
     {PROP_NORMALIZE, g_param_spec_enum ("normalize", "Normalize", "How map values are spread over the colormap",
