@@ -66,11 +66,11 @@
  *     autovideosink
  * ]| A live camera (YUY2 or NV12 as it gives them) with the heatmap of the latest analysed frame.
  * |[
- * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! \
+ * gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! \
  *     tokenclip model=clip.safetensors head=head.safetensors inference-interval=5 ! \
- *     x264enc ! mp4mux ! filesink location=out.mp4
- * ]| A file, decoded to NV12 or I420 and encoded from it, every fifth frame analysed, the map kept on
- * the frames between.
+ *     videoconvert ! openh264enc ! h264parse ! mp4mux ! filesink location=out.mp4
+ * ]| A file, decoded to NV12 or I420, every fifth frame analysed, the map kept on the frames between
+ * (openh264enc takes I420 alone; x264enc takes the decoder's format as it is).
  * |[
  * gst-launch-1.0 v4l2src ! \
  *     tokenclip model=clip-vit-base-patch16.safetensors object="metal nut" mode=async ! \
