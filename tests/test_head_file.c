@@ -194,6 +194,13 @@ static void check_errors(void)
   path = tmp_path("dim.safetensors");
   write_file(path, 4, 2, 8, sub, NULL, 0);
   expect_error("D other than the encoder's", path, 768, TC_ERR_MISMATCH, "768");
+  /* more subspaces than the kernels hold: refused at load, naming the file */
+  enum { QBIG = TC_MAX_SUBSPACES + 1 };
+  static float many[QBIG * 2 * 8];
+  tc_test_fill(many, QBIG * 2 * 8, -1, 1);
+  path = tmp_path("many.safetensors");
+  write_file(path, QBIG, 2, 8, many, NULL, 0);
+  expect_error("Q above TC_MAX_SUBSPACES", path, 0, TC_ERR_UNSUPPORTED, "many.safetensors");
 
   float bad[4 * 2 * 8];
   memcpy(bad, sub, sizeof bad);

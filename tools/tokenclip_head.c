@@ -170,7 +170,11 @@ int main(int argc, char **argv)
                       "the patch tokens)", o.tokens);
   uint32_t N = st == TC_OK ? (uint32_t)(tokens.shape[0] - 1) : 0, D = st == TC_OK ? (uint32_t)tokens.shape[1] : 0;
   if (st == TC_OK && o.head) {
-    st = tc_head_file_load(o.head, D, &file, &file_defaults, &err);
+    st = tc_head_file_load(o.head, 0, &file, &file_defaults, &err);
+    /* said from the tokens' side: a wrong file there is the likelier mistake */
+    if (st == TC_OK && file.D != D)
+      st = tc_error_set(&err, TC_ERR_MISMATCH, "%s: tokens [%u, %u] have %u dimensions, the subspaces of %s have %u "
+                        "(tokens are [1 + N, D]: tokenclip-encode's output)", o.tokens, N + 1, D, D, o.head, file.D);
   } else if (st == TC_OK) {
     st = tc_prompt_subspaces(o.model, o.object, o.prompts, o.vocab, o.device, &file.subspaces, &file.Q, &file.D,
                              &err);

@@ -153,6 +153,9 @@ tc_status tc_head_file_load(const char *path, uint32_t expected_dim, tc_head_fil
                      t->ndim, t->ndim == 3 ? " and a middle one other than 2" : "");
   } else if (t->shape[0] == 0) {
     s = tc_error_set(err, TC_ERR_FORMAT, "%s: tensor 'subspaces' holds no subspaces (Q = 0)", path);
+  } else if (t->shape[0] > TC_MAX_SUBSPACES) {
+    s = tc_error_set(err, TC_ERR_UNSUPPORTED, "%s: tensor 'subspaces' holds %lld subspaces; at most %u are supported",
+                     path, (long long)t->shape[0], TC_MAX_SUBSPACES);
   } else if (t->shape[2] == 0 || t->shape[0] > UINT32_MAX / 2 || t->shape[2] > UINT32_MAX) {
     s = tc_error_set(err, TC_ERR_MISMATCH, "%s: tensor 'subspaces' has an unusable shape [%lld, 2, %lld]", path,
                      (long long)t->shape[0], (long long)t->shape[2]);

@@ -102,7 +102,8 @@ check(rc == 1 and "NaN" in errtext and "row 9" in errtext, f"NaN token: exit {rc
 wrong_d = os.path.join(tmp, "wrong_d.npy")
 np.save(wrong_d, tokens[:, :40])
 rc, _, errtext = run("--tokens", wrong_d, "--head", head_path, "--output", out_path)
-check(rc == 1 and "dimension 48" in errtext and "40" in errtext, f"wrong D: exit {rc}, {errtext.strip()}")
+check(rc == 1 and "wrong_d.npy" in errtext and "40 dimensions" in errtext and "have 48" in errtext,
+      f"wrong D, said from the tokens' side: exit {rc}, {errtext.strip()}")
 rc, _, errtext = run("--tokens", tok_path, "--head", head_path, "--output", out_path, "--topk", "6")
 check(rc == 1 and "topk 6" in errtext, f"topk > Q: exit {rc}, {errtext.strip()}")
 rc, _, errtext = run("--tokens", tok_path, "--head", head_path, "--output", out_path, "--affinity", "min")
