@@ -66,7 +66,18 @@ int main(int argc, char **argv)
       return 1;
     }
   } else if (argc > 3) {
-    frames = atoi(argv[3]);
+    char *end;
+    long n = strtol(argv[3], &end, 10);
+    if (strchr(argv[3], 'x')) {
+      fprintf(stderr, "%s: a frame size %s needs a FILE of raw RGBA frames after it (\"-\" for stdin)\n", argv[0],
+              argv[3]);
+      return 2;
+    }
+    if (*end || n < 1 || n > 1000000) {
+      fprintf(stderr, "%s: FRAMES is a number of frames from 1, not \"%s\"\n", argv[0], argv[3]);
+      return 2;
+    }
+    frames = (int)n;
   }
 
   tc_detector_options opts;

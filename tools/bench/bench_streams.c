@@ -131,6 +131,27 @@ static int run_row(const bench_options *o, uint32_t n, int shared)
   return st == TC_OK ? 0 : 1;
 }
 
+static void usage(FILE *f, const char *argv0)
+{
+  fprintf(f,
+          "usage: %s MODEL HEAD [--streams 1,4,16] [--frames N] [--size WxH] [--batch B] [--timeout-us T]\n"
+          "       [--precision auto|fp32|fp16] [--device D]\n"
+          "Many streams on one device: for each stream count, that many detectors with a model each\n"
+          "(separate), then as many on one shared, batching model (shared). Each stream analyses\n"
+          "--frames NV12 frames of --size (default 8, 640x480) in turn; --batch frames at most a\n"
+          "submission (default min(streams, 8)), waiting --timeout-us for it to fill (200000).\n"
+          "Prints device memory, wall time, frames a second and frames a submission per row.\n",
+          argv0);
+}
+
+/* A whole number from 1 to max, else 0. */
+static uint32_t count_arg(const char *v, uint32_t max)
+{
+  char *end;
+  unsigned long n = strtoul(v, &end, 10);
+  return *v && !*end && n >= 1 && n <= max ? (uint32_t)n : 0;
+}
+
 int main(int argc, char **argv)
 {
   bench_options o = { .frames = 8, .width = 640, .height = 480, .timeout_us = 200000, .precision = -1 };
@@ -144,24 +165,40 @@ int main(int argc, char **argv)
         counts[n_counts++] = (uint32_t)strtoul(p, &p, 10);
       i++;
     } else if (strcmp(a, "--frames") == 0 && v) {
-      o.frames = (uint32_t)atoi(v), i++;
+      if (!(o.frames = count_arg(v, 1000000)))
+        return fprintf(stderr, "%s: --frames %s: a number of frames from 1\n", argv[0], v), 2;
+      i++;
     } else if (strcmp(a, "--size") == 0 && v) {
-      sscanf(v, "%ux%u", &o.width, &o.height), i++;
+      char end = 0;
+      if (sscanf(v, "%ux%u%c", &o.width, &o.height, &end) != 2 || !o.width || !o.height)
+        return fprintf(stderr, "%s: --size %s: WIDTHxHEIGHT\n", argv[0], v), 2;
+      i++;
     } else if (strcmp(a, "--batch") == 0 && v) {
-      o.batch = (uint32_t)atoi(v), i++;
+      if (!(o.batch = count_arg(v, TC_MAX_BATCH)))
+        return fprintf(stderr, "%s: --batch %s: 1..%d frames\n", argv[0], v, TC_MAX_BATCH), 2;
+      i++;
     } else if (strcmp(a, "--timeout-us") == 0 && v) {
-      o.timeout_us = (uint32_t)atoi(v), i++;
+      o.timeout_us = strcmp(v, "0") == 0 ? 0 : count_arg(v, 10000000);
+      if (!o.timeout_us && strcmp(v, "0") != 0)
+        return fprintf(stderr, "%s: --timeout-us %s: 0..10000000\n", argv[0], v), 2;
+      i++;
     } else if (strcmp(a, "--device") == 0 && v) {
       o.device = v, i++;
     } else if (strcmp(a, "--precision") == 0 && v) {
-      o.precision = strcmp(v, "fp32") == 0 ? TC_PRECISION_FP32 : strcmp(v, "fp16") == 0 ? TC_PRECISION_FP16
-                                                                                        : TC_PRECISION_AUTO;
+      o.precision = strcmp(v, "fp32") == 0   ? TC_PRECISION_FP32
+                    : strcmp(v, "fp16") == 0 ? TC_PRECISION_FP16
+                    : strcmp(v, "auto") == 0 ? TC_PRECISION_AUTO
+                                             : -2;
+      if (o.precision == -2)
+        return fprintf(stderr, "%s: --precision %s: auto, fp32 or fp16\n", argv[0], v), 2;
       i++;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout, argv[0]);
+      return 0;
     } else if (a[0] != '-' && positional < 2) {
       *(positional++ ? &o.head : &o.model) = a;
     } else {
-      fprintf(stderr, "usage: %s MODEL HEAD [--streams 1,4,16] [--frames N] [--size WxH] [--batch B] "
-                      "[--timeout-us T] [--precision auto|fp32|fp16] [--device D]\n", argv[0]);
+      usage(stderr, argv[0]);
       return 2;
     }
   }
@@ -181,6 +218,8 @@ int main(int argc, char **argv)
   int failed = 0;
   for (uint32_t c = 0; c < n_counts; c++) {
     failed |= run_row(&o, counts[c], 0);
+    if (failed && c == 0)
+      return 1; /* the first row's error (model, head, device) is every row's */
     failed |= run_row(&o, counts[c], 1);
   }
   return failed;
