@@ -259,6 +259,10 @@ start_runner (GstTokenClip * self, const tc_vulkan_device * vd)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Both head (%s) and object (%s) are set: the subspaces come "
             "from one of them", opts.head_path, opts.object), (NULL));
   } else {
+    if (opts.head_path && (opts.prompts_path || opts.vocab_path))
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s is set with head: it applies to object alone, and is ignored",
+              opts.prompts_path ? "prompts" : "vocab"), ("prompts %s, vocab %s", GST_STR_NULL (opts.prompts_path),
+              GST_STR_NULL (opts.vocab_path)));
     shared_name = shared_model_name (self);
     opts.batch_size = self->batch_size; /* a shared model's */
     opts.batch_timeout_us = self->batch_timeout;

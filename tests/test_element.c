@@ -898,6 +898,29 @@ static void test_blur_sigma_refused_live(void)
   gst_object_unref(bus);
 }
 
+/* prompts (or vocab) beside head: a WARNING that it is ignored, frames flow */
+static void test_prompts_with_head(void)
+{
+  GstBus *bus;
+  GstHarness *h = make_harness("prompts=/nonexistent/templates.txt", &bus);
+  set_caps(h, "RGBA", 32, 24);
+  GstBuffer *out = gst_harness_push_and_pull(h, make_frame(32, 24, 0, 1));
+  TC_CHECK(out != NULL, "prompts with head: frames flow");
+  if (out)
+    gst_buffer_unref(out);
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+  TC_CHECK(m != NULL, "prompts with head: a WARNING");
+  if (m) {
+    GError *e = NULL;
+    gst_message_parse_warning(m, &e, NULL);
+    TC_CHECK(strstr(e->message, "prompts") && strstr(e->message, "ignored"), "the warning says so: %s", e->message);
+    g_error_free(e);
+    gst_message_unref(m);
+  }
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
+
 static char *last_warning;
 static void keep_warning(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
 {
@@ -1803,6 +1826,7 @@ int main(int argc, char **argv)
   RUN(test_property_ranges);
   RUN(test_blur_sigma_refused_live);
   RUN(test_refused_without_bus);
+  RUN(test_prompts_with_head);
   RUN(test_yuv_formats);
   RUN(test_yuv_frames);
   RUN(test_shared_streams);
