@@ -334,6 +334,7 @@ gst_tokenclip_stop (GstBaseTransform * trans)
     gst_tokenclip_shared_release (shared_name);
   g_free (shared_name);
   g_clear_pointer (&self->repack, g_free);
+  gst_caps_replace (&self->refused_caps, NULL);
 #ifdef HAVE_GST_VULKAN
   g_clear_pointer (&self->vulkan, gst_tokenclip_vulkan_free);       /* after the runner that used it */
 #endif
@@ -399,7 +400,10 @@ gst_tokenclip_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo 
   tc_error err = { 0 };
 
   if (!gst_tokenclip_frame_from_info (in_info, &frame, &why)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s", why), (NULL));
+    if (!self->refused_caps || !gst_caps_is_equal (incaps, self->refused_caps)) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s", why), (NULL));
+      gst_caps_replace (&self->refused_caps, incaps);
+    }
     g_free (why);
     return FALSE;
   }
@@ -628,6 +632,7 @@ static void
 gst_tokenclip_finalize (GObject * object)
 {
   gst_tokenclip_free_strings (GST_TOKENCLIP (object));
+  gst_caps_replace (&GST_TOKENCLIP (object)->refused_caps, NULL);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 

@@ -48,6 +48,7 @@ struct _GstTokenClip {
   GstVideoInfo info;               /* and as GStreamer describes it */
   struct _GstTokenClipVulkan *vulkan; /* memory:VulkanBuffer frames: their device (gsttokenclipvulkan.h) */
   guint8 *repack;                  /* YUV planes packed for the runner, when a buffer's are not one block */
+  GstCaps *refused_caps;           /* the caps last refused with an ERROR: a renegotiation does not post it again */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (tokenclip);
