@@ -144,9 +144,12 @@ post_error (GstTokenClip * self, const tc_error * err, const gchar * what)
   else if (err->status != TC_ERR_INVALID_ARGUMENT && err->status != TC_ERR_MISMATCH &&
       err->status != TC_ERR_FORMAT && err->status != TC_ERR_UNSUPPORTED)
     domain = GST_LIBRARY_ERROR, code = GST_LIBRARY_ERROR_FAILED;
+  gchar *said = gst_tokenclip_props_message (G_OBJECT (self), err->message);
+
   gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, domain, code,
-      g_strdup_printf ("%s: %s", what, err->message), g_strdup_printf ("status: %s", tc_status_name (err->status)),
+      g_strdup_printf ("%s: %s", what, said), g_strdup_printf ("status: %s", tc_status_name (err->status)),
       __FILE__, GST_FUNCTION, __LINE__);
+  g_free (said);
 }
 
 /* ---- results: messages and metas ------------------------------------------ */
@@ -535,6 +538,7 @@ static void
 set_param (GstTokenClip * self, gint i, const GValue * value, const GParamSpec * pspec)
 {
   GstBus *bus;
+  gchar *said;
   tc_params p;
   tc_error err = { 0 };
   tc_status st = TC_OK;
@@ -550,13 +554,15 @@ set_param (GstTokenClip * self, gint i, const GValue * value, const GParamSpec *
   GST_OBJECT_UNLOCK (self);
   if (st == TC_OK)
     return;
+  said = gst_tokenclip_props_message (G_OBJECT (self), err.message);
   bus = gst_element_get_bus (GST_ELEMENT (self));
   if (bus)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Property %s not changed: %s", pspec->name, err.message),
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Property %s not changed: %s", pspec->name, said),
         ("the previous value stays in effect"));
   else
-    g_warning ("%s: property %s not changed: %s", GST_OBJECT_NAME (self), pspec->name, err.message);
+    g_warning ("%s: property %s not changed: %s", GST_OBJECT_NAME (self), pspec->name, said);
   g_clear_object (&bus);
+  g_free (said);
 }
 
 static void

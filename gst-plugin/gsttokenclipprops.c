@@ -11,6 +11,7 @@
 #include "gsttokenclipprops.h"
 
 #include <math.h>
+#include <string.h>
 
 /* The properties that are analysis parameters. A property whose `unset`
  * value is a number takes it to mean "not set": the head file's default (or
@@ -306,6 +307,27 @@ layers_from_array (const GValue * value, guint32 * layers, guint * n, tc_error *
   }
   *n = size;
   return TRUE;
+}
+
+gchar *
+gst_tokenclip_props_message (GObject * object, const gchar * message)
+{
+  guint i, j, n;
+  GParamSpec **specs = g_object_class_list_properties (G_OBJECT_GET_CLASS (object), &n);
+  gchar *out = NULL;
+
+  for (i = 0; i < G_N_ELEMENTS (param_props) && !out; i++) {
+    const char *name = tc_param_name (param_props[i].param);
+    gsize len = strlen (name);
+
+    if (strncmp (message, name, len) != 0 || (message[len] != ' ' && message[len] != ':'))
+      continue;
+    for (j = 0; j < n && !out; j++)
+      if (specs[j]->param_id == param_props[i].prop)
+        out = g_strconcat (g_param_spec_get_name (specs[j]), message + len, NULL);
+  }
+  g_free (specs);
+  return out ? out : g_strdup (message);
 }
 
 gboolean

@@ -78,6 +78,10 @@ gint gst_tokenclip_param_prop (guint prop_id);
 /* A parameter property's value into p: set, or unset where the value says
  * "not set" (then the head file's default applies); FALSE with err filled
  * when the library refuses it. */
+/* A library message that starts with a parameter's name ("input_size 7: ...")
+ * with the property's name instead ("input-size 7: ..."); g_free it. */
+gchar *gst_tokenclip_props_message (GObject * object, const gchar * message);
+
 gboolean gst_tokenclip_param_store (tc_params * p, gint row, const GValue * value, tc_error * err);
 /* The property's value from p ("not set" for a field not set, where the
  * property has such a value). */

@@ -834,7 +834,8 @@ static void test_errors(void)
     { "missing head file", "model={M} head=/nonexistent/head.safetensors", "RGBA", "/nonexistent/head.safetensors" },
     { "head of another dimension", "model={M} head={D}", "RGBA", "50" },
     { "no such device", "model={M} head={H} device=no-such-gpu", "RGBA", "no-such-gpu" },
-    { "input size not a multiple of the patch", "model={M} head={H} input-size=33", "RGBA", "33" },
+    /* the library's parameter names said as the properties' */
+    { "input size not a multiple of the patch", "model={M} head={H} input-size=33", "RGBA", "input-size 33" },
     /* the tiny model's patch is 8: 64 x 8 = 512 is its largest input */
     { "input size beyond 64 patches a side", "model={M} head={H} input-size=1024", "RGBA", "at most 512" },
     { "topk above the subspaces", "model={M} head={H} topk=9", "RGBA", "topk" },
