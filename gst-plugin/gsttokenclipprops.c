@@ -194,8 +194,9 @@ gst_tokenclip_install_properties (GObjectClass * klass)
             "Arithmetic of the image encoder: fp16 against fp32 moves the anomaly map and scores by about 5e-4 "
             "(tested below 3e-3 on a small model)", precision_get_type (), lib.precision, ready)},
     {PROP_TOPK, g_param_spec_uint ("topk", "Top k",
-            "Subspaces kept per token after Sinkhorn (0: the head file's value, else all; a head holds at "
-            "most 128)", 0, TC_MAX_SUBSPACES, 0, live)},
+            "Subspaces kept per token after Sinkhorn (0: the head file's value, else all; to keep all over a "
+            "head file's value, give the head's number of subspaces; a head holds at most 128)", 0,
+            TC_MAX_SUBSPACES, 0, live)},
     {PROP_SINKHORN_EPS, g_param_spec_float ("sinkhorn-eps", "Sinkhorn epsilon",
             "Entropic regularisation of the transport (0: the head file's value, else 0.05)", 0.0f, 10.0f, 0.0f,
             live)},
