@@ -202,8 +202,98 @@ static void test_params(void)
   if (TC_CHECK_OK(tc_runner_set_params(r, &p, &err), &err) &&
       TC_CHECK_OK(tc_runner_submit(r, work, f.stride, 1, &latest, &err), &err))
     TC_CHECK(memcmp(work, px, bytes) == 0 && latest && latest->timestamp == 1, "alpha 0: analysed, not drawn");
+  tc_params eff;
+  tc_runner_params(r, &eff);
+  TC_CHECK(eff.alpha == 0 && eff.topk != Q + 1, "tc_runner_params: alpha %g, topk %u in effect", eff.alpha, eff.topk);
+  TC_CHECK(tc_runner_set_params(r, NULL, &err) == TC_ERR_INVALID_ARGUMENT && strstr(err.message, "NULL"),
+           "NULL params refused: %s", err.message);
+  tc_error_clear(&err);
   tc_runner_destroy(r);
   free(px), free(work);
+}
+
+/* What a callback that calls back into its runner saw. */
+typedef struct {
+  tc_runner *r;
+  int what; /* 0: drain and set_frame, 1: destroy */
+  tc_status drain, set_frame, submit;
+  volatile int done;
+} reentry;
+
+static void on_analysis_reenter(void *user, const tc_analysis *a)
+{
+  (void)a;
+  reentry *e = user;
+  if (e->done)
+    return;
+  if (e->what == 0) {
+    tc_error err = { 0 };
+    const tc_frame f = tc_frame_make(TC_FRAME_RGBA, 16, 16);
+    uint8_t px[16 * 16 * 4] = { 0 };
+    const tc_analysis *latest;
+    e->drain = tc_runner_drain(e->r, &err);
+    e->set_frame = tc_runner_set_frame(e->r, &f, &err);
+    e->submit = tc_runner_submit(e->r, px, f.stride, 0, &latest, &err);
+  } else {
+    tc_runner_destroy(e->r); /* takes effect when this callback returns */
+  }
+  e->done = 1;
+}
+
+static tc_runner *make_reentrant(tc_runner_mode mode, reentry *e)
+{
+  tc_detector_options o;
+  tc_detector_options_init(&o);
+  o.model_path = model_path;
+  o.head_path = head_path;
+  tc_runner_options ro;
+  tc_runner_options_init(&ro);
+  ro.mode = mode;
+  ro.on_analysis = on_analysis_reenter;
+  ro.user = e;
+  tc_error err = { 0 };
+  e->r = NULL;
+  TC_CHECK_OK(tc_runner_create(&o, &ro, &e->r, &err), &err);
+  return e->r;
+}
+
+/* The callback may not wait for itself: drain, set_frame and submit from it
+ * are refused (they used to hang in async mode); destroy from it takes
+ * effect when it returns (it used to free the runner under its own thread).
+ * Run under scripts/asan.sh, the destroy cases also prove nothing leaks. */
+static void test_callback_reentry(void)
+{
+  const tc_frame f = tc_frame_make(TC_FRAME_RGBA, 40, 30);
+  uint8_t *px = calloc(1, tc_frame_bytes(&f));
+  for (int mode = 0; mode < 2 && px; mode++) {
+    const char *name = mode ? "async" : "sync";
+    tc_error err = { 0 };
+    const tc_analysis *latest;
+    reentry e = { .what = 0 };
+    tc_runner *r = make_reentrant(mode ? TC_RUNNER_ASYNC : TC_RUNNER_SYNC, &e);
+    if (r && TC_CHECK_OK(tc_runner_set_frame(r, &f, &err), &err) &&
+        TC_CHECK_OK(tc_runner_submit(r, px, f.stride, 0, &latest, &err), &err) &&
+        TC_CHECK_OK(tc_runner_drain(r, &err), &err))
+      TC_CHECK(e.done && e.drain == TC_ERR_INVALID_ARGUMENT && e.set_frame == TC_ERR_INVALID_ARGUMENT &&
+                   e.submit == TC_ERR_INVALID_ARGUMENT,
+               "%s: drain, set_frame, submit from the callback refused (%s %s %s)", name,
+               tc_status_name(e.drain), tc_status_name(e.set_frame), tc_status_name(e.submit));
+    tc_runner_destroy(r);
+
+    reentry d = { .what = 1 };
+    r = make_reentrant(mode ? TC_RUNNER_ASYNC : TC_RUNNER_SYNC, &d);
+    if (r && TC_CHECK_OK(tc_runner_set_frame(r, &f, &err), &err)) {
+      tc_status st = tc_runner_submit(r, px, f.stride, 0, &latest, &err);
+      /* sync: the runner is gone when submit returns; async: when the callback returns */
+      for (int i = 0; i < 3000 && !d.done; i++)
+        usleep(1000);
+      TC_CHECK(st == TC_OK && d.done, "%s: destroy from the callback: submit %s, callback %s", name,
+               tc_status_name(st), d.done ? "ran" : "did not run");
+      if (mode == 1)
+        usleep(100000); /* the runner's thread frees it after the callback */
+    }
+  }
+  free(px);
 }
 
 static double now_ms(void)
@@ -283,6 +373,7 @@ int main(int argc, char **argv)
     test_sync();
     test_async();
     test_params();
+    test_callback_reentry();
   }
   unlink(head_path);
   return tc_test_finish(probe);

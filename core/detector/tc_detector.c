@@ -66,6 +66,7 @@ struct tc_detector {
   /* per frame layout */
   tc_frame frame;
   bool have_frame;
+  bool map_ready; /* the map holds an analysis's (not a new map's undefined contents) */
   tc_preprocess *pp;
   tc_map *map;
   tc_frame_slot slot[TC_DETECTOR_SLOTS];
@@ -645,6 +646,7 @@ tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_err
       return st;
     tc_map_destroy(det->map);
     det->map = map;
+    det->map_ready = false;
   }
   if (diff & (tc_params_map_fields() | tc_params_head_fields()))
     memset(det->recorded, 0, sizeof det->recorded);
@@ -670,6 +672,7 @@ tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_erro
   tc_detector_map_params(det, &det->params, frame, &mp);
   if (st == TC_OK)
     st = tc_map_create(det->ctx, frame, &mp, &det->map, err);
+  det->map_ready = false;
   for (int i = 0; i < TC_DETECTOR_SLOTS && st == TC_OK; i++)
     st = tc_frame_slot_create(det->ctx, frame, &det->slot[i], err);
   /* Preprocessing and the map: lavapipe compiles a kernel per variant key,
@@ -754,6 +757,7 @@ static tc_status read_results(tc_detector *det, double ms, tc_analysis *out, tc_
     st = tc_map_read_range(det->map, NULL, &map_max, err);
   if (st == TC_OK)
     st = tc_buffer_download(det->scores, 0, det->host_scores, det->tokens * sizeof(float), err);
+  det->map_ready = st == TC_OK;
   if (st != TC_OK || !out)
     return st;
   const tc_params *p = &det->params;
@@ -1057,5 +1061,8 @@ tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err)
   if (!tc_map_buffer(det->map))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT,
                         "the detector keeps no full-resolution map: set the keep_map parameter");
+  if (!det->map_ready)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no map yet: the next analysis makes it (the frame layout "
+                        "or the map's parameters changed since the last one)");
   return tc_map_read(det->map, dst, err);
 }

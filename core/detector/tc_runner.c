@@ -41,11 +41,15 @@ struct tc_runner {
 
   /* the submitting thread's own */
   overlay_lane overlay;
+  bool in_callback; /* in on_analysis, called from submit (sync) */
   tc_params stream_params; /* a copy of params, seq stream_seq */
   uint64_t stream_seq;
   uint64_t frame_count;
   kept_analysis view; /* a copy of latest */
 
+  /* the detector's parameters and layout: set_params (any thread) reads
+   * them while apply_params and set_frame write them */
+  pthread_mutex_t det_lock;
   pthread_mutex_t lock;
   pthread_cond_t cond;
   /* under lock */
@@ -55,6 +59,10 @@ struct tc_runner {
   uint64_t next_seq;
   uint32_t generation;
   bool have_thread, pending, busy, stop, failed;
+  /* tc_runner_destroy from on_analysis: the runner is freed by whoever is
+   * last out of it, the runner's thread or a call in progress */
+  bool destroy_requested, thread_done;
+  uint32_t calls; /* API calls in progress */
   int pending_slot, busy_slot;
   uint64_t pending_timestamp;
   uint32_t pending_generation;
@@ -62,7 +70,59 @@ struct tc_runner {
   pthread_t thread;
 };
 
+static void runner_free(tc_runner *r);
+
 void tc_runner_options_init(tc_runner_options *o) { *o = (tc_runner_options){ .mode = TC_RUNNER_SYNC }; }
+
+/* Whether this call comes from on_analysis: on the runner's thread (async),
+ * or inside submit (sync). */
+static bool in_callback(const tc_runner *r)
+{
+  return r->in_callback || (r->have_thread && pthread_equal(pthread_self(), r->thread));
+}
+
+static tc_status refuse_in_callback(const char *what, tc_error *err)
+{
+  return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s from the on_analysis callback: it would wait for the "
+                      "callback itself", what);
+}
+
+/* Every API call but destroy is inside enter() and leave(), so that a
+ * destroy from the callback frees the runner only when no call is in it. */
+static bool enter(tc_runner *r)
+{
+  pthread_mutex_lock(&r->lock);
+  const bool ok = !r->destroy_requested;
+  r->calls += ok;
+  pthread_mutex_unlock(&r->lock);
+  return ok;
+}
+
+/* true when it freed the runner */
+static bool leave(tc_runner *r)
+{
+  pthread_mutex_lock(&r->lock);
+  const bool free_now = --r->calls == 0 && r->destroy_requested && r->thread_done;
+  pthread_mutex_unlock(&r->lock);
+  if (free_now)
+    runner_free(r);
+  return free_now;
+}
+
+static tc_status destroyed(const char *what, tc_error *err)
+{
+  return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s: the runner was destroyed by its callback", what);
+}
+
+/* on_analysis on the submitting thread (sync) */
+static void call_back(tc_runner *r, const tc_analysis *a)
+{
+  if (!r->on_analysis)
+    return;
+  r->in_callback = true;
+  r->on_analysis(r->user, a);
+  r->in_callback = false;
+}
 const tc_detector *tc_runner_detector(const tc_runner *r) { return r->det; }
 
 uint32_t tc_runner_validation_messages(const tc_runner *r)
@@ -237,7 +297,9 @@ static tc_status apply_params(tc_runner *r, tc_error *err)
   pthread_mutex_unlock(&r->lock);
   if (seq == r->det_params_seq)
     return TC_OK;
+  pthread_mutex_lock(&r->det_lock);
   tc_status st = tc_detector_set_params(r->det, &user, err);
+  pthread_mutex_unlock(&r->det_lock);
   if (st == TC_OK)
     r->det_params_seq = seq;
   return st;
@@ -268,8 +330,7 @@ static tc_status submit_sync(tc_runner *r, void *pixels, size_t stride, uint64_t
   publish_locked(r, &a, generation);
   refresh_locked(r);
   pthread_mutex_unlock(&r->lock);
-  if (r->on_analysis)
-    r->on_analysis(r->user, &a);
+  call_back(r, &a);
   return TC_OK;
 }
 
@@ -316,7 +377,13 @@ static void *analysis_thread(void *data)
     if (r->failed)
       break;
   }
+  r->thread_done = true;
+  const bool self_destroy = r->destroy_requested, free_now = self_destroy && r->calls == 0;
   pthread_mutex_unlock(&r->lock);
+  if (self_destroy) /* the callback destroyed the runner: nobody joins this thread */
+    pthread_detach(pthread_self());
+  if (free_now)
+    runner_free(r);
   return NULL;
 }
 
@@ -361,10 +428,14 @@ static tc_status kept_alloc(kept_analysis *k, uint32_t grid, tc_error *err)
 tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_options *o, tc_runner **out,
                            tc_error *err)
 {
+  if (!dopts || !o || !out)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_create: %s is NULL",
+                        !dopts ? "detector options" : !o ? "runner options" : "out");
   *out = NULL;
   tc_runner *r = calloc(1, sizeof *r);
   if (!r)
     return tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "out of host memory");
+  pthread_mutex_init(&r->det_lock, NULL);
   pthread_mutex_init(&r->lock, NULL);
   pthread_cond_init(&r->cond, NULL);
   r->mode = o->mode;
@@ -415,6 +486,7 @@ tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_opt
       st = tc_error_set(err, TC_ERR_OUT_OF_MEMORY, "cannot start the analysis thread");
     r->have_thread = st == TC_OK;
   }
+  r->thread_done = !r->have_thread;
   if (st != TC_OK) {
     tc_runner_destroy(r);
     return st;
@@ -423,17 +495,8 @@ tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_opt
   return TC_OK;
 }
 
-void tc_runner_destroy(tc_runner *r)
+static void runner_free(tc_runner *r)
 {
-  if (!r)
-    return;
-  if (r->have_thread) {
-    pthread_mutex_lock(&r->lock);
-    r->stop = true;
-    pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&r->lock);
-    pthread_join(r->thread, NULL);
-  }
   overlay_drop(&r->overlay);
   tc_cmd_destroy(r->overlay.cmd);
   tc_cmd_destroy(r->overlay.blend_cmd);
@@ -445,13 +508,41 @@ void tc_runner_destroy(tc_runner *r)
   free(r->view.scores);
   pthread_cond_destroy(&r->cond);
   pthread_mutex_destroy(&r->lock);
+  pthread_mutex_destroy(&r->det_lock);
   free(r);
 }
 
-tc_status tc_runner_set_params(tc_runner *r, const tc_params *user, tc_error *err)
+void tc_runner_destroy(tc_runner *r)
 {
+  if (!r)
+    return;
+  pthread_mutex_lock(&r->lock);
+  r->stop = true;
+  r->destroy_requested = in_callback(r); /* then freed after the callback, see leave() */
+  pthread_cond_broadcast(&r->cond);
+  pthread_mutex_unlock(&r->lock);
+  if (r->destroy_requested)
+    return;
+  if (r->have_thread)
+    pthread_join(r->thread, NULL);
+  runner_free(r);
+}
+
+void tc_runner_params(const tc_runner *r, tc_params *effective)
+{
+  pthread_mutex_lock((pthread_mutex_t *)&r->lock);
+  *effective = r->params;
+  pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
+}
+
+static tc_status runner_set_params_impl(tc_runner *r, const tc_params *user, tc_error *err)
+{
+  if (!r || !user)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_set_params: %s is NULL", r ? "params" : "runner");
   tc_params eff;
+  pthread_mutex_lock(&r->det_lock);
   tc_status st = tc_detector_merge_params(r->det, user, &eff, err);
+  pthread_mutex_unlock(&r->det_lock);
   if (st != TC_OK)
     return st;
   pthread_mutex_lock(&r->lock);
@@ -462,8 +553,12 @@ tc_status tc_runner_set_params(tc_runner *r, const tc_params *user, tc_error *er
   return TC_OK;
 }
 
-tc_status tc_runner_set_frame(tc_runner *r, const tc_frame *frame, tc_error *err)
+static tc_status runner_set_frame_impl(tc_runner *r, const tc_frame *frame, tc_error *err)
 {
+  if (!r || !frame)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_set_frame: %s is NULL", r ? "frame" : "runner");
+  if (in_callback(r))
+    return refuse_in_callback("tc_runner_set_frame", err);
   /* the analysis lane comes back: a frame still waiting has the old layout */
   pthread_mutex_lock(&r->lock);
   while (r->busy)
@@ -472,17 +567,25 @@ tc_status tc_runner_set_frame(tc_runner *r, const tc_frame *frame, tc_error *err
   refresh_locked(r);
   pthread_mutex_unlock(&r->lock);
   tc_status st = apply_params(r, err);
-  if (st == TC_OK)
+  if (st == TC_OK) {
+    pthread_mutex_lock(&r->det_lock);
     st = tc_detector_set_frame(r->det, frame, err);
+    pthread_mutex_unlock(&r->det_lock);
+  }
   if (st == TC_OK)
     st = overlay_prepare(&r->overlay, frame, &r->stream_params, r->det, err);
   return st;
 }
 
-tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, const tc_analysis **latest,
+static tc_status runner_submit_impl(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, const tc_analysis **latest,
                            tc_error *err)
 {
+  if (!r || !pixels || !latest)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_submit: %s is NULL",
+                        !r ? "runner" : !pixels ? "pixels" : "latest");
   *latest = NULL;
+  if (in_callback(r))
+    return refuse_in_callback("tc_runner_submit", err);
   const tc_frame *f = tc_detector_frame(r->det);
   if (!f || !r->overlay.map)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame layout: call tc_runner_set_frame first");
@@ -499,10 +602,15 @@ tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t t
   return st;
 }
 
-tc_status tc_runner_submit_device(tc_runner *r, tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
+static tc_status runner_submit_device_impl(tc_runner *r, tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
                                   const tc_analysis **latest, tc_error *err)
 {
+  if (!r || !planes || !latest)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_submit_device: %s is NULL",
+                        !r ? "runner" : !planes ? "planes" : "latest");
   *latest = NULL;
+  if (in_callback(r))
+    return refuse_in_callback("tc_runner_submit_device", err);
   if (!r->overlay.map)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "no frame layout: call tc_runner_set_frame first");
   if (!tc_context_is_borrowed(r->overlay.ctx))
@@ -530,16 +638,17 @@ tc_status tc_runner_submit_device(tc_runner *r, tc_device_plane *planes, uint32_
       publish_locked(r, &a, generation);
       refresh_locked(r);
       pthread_mutex_unlock(&r->lock);
-      if (r->on_analysis)
-        r->on_analysis(r->user, &a);
+      call_back(r, &a);
     }
   }
   *latest = r->view.seq ? &r->view.a : NULL;
   return st;
 }
 
-void tc_runner_flush(tc_runner *r)
+static void runner_flush_impl(tc_runner *r)
 {
+  if (!r || in_callback(r)) /* from the callback it would reset the submitting thread's count under it */
+    return;
   pthread_mutex_lock(&r->lock);
   r->pending = false;
   r->generation++;
@@ -549,12 +658,78 @@ void tc_runner_flush(tc_runner *r)
   r->frame_count = 0;
 }
 
-tc_status tc_runner_drain(tc_runner *r, tc_error *err)
+static tc_status runner_drain_impl(tc_runner *r, tc_error *err)
 {
+  if (!r)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_drain: runner is NULL");
+  if (in_callback(r))
+    return refuse_in_callback("tc_runner_drain", err);
   pthread_mutex_lock(&r->lock);
   while ((r->pending || r->busy) && !r->failed && r->have_thread)
     pthread_cond_wait(&r->cond, &r->lock);
   tc_status st = r->failed ? failed_locked(r, err) : TC_OK;
   pthread_mutex_unlock(&r->lock);
+  return st;
+}
+
+/* ---- the API: each call inside enter() and leave() ---- */
+
+tc_status tc_runner_set_params(tc_runner *r, const tc_params *user, tc_error *err)
+{
+  if (r && !enter(r))
+    return destroyed("tc_runner_set_params", err);
+  tc_status st = runner_set_params_impl(r, user, err);
+  if (r)
+    leave(r);
+  return st;
+}
+
+tc_status tc_runner_set_frame(tc_runner *r, const tc_frame *frame, tc_error *err)
+{
+  if (r && !enter(r))
+    return destroyed("tc_runner_set_frame", err);
+  tc_status st = runner_set_frame_impl(r, frame, err);
+  if (r)
+    leave(r);
+  return st;
+}
+
+tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, const tc_analysis **latest,
+                           tc_error *err)
+{
+  if (r && !enter(r))
+    return destroyed("tc_runner_submit", err);
+  tc_status st = runner_submit_impl(r, pixels, stride, timestamp, latest, err);
+  if (r && leave(r) && latest)
+    *latest = NULL; /* it pointed into the runner */
+  return st;
+}
+
+tc_status tc_runner_submit_device(tc_runner *r, tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
+                                  const tc_analysis **latest, tc_error *err)
+{
+  if (r && !enter(r))
+    return destroyed("tc_runner_submit_device", err);
+  tc_status st = runner_submit_device_impl(r, planes, n_planes, timestamp, latest, err);
+  if (r && leave(r) && latest)
+    *latest = NULL;
+  return st;
+}
+
+void tc_runner_flush(tc_runner *r)
+{
+  if (!r || !enter(r))
+    return;
+  runner_flush_impl(r);
+  leave(r);
+}
+
+tc_status tc_runner_drain(tc_runner *r, tc_error *err)
+{
+  if (r && !enter(r))
+    return destroyed("tc_runner_drain", err);
+  tc_status st = runner_drain_impl(r, err);
+  if (r)
+    leave(r);
   return st;
 }

@@ -524,8 +524,10 @@ TC_API tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *er
  *          analysis.
  *
  * submit, set_frame, flush and drain come from one thread (the video's);
- * set_params from any. The kernels are compiled at creation and at each new
- * frame layout, before the first frame. */
+ * set_params and tc_runner_params from any. The kernels are compiled at
+ * creation and at each new frame layout, before the first frame. Pointer
+ * arguments must not be NULL (those that return a tc_status say so if they
+ * are), but err may be, and tc_runner_destroy takes NULL. */
 typedef struct tc_runner tc_runner;
 
 typedef enum tc_runner_mode {
@@ -535,7 +537,14 @@ typedef enum tc_runner_mode {
 
 /* Called after each analysis, on the thread that ran it (the submitting one
  * in sync mode, the runner's in async mode), with no lock held; not for
- * analyses of frames from before a flush. */
+ * analyses of frames from before a flush. `analysis` and its scores are
+ * valid during the call only. From the callback: set_params and
+ * tc_runner_params work; submit, set_frame and drain return
+ * TC_ERR_INVALID_ARGUMENT (they would wait for the callback), flush does
+ * nothing; tc_runner_destroy destroys the runner once the callback has
+ * returned and no call is in it, after which no call may be made on it (in
+ * async mode the video thread must know that, e.g. from a flag the callback
+ * sets before destroying, and make no call after it). */
 typedef void (*tc_analysis_fn)(void *user, const tc_analysis *analysis);
 
 typedef struct tc_runner_options {
@@ -548,13 +557,21 @@ TC_API void tc_runner_options_init(tc_runner_options *options);
 /* Creates the detector (with warm_up) and, in async mode, the thread. */
 TC_API tc_status tc_runner_create(const tc_detector_options *detector, const tc_runner_options *options,
                                   tc_runner **out, tc_error *err);
-/* Stops the thread (a pending frame is dropped) and destroys the detector. */
+/* Stops the thread (a pending frame is dropped; it waits for an analysis in
+ * progress and its callback) and destroys the detector. */
 TC_API void tc_runner_destroy(tc_runner *runner);
-/* For the read-only queries (device name, grid, ...). */
+/* For the queries that do not change while it runs (device name, input
+ * size, grid, subspaces, layers); not tc_detector_params, which the runner
+ * changes on its own thread: tc_runner_params instead. */
 TC_API const tc_detector *tc_runner_detector(const tc_runner *runner);
+/* The parameters in effect (as of the last accepted tc_runner_set_params). */
+TC_API void tc_runner_params(const tc_runner *runner, tc_params *effective);
 
-/* Checked now (a refusal changes nothing); in effect from the next frame. */
+/* Checked now, against the frame layout too (a refusal changes nothing); in
+ * effect from the next frame. */
 TC_API tc_status tc_runner_set_params(tc_runner *runner, const tc_params *params, tc_error *err);
+/* The frames' layout; waits for an analysis in progress, and a frame waiting
+ * to be analysed in async mode (of the old layout) is dropped. */
 TC_API tc_status tc_runner_set_frame(tc_runner *runner, const tc_frame *frame, tc_error *err);
 
 /* One frame. *latest: the latest finished analysis (NULL before the first),
