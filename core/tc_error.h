@@ -18,6 +18,14 @@ extern "C" {
 tc_status tc_error_set(tc_error *err, tc_status status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 
+/* At the top of a public call that returns a tc_status: a NULL pointer
+ * argument is TC_ERR_INVALID_ARGUMENT naming the call and the argument. */
+#define TC_REQUIRE(ptr, err)                                                                                   \
+  do {                                                                                                        \
+    if (!(ptr))                                                                                               \
+      return tc_error_set((err), TC_ERR_INVALID_ARGUMENT, "%s: %s is NULL", __func__, #ptr);                   \
+  } while (0)
+
 /* Prefixes an already set message with context ("loading model.safetensors: ..."). */
 void tc_error_prefix(tc_error *err, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));

@@ -224,6 +224,9 @@ void tc_param_format(const tc_params *p, tc_param id, char *buf, size_t size)
 
 tc_status tc_params_set_list(tc_params *p, tc_param id, const uint32_t *values, uint32_t n, tc_error *err)
 {
+  TC_REQUIRE(p, err);
+  if (n && !values)
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_params_set_list: %u values at NULL", n);
   const tc_param_info *in = tc_param_info_of(id);
   tc_status st = n == 0 && in && in->kind == TC_PARAM_KIND_LIST ? TC_OK : tc_param_check_list(id, values, n, err);
   if (st != TC_OK)
@@ -276,7 +279,13 @@ void tc_params_resolve_model(tc_params *p, uint64_t given, uint32_t layers)
 
 tc_status tc_params_set(tc_params *p, tc_param id, double value, tc_error *err)
 {
+  TC_REQUIRE(p, err);
   tc_status st = tc_param_check_value(id, value, 0, err);
+  const tc_param_info *in = tc_param_info_of(id);
+  /* a float field keeps what the check passed: not 1e-50 stored as 0, nor 1e39 as inf */
+  if (st == TC_OK && in->kind == TC_PARAM_KIND_FLOAT && isfinite(value) &&
+      (!isfinite((float)value) || (value != 0 && (float)value == 0)))
+    st = tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s %g does not fit a float", in->name, value);
   if (st == TC_OK) {
     store(p, &table[id], value);
     p->set |= bit(id);

@@ -176,6 +176,29 @@ done:
 
 /* tc_detector_read_map: the smoothed map at frame size, against the C
  * reference of the map stage on the analysis's own grid scores. */
+/* NULL where a pointer is needed: TC_ERR_INVALID_ARGUMENT naming it, no crash. */
+static void test_null_arguments(void)
+{
+  tc_error e = { 0 };
+  tc_detector *det = NULL;
+  TC_CHECK(tc_detector_create(NULL, &det, &e) == TC_ERR_INVALID_ARGUMENT && !det && strstr(e.message, "NULL"),
+           "create with NULL options: %s", e.message);
+  tc_error_clear(&e);
+  det = make(head_path, 0.5f, TC_OK, NULL);
+  if (!det)
+    return;
+  float map[4];
+  uint8_t px[4];
+  const tc_status st[] = {
+    tc_detector_set_frame(det, NULL, NULL), tc_detector_set_params(det, NULL, NULL),
+    tc_detector_analyse(det, NULL, 4, 0, NULL, NULL), tc_detector_analyse(NULL, px, 4, 0, NULL, NULL),
+    tc_detector_read_map(det, NULL, NULL), tc_detector_read_map(NULL, map, NULL),
+  };
+  for (size_t i = 0; i < sizeof st / sizeof *st; i++)
+    TC_CHECK(st[i] == TC_ERR_INVALID_ARGUMENT, "NULL argument case %zu: %s", i, tc_status_name(st[i]));
+  tc_detector_destroy(det);
+}
+
 static void test_read_map(void)
 {
   tc_detector *det = make(head_path, 0.5f, TC_OK, NULL);
@@ -587,6 +610,7 @@ int main(int argc, char **argv)
   write_heads(96);
   test_against_references();
   test_read_map();
+  test_null_arguments();
   test_params_layers();
   test_feature_layers();
   test_model_defaults();

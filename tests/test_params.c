@@ -59,6 +59,9 @@ static void test_set_unset(void)
     { TC_PARAM_SIGMA, NAN, "sigma nan: must be a number from 0 to 1000" },
     { TC_PARAM_MAX_REGIONS, TC_MAX_REGIONS + 1, "max_regions 65: must be a whole number from 0 to 64" },
     { TC_PARAM_INTERVAL, 0, "interval 0: must be a whole number from 1 to 4294967295" },
+    /* in range as doubles, not as the float fields that keep them */
+    { TC_PARAM_TEMPERATURE, 1e-50, "temperature 1e-50 does not fit a float" },
+    { TC_PARAM_RANGE_LO, 1e39, "range_lo 1e+39 does not fit a float" },
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     tc_params before = p;
@@ -68,6 +71,12 @@ static void test_set_unset(void)
              "refused, unchanged: \"%s\", want \"%s\"", e.message, bad[i].message);
   }
   TC_CHECK(tc_params_set(&p, TC_PARAM_COUNT, 1, NULL) == TC_ERR_INVALID_ARGUMENT, "an unknown id is refused");
+  tc_error e = { 0 };
+  TC_CHECK(tc_params_set(NULL, TC_PARAM_TOPK, 1, &e) == TC_ERR_INVALID_ARGUMENT && strstr(e.message, "NULL"),
+           "NULL params refused: %s", e.message);
+  tc_error_clear(&e);
+  TC_CHECK(tc_params_set_list(&p, TC_PARAM_FEATURE_LAYERS, NULL, 2, &e) == TC_ERR_INVALID_ARGUMENT,
+           "a list of 2 at NULL refused: %s", e.message);
 }
 
 /* library < head file < user, field by field */

@@ -391,6 +391,8 @@ static tc_status detector_create(const tc_detector_options *o, bool batches, tc_
  * keeping only the model. */
 tc_status tc_model_create(const tc_detector_options *o, tc_model **out, tc_error *err)
 {
+  TC_REQUIRE(o, err);
+  TC_REQUIRE(out, err);
   *out = NULL;
   if (o->model)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_model_create: the options already name a shared model");
@@ -529,6 +531,8 @@ static tc_status detector_create(const tc_detector_options *o, bool batches, tc_
 
 tc_status tc_detector_create(const tc_detector_options *o, tc_detector **out, tc_error *err)
 {
+  TC_REQUIRE(o, err);
+  TC_REQUIRE(out, err);
   return detector_create(o, false, out, err);
 }
 
@@ -632,6 +636,8 @@ tc_status tc_detector_merge_params(const tc_detector *det, const tc_params *user
 
 tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_error *err)
 {
+  TC_REQUIRE(det, err);
+  TC_REQUIRE(user, err);
   tc_params eff;
   tc_status st = tc_detector_merge_params(det, user, &eff, err);
   if (st != TC_OK)
@@ -660,6 +666,8 @@ tc_status tc_detector_set_params(tc_detector *det, const tc_params *user, tc_err
 
 tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_error *err)
 {
+  TC_REQUIRE(det, err);
+  TC_REQUIRE(frame, err);
   tc_status st = tc_frame_check(frame, err);
   if (st == TC_OK)
     st = check_map_fits(det, &det->params, frame, err);
@@ -967,6 +975,8 @@ tc_status tc_detector_analyse_slot(tc_detector *det, int slot, tc_analysis *out,
 tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int blend, tc_analysis *out,
                               tc_error *err)
 {
+  TC_REQUIRE(det, err);
+  TC_REQUIRE(pixels, err);
   if (!det->have_frame)
     return no_frame(err);
   tc_status sst = tc_frame_check_host_stride(&det->frame, stride, err);
@@ -990,6 +1000,8 @@ tc_status tc_detector_analyse(tc_detector *det, void *pixels, size_t stride, int
 tc_status tc_detector_analyse_device(tc_detector *det, tc_device_plane *planes, uint32_t n_planes, int blend,
                                      tc_analysis *out, tc_error *err)
 {
+  TC_REQUIRE(det, err);
+  TC_REQUIRE(planes, err);
   if (!tc_context_is_borrowed(det->ctx))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "device frames need a detector on the caller's Vulkan device "
                         "(tc_detector_options.vulkan_device)");
@@ -1012,6 +1024,7 @@ tc_status tc_detector_analyse_device(tc_detector *det, tc_device_plane *planes, 
 tc_status tc_detector_analyse_batch(tc_detector *det, void *const *pixels, const size_t *strides, uint32_t count,
                                     int blend, tc_analysis *out, tc_error *err)
 {
+  TC_REQUIRE(det, err);
   if (count == 0 || count > TC_MAX_BATCH)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "batch of %u frames: 1..%d are taken", count, TC_MAX_BATCH);
   if (!pixels || !strides || !out)
@@ -1056,6 +1069,8 @@ tc_status tc_detector_read_layer_scores(tc_detector *det, uint32_t layer, float 
 
 tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err)
 {
+  TC_REQUIRE(det, err);
+  TC_REQUIRE(dst, err);
   if (!det->have_frame)
     return no_frame(err);
   if (!tc_map_buffer(det->map))

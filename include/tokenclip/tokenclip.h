@@ -6,7 +6,7 @@
  *
  *   errors      every fallible call returns a tc_status and fills a tc_error
  *               with a message naming the cause
- *   frames      packed 8-bit RGBA/BGRA/RGBx/BGRx pixels
+ *   frames      8-bit RGBA/BGRA/RGBx/BGRx pixels, or NV12/I420/YUY2
  *   parameters  tc_params: every setting of an analysis, with a flag per
  *               field the caller set (those win over a head file's defaults)
  *   results     tc_analysis: scores, the image score, regions
@@ -21,15 +21,24 @@
  *   o.model_path = "clip.safetensors";
  *   o.head_path = "head.safetensors";
  *   tc_params_set(&o.params, TC_PARAM_TOPK, 2, NULL);
- *   tc_detector *det;
+ *   tc_detector *det = NULL;
  *   tc_error err = { 0 };
- *   if (tc_detector_create(&o, &det, &err) != TC_OK) { puts(err.message); ... }
  *   tc_frame f = tc_frame_make(TC_FRAME_RGBA, width, height);
- *   tc_detector_set_frame(det, &f, &err);
  *   tc_analysis a;
- *   tc_detector_analyse(det, pixels, f.stride, 0, &a, &err);
- *   printf("%g, %u regions\n", a.image_score, a.n_regions);
- *   tc_detector_destroy(det); */
+ *   if (tc_detector_create(&o, &det, &err) == TC_OK &&
+ *       tc_detector_set_frame(det, &f, &err) == TC_OK &&
+ *       tc_detector_analyse(det, pixels, f.stride, 0, &a, &err) == TC_OK)
+ *     printf("%g, %u regions\n", a.image_score, a.n_regions);
+ *   else
+ *     puts(err.message); (the first failure's cause: err keeps the first)
+ *   tc_detector_destroy(det);
+ *
+ * Conventions: a call that returns a tc_status refuses a NULL pointer
+ * argument with TC_ERR_INVALID_ARGUMENT; on failure a create function sets
+ * *out to NULL, and other out-parameters are not to be read; err may be NULL. Strings and
+ * arrays in options are copied at create, and may be freed after it. The
+ * destroy functions take NULL. A detector is used from one thread at a time;
+ * a tc_model (shared) and the runner say what they allow. */
 #ifndef TOKENCLIP_TOKENCLIP_H
 #define TOKENCLIP_TOKENCLIP_H
 
@@ -445,10 +454,13 @@ TC_API void tc_detector_params(const tc_detector *det, tc_params *effective);
 /* Replaces the caller's settings (the fields set in `params`; the others
  * fall back to the head file's and the library's defaults). Checked first:
  * a refusal changes nothing. Load-time fields (input_size, vv_start,
- * pos_interp, resample) cannot change. */
+ * pos_interp, resample, feature_layers, global_ln_post, precision) cannot
+ * change; the blur must fit the frame layout (at most 4096 frame pixels). */
 TC_API tc_status tc_detector_set_params(tc_detector *det, const tc_params *params, tc_error *err);
 
-/* Prepares for frames of this layout: before the first frame, again when it changes. */
+/* Prepares for frames of this layout: before the first frame, again when it
+ * changes. A refused layout keeps the previous one, unless the failure came
+ * after the checks (out of memory): then there is none until the next call. */
 TC_API tc_status tc_detector_set_frame(tc_detector *det, const tc_frame *frame, tc_error *err);
 
 /* Analyses one frame (pixels, rows `stride` bytes apart, in the layout of
@@ -507,7 +519,8 @@ TC_API tc_status tc_detector_analyse_batch(tc_detector *det, void *const *pixels
 
 /* With keep_map set: the last analysis's smoothed map at frame size (token
  * scores bilinearly upsampled, blurred by sigma) into dst, float
- * [height][width]. Without keep_map: TC_ERR_INVALID_ARGUMENT. */
+ * [height][width]. Without keep_map, or before the first analysis since
+ * the layout or the map's parameters changed: TC_ERR_INVALID_ARGUMENT. */
 TC_API tc_status tc_detector_read_map(tc_detector *det, float *dst, tc_error *err);
 
 /* ==== runner: video ===================================================== */
