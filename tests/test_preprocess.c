@@ -238,6 +238,12 @@ static void test_errors(tc_context *ctx)
            "format 7 accepted");
   TC_CHECK(strstr(err.message, "format") != NULL, "message: %s", err.message);
   tc_error_clear(&err);
+  /* a width whose rows no 32-bit stride holds: named as such, not as a wrapped stride */
+  f = tc_frame_make(TC_FRAME_RGBA, (1u << 30) + 1, 1);
+  TC_CHECK(f.stride == 0 && tc_preprocess_create(ctx, &f, 224, TC_RESAMPLE_BICUBIC, &pp, &err) == TC_ERR_UNSUPPORTED &&
+               strstr(err.message, "1073741825 pixels wide"),
+           "a 2^30 + 1 wide frame: stride %u, %s", f.stride, err.message);
+  tc_error_clear(&err);
   f = tc_frame_make(TC_FRAME_RGBA, 10, 10);
   TC_CHECK(tc_preprocess_create(ctx, &f, 0, TC_RESAMPLE_BICUBIC, &pp, &err) == TC_ERR_INVALID_ARGUMENT,
            "size 0 accepted");

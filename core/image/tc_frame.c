@@ -5,21 +5,25 @@
 
 int tc_frame_is_yuv(tc_frame_format format) { return format >= TC_FRAME_NV12 && format <= TC_FRAME_YUY2; }
 
-/* The narrowest Y-plane (YUY2: packed) stride: whole chroma pairs. */
-static uint32_t min_stride(tc_frame_format format, uint32_t width)
+/* The narrowest Y-plane (YUY2: packed) stride: whole chroma pairs. In 64
+ * bits: for an absurd width it does not fit a stride. */
+static uint64_t min_stride(tc_frame_format format, uint32_t width)
 {
-  uint32_t even = width + (width & 1u);
+  uint64_t even = (uint64_t)width + (width & 1u);
   switch (format) {
   case TC_FRAME_NV12:
   case TC_FRAME_I420: return even;
   case TC_FRAME_YUY2: return 2 * even;
-  default: return 4 * width;
+  default: return 4 * (uint64_t)width;
   }
 }
 
 tc_frame tc_frame_make(tc_frame_format format, uint32_t width, uint32_t height)
 {
-  return (tc_frame){ .format = format, .width = width, .height = height, .stride = min_stride(format, width) };
+  const uint64_t stride = min_stride(format, width);
+  /* a width no stride can hold: stride 0, which tc_frame_check refuses naming the width */
+  return (tc_frame){ .format = format, .width = width, .height = height,
+                     .stride = stride > UINT32_MAX ? 0 : (uint32_t)stride };
 }
 
 int tc_frame_planes(const tc_frame *f, tc_frame_plane planes[3])
@@ -55,13 +59,16 @@ tc_status tc_frame_check(const tc_frame *f, tc_error *err)
                         "frame format %d is not RGBA, BGRA, RGBx, BGRx, NV12, I420 or YUY2", (int)f->format);
   if (f->width == 0 || f->height == 0)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "frame of %ux%u pixels", f->width, f->height);
+  if (min_stride(f->format, f->width) > UINT32_MAX)
+    return tc_error_set(err, TC_ERR_UNSUPPORTED, "a %s frame %u pixels wide: its rows do not fit a 32-bit stride",
+                        tc_frame_format_name(f->format), f->width);
   if (tc_frame_is_yuv(f->format)) {
     if ((unsigned)f->matrix > TC_YUV_BT709 || f->full_range > 1)
       return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "YUV matrix %d / full_range %u: expected BT.601 or BT.709, 0 or 1",
                           (int)f->matrix, f->full_range);
     if (f->stride % 2 != 0 || f->stride < min_stride(f->format, f->width))
       return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "%s frame stride %u bytes: must be even and at least %u",
-                          tc_frame_format_name(f->format), f->stride, min_stride(f->format, f->width));
+                          tc_frame_format_name(f->format), f->stride, (uint32_t)min_stride(f->format, f->width));
     if ((uint64_t)f->stride * f->height * 2 > UINT32_MAX)
       return tc_error_set(err, TC_ERR_UNSUPPORTED, "a %ux%u frame with stride %u exceeds 2 GiB", f->width, f->height,
                           f->stride);
@@ -323,6 +330,7 @@ tc_status tc_frame_check_host_stride(const tc_frame *f, size_t stride, tc_error 
   host.stride = (uint32_t)stride;
   if (stride > UINT32_MAX || tc_frame_check(&host, err) != TC_OK)
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "stride %zu does not fit a %ux%u %s frame (even, at least %u)",
-                        stride, f->width, f->height, tc_frame_format_name(f->format), min_stride(f->format, f->width));
+                        stride, f->width, f->height, tc_frame_format_name(f->format),
+                        (uint32_t)min_stride(f->format, f->width));
   return TC_OK;
 }
