@@ -61,6 +61,22 @@ static void set_caps(GstHarness *h, const char *format, int w, int hgt)
   gst_harness_set_src_caps_str(h, caps);
 }
 
+/* The bus has a WARNING (popped; the messages before it are discarded) whose
+ * text holds needle, and also needle2 where given. */
+static void expect_warning(GstBus *bus, const char *what, const char *needle, const char *needle2)
+{
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+  TC_CHECK(m != NULL, "%s: a WARNING", what);
+  if (!m)
+    return;
+  GError *e = NULL;
+  gst_message_parse_warning(m, &e, NULL);
+  TC_CHECK(strstr(e->message, needle) && (!needle2 || strstr(e->message, needle2)), "%s: the warning says so: %s",
+           what, e->message);
+  g_error_free(e);
+  gst_message_unref(m);
+}
+
 static GstBuffer *make_frame(int w, int h, GstClockTime pts, int pattern)
 {
   GstBuffer *buf = gst_buffer_new_allocate(NULL, (gsize)w * h * 4, NULL);
@@ -232,15 +248,7 @@ static void test_alpha_zero_and_live_change(void)
   GstBuffer *out = gst_harness_push_and_pull(h, make_frame(W, H, 2 * GST_SECOND / 30, 1));
   TC_CHECK(out != NULL, "topk 9 > Q 4 live: frames still flow");
   /* (popping one type discards the others: the warning first) */
-  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
-  TC_CHECK(m != NULL, "topk 9 > Q 4 live: a WARNING");
-  if (m) {
-    GError *e = NULL;
-    gst_message_parse_warning(m, &e, NULL);
-    TC_CHECK(strstr(e->message, "topk") != NULL, "the warning names topk: %s", e->message);
-    g_error_free(e);
-    gst_message_unref(m);
-  }
+  expect_warning(bus, "topk 9 > Q 4 live", "topk", NULL);
   if (out)
     gst_buffer_unref(out);
   /* the refused value is not kept: the property reads what is in effect, and
@@ -250,7 +258,7 @@ static void test_alpha_zero_and_live_change(void)
   TC_CHECK(topk == 0, "after the refusal topk reads %u, the value in effect (0)", topk);
   g_object_set(h->element, "temperature", 0.2f, NULL);
   out = gst_harness_push_and_pull(h, make_frame(W, H, 3 * GST_SECOND / 30, 1));
-  m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
   TC_CHECK(m == NULL, "a valid change after a refused one: no warning");
   if (m)
     gst_message_unref(m);
@@ -472,15 +480,7 @@ static void test_model_change_refused(void)
   g_object_get(h->element, "model", &model, "input-size", &size, NULL);
   TC_CHECK(model && strcmp(model, model_path) == 0 && size == 0, "model and input-size unchanged while running");
   g_free(model);
-  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
-  TC_CHECK(m != NULL, "a WARNING says the change was refused");
-  if (m) {
-    GError *e = NULL;
-    gst_message_parse_warning(m, &e, NULL);
-    TC_CHECK(strstr(e->message, "model") != NULL, "the warning names the property: %s", e->message);
-    g_error_free(e);
-    gst_message_unref(m);
-  }
+  expect_warning(bus, "model changed while running", "model", NULL);
   GstBuffer *out = gst_harness_push_and_pull(h, make_frame(32, 32, GST_SECOND / 30, 0));
   TC_CHECK(out != NULL, "frames still flow");
   if (out)
@@ -874,22 +874,13 @@ static void test_blur_sigma_refused_live(void)
   if (out)
     gst_buffer_unref(out);
   g_object_set(h->element, "blur-sigma", 256.0f, NULL);
-  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
-  TC_CHECK(m != NULL, "blur-sigma 256 (8192 frame pixels): a WARNING when it is set");
-  if (m) {
-    GError *e = NULL;
-    gst_message_parse_warning(m, &e, NULL);
-    TC_CHECK(strstr(e->message, "blur-sigma") && strstr(e->message, "1024x8"),
-             "the warning names the property and the frame: %s", e->message);
-    g_error_free(e);
-    gst_message_unref(m);
-  }
+  expect_warning(bus, "blur-sigma 256 (8192 frame pixels), when it is set", "blur-sigma", "1024x8");
   float sigma = 0;
   g_object_get(h->element, "blur-sigma", &sigma, NULL);
   TC_CHECK(sigma == 100.0f, "after the refusal blur-sigma reads %g, the value in effect (100)", sigma);
   out = gst_harness_push_and_pull(h, make_frame(W, H, GST_SECOND / 30, 1));
   TC_CHECK(out != NULL, "after the refusal frames still flow");
-  m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
   TC_CHECK(m == NULL, "no error after the refusal");
   if (m)
     gst_message_unref(m);
@@ -909,15 +900,7 @@ static void test_prompts_with_head(void)
   TC_CHECK(out != NULL, "prompts with head: frames flow");
   if (out)
     gst_buffer_unref(out);
-  GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
-  TC_CHECK(m != NULL, "prompts with head: a WARNING");
-  if (m) {
-    GError *e = NULL;
-    gst_message_parse_warning(m, &e, NULL);
-    TC_CHECK(strstr(e->message, "prompts") && strstr(e->message, "ignored"), "the warning says so: %s", e->message);
-    g_error_free(e);
-    gst_message_unref(m);
-  }
+  expect_warning(bus, "prompts with head", "prompts", "ignored");
   gst_harness_teardown(h);
   gst_object_unref(bus);
 }
