@@ -476,6 +476,10 @@ tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_opt
     st = kept_alloc(&r->latest, grid, err);
   if (st == TC_OK)
     st = kept_alloc(&r->view, grid, err);
+  /* zero scores for the warm-up run at each new layout (overlay_prepare), not
+   * whatever the new memory held */
+  if (st == TC_OK)
+    st = tc_buffer_upload(r->overlay.scores, 0, r->latest.scores, (size_t)grid * grid * sizeof(float), err);
   if (st == TC_OK) {
     r->user_params = dopts->params;
     tc_detector_params(r->det, &r->params);
