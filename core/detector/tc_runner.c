@@ -428,9 +428,9 @@ static tc_status kept_alloc(kept_analysis *k, uint32_t grid, tc_error *err)
 tc_status tc_runner_create(const tc_detector_options *dopts, const tc_runner_options *o, tc_runner **out,
                            tc_error *err)
 {
-  if (!dopts || !o || !out)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_create: %s is NULL",
-                        !dopts ? "detector options" : !o ? "runner options" : "out");
+  TC_REQUIRE(dopts, err);
+  TC_REQUIRE(o, err);
+  TC_REQUIRE(out, err);
   *out = NULL;
   tc_runner *r = calloc(1, sizeof *r);
   if (!r)
@@ -541,8 +541,6 @@ void tc_runner_params(const tc_runner *r, tc_params *effective)
 
 static tc_status runner_set_params_impl(tc_runner *r, const tc_params *user, tc_error *err)
 {
-  if (!r || !user)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_set_params: %s is NULL", r ? "params" : "runner");
   tc_params eff;
   pthread_mutex_lock(&r->det_lock);
   tc_status st = tc_detector_merge_params(r->det, user, &eff, err);
@@ -559,8 +557,6 @@ static tc_status runner_set_params_impl(tc_runner *r, const tc_params *user, tc_
 
 static tc_status runner_set_frame_impl(tc_runner *r, const tc_frame *frame, tc_error *err)
 {
-  if (!r || !frame)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_set_frame: %s is NULL", r ? "frame" : "runner");
   if (in_callback(r))
     return refuse_in_callback("tc_runner_set_frame", err);
   /* the analysis lane comes back: a frame still waiting has the old layout */
@@ -584,9 +580,6 @@ static tc_status runner_set_frame_impl(tc_runner *r, const tc_frame *frame, tc_e
 static tc_status runner_submit_impl(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, const tc_analysis **latest,
                            tc_error *err)
 {
-  if (!r || !pixels || !latest)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_submit: %s is NULL",
-                        !r ? "runner" : !pixels ? "pixels" : "latest");
   *latest = NULL;
   if (in_callback(r))
     return refuse_in_callback("tc_runner_submit", err);
@@ -609,9 +602,6 @@ static tc_status runner_submit_impl(tc_runner *r, void *pixels, size_t stride, u
 static tc_status runner_submit_device_impl(tc_runner *r, tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
                                   const tc_analysis **latest, tc_error *err)
 {
-  if (!r || !planes || !latest)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_submit_device: %s is NULL",
-                        !r ? "runner" : !planes ? "planes" : "latest");
   *latest = NULL;
   if (in_callback(r))
     return refuse_in_callback("tc_runner_submit_device", err);
@@ -651,7 +641,7 @@ static tc_status runner_submit_device_impl(tc_runner *r, tc_device_plane *planes
 
 static void runner_flush_impl(tc_runner *r)
 {
-  if (!r || in_callback(r)) /* from the callback it would reset the submitting thread's count under it */
+  if (in_callback(r)) /* from the callback it would reset the submitting thread's count under it */
     return;
   pthread_mutex_lock(&r->lock);
   r->pending = false;
@@ -664,8 +654,6 @@ static void runner_flush_impl(tc_runner *r)
 
 static tc_status runner_drain_impl(tc_runner *r, tc_error *err)
 {
-  if (!r)
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "tc_runner_drain: runner is NULL");
   if (in_callback(r))
     return refuse_in_callback("tc_runner_drain", err);
   pthread_mutex_lock(&r->lock);
@@ -680,31 +668,36 @@ static tc_status runner_drain_impl(tc_runner *r, tc_error *err)
 
 tc_status tc_runner_set_params(tc_runner *r, const tc_params *user, tc_error *err)
 {
-  if (r && !enter(r))
-    return destroyed("tc_runner_set_params", err);
+  TC_REQUIRE(r, err);
+  TC_REQUIRE(user, err);
+  if (!enter(r))
+    return destroyed(__func__, err);
   tc_status st = runner_set_params_impl(r, user, err);
-  if (r)
-    leave(r);
+  leave(r);
   return st;
 }
 
 tc_status tc_runner_set_frame(tc_runner *r, const tc_frame *frame, tc_error *err)
 {
-  if (r && !enter(r))
-    return destroyed("tc_runner_set_frame", err);
+  TC_REQUIRE(r, err);
+  TC_REQUIRE(frame, err);
+  if (!enter(r))
+    return destroyed(__func__, err);
   tc_status st = runner_set_frame_impl(r, frame, err);
-  if (r)
-    leave(r);
+  leave(r);
   return st;
 }
 
 tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t timestamp, const tc_analysis **latest,
                            tc_error *err)
 {
-  if (r && !enter(r))
-    return destroyed("tc_runner_submit", err);
+  TC_REQUIRE(r, err);
+  TC_REQUIRE(pixels, err);
+  TC_REQUIRE(latest, err);
+  if (!enter(r))
+    return destroyed(__func__, err);
   tc_status st = runner_submit_impl(r, pixels, stride, timestamp, latest, err);
-  if (r && leave(r) && latest)
+  if (leave(r))
     *latest = NULL; /* it pointed into the runner */
   return st;
 }
@@ -712,10 +705,13 @@ tc_status tc_runner_submit(tc_runner *r, void *pixels, size_t stride, uint64_t t
 tc_status tc_runner_submit_device(tc_runner *r, tc_device_plane *planes, uint32_t n_planes, uint64_t timestamp,
                                   const tc_analysis **latest, tc_error *err)
 {
-  if (r && !enter(r))
-    return destroyed("tc_runner_submit_device", err);
+  TC_REQUIRE(r, err);
+  TC_REQUIRE(planes, err);
+  TC_REQUIRE(latest, err);
+  if (!enter(r))
+    return destroyed(__func__, err);
   tc_status st = runner_submit_device_impl(r, planes, n_planes, timestamp, latest, err);
-  if (r && leave(r) && latest)
+  if (leave(r))
     *latest = NULL;
   return st;
 }
@@ -730,10 +726,10 @@ void tc_runner_flush(tc_runner *r)
 
 tc_status tc_runner_drain(tc_runner *r, tc_error *err)
 {
-  if (r && !enter(r))
-    return destroyed("tc_runner_drain", err);
+  TC_REQUIRE(r, err);
+  if (!enter(r))
+    return destroyed(__func__, err);
   tc_status st = runner_drain_impl(r, err);
-  if (r)
-    leave(r);
+  leave(r);
   return st;
 }
