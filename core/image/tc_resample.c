@@ -63,13 +63,22 @@ typedef struct {
   tc_resample_filter filter;
 } aa_params;
 
+/* Both lengths 1..2^24: what every table takes. */
+static tc_status check_sizes(uint32_t n_in, uint32_t n_out, tc_error *err)
+{
+  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
+    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
+  return TC_OK;
+}
+
 /* A table of one of the filters, rows made by fn (aa_row, pil_row). */
 static tc_status build_filtered(uint32_t n_in, uint32_t n_out, tc_resample_filter filter, row_fn fn,
                                 tc_resample_table *t, tc_error *err)
 {
   memset(t, 0, sizeof *t);
-  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
+  tc_status st = check_sizes(n_in, n_out, err);
+  if (st != TC_OK)
+    return st;
   if (!tc_resample_filter_name(filter))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "unknown resampling filter %d", (int)filter);
   aa_params p = { n_in, n_out, filter == TC_RESAMPLE_BILINEAR ? TC_RESAMPLE_BILINEAR : TC_RESAMPLE_BICUBIC };
@@ -292,8 +301,9 @@ uint32_t tc_gaussian_radius(float sigma) { return sigma > 0 ? (uint32_t)(4.0 * s
 tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, tc_resample_table *t, tc_error *err)
 {
   memset(t, 0, sizeof *t);
-  if (n_in == 0 || n_out == 0 || n_in > (1u << 24) || n_out > (1u << 24))
-    return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "resampling %u samples to %u", n_in, n_out);
+  tc_status st = check_sizes(n_in, n_out, err);
+  if (st != TC_OK)
+    return st;
   if (!(sigma >= 0 && sigma <= TC_BLUR_MAX_SIGMA))
     return tc_error_set(err, TC_ERR_INVALID_ARGUMENT, "blur sigma %g is outside [0, %g] pixels", sigma,
                         TC_BLUR_MAX_SIGMA);
@@ -310,7 +320,7 @@ tc_status tc_resample_bilinear_blur(uint32_t n_in, uint32_t n_out, float sigma, 
   for (uint32_t i = 0; i <= 2 * r; i++)
     g[i] /= sum;
   blur_params p = { n_in, n_out, r, g };
-  tc_status st = build(n_in, n_out, blur_row, &p, t, err);
+  st = build(n_in, n_out, blur_row, &p, t, err);
   free(g);
   return st;
 }
