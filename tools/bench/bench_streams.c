@@ -144,12 +144,16 @@ static void usage(FILE *f, const char *argv0)
           argv0);
 }
 
-/* A whole number from 1 to max, else 0. */
-static uint32_t count_arg(const char *v, uint32_t max)
+/* A whole number min..max into *out: 0, else -1. (tools/common/cli.c has the
+ * like, but links the library's internals; this tool uses the public API.) */
+static int whole_arg(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 {
   char *end;
   unsigned long n = strtoul(v, &end, 10);
-  return *v && !*end && n >= 1 && n <= max ? (uint32_t)n : 0;
+  if (!*v || *v == '-' || *end || n < min || n > max)
+    return -1;
+  *out = (uint32_t)n;
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -165,7 +169,7 @@ int main(int argc, char **argv)
         counts[n_counts++] = (uint32_t)strtoul(p, &p, 10);
       i++;
     } else if (strcmp(a, "--frames") == 0 && v) {
-      if (!(o.frames = count_arg(v, 1000000)))
+      if (whole_arg(v, 1, 1000000, &o.frames))
         return fprintf(stderr, "%s: --frames %s: a number of frames from 1\n", argv[0], v), 2;
       i++;
     } else if (strcmp(a, "--size") == 0 && v) {
@@ -174,12 +178,11 @@ int main(int argc, char **argv)
         return fprintf(stderr, "%s: --size %s: WIDTHxHEIGHT\n", argv[0], v), 2;
       i++;
     } else if (strcmp(a, "--batch") == 0 && v) {
-      if (!(o.batch = count_arg(v, TC_MAX_BATCH)))
+      if (whole_arg(v, 1, TC_MAX_BATCH, &o.batch))
         return fprintf(stderr, "%s: --batch %s: 1..%d frames\n", argv[0], v, TC_MAX_BATCH), 2;
       i++;
     } else if (strcmp(a, "--timeout-us") == 0 && v) {
-      o.timeout_us = strcmp(v, "0") == 0 ? 0 : count_arg(v, 10000000);
-      if (!o.timeout_us && strcmp(v, "0") != 0)
+      if (whole_arg(v, 0, 10000000, &o.timeout_us))
         return fprintf(stderr, "%s: --timeout-us %s: 0..10000000\n", argv[0], v), 2;
       i++;
     } else if (strcmp(a, "--device") == 0 && v) {
